@@ -1,0 +1,181 @@
+"""Reading JSON Lines files as numbered raw lines.
+
+Files are read as bytes and split on ``b"\\n"`` only, so U+2028, U+2029 and NEL
+(U+0085) inside JSON strings never split a record, as they do with
+``str.splitlines()``. One ``\\r`` before the ``\\n`` is dropped (CRLF files work),
+a UTF-8 byte-order mark on line 1 is dropped, and a last line without ``\\n`` is
+read. A file whose first two bytes are the gzip magic ``1f 8b`` is decompressed
+on the fly, whatever its name (``.jsonl.gz`` is the usual one).
+
+Memory stays bounded by one line: the file is streamed, and a line longer than
+``max_line_bytes`` (default 64 MiB, :data:`DEFAULT_MAX_LINE_BYTES`) is skipped
+without being buffered and reported as an :class:`~alignkit.errors.InputError`
+of type ``line_too_long``; reading goes on with the next line.
+
+Example::
+
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
+    >>> _ = p.write_bytes(b'\\xef\\xbb\\xbf{"a": 1}\\r\\n{"b": "x\\xe2\\x80\\xa8y"}')
+    >>> [(line.number, line.raw) for line in read_lines(p)]
+    [(1, b'{"a": 1}'), (2, b'{"b": "x\\xe2\\x80\\xa8y"}')]
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import BufferedIOBase
+from typing import Final
+
+from alignkit.errors import InputError, UsageError
+
+#: Longest line accepted, in bytes, line ending excluded (64 MiB).
+DEFAULT_MAX_LINE_BYTES: Final = 64 * 1024 * 1024
+
+_BOM: Final = b"\xef\xbb\xbf"
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_UTF16_BOMS: Final = (b"\xff\xfe", b"\xfe\xff")
+_DRAIN_CHUNK: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a JSONL file.
+
+    Attributes:
+        number: 1-based line number in the (decompressed) file.
+        raw: the line's bytes without its ``\\n`` / ``\\r\\n`` (and without a BOM on line 1).
+    """
+
+    number: int
+    raw: bytes
+
+    @property
+    def is_blank(self) -> bool:
+        """True when the line holds nothing but ASCII whitespace."""
+        return not self.raw.strip()
+
+
+def open_binary(path: str | os.PathLike[str]) -> BufferedIOBase:
+    """Open ``path`` for binary reading, decompressing gzip transparently.
+
+    Raises:
+        UsageError: the path does not exist, is a directory or cannot be read.
+
+    Example::
+
+        >>> open_binary("no/such/file.jsonl")
+        Traceback (most recent call last):
+        ...
+        alignkit.errors.UsageError: no/such/file.jsonl: no such file; check the path
+    """
+    name = os.fspath(path)
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - returned to the caller
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{name}: is a directory; pass the .jsonl files inside it") from None
+    except PermissionError:
+        raise UsageError(f"{name}: permission denied; make the file readable") from None
+    except OSError as err:
+        raise UsageError(f"{name}: cannot open: {err.strerror or err}") from None
+    try:
+        magic = handle.peek(2)[:2]
+    except OSError as err:
+        handle.close()
+        raise UsageError(f"{name}: cannot read: {err.strerror or err}") from None
+    if magic == _GZIP_MAGIC:
+        handle.close()
+        return gzip.GzipFile(name, mode="rb")  # owns (and closes) its file
+    return handle
+
+
+def read_lines(
+    path: str | os.PathLike[str], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[Line | InputError]:
+    """Stream the lines of a JSONL (or gzipped JSONL) file.
+
+    Args:
+        path: the file; the path is kept as given in error messages.
+        max_line_bytes: longest line accepted (line ending excluded); a longer one
+            yields an ``InputError`` of type ``line_too_long`` instead of a ``Line``.
+
+    Yields:
+        A :class:`Line` per line (blank lines included: deciding about them is the
+        caller's job), or an ``InputError`` for a line over the limit.
+
+    Raises:
+        UsageError: the file cannot be opened, is UTF-16, or is a corrupt gzip.
+    """
+    if max_line_bytes < 1:
+        raise UsageError(f"max_line_bytes must be at least 1, not {max_line_bytes}")
+    name = os.fspath(path)
+    handle = open_binary(path)
+    try:
+        number = 0
+        limit = max_line_bytes + 2  # room for "\r\n"
+        while True:
+            try:
+                chunk = handle.readline(limit)
+            except (OSError, EOFError, zlib.error) as err:
+                raise UsageError(
+                    f"{name}: cannot read after line {number}: {err}; the file is truncated"
+                    " or not valid gzip"
+                ) from None
+            if not chunk:
+                return
+            number += 1
+            if number == 1:
+                if chunk.startswith(_UTF16_BOMS):
+                    raise UsageError(
+                        f"{name}: the file is UTF-16; JSONL must be UTF-8:"
+                        f" convert it, e.g. `iconv -f UTF-16 -t UTF-8 {name}`"
+                    )
+                if chunk.startswith(_BOM):
+                    chunk = chunk[len(_BOM) :]
+            if chunk.endswith(b"\n"):
+                raw = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
+            elif len(chunk) == limit:
+                size = len(chunk) + _drain(handle, name, number)
+                yield _too_long(name, number, size, max_line_bytes)
+                continue
+            else:
+                raw = chunk[:-1] if chunk.endswith(b"\r") else chunk
+            if len(raw) > max_line_bytes:
+                yield _too_long(name, number, len(raw), max_line_bytes)
+                continue
+            yield Line(number, raw)
+    finally:
+        handle.close()
+
+
+def _drain(handle: BufferedIOBase, name: str, number: int) -> int:
+    """Skip to the end of the current line; return the bytes skipped (ending excluded)."""
+    skipped = 0
+    while True:
+        try:
+            chunk = handle.readline(_DRAIN_CHUNK)
+        except (OSError, EOFError, zlib.error) as err:
+            raise UsageError(f"{name}: cannot read line {number}: {err}") from None
+        if not chunk:
+            return skipped
+        if chunk.endswith(b"\n"):
+            return skipped + len(chunk) - 1
+        skipped += len(chunk)
+
+
+def _too_long(name: str, number: int, size: int, limit: int) -> InputError:
+    return InputError(
+        name,
+        number,
+        "",
+        f"line is {size} bytes, over the limit of {limit} bytes; split the record"
+        " or raise the limit (--max-line-bytes)",
+        "line_too_long",
+    )
+
