@@ -20,6 +20,13 @@ about. Empty content is an error unless validation is given the context
     ...                                       {"role": "assistant", "content": ""}]},
     ...                            context={"allow_empty": True}).turns[1].content
     ''
+
+A preference pair and its chosen/rejected helpers::
+
+    >>> ex = PreferenceExample(history=[Turn(role="user", content="2+2?")],
+    ...                        response_a="4", response_b="5", chosen="a")
+    >>> ex.chosen_response, ex.rejected_response
+    ('4', '5')
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
 _CLOSED = ConfigDict(strict=True, extra="forbid", frozen=True)
 
+_ID_DOC = "Optional identifier of the record, e.g. its id in the source data set."
+_SOURCE_DOC = "Optional name of the data set or file the record comes from."
+_METADATA_DOC = "Free-form JSON kept with the record; the only place unknown keys may go."
+
 
 def _allow_empty(info: ValidationInfo) -> bool:
     ctx = info.context
@@ -57,24 +68,25 @@ def _turn_error(kind: str, message: str, index: int, field: str) -> PydanticCust
 
 
 class Turn(BaseModel):
-    """One message of a conversation.
-
-    Args:
-        role: ``system``, ``user``, ``assistant`` or ``tool`` (the result of a tool call,
-            shown to the model as input and never trained).
-        content: the text of the message.
-        train: per-turn override of the masking policy: ``True`` trains this turn
-            (assistant turns only), ``False`` never trains it, ``None`` follows the policy.
-        reasoning: optional reasoning text of an assistant turn (what chat templates
-            such as Qwen3's call ``reasoning_content``).
-    """
+    """One message of a conversation."""
 
     model_config = _CLOSED
 
-    role: Role
-    content: str
-    train: bool | None = None
-    reasoning: str | None = None
+    role: Role = Field(
+        description="Who speaks: system, user, assistant, or tool (the result of a tool call,"
+        " shown to the model as input and never trained)."
+    )
+    content: str = Field(description="The text of the message.")
+    train: bool | None = Field(
+        default=None,
+        description="Per-turn override of the masking policy: true trains this turn (assistant"
+        " turns only), false never trains it, null follows the policy.",
+    )
+    reasoning: str | None = Field(
+        default=None,
+        description="Reasoning text of an assistant turn (what chat templates such as Qwen3's"
+        " call reasoning_content).",
+    )
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> Turn:
@@ -82,13 +94,13 @@ class Turn(BaseModel):
             raise PydanticCustomError(
                 "train_not_assistant",
                 "only assistant turns can be trained; remove 'train: true' from this {role} turn",
-                {"role": self.role},
+                {"role": self.role, "field": "train"},
             )
         if self.reasoning is not None and self.role != "assistant":
             raise PydanticCustomError(
                 "reasoning_not_assistant",
                 "only assistant turns carry 'reasoning'; remove it from this {role} turn",
-                {"role": self.role},
+                {"role": self.role, "field": "reasoning"},
             )
         return self
 
@@ -115,17 +127,18 @@ def _check_turns(turns: list[Turn], info: ValidationInfo, *, offset: int = 0) ->
 
 
 class ChatExample(BaseModel):
-    """A conversation for supervised fine-tuning.
+    """A conversation for supervised fine-tuning (SFT).
 
-    At least one assistant turn; a system turn only first; no empty turn.
+    Rules: at least one assistant turn; a system turn only first; no turn with
+    empty content (unless validated with allow_empty).
     """
 
     model_config = _CLOSED
 
-    turns: list[Turn] = Field(min_length=1)
-    id: str | None = None
-    source: str | None = None
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    turns: list[Turn] = Field(min_length=1, description="The conversation, in order.")
+    id: str | None = Field(default=None, description=_ID_DOC)
+    source: str | None = Field(default=None, description=_SOURCE_DOC)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict, description=_METADATA_DOC)
 
     @field_validator("turns", mode="after")
     @classmethod
@@ -140,27 +153,25 @@ class ChatExample(BaseModel):
 
 
 class PreferenceExample(BaseModel):
-    """A preference pair: one prompt (``history``) and two responses, one of them chosen.
+    """A preference pair: one prompt (history) and two responses, one of them chosen.
 
-    ``history`` is non-empty and ends on a user turn; the responses differ.
-
-        >>> ex = PreferenceExample(history=[Turn(role="user", content="2+2?")],
-        ...                        response_a="4", response_b="5", chosen="a")
-        >>> ex.chosen_response, ex.rejected_response
-        ('4', '5')
+    Rules: the history is non-empty, follows the turn rules of an SFT record and
+    ends on a user turn; both responses are non-empty and they differ.
     """
 
     model_config = _CLOSED
 
-    history: list[Turn] = Field(min_length=1)
-    response_a: str
-    response_b: str
-    chosen: Literal["a", "b"]
-    score_a: float | None = None
-    score_b: float | None = None
-    id: str | None = None
-    source: str | None = None
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    history: list[Turn] = Field(
+        min_length=1, description="The prompt: the turns both responses answer; ends on a user turn."
+    )
+    response_a: str = Field(description="The first candidate assistant response.")
+    response_b: str = Field(description="The second candidate assistant response.")
+    chosen: Literal["a", "b"] = Field(description="Which response is preferred: a or b.")
+    score_a: float | None = Field(default=None, description="Optional score of response_a.")
+    score_b: float | None = Field(default=None, description="Optional score of response_b.")
+    id: str | None = Field(default=None, description=_ID_DOC)
+    source: str | None = Field(default=None, description=_SOURCE_DOC)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict, description=_METADATA_DOC)
 
     @field_validator("history", mode="after")
     @classmethod
