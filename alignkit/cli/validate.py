@@ -8,9 +8,9 @@ valid; 1: some record invalid; 2: a file cannot be read or an option is wrong.
 Example::
 
     $ alignkit validate sample_data/sft.jsonl sample_data/preference.jsonl
-    sample_data/sft.jsonl: sft, 40 records, 40 valid, 0 invalid
-    sample_data/preference.jsonl: preference, 30 records, 30 valid, 0 invalid
-    total: 2 files, 70 records, 70 valid, 0 invalid
+    sample_data/sft.jsonl: sft, 34 records, 34 valid, 0 invalid
+    sample_data/preference.jsonl: preference, 32 records, 32 valid, 0 invalid
+    total: 2 files, 66 records, 66 valid, 0 invalid
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ these, for lines that are not a JSON object at all:
 ``control_character``   another raw control character inside a string (escape it)
 ``nesting_too_deep``    JSON nested deeper than the parser's limit
 ``not_an_object``       JSON, but an array, string, number or null
+``misplaced_bom``       a UTF-8 byte-order mark at the start of a line other than line 1
 ``blank_line``          an empty or whitespace-only line (unless ``skip_blank``)
 ``line_too_long``       longer than ``max_line_bytes``
 ``unknown_record_kind`` (auto kind) an object with neither ``turns`` nor ``history``/``response_a``
@@ -59,6 +60,7 @@ _RECORD: Final[TypeAdapter[ChatExample | PreferenceExample]] = TypeAdapter(Recor
 _TAGS: Final = ("sft", "preference")
 _KIND_NAMES: Final = {"sft": "an SFT (ChatExample)", "preference": "a preference (PreferenceExample)"}
 
+_BOM: Final = b"\xef\xbb\xbf"
 _POSITION: Final = re.compile(r" at line \d+ column (\d+)$")
 _SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _JSON_TYPES: Final = {
@@ -161,7 +163,8 @@ class RecordParser:
         return self._error(
             number, "",
             f"this is {_KIND_NAMES[tag]} record, but the file's first record (line"
-            f" {self.kind_line}) is {_KIND_NAMES[self.file_kind]} one; keep one kind per file",
+            f" {self.kind_line}) is {_KIND_NAMES[self.file_kind]} one; keep one kind per file"
+            " (split the file)",
             "mixed_kinds",
         )
 
@@ -217,7 +220,7 @@ def _explain(error_type: str, message: str, loc: tuple[int | str, ...], value: o
             "put extra information under 'metadata'")
         return f"unknown key {name!r}; remove it ({where})"
     if error_type == "too_short" and name in ("turns", "history"):
-        return f"{name!r} is an empty list; it needs at least one turn"
+        return "empty list; it needs at least one turn"
     if error_type.endswith("_type") or error_type in ("literal_error", "bool_parsing"):
         return f"{message} (got {_got(value)})"
     return message
@@ -227,7 +230,7 @@ def _json_error(path: str, line: Line, detail: str) -> InputError:
     """Classify pydantic's ``json_invalid`` into the error types above."""
     match = _POSITION.search(detail)
     bare = detail[: match.start()] if match else detail
-    at = f" at column {match.group(1)}" if match else ""
+    at = f" at byte {match.group(1)}" if match else ""  # pydantic counts bytes, from 1
     raw = line.raw
     if "recursion limit" in bare:
         return InputError(path, line.number, "", f"JSON nested too deeply{at}; a record is only"
@@ -238,7 +241,12 @@ def _json_error(path: str, line: Line, detail: str) -> InputError:
         except UnicodeDecodeError as err:
             bad = raw[err.start : err.end].hex(" ")
             return InputError(path, line.number, "", f"invalid UTF-8 at byte {err.start + 1}"
-                              f" ({bad}); the file must be UTF-8: re-encode it", "invalid_utf8")
+                              f" ({bad}); the file must be UTF-8: re-encode it (e.g. with iconv)",
+                              "invalid_utf8")
+    if line.number > 1 and raw.startswith(_BOM):
+        return InputError(path, line.number, "", "byte-order mark (ef bb bf) at the start of the"
+                          " line; only line 1 may have one (were files concatenated?): delete it",
+                          "misplaced_bom")
     if ("surrogate" in bare or "escape" in bare) and _SURROGATE_ESCAPE.search(raw):
         return InputError(path, line.number, "", f"lone UTF-16 surrogate escape{at}: a \\ud800-"
                           "\\udfff escape without its pair cannot be encoded as UTF-8; remove it or"
