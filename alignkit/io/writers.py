@@ -1,0 +1,188 @@
+"""Column writers: Arrow (``datasets.load_from_disk``), npy, Parquet, JSONL.
+
+A table is a list of :class:`Column`: a name, a numpy dtype name and one list of
+ints per row (rows may differ in length). Every writer checks that each value
+fits its dtype *before* casting (a typed :class:`~alignkit.errors.OutputError`,
+never a silent wrap-around) and writes deterministic bytes: the same columns
+give the same files.
+
+Files per format:
+
+* ``arrow``: ``data-00000-of-00001.arrow`` (Arrow IPC stream), ``dataset_info.json``
+  and ``state.json``, the layout ``datasets.load_from_disk`` reads;
+* ``npy``: ``<column>.npy`` (all rows concatenated) and ``<column>.offsets.npy``
+  (``int64``, rows + 1 entries: row ``i`` is ``values[offsets[i]:offsets[i+1]]``),
+  memory-mappable with ``numpy.load(path, mmap_mode="r")``;
+* ``parquet``: ``data.parquet``;
+* ``jsonl``: ``data.jsonl``, one object per row.
+
+    >>> token_dtype(65_536), token_dtype(65_537)
+    ('uint16', 'uint32')
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from alignkit.errors import OutputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from alignkit.io.atomic import AtomicOutputDir
+
+FORMATS: tuple[str, ...] = ("arrow", "npy", "parquet", "jsonl")
+ARROW_FILE = "data-00000-of-00001.arrow"
+_ARROW_BATCH_ROWS = 1000
+
+
+def token_dtype(n_vocab: int) -> str:
+    """``uint16`` when every id of a vocabulary of ``n_vocab`` ids fits, else ``uint32``."""
+    return "uint16" if n_vocab <= 1 << 16 else "uint32"
+
+
+def position_dtype(max_len: int) -> str:
+    """The dtype for positions ``0 .. max_len - 1``."""
+    return "uint16" if max_len <= 1 << 16 else "uint32"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: ``name``, numpy ``dtype`` name, and one int list per row."""
+
+    name: str
+    dtype: str
+    rows: list[list[int]]
+
+
+def flat_values(column: Column) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
+    """The column's values concatenated (in its dtype) and its ``int64`` row offsets.
+
+    Raises:
+        OutputError: a value does not fit the dtype.
+    """
+    import numpy as np
+
+    lengths = np.fromiter((len(r) for r in column.rows), dtype=np.int64, count=len(column.rows))
+    offsets = np.zeros(len(column.rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    wide = np.fromiter(itertools.chain.from_iterable(column.rows), dtype=np.int64, count=total)
+    info = np.iinfo(np.dtype(column.dtype))
+    if total and (int(wide.min()) < info.min or int(wide.max()) > info.max):
+        bad = int(wide.max()) if int(wide.max()) > info.max else int(wide.min())
+        raise OutputError(
+            f"column {column.name!r}: value {bad} does not fit {column.dtype}"
+            f" ({info.min}..{info.max}); this is a bug in the dtype choice, please report it"
+        )
+    return wide.astype(column.dtype), offsets
+
+
+def write_columns(out: AtomicOutputDir, columns: list[Column], fmt: str) -> None:
+    """Write ``columns`` into ``out`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt not in FORMATS:
+        raise OutputError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
+    n_rows = {len(c.rows) for c in columns}
+    if len(n_rows) > 1:
+        raise OutputError(f"columns of different row counts: {sorted(n_rows)}")
+    if fmt == "npy":
+        _write_npy(out, columns)
+    elif fmt == "jsonl":
+        _write_jsonl(out, columns)
+    else:
+        table = arrow_table(columns)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, out.file("data.parquet"))
+            out.seal("data.parquet")
+        else:
+            _write_arrow(out, columns, table)
+
+
+def _write_npy(out: AtomicOutputDir, columns: list[Column]) -> None:
+    import numpy as np
+
+    for column in columns:
+        values, offsets = flat_values(column)
+        for name, array in ((f"{column.name}.npy", values), (f"{column.name}.offsets.npy", offsets)):
+            with open(out.file(name), "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+            out.seal(name)
+
+
+def _write_jsonl(out: AtomicOutputDir, columns: list[Column]) -> None:
+    for column in columns:
+        flat_values(column)  # range check only
+    name = "data.jsonl"
+    n = len(columns[0].rows) if columns else 0
+    with open(out.file(name), "w", encoding="utf-8", newline="\n") as handle:
+        for i in range(n):
+            row = {c.name: c.rows[i] for c in columns}
+            handle.write(json.dumps(row, separators=(",", ":")))
+            handle.write("\n")
+    out.seal(name)
+
+
+def _features(columns: list[Column]) -> dict[str, object]:
+    return {
+        c.name: {"feature": {"dtype": c.dtype, "_type": "Value"}, "_type": "List"} for c in columns
+    }
+
+
+def arrow_table(columns: list[Column]) -> object:
+    """A ``pyarrow.Table`` of ``list<dtype>`` columns, with the datasets feature metadata."""
+    import pyarrow as pa
+
+    arrays = []
+    for column in columns:
+        values, offsets = flat_values(column)
+        if int(offsets[-1]) >= 1 << 31:
+            raise OutputError(
+                f"column {column.name!r} has {int(offsets[-1])} values, too many for one Arrow"
+                " file; use --format npy, or split the input"
+            )
+        arrays.append(pa.ListArray.from_arrays(pa.array(offsets.astype("int32")), pa.array(values)))
+    meta = {"huggingface": json.dumps({"info": {"features": _features(columns)}}, sort_keys=True)}
+    schema = pa.schema(
+        [pa.field(c.name, pa.list_(pa.from_numpy_dtype(_np_dtype(c.dtype)))) for c in columns],
+        metadata=meta,
+    )
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _np_dtype(name: str) -> object:
+    import numpy as np
+
+    return np.dtype(name)
+
+
+def _write_arrow(out: AtomicOutputDir, columns: list[Column], table: object) -> None:
+    import pyarrow as pa
+
+    assert isinstance(table, pa.Table)
+    with pa.OSFile(str(out.file(ARROW_FILE)), "wb") as sink:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            for batch in table.to_batches(max_chunksize=_ARROW_BATCH_ROWS):
+                writer.write_batch(batch)
+    out.seal(ARROW_FILE)
+    info = {"citation": "", "description": "", "features": _features(columns), "homepage": "", "license": ""}
+    out.write_bytes("dataset_info.json", _json_bytes(info))
+    state: dict[str, object] = {
+        "_data_files": [{"filename": ARROW_FILE}],
+        "_fingerprint": out.files[ARROW_FILE][1][:16],
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None,
+    }
+    out.write_bytes("state.json", _json_bytes(state))
+
+
+def _json_bytes(value: object) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

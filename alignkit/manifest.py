@@ -1,0 +1,161 @@
+"""Run statistics and ``manifest.json``: what an output folder holds and how it was made.
+
+The manifest is deterministic: keys sorted, no timestamps, no host names, no
+absolute paths (inputs are named by the path given, made relative, and their
+sha256). Two runs with the same inputs and config write byte-identical
+manifests, whatever ``--num-proc``.
+
+    >>> stats = RunStats()
+    >>> stats.add_tokens([1, 2, 2], [-100, 5, 6])
+    >>> stats.tokens_by_role, stats.trained_by_role
+    ({1: 1, 2: 2}, {2: 2})
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from alignkit._version import __version__
+from alignkit.encode import IGNORE_INDEX, ROLE_IDS
+
+#: Bumped when the layout of output folders changes.
+FORMAT_VERSION = 1
+
+
+@dataclass
+class RunStats:
+    """Counts of one run; chunks are counted separately and merged in input order."""
+
+    records_in: int = 0
+    written: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    truncated: int = 0
+    zero_trained: int = 0
+    special_in_content: int = 0
+    tokens_by_role: dict[int, int] = field(default_factory=dict)
+    trained_by_role: dict[int, int] = field(default_factory=dict)
+
+    def add_tokens(self, role_ids: list[int], labels: list[int]) -> None:
+        """Count the tokens of one sequence (``labels`` may be shorter: prompt-only parts)."""
+        totals = self.tokens_by_role
+        trained = self.trained_by_role
+        for role, n in Counter(role_ids).items():
+            totals[role] = totals.get(role, 0) + n
+        kept = [r for r, label in zip(role_ids, labels) if label != IGNORE_INDEX]
+        for role, n in Counter(kept).items():
+            trained[role] = trained.get(role, 0) + n
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def merge(self, other: RunStats) -> None:
+        """Add ``other``'s counts to these."""
+        self.records_in += other.records_in
+        self.written += other.written
+        self.truncated += other.truncated
+        self.zero_trained += other.zero_trained
+        self.special_in_content += other.special_in_content
+        for mine, theirs in ((self.rejected, other.rejected), (self.dropped, other.dropped)):
+            for reason, n in theirs.items():
+                mine[reason] = mine.get(reason, 0) + n
+        for counts, more in (
+            (self.tokens_by_role, other.tokens_by_role),
+            (self.trained_by_role, other.trained_by_role),
+        ):
+            for role, n in more.items():
+                counts[role] = counts.get(role, 0) + n
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.tokens_by_role.values())
+
+    @property
+    def trained_tokens(self) -> int:
+        return sum(self.trained_by_role.values())
+
+    def trained_fraction(self) -> float:
+        """Trained tokens / all tokens written (0.0 when nothing was written)."""
+        total = self.total_tokens
+        return self.trained_tokens / total if total else 0.0
+
+    def counts(self) -> dict[str, object]:
+        """The ``counts`` section of the manifest."""
+        return {
+            "records_in": self.records_in,
+            "written": self.written,
+            "rejected": dict(sorted(self.rejected.items())),
+            "rejected_total": sum(self.rejected.values()),
+            "dropped": dict(sorted(self.dropped.items())),
+            "dropped_total": sum(self.dropped.values()),
+            "truncated": self.truncated,
+            "zero_trained": self.zero_trained,
+            "special_in_content": self.special_in_content,
+        }
+
+    def tokens(self) -> dict[str, object]:
+        """The ``tokens`` section: per role name, tokens and trained tokens."""
+        names = {v: k for k, v in ROLE_IDS.items()}
+        by_role = {
+            names.get(role, str(role)): {
+                "tokens": self.tokens_by_role.get(role, 0),
+                "trained": self.trained_by_role.get(role, 0),
+            }
+            for role in sorted(self.tokens_by_role)
+        }
+        return {
+            "total": self.total_tokens,
+            "trained": self.trained_tokens,
+            "trained_fraction": round(self.trained_fraction(), 6),
+            "by_role": by_role,
+        }
+
+
+def build_manifest(
+    *,
+    kind: str,
+    stats: RunStats,
+    config: dict[str, object],
+    inputs: list[dict[str, object]],
+    tokenizer: dict[str, object],
+    template: dict[str, object],
+    columns: dict[str, str],
+    files: dict[str, tuple[int, str]],
+    packing: dict[str, object] | None,
+) -> dict[str, object]:
+    """The manifest of one output folder (see the module doc for what it never holds)."""
+    return {
+        "alignkit_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "inputs": inputs,
+        "config": config,
+        "config_sha256": sha256_json(config),
+        "tokenizer": tokenizer,
+        "template": template,
+        "counts": stats.counts(),
+        "tokens": stats.tokens(),
+        "packing": packing,
+        "labels": {"ignore_index": IGNORE_INDEX, "shifted": False},
+        "role_ids": dict(ROLE_IDS),
+        "columns": columns,
+        "files": {name: {"bytes": size, "sha256": digest} for name, (size, digest) in sorted(files.items())},
+    }
+
+
+def dumps(manifest: dict[str, object]) -> bytes:
+    """Canonical bytes: sorted keys, two-space indent, a final newline."""
+    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def sha256_json(value: object) -> str:
+    """sha256 of the canonical compact JSON of ``value``."""
+    import hashlib
+
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,273 @@
+"""The per-chunk work of the tokenize pipeline (runs in worker processes).
+
+A :class:`Chunk` holds plain data only (a file label, its kind and raw lines), so
+it pickles cheaply; each process builds its own encoder once from the
+:class:`TokenizeConfig` (:func:`init_worker`). A :class:`ChunkResult` holds plain
+lists too: compiled objects never cross a process boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignkit.encode import IGNORE_INDEX, EncodedExample
+from alignkit.errors import InputError, UsageError
+from alignkit.manifest import RunStats
+from alignkit.truncate import (
+    DROPPED,
+    POLICIES,
+    PROMPT_TOO_LONG,
+    TOO_LONG,
+    TRUNCATED,
+    truncate_example,
+    truncate_pair,
+)
+
+FORMATS = ("arrow", "npy", "parquet", "jsonl")
+MASKS = ("assistant", "last", "all")
+ON_ERROR = ("fail", "skip")
+SPECIAL_IN_CONTENT = ("count", "error")
+DEFAULT_ENCODER = "alignkit.encoder:default_encoder"
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UsageError(f"--{name.replace('_', '-')} {value!r}: use one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class TokenizeConfig:
+    """Everything that decides the output (plain data: it pickles and hashes).
+
+    ``num_proc`` is not here: it never changes the output.
+
+        >>> TokenizeConfig(max_seq_len=512, pack=True).manifest_config()["max_seq_len"]
+        512
+    """
+
+    tokenizer: str = "gpt2"
+    template: str | None = None
+    max_seq_len: int = 2048
+    truncation: str = "truncate"
+    pack: bool = False
+    format: str = "arrow"
+    mask: str = "assistant"
+    on_error: str = "fail"
+    special_in_content: str = "count"
+    kind: str = "auto"
+    skip_blank: bool = False
+    #: ``module:function`` building the encoder from this config (a test hook).
+    encoder: str = DEFAULT_ENCODER
+
+    def check(self) -> None:
+        """Raise :class:`~alignkit.errors.UsageError` for a bad value."""
+        _choice("truncation", self.truncation, POLICIES)
+        _choice("format", self.format, FORMATS)
+        _choice("mask", self.mask, MASKS)
+        _choice("on_error", self.on_error, ON_ERROR)
+        _choice("special_in_content", self.special_in_content, SPECIAL_IN_CONTENT)
+        _choice("kind", self.kind, ("sft", "preference", "auto"))
+        if self.max_seq_len < 0:
+            raise UsageError(f"--max-seq-len must be >= 0 (0: no limit), got {self.max_seq_len}")
+        if self.pack and self.max_seq_len <= 0:
+            raise UsageError("--pack needs --max-seq-len N (the packed row length)")
+
+    def manifest_config(self) -> dict[str, object]:
+        """The config as the manifest records it (no absolute paths)."""
+        tok = self.tokenizer
+        if Path(tok).is_absolute():
+            tok = Path(tok).name
+        out: dict[str, object] = {
+            "tokenizer": tok,
+            "template": self.template,
+            "max_seq_len": self.max_seq_len,
+            "truncation": self.truncation,
+            "pack": self.pack,
+            "format": self.format,
+            "mask": self.mask,
+            "on_error": self.on_error,
+            "special_in_content": self.special_in_content,
+            "kind": self.kind,
+            "skip_blank": self.skip_blank,
+        }
+        if self.encoder != DEFAULT_ENCODER:
+            out["encoder"] = self.encoder
+        return out
+
+
+@dataclass
+class Chunk:
+    """Up to a few hundred raw lines of one file."""
+
+    path: str
+    kind: str | None
+    kind_line: int
+    lines: list[tuple[int, bytes]]
+    errors: list[InputError] = field(default_factory=list)
+
+
+@dataclass
+class ChunkResult:
+    """Encoded rows (tuples of int lists), rejects and counts of one chunk."""
+
+    rows: list[tuple[list[int], ...]]
+    rejects: list[dict[str, object]]
+    stats: RunStats
+    max_id: int
+
+
+_STATE: dict[str, object] = {}
+
+
+def init_worker(config: TokenizeConfig) -> None:
+    """Build this process's encoder once."""
+    from alignkit.encoder import build_encoder
+
+    if _STATE.get("config") != config:
+        _STATE["config"] = config
+        _STATE["encoder"] = build_encoder(config)
+
+
+def _reject(path: str, err: InputError, status: str = "rejected") -> dict[str, object]:
+    return {
+        "path": path, "line": err.line, "loc": err.loc, "status": status,
+        "reason": err.error_type, "message": err.message,
+    }
+
+
+def _dropped(path: str, line: int, reason: str, message: str) -> dict[str, object]:
+    return {"path": path, "line": line, "loc": "", "status": "dropped", "reason": reason, "message": message}
+
+
+def process_chunk(chunk: Chunk) -> ChunkResult:
+    """Validate, encode and truncate one chunk (see :mod:`alignkit.pipeline`)."""
+    from alignkit.encoder import Encoder
+    from alignkit.io.jsonl import Line
+    from alignkit.io.reader import RecordParser
+    from alignkit.records import ChatExample
+
+    config = _STATE["config"]
+    encoder = _STATE["encoder"]
+    assert isinstance(config, TokenizeConfig) and isinstance(encoder, Encoder)
+    parser = RecordParser(chunk.path, "auto", skip_blank=config.skip_blank)
+    if chunk.kind is not None:
+        parser.file_kind = chunk.kind
+        parser.kind_line = chunk.kind_line
+    stats = RunStats()
+    rows: list[tuple[list[int], ...]] = []
+    rejects: list[dict[str, object]] = []
+    max_id = -1
+    for err in chunk.errors:
+        stats.records_in += 1
+        stats.reject(err.error_type)
+        rejects.append(_reject(chunk.path, err))
+    for number, raw in chunk.lines:
+        result = parser.parse(Line(number, raw))
+        if result.skipped:
+            continue
+        stats.records_in += 1
+        record = result.record
+        if record is None:
+            stats.reject(result.errors[0].error_type)
+            rejects.append(_reject(chunk.path, result.errors[0]))
+            continue
+        if encoder.special_in_content(record):
+            stats.special_in_content += 1
+            if config.special_in_content == "error":
+                spoof = InputError(
+                    chunk.path, number, "", "content contains a special-token string; it is"
+                    " encoded as plain text (use --special-in-content count to accept it)",
+                    "special_in_content",
+                )
+                stats.reject(spoof.error_type)
+                rejects.append(_reject(chunk.path, spoof))
+                continue
+        try:
+            if isinstance(record, ChatExample):
+                row = _sft_row(encoder.encode_sft(record, config.mask), config, stats)
+            else:
+                row = _pair_row(*encoder.encode_pair(record), config, stats)
+        except InputError as err:
+            stats.reject(err.error_type)
+            rejects.append(_reject(chunk.path, err))
+            continue
+        except ValueError as err:  # e.g. a template that cannot render this record
+            bad = InputError(chunk.path, number, "", str(err), "encode_error")
+            stats.reject(bad.error_type)
+            rejects.append(_reject(chunk.path, bad))
+            continue
+        if isinstance(row, _Skip):
+            if row.status == "rejected":
+                skip = InputError(chunk.path, number, "", row.message, row.reason)
+                stats.reject(skip.error_type)
+                rejects.append(_reject(chunk.path, skip))
+            else:
+                stats.drop(row.reason)
+                rejects.append(_dropped(chunk.path, number, row.reason, row.message))
+            continue
+        stats.written += 1
+        rows.append(row)
+        ids_columns = (0, 2, 5) if len(row) > 3 else (0,)  # input-id columns of the row
+        for k in ids_columns:
+            max_id = max(max_id, max(row[k], default=-1))
+    return ChunkResult(rows, rejects, stats, max_id)
+
+
+@dataclass(frozen=True)
+class _Skip:
+    """Why an encoded record is not written: ``rejected`` (an error) or ``dropped`` (a policy)."""
+
+    status: str
+    reason: str
+    message: str
+
+
+_TOO_LONG = "longer than --max-seq-len {n}; use --truncation truncate or drop, or raise --max-seq-len"
+
+
+def _sft_row(
+    ex: EncodedExample, config: TokenizeConfig, stats: RunStats
+) -> tuple[list[int], ...] | _Skip:
+    status, kept = truncate_example(ex, config.max_seq_len, config.truncation)
+    if status == TOO_LONG:
+        return _Skip("rejected", "too_long", f"{len(ex)} tokens, " + _TOO_LONG.format(n=config.max_seq_len))
+    if status == DROPPED or kept is None:
+        return _Skip("dropped", "too_long", f"{len(ex)} tokens > --max-seq-len {config.max_seq_len}")
+    if kept.num_trained() == 0:
+        stats.zero_trained += 1
+        return _Skip("dropped", "zero_trained", "no trained token left (after truncation, or by the mask)")
+    if status == TRUNCATED:
+        stats.truncated += 1
+    stats.add_tokens(kept.role_ids, kept.labels)
+    return (kept.input_ids, kept.labels, kept.role_ids)
+
+
+def _pair_row(
+    prompt_len: int, chosen: EncodedExample, rejected: EncodedExample,
+    config: TokenizeConfig, stats: RunStats,
+) -> tuple[list[int], ...] | _Skip:
+    status, c, r = truncate_pair(prompt_len, chosen, rejected, config.max_seq_len, config.truncation)
+    longest = max(len(chosen), len(rejected))
+    if status == TOO_LONG:
+        return _Skip("rejected", "too_long", f"{longest} tokens, " + _TOO_LONG.format(n=config.max_seq_len))
+    if status == PROMPT_TOO_LONG:
+        return _Skip("dropped", "prompt_too_long",
+                f"the prompt alone has {prompt_len} tokens, no room for a response in"
+                f" --max-seq-len {config.max_seq_len}")
+    if status == DROPPED or c is None or r is None:
+        return _Skip("dropped", "too_long", f"{longest} tokens > --max-seq-len {config.max_seq_len}")
+    c_labels, r_labels = c.labels[prompt_len:], r.labels[prompt_len:]
+    if all(t == IGNORE_INDEX for t in c_labels) or all(t == IGNORE_INDEX for t in r_labels):
+        stats.zero_trained += 1
+        return _Skip("dropped", "zero_trained", "a response has no trained token")
+    if status == TRUNCATED:
+        stats.truncated += 1
+    stats.add_tokens(c.role_ids[:prompt_len], [])
+    stats.add_tokens(c.role_ids[prompt_len:], c_labels)
+    stats.add_tokens(r.role_ids[prompt_len:], r_labels)
+    return (
+        c.input_ids[:prompt_len], c.role_ids[:prompt_len],
+        c.input_ids[prompt_len:], c_labels, c.role_ids[prompt_len:],
+        r.input_ids[prompt_len:], r_labels, r.role_ids[prompt_len:],
+    )

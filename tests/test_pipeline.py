@@ -1,0 +1,157 @@
+"""The tokenize pipeline end to end, on a byte-level test encoder (see ``_byte_encoder``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _byte_encoder import ByteEncoder
+
+from alignkit.encode import IGNORE_INDEX
+from alignkit.errors import InputError, UsageError
+from alignkit.pipeline import tokenize_files
+from alignkit.records import ChatExample, PreferenceExample
+from alignkit.worker import TokenizeConfig
+
+ENC = "_byte_encoder:make"
+
+
+def _sft(i: int, answer_len: int = 5) -> dict[str, object]:
+    return {"turns": [{"role": "user", "content": f"question {i}"},
+                      {"role": "assistant", "content": "a" * answer_len + str(i)}]}
+
+
+def _write(path: Path, rows: list[object]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def _tree_hash(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture()
+def sft_file(tmp_path: Path) -> Path:
+    rows: list[object] = [_sft(i, answer_len=i % 40) for i in range(600)]
+    rows[3] = {"turns": [{"role": "bot", "content": "x"}]}
+    rows[10] = "not json"
+    return _write(tmp_path / "sft.jsonl", rows)
+
+
+def test_sft_arrow_round_trip_and_manifest(sft_file: Path, tmp_path: Path) -> None:
+    import datasets
+
+    out = tmp_path / "out"
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip", max_seq_len=0)
+    report = tokenize_files([sft_file], out, cfg)
+    assert report.stats.records_in == 600 and report.stats.written == 598
+    ds = datasets.load_from_disk(str(out))
+    assert len(ds) == 598
+    expected = ByteEncoder().encode_sft(ChatExample.model_validate(_sft(0, 0)), "assistant")
+    assert ds[0]["input_ids"] == expected.input_ids
+    assert ds[0]["labels"] == expected.labels and ds[0]["role_ids"] == expected.role_ids
+    assert ds[0]["attention_mask"] == [1] * len(expected)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["rejected"] == {"json_invalid": 1, "literal_error": 1}
+    assert manifest["columns"]["input_ids"] == "uint16" and manifest["columns"]["labels"] == "int32"
+    assert manifest["labels"] == {"ignore_index": -100, "shifted": False}
+    assert manifest["role_ids"]["padding"] == 5
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == entry["sha256"]
+    text = (out / "manifest.json").read_text()
+    assert str(tmp_path) not in text and "sft.jsonl" in text
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["reason"], r["status"]) for r in rejects] == [
+        (4, "literal_error", "rejected"), (11, "json_invalid", "rejected")]
+    tokens = manifest["tokens"]
+    assert tokens["trained"] == sum(len(r) for r in ds["labels"]) - sum(
+        1 for r in ds["labels"] for t in r if t == IGNORE_INDEX)
+
+
+def test_fail_mode_writes_nothing(sft_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as info:
+        tokenize_files([sft_file], out, TokenizeConfig(encoder=ENC))
+    assert info.value.line == 4 and info.value.error_type == "literal_error"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sft.jsonl"]
+
+
+@pytest.mark.parametrize("fmt", ["arrow", "npy", "parquet", "jsonl"])
+@pytest.mark.parametrize("pack", [False, True])
+def test_byte_identical_for_any_num_proc(sft_file: Path, tmp_path: Path, fmt: str, pack: bool) -> None:
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip", format=fmt, pack=pack, max_seq_len=64)
+    tokenize_files([sft_file], tmp_path / "a", cfg)
+    tokenize_files([sft_file], tmp_path / "b", cfg, num_proc=2)
+    tokenize_files([sft_file], tmp_path / "a", cfg)  # replaces its own earlier output
+    assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
+
+
+def test_truncation_and_zero_trained_are_counted(tmp_path: Path) -> None:
+    long_prompt = {"turns": [{"role": "user", "content": "q" * 50},
+                             {"role": "assistant", "content": "yes"}]}
+    rows: list[object] = [_sft(0, 1), _sft(1, 30), long_prompt]
+    src = _write(tmp_path / "t.jsonl", rows)
+    # _sft(0,1): 1+1+10+1+1+2+1 = 17 tokens; _sft(1,30): 47; long prompt: 1+1+51+1+4 = 58
+    rep = tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC, max_seq_len=40))
+    assert rep.stats.truncated == 1 and rep.stats.zero_trained == 1 and rep.stats.written == 2
+    assert rep.stats.dropped == {"zero_trained": 1}
+    rep = tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC, max_seq_len=40, truncation="drop"))
+    assert rep.stats.dropped == {"too_long": 2} and rep.stats.written == 1
+    dropped = [json.loads(x) for x in (tmp_path / "o" / "rejects.jsonl").read_text().splitlines()]
+    assert [(d["line"], d["status"], d["reason"]) for d in dropped] == [
+        (2, "dropped", "too_long"), (3, "dropped", "too_long")]
+    with pytest.raises(InputError, match="too_long"):
+        tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC, max_seq_len=40, truncation="error"))
+    rep = tokenize_files([src], tmp_path / "o", TokenizeConfig(
+        encoder=ENC, max_seq_len=40, truncation="error", on_error="skip"))
+    assert rep.stats.rejected == {"too_long": 2}
+
+
+def test_packed_npy_is_memory_mappable(sft_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip", format="npy", pack=True, max_seq_len=128)
+    rep = tokenize_files([sft_file], out, cfg)
+    ids = np.load(out / "input_ids.npy", mmap_mode="r")
+    offsets = np.load(out / "input_ids.offsets.npy")
+    assert ids.dtype == np.uint16 and offsets.dtype == np.int64
+    rows = len(offsets) - 1
+    assert ids.shape == (rows * 128,) and np.all(np.diff(offsets) == 128)
+    mask = np.load(out / "attention_mask.npy")
+    seq_lens = np.load(out / "seq_lens.npy")
+    assert int(mask.sum()) == int(seq_lens.sum()) == rep.stats.total_tokens
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["packing"]["efficiency"] == round(rep.stats.total_tokens / (rows * 128), 6)
+    assert 0.9 < manifest["packing"]["efficiency"] <= 1.0
+
+
+def test_preference_layout(tmp_path: Path) -> None:
+    import datasets
+
+    pair = {"history": [{"role": "user", "content": "2+2?"}], "response_a": "five",
+            "response_b": "4", "chosen": "b"}
+    src = _write(tmp_path / "p.jsonl", [pair, {**pair, "chosen": "a"}])
+    tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC))
+    ds = datasets.load_from_disk(str(tmp_path / "o"))
+    assert ds[0]["prompt_input_ids"] == ds[1]["prompt_input_ids"]
+    assert ds[0]["chosen_input_ids"] == ds[1]["rejected_input_ids"] == list(b"4") + [260]
+    assert ds[0]["rejected_input_ids"] == ds[1]["chosen_input_ids"]
+    assert ds[0]["chosen_labels"] == ds[0]["chosen_input_ids"]
+    p, c, r = ByteEncoder().encode_pair(PreferenceExample.model_validate(pair))
+    assert ds[0]["prompt_input_ids"] + ds[0]["chosen_input_ids"] == c.input_ids
+    with pytest.raises(UsageError, match="SFT"):
+        tokenize_files([src], tmp_path / "x", TokenizeConfig(encoder=ENC, pack=True))
+
+
+def test_mixed_kinds_and_bad_options(sft_file: Path, tmp_path: Path) -> None:
+    pair = {"history": [{"role": "user", "content": "q"}], "response_a": "x", "response_b": "y",
+            "chosen": "a"}
+    pref = _write(tmp_path / "pref.jsonl", [pair])
+    with pytest.raises(UsageError, match="mix"):
+        tokenize_files([sft_file, pref], tmp_path / "o", TokenizeConfig(encoder=ENC))
+    with pytest.raises(UsageError, match="--truncation"):
+        tokenize_files([sft_file], tmp_path / "o", TokenizeConfig(encoder=ENC, truncation="left"))
+    with pytest.raises(UsageError, match="--pack needs"):
+        tokenize_files([sft_file], tmp_path / "o", TokenizeConfig(encoder=ENC, pack=True, max_seq_len=0))
