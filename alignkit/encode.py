@@ -10,30 +10,54 @@ Role ids (``role_ids``), a documented enum written into every manifest::
 
 Labels follow the Hugging Face convention: the token id where trained, ``-100``
 (``IGNORE_INDEX``) where not. Labels are *not* shifted; the trainer shifts.
+
+Ids, labels and role ids are made together, segment by segment: a ``TEXT`` segment
+goes through the tokenizer's ``encode_ordinary`` (so content can never become a
+special id, whatever it contains), a ``SPECIAL`` segment is one id looked up by its
+spelling, and every id gets its segment's role and trained flag. Nothing is searched
+for or mapped back afterwards.
+
+    >>> from alignkit.templates.segments import Segment, KIND_SPECIAL, KIND_TEXT
+    >>> class Bytes:  # a toy tokenizer: one id per byte
+    ...     def encode_ordinary(self, text): return list(text.encode())
+    >>> enc = Encoder(Bytes(), {"<eos>": 300})
+    >>> ex = enc.encode([Segment(1, KIND_TEXT, "hi", False), Segment(2, KIND_TEXT, "ok", True),
+    ...                  Segment(2, KIND_SPECIAL, "<eos>", True)])
+    >>> ex.input_ids, ex.labels, ex.role_ids
+    ([104, 105, 111, 107, 300], [-100, -100, 111, 107, 300], [1, 1, 2, 2, 2])
 """
 
 from __future__ import annotations
 
-from typing import Final, final
+import re
+from typing import Final, Protocol, final
+
+from alignkit.errors import SpecialTokenError, UsageError
+from alignkit.templates.segments import (
+    KIND_SPECIAL,
+    ROLE_ASSISTANT as ROLE_ASSISTANT,
+    ROLE_IDS as ROLE_IDS,
+    ROLE_PADDING as ROLE_PADDING,
+    ROLE_SYSTEM as ROLE_SYSTEM,
+    ROLE_TEMPLATE as ROLE_TEMPLATE,
+    ROLE_TOOL as ROLE_TOOL,
+    ROLE_USER as ROLE_USER,
+    Segment,
+)
 
 IGNORE_INDEX: Final = -100
 
-ROLE_SYSTEM: Final = 0
-ROLE_USER: Final = 1
-ROLE_ASSISTANT: Final = 2
-ROLE_TOOL: Final = 3
-ROLE_TEMPLATE: Final = 4
-ROLE_PADDING: Final = 5
+#: What to do with content that contains a special-token string (it is always
+#: encoded as ordinary text): ``"count"`` flags the example, ``"error"`` raises.
+SPECIAL_IN_CONTENT_MODES: Final[tuple[str, ...]] = ("count", "error")
 
-#: Role name → role id, as written into manifests.
-ROLE_IDS: Final[dict[str, int]] = {
-    "system": ROLE_SYSTEM,
-    "user": ROLE_USER,
-    "assistant": ROLE_ASSISTANT,
-    "tool": ROLE_TOOL,
-    "template": ROLE_TEMPLATE,
-    "padding": ROLE_PADDING,
-}
+_GLUE_CACHE_MAX: Final = 4096
+
+
+class TokenizerLike(Protocol):
+    """What the encoder needs from a tokenizer."""
+
+    def encode_ordinary(self, text: str) -> list[int]: ...
 
 
 @final
@@ -41,12 +65,16 @@ class EncodedExample:
     """One tokenized sequence: three parallel arrays of equal length.
 
     ``attention_mask`` is all ones before padding, so it is not stored here.
+    ``special_in_content`` is the first special-token string found in the content
+    (encoded as ordinary text), or ``""``.
     """
 
-    def __init__(self, input_ids: list[int], labels: list[int], role_ids: list[int]) -> None:
+    def __init__(self, input_ids: list[int], labels: list[int], role_ids: list[int],
+                 special_in_content: str = "") -> None:
         self.input_ids: list[int] = input_ids
         self.labels: list[int] = labels
         self.role_ids: list[int] = role_ids
+        self.special_in_content: str = special_in_content
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -57,3 +85,153 @@ class EncodedExample:
             if label != IGNORE_INDEX:
                 n += 1
         return n
+
+    def attention_mask(self) -> list[int]:
+        """All ones (no padding inside an example)."""
+        return [1] * len(self.input_ids)
+
+    def concat(self, other: EncodedExample) -> EncodedExample:
+        """This sequence followed by ``other``."""
+        flag = self.special_in_content or other.special_in_content
+        return EncodedExample(self.input_ids + other.input_ids, self.labels + other.labels,
+                              self.role_ids + other.role_ids, flag)
+
+
+@final
+class EncodedPair:
+    """A DPO-ready preference pair: one shared prompt, two completions.
+
+    ``prompt`` holds the ids of the inference prompt (history plus the assistant
+    header), with every label ``-100``; ``chosen``/``rejected`` hold only the tokens
+    after it. ``prompt + chosen`` equals the SFT encoding of ``history + [chosen]``.
+    """
+
+    def __init__(self, prompt: EncodedExample, chosen: EncodedExample,
+                 rejected: EncodedExample) -> None:
+        self.prompt: EncodedExample = prompt
+        self.chosen: EncodedExample = chosen
+        self.rejected: EncodedExample = rejected
+
+    def chosen_full(self) -> EncodedExample:
+        return self.prompt.concat(self.chosen)
+
+    def rejected_full(self) -> EncodedExample:
+        return self.prompt.concat(self.rejected)
+
+    def special_in_content(self) -> str:
+        return (self.prompt.special_in_content or self.chosen.special_in_content
+                or self.rejected.special_in_content)
+
+    def to_dpo(self) -> dict[str, list[int]]:
+        """The columns TRL's DPO path consumes (completion-only chosen/rejected ids)."""
+        return {
+            "prompt_input_ids": self.prompt.input_ids,
+            "chosen_input_ids": self.chosen.input_ids,
+            "rejected_input_ids": self.rejected.input_ids,
+            "chosen_labels": self.chosen.labels,
+            "rejected_labels": self.rejected.labels,
+            "prompt_role_ids": self.prompt.role_ids,
+            "chosen_role_ids": self.chosen.role_ids,
+            "rejected_role_ids": self.rejected.role_ids,
+        }
+
+
+def _special_pattern(specials: dict[str, int]) -> re.Pattern[str] | None:
+    names = sorted(specials, key=len, reverse=True)
+    if not names:
+        return None
+    return re.compile("|".join([re.escape(name) for name in names]))
+
+
+@final
+class Encoder:
+    """Turns segments into an :class:`EncodedExample`.
+
+    Args:
+        tokenizer: anything with ``encode_ordinary(text) -> list[int]``.
+        specials: every special-token spelling of the tokenizer → id (also used to
+            flag content that contains one).
+        special_in_content: ``"count"`` (flag the example) or ``"error"`` (raise
+            :class:`~alignkit.errors.SpecialTokenError`).
+    """
+
+    def __init__(self, tokenizer: TokenizerLike, specials: dict[str, int],
+                 special_in_content: str = "count") -> None:
+        if special_in_content not in SPECIAL_IN_CONTENT_MODES:
+            raise UsageError(
+                f"special_in_content must be 'count' or 'error', not {special_in_content!r}"
+            )
+        self.tokenizer: TokenizerLike = tokenizer
+        self.specials: dict[str, int] = dict(specials)
+        self.raise_on_special: bool = special_in_content == "error"
+        self.pattern: re.Pattern[str] | None = _special_pattern(self.specials)
+        self.glue_cache: dict[str, list[int]] = {}
+
+    def special_id(self, name: str) -> int:
+        sid = self.specials.get(name)
+        if sid is None:
+            raise SpecialTokenError(
+                f"the chat template needs the special token {name!r}, which this tokenizer"
+                " does not have; pick the template that belongs to this tokenizer"
+            )
+        return sid
+
+    def find_special(self, text: str) -> str:
+        """The first special-token string inside ``text``, or ``""``."""
+        pattern = self.pattern
+        if pattern is None:
+            return ""
+        m = pattern.search(text)
+        return "" if m is None else m.group(0)
+
+    def _text_ids(self, seg: Segment) -> list[int]:
+        if seg.role == ROLE_TEMPLATE:
+            cached = self.glue_cache.get(seg.text)
+            if cached is None:
+                cached = self.tokenizer.encode_ordinary(seg.text)
+                if len(self.glue_cache) < _GLUE_CACHE_MAX:
+                    self.glue_cache[seg.text] = cached
+            return cached
+        return self.tokenizer.encode_ordinary(seg.text)
+
+    def encode(self, segments: list[Segment]) -> EncodedExample:
+        """Ids, labels and role ids of ``segments``, built together.
+
+        Raises:
+            SpecialTokenError: content holds a special-token string and the mode is
+                ``"error"``; or a SPECIAL segment names a token the tokenizer lacks.
+        """
+        ids: list[int] = []
+        labels: list[int] = []
+        roles: list[int] = []
+        flagged = ""
+        for seg in segments:
+            role = seg.role
+            if seg.kind == KIND_SPECIAL:
+                sid = self.special_id(seg.text)
+                ids.append(sid)
+                labels.append(sid if seg.trained else IGNORE_INDEX)
+                roles.append(role)
+                continue
+            if role != ROLE_TEMPLATE and not flagged:
+                flagged = self.find_special(seg.text)
+                if flagged and self.raise_on_special:
+                    raise SpecialTokenError(
+                        f"content contains the special token {flagged!r}; it would be"
+                        " encoded as plain text, but this run treats it as an error"
+                        " (special_in_content='error'); clean the data or use 'count'"
+                    )
+            toks = self._text_ids(seg)
+            ids.extend(toks)
+            if seg.trained:
+                labels.extend(toks)
+            else:
+                labels.extend([IGNORE_INDEX] * len(toks))
+            roles.extend([role] * len(toks))
+        return EncodedExample(ids, labels, roles, flagged)
+
+    def encode_untrained(self, segments: list[Segment]) -> EncodedExample:
+        """Like :meth:`encode`, with every label ``-100`` (a DPO prompt)."""
+        ex = self.encode(segments)
+        ex.labels = [IGNORE_INDEX] * len(ex.labels)
+        return ex

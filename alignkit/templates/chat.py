@@ -1,0 +1,137 @@
+"""The :class:`ChatTemplate` facade: a template bound to a tokenizer (interpreted).
+
+It converts records to plain turn tuples (pydantic stays out of the compiled core),
+renders them into segments and encodes those into arrays.
+
+    >>> from alignkit.records import Turn
+    >>> class Bytes:  # a toy tokenizer: one id per byte, two specials
+    ...     special_tokens = {"<|im_start|>": 256, "<|im_end|>": 257}
+    ...     def encode_ordinary(self, text): return list(text.encode())
+    >>> chat = ChatTemplate("chatml", Bytes())
+    >>> ex = chat.encode([Turn(role="user", content="Hi"), Turn(role="assistant", content="Yo")])
+    >>> [t for t, lab in zip(ex.input_ids, ex.labels) if lab != -100]
+    [89, 111, 257]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from alignkit.encode import EncodedExample, EncodedPair, Encoder
+from alignkit.records import ChatExample, PreferenceExample, Turn
+from alignkit.templates.render import POLICY_ALL_ASSISTANT, TurnTuple, render, render_completion
+from alignkit.templates.segments import KIND_SPECIAL, Segment, segments_text
+from alignkit.templates.specs import ChatSpec
+
+_BOS_NAMES = ("<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>")
+_EOS_NAMES = ("<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>")
+
+
+class _Tokenizer(Protocol):
+    def encode_ordinary(self, text: str) -> list[int]: ...
+
+
+def turn_tuples(turns: Sequence[Turn] | Sequence[TurnTuple]) -> list[TurnTuple]:
+    """Turns as plain ``(role, content, train, reasoning)`` tuples.
+
+        >>> turn_tuples([Turn(role="user", content="Hi")])
+        [('user', 'Hi', None, None)]
+    """
+    out: list[TurnTuple] = []
+    for t in turns:
+        if isinstance(t, Turn):
+            out.append((t.role, t.content, t.train, t.reasoning))
+        else:
+            out.append(t)
+    return out
+
+
+def tokenizer_specials(tokenizer: object) -> dict[str, int]:
+    """The special tokens (spelling → id) of a tokenizer, property or method."""
+    specials = getattr(tokenizer, "special_tokens", None)
+    if callable(specials):
+        specials = specials()
+    if specials is None:
+        return {}
+    return {str(k): int(v) for k, v in dict(specials).items()}
+
+
+def _pick(tokenizer: object, attr: str, names: tuple[str, ...], specials: dict[str, int]) -> str | None:
+    value = getattr(tokenizer, attr, None)
+    if isinstance(value, str) and value in specials:
+        return value
+    for name in names:
+        if name in specials:
+            return name
+    return None
+
+
+class ChatTemplate:
+    """A chat template bound to a tokenizer and a masking policy.
+
+    Args:
+        spec: a :class:`ChatSpec` or a registry name (``chatml``, ``qwen3``, ...).
+        tokenizer: anything with ``encode_ordinary`` and ``special_tokens``.
+        policy: ``all_assistant`` (default), ``last_assistant`` or ``everything``.
+        special_in_content: ``count`` (flag rows) or ``error`` (raise).
+        bos_token, eos_token: the tokenizer's BOS/EOS spellings, for templates that use
+            them (``alpaca``, ``plain``); guessed from common names when omitted.
+    """
+
+    def __init__(self, spec: ChatSpec | str, tokenizer: _Tokenizer, *,
+                 policy: str = POLICY_ALL_ASSISTANT, special_in_content: str = "count",
+                 bos_token: str | None = None, eos_token: str | None = None) -> None:
+        from alignkit.templates import get_template
+
+        base = get_template(spec) if isinstance(spec, str) else spec
+        specials = tokenizer_specials(tokenizer)
+        self.bos_token = bos_token or _pick(tokenizer, "bos_token", _BOS_NAMES, specials)
+        self.eos_token = eos_token or _pick(tokenizer, "eos_token", _EOS_NAMES, specials)
+        self.spec = base.resolve(self.bos_token, self.eos_token)
+        self.policy = policy
+        self.tokenizer = tokenizer
+        self.encoder = Encoder(tokenizer, specials, special_in_content)
+        render(self.spec, [], policy)  # validates the policy early
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def render(self, turns: Sequence[Turn] | Sequence[TurnTuple],
+               add_generation_prompt: bool = False) -> list[Segment]:
+        """The segments of ``turns``."""
+        return render(self.spec, turns_of(turns), self.policy, add_generation_prompt)
+
+    def text(self, turns: Sequence[Turn] | Sequence[TurnTuple],
+             add_generation_prompt: bool = False) -> str:
+        """The rendered string (what a text renderer would produce; display only)."""
+        return segments_text(self.render(turns, add_generation_prompt))
+
+    def encode(self, example: ChatExample | Sequence[Turn] | Sequence[TurnTuple],
+               add_generation_prompt: bool = False) -> EncodedExample:
+        """Training arrays of a conversation."""
+        turns = example.turns if isinstance(example, ChatExample) else example
+        return self.encoder.encode(self.render(turns, add_generation_prompt))
+
+    def encode_prompt(self, turns: Sequence[Turn] | Sequence[TurnTuple]) -> EncodedExample:
+        """The inference prompt (``add_generation_prompt=True``); every label ``-100``."""
+        return self.encoder.encode_untrained(self.render(turns, True))
+
+    def encode_pair(self, pair: PreferenceExample) -> EncodedPair:
+        """A DPO-ready pair: the prompt rendered and encoded once, two completions."""
+        history = turn_tuples(pair.history)
+        prompt = render(self.spec, history, self.policy, True)
+        chosen = render_completion(self.spec, history, prompt, pair.chosen_response, self.policy)
+        rejected = render_completion(self.spec, history, prompt, pair.rejected_response,
+                                     self.policy)
+        return EncodedPair(self.encoder.encode_untrained(prompt), self.encoder.encode(chosen),
+                           self.encoder.encode(rejected))
+
+    def special_ids(self, segments: list[Segment]) -> list[int]:
+        """The special ids the template's structure implies for ``segments``."""
+        return [self.encoder.special_id(s.text) for s in segments if s.kind == KIND_SPECIAL]
+
+
+def turns_of(turns: Sequence[Turn] | Sequence[TurnTuple]) -> list[TurnTuple]:
+    return turn_tuples(turns)

@@ -1,0 +1,73 @@
+"""Real tokenizers for template tests, built from ``../shared/data`` with the BPE core.
+
+They implement the small protocol the templates need (``encode_ordinary`` and
+``special_tokens``) on top of :class:`alignkit.bpe._core.BPECore`, independently of
+the tokenizer loaders. Qwen3's ranks come from ``vocab.json`` by undoing GPT-2's
+byte-to-unicode mapping; its text is NFC-normalized first, as its tokenizer.json says.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import unicodedata
+from pathlib import Path
+
+from alignkit.bpe._core import BPECore
+from alignkit.bpe.patterns import LLAMA3, QWEN
+
+
+class RefTokenizer:
+    def __init__(self, core: BPECore, specials: dict[str, int], nfc: bool, bos: str | None,
+                 eos: str | None) -> None:
+        self.core = core
+        self.special_tokens = specials
+        self.nfc = nfc
+        self.bos_token = bos
+        self.eos_token = eos
+        self.decoder = {i: t for t, i in core.ranks.items()}
+        self.decoder.update({i: s.encode() for s, i in specials.items()})
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        if self.nfc:
+            text = unicodedata.normalize("NFC", text)
+        return self.core.encode_ordinary(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return b"".join(self.decoder[i] for i in ids).decode("utf-8", "replace")
+
+
+def _byte_decoder() -> dict[str, int]:
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
+        range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+@functools.lru_cache(maxsize=None)
+def llama3_tokenizer(data: Path) -> RefTokenizer:
+    import tiktoken.load
+
+    ranks = tiktoken.load.load_tiktoken_bpe(str(data / "tokenizers" / "llama3" / "tokenizer.model"))
+    config = json.loads((data / "tokenizers" / "llama3" / "Meta-Llama-3-8B-Instruct"
+                         / "tokenizer_config.json").read_text())
+    specials = {v["content"]: int(k) for k, v in config["added_tokens_decoder"].items()}
+    return RefTokenizer(BPECore(ranks, LLAMA3), specials, False, "<|begin_of_text|>",
+                        "<|end_of_text|>")
+
+
+@functools.lru_cache(maxsize=None)
+def qwen3_tokenizer(data: Path) -> RefTokenizer:
+    folder = data / "tokenizers" / "qwen3"
+    dec = _byte_decoder()
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    ranks = {bytes(dec[ch] for ch in tok): i for tok, i in vocab.items()}
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    specials = {v["content"]: int(k) for k, v in config["added_tokens_decoder"].items()}
+    return RefTokenizer(BPECore(ranks, QWEN), specials, True, None, "<|endoftext|>")

@@ -1,0 +1,104 @@
+"""Parity with transformers' ``apply_chat_template`` on real conversations.
+
+For Meta-Llama-3-8B-Instruct (its tokenizer_config.json plus Llama 3's tiktoken-format
+``tokenizer.model``, which transformers converts with its TikToken extractor when
+``tiktoken`` is installed) and Qwen3 (``tokenizer.json`` + ``tokenizer_config.json``),
+alignkit's ids must equal ``apply_chat_template(messages, tokenize=True)``, with and
+without ``add_generation_prompt``. Neither stock template has ``{% generation %}``,
+so ``return_assistant_tokens_mask`` cannot be used; the trained tokens are checked
+against an independent derivation instead: transformers' own encoding of each
+assistant content (trimmed for Llama 3, as its template does) followed by the
+end-of-turn id.
+
+The 50-conversation version runs always; the 500-conversation one is marked slow.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from templates_realdata import Message, real_conversations
+from templates_tokenizers import llama3_tokenizer, qwen3_tokenizer
+
+from alignkit.encode import IGNORE_INDEX
+from alignkit.templates import ChatTemplate
+
+transformers = pytest.importorskip("transformers")
+
+
+def _folder(tmp: Path, shared: Path, name: str) -> Path:
+    out = tmp / name
+    out.mkdir()
+    if name == "llama3":
+        src = shared / "tokenizers" / "llama3"
+        for f in (src / "Meta-Llama-3-8B-Instruct").iterdir():
+            shutil.copy(f, out / f.name)
+        shutil.copy(src / "tokenizer.model", out / "tokenizer.model")
+    else:
+        src = shared / "tokenizers" / "qwen3"
+        shutil.copy(src / "tokenizer_config.json", out / "tokenizer_config.json")
+        with gzip.open(src / "tokenizer.json.gz", "rb") as fh:
+            (out / "tokenizer.json").write_bytes(fh.read())
+    return out
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> dict[str, tuple[Any, ChatTemplate]]:
+    pytest.importorskip("tiktoken")
+    tmp = tmp_path_factory.mktemp("hf")
+    out: dict[str, tuple[Any, ChatTemplate]] = {}
+    for name, build in (("llama3", llama3_tokenizer), ("qwen3", qwen3_tokenizer)):
+        hf = transformers.AutoTokenizer.from_pretrained(str(_folder(tmp, shared_data, name)))
+        out[name] = (hf, ChatTemplate(name, build(shared_data)))
+    return out
+
+
+def _hf_ids(hf: Any, messages: list[Message], gen: bool) -> list[int]:
+    enc = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=gen, return_dict=True)
+    return list(enc["input_ids"])
+
+
+def _expected_trained(hf: Any, name: str, messages: list[Message]) -> list[int]:
+    eot = hf.convert_tokens_to_ids("<|eot_id|>" if name == "llama3" else "<|im_end|>")
+    out: list[int] = []
+    for m in messages:
+        if m["role"] == "assistant":
+            content = m["content"].strip() if name == "llama3" else m["content"]
+            out += hf(content, add_special_tokens=False)["input_ids"] + [eot]
+    return out
+
+
+def _check(models: dict[str, tuple[Any, ChatTemplate]], conversations: list[list[Message]]) -> None:
+    assert conversations
+    for name, (hf, chat) in models.items():
+        for messages in conversations:
+            turns = [(m["role"], m["content"], None, None) for m in messages]
+            ours = chat.encode(turns)
+            assert ours.input_ids == _hf_ids(hf, messages, False), (name, messages)
+            assert chat.encode(turns, add_generation_prompt=True).input_ids == _hf_ids(hf, messages, True)
+            last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+            prompt = chat.encode_prompt(turns[: last_user + 1]).input_ids
+            assert prompt == _hf_ids(hf, messages[: last_user + 1], True), (name, messages)
+            assert ours.input_ids[: len(prompt)] == prompt
+            trained = [t for t, lab in zip(ours.input_ids, ours.labels) if lab != IGNORE_INDEX]
+            assert trained == _expected_trained(hf, name, messages), (name, messages)
+            assert ours.input_ids.count(hf.convert_tokens_to_ids("<|begin_of_text|>")) == (
+                1 if name == "llama3" else 0)
+
+
+def test_parity_50_conversations(models: dict[str, tuple[Any, ChatTemplate]], shared_data: Path) -> None:
+    convs = real_conversations(shared_data, 10)
+    assert len(convs) == 50 and any(len(c) > 3 for c in convs)
+    assert any(c[0]["role"] == "system" for c in convs)
+    _check(models, convs)
+
+
+@pytest.mark.slow
+def test_parity_500_conversations(models: dict[str, tuple[Any, ChatTemplate]], shared_data: Path) -> None:
+    convs = real_conversations(shared_data, 100)
+    assert len(convs) == 500 and sum(len(c) > 3 for c in convs) > 100
+    _check(models, convs)
