@@ -1,0 +1,86 @@
+"""Helpers shared by the tokenizer-file loaders: file reading, GPT-2's byte<->unicode map."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from alignkit.errors import TokenizerFileError
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from each byte to a printable character.
+
+    Printable Latin-1 bytes map to themselves; the other 68 bytes map, in
+    order, to U+0100 onwards (so the space byte 32 becomes ``"Ġ"``).
+
+    Example:
+        >>> bytes_to_unicode()[32], bytes_to_unicode()[65]
+        ('Ġ', 'A')
+    """
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table: dict[int, str] = {b: chr(b) for b in keep}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+#: Printable character -> byte (the inverse of :func:`bytes_to_unicode`).
+UNICODE_TO_BYTE: dict[str, int] = {c: b for b, c in bytes_to_unicode().items()}
+
+
+def token_bytes(token: str, where: str) -> bytes:
+    """Bytes of a token written in GPT-2's printable form.
+
+    Example:
+        >>> token_bytes("Ġworld", "vocab.json")
+        b' world'
+    """
+    try:
+        return bytes([UNICODE_TO_BYTE[c] for c in token])
+    except KeyError as err:
+        raise TokenizerFileError(
+            f"{where}: token {token!r} has the character {err.args[0]!r}, which is not in GPT-2's "
+            "byte-to-unicode alphabet: this is not a byte-level BPE vocabulary"
+        ) from None
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a file, gunzipped when it is gzip-compressed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise TokenizerFileError(f"{path}: cannot read the tokenizer file: {err.strerror or err}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            raise TokenizerFileError(f"{path}: corrupt gzip data ({err}); re-download the file") from None
+    return data
+
+
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file (gzip allowed)."""
+    try:
+        return read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TokenizerFileError(f"{path}: not UTF-8 text (byte {err.start}); is this the right file?") from None
+
+
+def read_json(path: str | Path) -> object:
+    """A JSON file (gzip allowed), with the error position on failure."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise TokenizerFileError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+
+
+def expect_dict(value: object, where: str) -> dict[str, object]:
+    """``value`` as a JSON object, or a TokenizerFileError naming ``where``."""
+    if not isinstance(value, dict):
+        raise TokenizerFileError(f"{where}: expected a JSON object, found {type(value).__name__}")
+    return value

@@ -1,0 +1,96 @@
+"""Load a tokenizer from a name, a file or a model folder: :func:`load_tokenizer`."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from alignkit.bpe._fileio import read_bytes
+from alignkit.bpe.loaders.folder import load_folder
+from alignkit.bpe.loaders.gpt2_files import load_vocab_merges
+from alignkit.bpe.loaders.hf_json import load_hf_json
+from alignkit.bpe.loaders.tiktoken_file import ALIASES, ENCODINGS, load_tiktoken
+from alignkit.bpe.model_file import load_model_file
+from alignkit.bpe.tokenizer import Tokenizer
+from alignkit.errors import TokenizerFileError
+
+#: The bundled default (GPT-2, MIT licence; see ``alignkit/bpe/data/``).
+DEFAULT = "gpt2"
+BUNDLED_FILE = "gpt2.alignkit.json.gz"
+#: sha256 content hash of the bundled GPT-2 tokenizer (checked on every load).
+BUNDLED_HASH = "6381a46b64417db4d8aa51a4084e06246c9661b4d6222f59078212ceb9f40854"
+_BUNDLED_NAMES = {"gpt2", "r50k_base", "r50k"}
+
+
+def _bundled() -> Tokenizer:
+    path = resources.files("alignkit.bpe").joinpath("data", BUNDLED_FILE)
+    with resources.as_file(path) as real:
+        tok = load_model_file(real)
+    if tok.hash != BUNDLED_HASH:
+        raise TokenizerFileError(f"the bundled {BUNDLED_FILE} has hash {tok.hash[:12]}, expected {BUNDLED_HASH[:12]}: reinstall alignkit")
+    tok.name = DEFAULT
+    tok.source = DEFAULT
+    return tok
+
+
+def _load_file(path: Path, name: str | None) -> Tokenizer:
+    lower = path.name.lower()
+    if lower.endswith((".tiktoken", ".model")) or name:
+        return load_tiktoken(path, name)
+    if lower in ("vocab.json", "merges.txt"):
+        vocab_path, merges_path = path.with_name("vocab.json"), path.with_name("merges.txt")
+        if not (vocab_path.exists() and merges_path.exists()):
+            raise TokenizerFileError(f"{path}: a GPT-2 vocab.json needs merges.txt beside it (and vice versa)")
+        return load_folder(path.parent) if (path.parent / "tokenizer_config.json").exists() else _gpt2_pair(vocab_path, merges_path)
+    head = read_bytes(path)[:4096].lstrip()
+    if head.startswith(b"{") and b'"alignkit-bpe"' in read_bytes(path)[:200]:
+        return load_model_file(path)
+    if head.startswith(b"{"):
+        return load_hf_json(path)
+    return load_tiktoken(path)
+
+
+def _gpt2_pair(vocab_path: Path, merges_path: Path) -> Tokenizer:
+    vocab, merges = load_vocab_merges(vocab_path, merges_path)
+    specials = [t.decode() for t in vocab.values() if t == b"<|endoftext|>"]
+    tok = Tokenizer(vocab, merges, specials, name=vocab_path.parent.name)
+    tok.source = str(vocab_path.resolve())
+    return tok
+
+
+def load_tokenizer(spec: str | os.PathLike[str] | None = None) -> Tokenizer:
+    """The one entry point: a known name, a tokenizer file, or a model folder.
+
+    ``None`` or ``"gpt2"`` gives the bundled GPT-2 tokenizer (offline). Other
+    known names (``cl100k_base``, ``o200k_base``, ``llama3``…) need their
+    file: pass its path. ``"PATH#NAME"`` loads a tiktoken rank file as
+    encoding NAME. Files: alignkit's own (``.json``/``.json.gz``), Hugging
+    Face ``tokenizer.json`` (``.gz`` too), tiktoken ``.tiktoken``/``.model``,
+    GPT-2 ``vocab.json`` (with ``merges.txt`` beside it).
+
+    Example:
+        >>> tok = load_tokenizer()
+        >>> tok.encode("hello world")
+        [31373, 995]
+    """
+    if spec is None:
+        return _bundled()
+    text = os.fspath(spec)
+    if text.lower() in _BUNDLED_NAMES:
+        return _bundled()
+    name = None
+    path = Path(text)
+    if not path.exists() and "#" in text:
+        base, _, name = text.rpartition("#")
+        path = Path(base)
+    if path.is_dir():
+        return load_folder(path)
+    if path.is_file():
+        return _load_file(path, name)
+    if text.lower() in ENCODINGS or text.lower() in ALIASES:
+        raise TokenizerFileError(
+            f"{text!r} is a known encoding but its rank file does not ship with alignkit (only gpt2 does); "
+            f"pass the path to the file, e.g. load_tokenizer('path/to/{text}.tiktoken')"
+        )
+    raise TokenizerFileError(f"{text}: no such file, folder or known tokenizer name (the default is 'gpt2')")

@@ -1,0 +1,59 @@
+"""GPT-2 style ``vocab.json`` + ``merges.txt`` (also the CS336 reference output format).
+
+``vocab.json`` maps each token, written in GPT-2's printable byte-to-unicode
+form, to its id; ``merges.txt`` lists one merge per line (``"Ġ t"``), in
+priority order, after an optional ``#version`` header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alignkit.bpe._fileio import expect_dict, read_json, read_text, token_bytes
+from alignkit.errors import TokenizerFileError
+
+
+def load_vocab(path: str | Path) -> dict[int, bytes]:
+    """id -> token bytes from a GPT-2 ``vocab.json``.
+
+    Example:
+        >>> load_vocab("gpt2/vocab.json")[995]  # doctest: +SKIP
+        b' world'
+    """
+    raw = expect_dict(read_json(path), str(path))
+    vocab: dict[int, bytes] = {}
+    for token, tid in raw.items():
+        if not isinstance(tid, int) or isinstance(tid, bool) or tid < 0:
+            raise TokenizerFileError(f"{path}: token {token!r} has id {tid!r}; ids must be integers >= 0")
+        if tid in vocab:
+            raise TokenizerFileError(f"{path}: id {tid} is given to two tokens ({token!r} and another)")
+        vocab[tid] = token_bytes(token, str(path))
+    return vocab
+
+
+def parse_merges(lines: list[str], where: str) -> list[tuple[bytes, bytes]]:
+    """Merges from ``"a b"`` lines (header and blank lines skipped)."""
+    merges: list[tuple[bytes, bytes]] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or (n == 1 and line.startswith("#version")):
+            continue
+        parts = line.rstrip("\r\n").split(" ")
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise TokenizerFileError(f"{where}:{n}: expected two tokens separated by one space, found {line!r}")
+        merges.append((token_bytes(parts[0], f"{where}:{n}"), token_bytes(parts[1], f"{where}:{n}")))
+    return merges
+
+
+def load_merges(path: str | Path) -> list[tuple[bytes, bytes]]:
+    """Merges in priority order from a GPT-2 ``merges.txt``.
+
+    Example:
+        >>> load_merges("gpt2/merges.txt")[0]  # doctest: +SKIP
+        (b' ', b't')
+    """
+    return parse_merges(read_text(path).split("\n"), str(path))
+
+
+def load_vocab_merges(vocab_path: str | Path, merges_path: str | Path) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
+    """Both files at once: ``(vocab, merges)``, the CS336 ``Tokenizer`` arguments."""
+    return load_vocab(vocab_path), load_merges(merges_path)

@@ -1,0 +1,149 @@
+"""Hugging Face ``tokenizer.json`` (byte-level BPE models), gzipped or not.
+
+Supported: ``model.type`` BPE over a byte-level vocabulary; normalizer None,
+NFC/NFKC/NFD/NFKD or a Sequence of those; pre-tokenizer ByteLevel (with
+``use_regex`` → GPT-2's pattern, ``add_prefix_space`` honoured) or
+Sequence[Split(Regex, Isolated), ByteLevel(use_regex=false)]; added tokens;
+decoder ByteLevel. ``truncation``, ``padding`` and the post-processor are
+ignored (alignkit never truncates, pads or adds BOS inside the tokenizer).
+Everything else is refused with a message naming it: never approximated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alignkit.bpe._fileio import expect_dict, read_json, token_bytes
+from alignkit.bpe.loaders.gpt2_files import parse_merges
+from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
+from alignkit.bpe.tokenizer import Tokenizer
+from alignkit.errors import TokenizerFileError
+
+_FORMS = {"NFC", "NFKC", "NFD", "NFKD"}
+
+
+def _refuse(where: str, what: str) -> TokenizerFileError:
+    return TokenizerFileError(
+        f"{where}: unsupported {what}; alignkit loads byte-level BPE tokenizers only and refuses "
+        "what it cannot reproduce exactly"
+    )
+
+
+def _normalizer(spec: object, where: str) -> str | None:
+    if spec is None:
+        return None
+    node = expect_dict(spec, f"{where}: normalizer")
+    kind = node.get("type")
+    if kind in _FORMS:
+        return str(kind)
+    if kind == "Sequence":
+        items = node.get("normalizers")
+        if not isinstance(items, list):
+            raise _refuse(where, "normalizer Sequence without a 'normalizers' list")
+        forms = [_normalizer(item, where) for item in items]
+        return ",".join(f for f in forms if f) or None
+    raise _refuse(where, f"normalizer {kind!r} (supported: {', '.join(sorted(_FORMS))}, Sequence of those)")
+
+
+def _byte_level(node: dict[str, object], where: str) -> tuple[bool, bool]:
+    """(use_regex, add_prefix_space) of a ByteLevel pre-tokenizer."""
+    use_regex = node.get("use_regex", True)
+    prefix = node.get("add_prefix_space", True)
+    return bool(use_regex), bool(prefix)
+
+
+def _pre_tokenizer(spec: object, where: str) -> tuple[str, bool]:
+    """(split pattern, add_prefix_space)."""
+    node = expect_dict(spec, f"{where}: pre_tokenizer")
+    kind = node.get("type")
+    if kind == "ByteLevel":
+        use_regex, prefix = _byte_level(node, where)
+        if not use_regex:
+            raise _refuse(where, "ByteLevel pre-tokenizer with use_regex=false and no Split before it")
+        return GPT2, prefix
+    if kind == "Sequence":
+        items = node.get("pretokenizers")
+        if not isinstance(items, list) or len(items) != 2:
+            raise _refuse(where, f"pre-tokenizer Sequence {items!r} (supported: [Split, ByteLevel])")
+        split = expect_dict(items[0], where)
+        level = expect_dict(items[1], where)
+        if split.get("type") != "Split" or level.get("type") != "ByteLevel":
+            raise _refuse(where, f"pre-tokenizer Sequence of {split.get('type')}, {level.get('type')} (supported: Split, ByteLevel)")
+        pattern = split.get("pattern")
+        regex = pattern.get("Regex") if isinstance(pattern, dict) else None
+        if not isinstance(regex, str):
+            raise _refuse(where, f"Split pattern {pattern!r} (only {{'Regex': ...}} is supported)")
+        if split.get("behavior") != "Isolated" or split.get("invert", False):
+            raise _refuse(where, f"Split behavior {split.get('behavior')!r}/invert={split.get('invert')} (only Isolated, not inverted)")
+        use_regex, prefix = _byte_level(level, where)
+        if use_regex:
+            raise _refuse(where, "ByteLevel(use_regex=true) after a Split (two regex splits)")
+        return (GPT2 if regex == GPT2_ORIGINAL else regex), prefix
+    raise _refuse(where, f"pre-tokenizer {kind!r} (supported: ByteLevel, Sequence[Split, ByteLevel])")
+
+
+def _check_model(model: dict[str, object], where: str) -> None:
+    if model.get("type", "BPE") != "BPE":
+        raise _refuse(where, f"model type {model.get('type')!r} (only BPE)")
+    if model.get("dropout") not in (None, 0, 0.0):
+        raise _refuse(where, f"BPE dropout {model.get('dropout')}")
+    if model.get("ignore_merges"):
+        raise _refuse(where, "ignore_merges=true")
+    for key in ("continuing_subword_prefix", "end_of_word_suffix"):
+        if model.get(key):
+            raise _refuse(where, f"{key}={model.get(key)!r}")
+    if model.get("byte_fallback"):
+        raise _refuse(where, "byte_fallback=true (a SentencePiece-style vocabulary)")
+
+
+def load_hf_json(path: str | Path) -> Tokenizer:
+    """A tokenizer from a Hugging Face ``tokenizer.json`` (or ``.json.gz``).
+
+    Example:
+        >>> tok = load_hf_json("qwen3/tokenizer.json.gz")  # doctest: +SKIP
+        >>> tok.encode("hello world")  # doctest: +SKIP
+        [14990, 1879]
+    """
+    where = str(path)
+    doc = expect_dict(read_json(path), where)
+    model = expect_dict(doc.get("model"), f"{where}: model")
+    _check_model(model, where)
+    normalizer = _normalizer(doc.get("normalizer"), where)
+    pattern, prefix = _pre_tokenizer(doc.get("pre_tokenizer"), where)
+    decoder = doc.get("decoder")
+    if decoder is not None and expect_dict(decoder, where).get("type") != "ByteLevel":
+        raise _refuse(where, f"decoder {expect_dict(decoder, where).get('type')!r} (only ByteLevel)")
+    raw_vocab = expect_dict(model.get("vocab"), f"{where}: model.vocab")
+    vocab: dict[int, bytes] = {}
+    for token, tid in raw_vocab.items():
+        if not isinstance(tid, int) or tid < 0:
+            raise TokenizerFileError(f"{where}: model.vocab[{token!r}] is {tid!r}; ids must be integers >= 0")
+        vocab[tid] = token_bytes(token, f"{where}: model.vocab")
+    raw_merges = model.get("merges")
+    if not isinstance(raw_merges, list):
+        raise TokenizerFileError(f"{where}: model.merges must be a list")
+    lines = [m if isinstance(m, str) else " ".join(str(x) for x in m) for m in raw_merges]
+    merges = parse_merges(lines, f"{where}: model.merges")
+    specials: dict[str, int] = {}
+    added_tokens = doc.get("added_tokens") or []
+    if not isinstance(added_tokens, list):
+        raise TokenizerFileError(f"{where}: added_tokens must be a list")
+    for n, added in enumerate(added_tokens):
+        entry = expect_dict(added, f"{where}: added_tokens[{n}]")
+        content, tid = entry.get("content"), entry.get("id")
+        if not isinstance(content, str) or not isinstance(tid, int):
+            raise TokenizerFileError(f"{where}: added_tokens[{n}] needs a string 'content' and an integer 'id'")
+        for flag in ("lstrip", "rstrip", "single_word"):
+            if entry.get(flag):
+                raise _refuse(where, f"added token {content!r} with {flag}=true")
+        if entry.get("normalized") and normalizer:
+            raise _refuse(where, f"added token {content!r} with normalized=true under normalizer {normalizer}")
+        specials[content] = tid
+        vocab.pop(tid, None)
+    name = Path(path).parent.name or None
+    tok = Tokenizer(
+        vocab, merges, specials, pattern=pattern, normalizer=normalizer, add_prefix_space=prefix, name=name
+    )
+    tok.source = str(Path(path).resolve())
+    return tok
+

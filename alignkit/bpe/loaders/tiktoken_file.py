@@ -1,0 +1,129 @@
+"""tiktoken rank files (``base64 rank`` lines) and the registry of known encodings.
+
+A rank file holds no split pattern and no special tokens, so those come from a
+name: :data:`ENCODINGS` maps each known encoding to its pattern and specials
+(tiktoken's ``openai_public.py`` and Llama 3's ``tokenizer.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import NamedTuple
+
+from alignkit.bpe._fileio import read_text
+from alignkit.bpe.patterns import CL100K, GPT2, LLAMA3, O200K
+from alignkit.bpe.tokenizer import Tokenizer
+from alignkit.errors import TokenizerFileError
+
+
+class Encoding(NamedTuple):
+    """What a known encoding adds to its rank file."""
+
+    pattern: str
+    specials: dict[str, int]
+    n_ranks: int
+
+
+def _llama3_specials() -> dict[str, int]:
+    names = ["<|begin_of_text|>", "<|end_of_text|>"]
+    names += [f"<|reserved_special_token_{i}|>" for i in range(4)]
+    names += ["<|start_header_id|>", "<|end_header_id|>", "<|reserved_special_token_4|>", "<|eot_id|>"]
+    names += [f"<|reserved_special_token_{i}|>" for i in range(5, 251)]
+    return {name: 128000 + i for i, name in enumerate(names)}
+
+
+_EOT = "<|endoftext|>"
+_FIM = {"<|fim_prefix|>": 50281, "<|fim_middle|>": 50282, "<|fim_suffix|>": 50283}
+
+#: Known encodings: name -> (pattern, special tokens, number of ranks in the file).
+ENCODINGS: dict[str, Encoding] = {
+    "r50k_base": Encoding(GPT2, {_EOT: 50256}, 50256),
+    "p50k_base": Encoding(GPT2, {_EOT: 50256}, 50280),
+    "p50k_edit": Encoding(GPT2, {_EOT: 50256, **_FIM}, 50280),
+    "cl100k_base": Encoding(
+        CL100K,
+        {_EOT: 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259, "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276},
+        100256,
+    ),
+    "o200k_base": Encoding(O200K, {_EOT: 199999, "<|endofprompt|>": 200018}, 199998),
+    "llama3": Encoding(LLAMA3, _llama3_specials(), 128000),
+}
+ALIASES: dict[str, str] = {"gpt2": "r50k_base", "llama-3": "llama3", "llama3.1": "llama3"}
+
+
+def resolve_name(name: str) -> str:
+    """The canonical encoding name for ``name`` (aliases accepted)."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in ENCODINGS:
+        raise TokenizerFileError(f"unknown encoding {name!r}; known: {', '.join([*ENCODINGS, *ALIASES])}")
+    return key
+
+
+def load_ranks(path: str | Path) -> dict[bytes, int]:
+    """token bytes -> rank from a tiktoken file.
+
+    Example:
+        >>> load_ranks("cl100k_base.tiktoken")[b"hello"]  # doctest: +SKIP
+        15339
+    """
+    ranks: dict[bytes, int] = {}
+    seen: set[int] = set()
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise TokenizerFileError(f"{path}:{n}: expected 'BASE64 RANK', found {line[:60]!r}")
+        try:
+            token = base64.b64decode(parts[0], validate=True)
+        except binascii.Error:
+            raise TokenizerFileError(f"{path}:{n}: {parts[0][:40]!r} is not valid base64") from None
+        rank = int(parts[1])
+        if token in ranks or rank in seen:
+            raise TokenizerFileError(f"{path}:{n}: duplicate token or rank {rank}: the file is corrupt")
+        ranks[token] = rank
+        seen.add(rank)
+    if not ranks:
+        raise TokenizerFileError(f"{path}: no 'BASE64 RANK' lines: this is not a tiktoken rank file")
+    return ranks
+
+
+def guess_name(path: str | Path, n_ranks: int) -> str | None:
+    """The encoding a rank file belongs to, from its file name or its size."""
+    stem = Path(path).name.split(".")[0].lower()
+    if stem in ENCODINGS or stem in ALIASES:
+        return resolve_name(stem)
+    by_size = [k for k, e in ENCODINGS.items() if e.n_ranks == n_ranks and k != "p50k_edit"]
+    return by_size[0] if len(by_size) == 1 else None
+
+
+def load_tiktoken(
+    path: str | Path, name: str | None = None, special_tokens: dict[str, int] | None = None
+) -> Tokenizer:
+    """A tokenizer from a tiktoken rank file, with the pattern and specials of ``name``.
+
+    ``name`` defaults to the file's stem (``cl100k_base.tiktoken``) or is
+    recognised from the number of ranks; ``special_tokens`` replaces the
+    registry's specials (e.g. from a ``tokenizer_config.json``).
+
+    Example:
+        >>> tok = load_tiktoken("o200k_base.tiktoken")  # doctest: +SKIP
+        >>> tok.encode("hello world")  # doctest: +SKIP
+        [24912, 2375]
+    """
+    ranks = load_ranks(path)
+    key = resolve_name(name) if name else guess_name(path, len(ranks))
+    if key is None:
+        raise TokenizerFileError(
+            f"{path}: cannot tell which encoding this rank file is ({len(ranks)} ranks), so its split "
+            f"pattern and special tokens are unknown; pass name= one of {', '.join(ENCODINGS)}"
+        )
+    enc = ENCODINGS[key]
+    if len(ranks) != enc.n_ranks:
+        raise TokenizerFileError(f"{path}: {key} has {enc.n_ranks} ranks but the file has {len(ranks)}; wrong file or name?")
+    specials = enc.specials if special_tokens is None else special_tokens
+    tok = Tokenizer.from_ranks(ranks, specials, pattern=enc.pattern, name=key)
+    tok.source = str(Path(path).resolve()) + "#" + key
+    return tok

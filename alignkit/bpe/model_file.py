@@ -1,0 +1,116 @@
+"""alignkit's own versioned tokenizer file: save atomically, load with a hash check.
+
+The file is JSON (gzipped when the name ends in ``.gz``)::
+
+    {"format": "alignkit-bpe", "version": 1, "name": "gpt2",
+     "pattern": "...", "normalizer": null, "add_prefix_space": false,
+     "specials": [["<|endoftext|>", 50256]],
+     "tokens": [["IQ==", 0], ...],      # base64 bytes + id, in merge-priority order
+     "added": [],                       # decode-only tokens (base64 + id)
+     "hash": "<sha256 of the canonical JSON of everything but name and hash>"}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from alignkit.bpe._fileio import expect_dict, read_json
+from alignkit.bpe.tokenizer import FORMAT, VERSION, Tokenizer, content_hash
+from alignkit.errors import TokenizerFileError
+
+
+def save_tokenizer(tok: Tokenizer, path: str | os.PathLike[str]) -> None:
+    """Write ``tok`` to ``path`` atomically (temp file + fsync + rename).
+
+    Example:
+        >>> save_tokenizer(tok, "tok.json.gz")  # doctest: +SKIP
+    """
+    target = Path(path)
+    doc = tok.to_dict()
+    doc["name"] = tok.name
+    doc["hash"] = tok.hash
+    blob = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if target.name.endswith(".gz"):
+        blob = gzip.compress(blob, compresslevel=9, mtime=0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _pairs(doc: dict[str, object], key: str, where: str) -> list[tuple[bytes, int]]:
+    raw = doc.get(key)
+    if not isinstance(raw, list):
+        raise TokenizerFileError(f"{where}: '{key}' must be a list of [base64, id] pairs")
+    out: list[tuple[bytes, int]] = []
+    for n, item in enumerate(raw):
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], int)):
+            raise TokenizerFileError(f"{where}: {key}[{n}] must be [base64, id], found {item!r:.60}")
+        try:
+            out.append((base64.b64decode(item[0], validate=True), item[1]))
+        except binascii.Error:
+            raise TokenizerFileError(f"{where}: {key}[{n}] is not valid base64") from None
+    return out
+
+
+def tokenizer_from_dict(doc: dict[str, object], where: str, *, require_hash: bool = False) -> Tokenizer:
+    """Rebuild a tokenizer from its canonical dict, checking format, version and hash."""
+    if doc.get("format") != FORMAT:
+        raise TokenizerFileError(f"{where}: not an alignkit tokenizer file (format {doc.get('format')!r})")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > VERSION or version < 1:
+        raise TokenizerFileError(
+            f"{where}: file format version {version!r}, but this alignkit reads versions 1..{VERSION}; "
+            "upgrade alignkit (pip install -U alignkit) or re-save the tokenizer with this version"
+        )
+    specials_raw = doc.get("specials")
+    if not isinstance(specials_raw, list) or not all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], int) for p in specials_raw
+    ):
+        raise TokenizerFileError(f"{where}: 'specials' must be a list of [string, id] pairs")
+    pattern, normalizer = doc.get("pattern"), doc.get("normalizer")
+    if not isinstance(pattern, str) or not (normalizer is None or isinstance(normalizer, str)):
+        raise TokenizerFileError(f"{where}: 'pattern' must be a string and 'normalizer' a string or null")
+    name = doc.get("name")
+    order = _pairs(doc, "tokens", where)
+    added = dict((i, t) for t, i in _pairs(doc, "added", where))
+    tok = Tokenizer.__new__(Tokenizer)
+    tok._setup(
+        order, added, {s: i for s, i in specials_raw}, pattern, normalizer,
+        bool(doc.get("add_prefix_space", False)), name if isinstance(name, str) else None,
+    )
+    expected = doc.get("hash")
+    if expected is None and require_hash:
+        raise TokenizerFileError(f"{where}: no 'hash' field; re-save the tokenizer with Tokenizer.save()")
+    if expected is not None and expected != tok.hash:
+        raise TokenizerFileError(
+            f"{where}: content hash mismatch (file says {str(expected)[:12]}…, content is {tok.hash[:12]}…): "
+            "the file is corrupted or was edited by hand; restore it or re-save it with Tokenizer.save()"
+        )
+    return tok
+
+
+def load_model_file(path: str | Path) -> Tokenizer:
+    """Load a tokenizer saved by :func:`save_tokenizer` (hash verified).
+
+    Example:
+        >>> load_model_file("tok.json.gz").encode("hi")  # doctest: +SKIP
+        [5303]
+    """
+    tok = tokenizer_from_dict(expect_dict(read_json(path), str(path)), str(path), require_hash=True)
+    tok.source = str(Path(path).resolve())
+    return tok

@@ -1,0 +1,469 @@
+"""The :class:`Tokenizer` facade: special tokens, normalization, decode, hashing.
+
+The facade is interpreted Python; the hot loop (pre-tokenize + merge) is the
+compiled :class:`alignkit.bpe._core.BPECore`. A tokenizer is a list of BPE
+tokens in merge-priority order (each with its id), optional decode-only tokens,
+special tokens, a split pattern, an optional Unicode normalizer and the
+ByteLevel ``add_prefix_space`` flag. That is exactly what alignkit's own file
+stores (:mod:`alignkit.bpe.model_file`) and what :attr:`Tokenizer.hash` hashes.
+
+Lone surrogates: like tiktoken, text that cannot be UTF-8 encoded is first
+passed through UTF-16 with ``surrogatepass``/``replace``: a surrogate pair
+written as two code points becomes the character it encodes, and a lone
+surrogate becomes U+FFFD.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import unicodedata
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Literal
+
+from alignkit.bpe._core import BPECore
+from alignkit.bpe._specials import TEXT, SpecialSplitter
+from alignkit.bpe.patterns import GPT2
+from alignkit.errors import SpecialTokenError, TokenizerFileError
+
+#: Format name and version of the canonical serialization (also the file format).
+FORMAT = "alignkit-bpe"
+VERSION = 1
+NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
+
+SpecialSet = Literal["all"] | Collection[str]
+
+
+def fix_surrogates(text: str) -> str:
+    """Make ``text`` UTF-8 encodable the way tiktoken does.
+
+    Example:
+        >>> fix_surrogates("a\\ud800b") == "a\\ufffdb"
+        True
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _check_normalizer(normalizer: str | None) -> tuple[str, ...]:
+    if not normalizer:
+        return ()
+    forms = tuple(normalizer.split(","))
+    for form in forms:
+        if form not in NORMALIZERS:
+            raise TokenizerFileError(
+                f"unsupported normalizer {form!r}: alignkit supports {', '.join(NORMALIZERS)} "
+                "(or a comma-separated sequence of them)"
+            )
+    return forms
+
+
+class Tokenizer:
+    """A byte-level BPE tokenizer (CS336 API, tiktoken-style special-token options).
+
+    Args:
+        vocab: id -> token bytes (every single byte must be present).
+        merges: merges in priority order, as pairs of token bytes.
+        special_tokens: special-token strings; found in ``vocab`` by their
+            UTF-8 bytes, or given new ids after the largest one. A mapping
+            (string -> id) gives the ids explicitly.
+        pattern: pre-tokenizer split regex (default GPT-2's).
+        normalizer: None, or "NFC"/"NFKC"/... (comma-separated for a sequence).
+        add_prefix_space: prepend " " to each ordinary run not starting with one.
+
+    Example:
+        >>> vocab = {i: bytes([i]) for i in range(256)} | {256: b"ab"}
+        >>> tok = Tokenizer(vocab, [(b"a", b"b")], ["<|end|>"])
+        >>> tok.encode("abc<|end|>")
+        [256, 99, 257]
+        >>> tok.decode([256, 99, 257])
+        'abc<|end|>'
+    """
+
+    def __init__(
+        self,
+        vocab: dict[int, bytes],
+        merges: Sequence[tuple[bytes, bytes]],
+        special_tokens: Sequence[str] | Mapping[str, int] | None = None,
+        *,
+        pattern: str = GPT2,
+        normalizer: str | None = None,
+        add_prefix_space: bool = False,
+        name: str | None = None,
+    ) -> None:
+        inverse: dict[bytes, int] = {}
+        for i in sorted(vocab):
+            inverse.setdefault(vocab[i], i)
+        specials: dict[str, int] = {}
+        next_id = max(vocab, default=-1) + 1
+        given = special_tokens if isinstance(special_tokens, Mapping) else {}
+        for s in special_tokens or ():
+            sid = given.get(s, inverse.get(s.encode("utf-8")))
+            if sid is None:
+                sid, next_id = next_id, next_id + 1
+            specials[s] = sid
+        special_ids = set(specials.values())
+        order: list[tuple[bytes, int]] = []
+        for byte in range(256):
+            bid = inverse.get(bytes([byte]))
+            if bid is None:
+                raise TokenizerFileError(f"the vocabulary has no token for byte {byte}: a byte-level BPE needs all 256")
+            order.append((bytes([byte]), bid))
+        order.sort(key=lambda t: t[1])
+        seen = {t for t, _ in order}
+        for n, (a, b) in enumerate(merges):
+            tid = inverse.get(a + b)
+            if tid is None:
+                raise TokenizerFileError(f"merge {n} ({a!r} + {b!r}) makes a token that is not in the vocabulary")
+            if a + b not in seen and tid not in special_ids:
+                seen.add(a + b)
+                order.append((a + b, tid))
+        used = {i for _, i in order} | special_ids
+        added = {i: t for i, t in vocab.items() if i not in used}
+        self._setup(order, added, specials, pattern, normalizer, add_prefix_space, name)
+
+    @classmethod
+    def from_ranks(
+        cls,
+        ranks: dict[bytes, int],
+        special_tokens: dict[str, int] | None = None,
+        *,
+        pattern: str = GPT2,
+        normalizer: str | None = None,
+        add_prefix_space: bool = False,
+        added: dict[int, bytes] | None = None,
+        name: str | None = None,
+    ) -> Tokenizer:
+        """A tokenizer from tiktoken-style ranks (token bytes -> id, the id is the merge priority).
+
+        Example:
+            >>> ranks = {bytes([i]): i for i in range(256)} | {b"ab": 256}
+            >>> Tokenizer.from_ranks(ranks, {"<|end|>": 257}).encode("ab<|end|>")
+            [256, 257]
+        """
+        self = cls.__new__(cls)
+        order = sorted(ranks.items(), key=lambda t: t[1])
+        self._setup(order, dict(added or {}), dict(special_tokens or {}), pattern, normalizer, add_prefix_space, name)
+        return self
+
+    @classmethod
+    def from_files(
+        cls, vocab_path: str, merges_path: str, special_tokens: Sequence[str] | None = None
+    ) -> Tokenizer:
+        """GPT-2 style ``vocab.json`` + ``merges.txt`` (also the CS336 reference output).
+
+        Example:
+            >>> tok = Tokenizer.from_files("vocab.json", "merges.txt", ["<|endoftext|>"])  # doctest: +SKIP
+        """
+        from alignkit.bpe.loaders.gpt2_files import load_vocab_merges
+
+        vocab, merges = load_vocab_merges(vocab_path, merges_path)
+        return cls(vocab, merges, special_tokens)
+
+    def _setup(
+        self,
+        order: list[tuple[bytes, int]],
+        added: dict[int, bytes],
+        specials: dict[str, int],
+        pattern: str,
+        normalizer: str | None,
+        add_prefix_space: bool,
+        name: str | None,
+    ) -> None:
+        self._forms = _check_normalizer(normalizer)
+        self.normalizer: str | None = ",".join(self._forms) or None
+        self.pattern: str = pattern
+        self.add_prefix_space: bool = add_prefix_space
+        self.name: str | None = name
+        self._order = order
+        self._added = added
+        self._specials = dict(specials)
+        decoder: dict[int, bytes] = dict(added)
+        for token, i in order:
+            decoder[i] = token
+        for s, i in specials.items():
+            decoder[i] = s.encode("utf-8")
+        self._decoder = decoder
+        self._encoder: dict[bytes, int] = {t: i for i, t in decoder.items()}
+        ids = [i for _, i in order]
+        increasing = all(ids[k] < ids[k + 1] for k in range(len(ids) - 1))
+        self._remap: list[int] | None = None if increasing else ids
+        ranks = {t: (i if increasing else r) for r, (t, i) in enumerate(order)}
+        self._core = BPECore(ranks, pattern)
+        self._splitter = SpecialSplitter(self._specials)
+        self._splitters: dict[frozenset[str], SpecialSplitter] = {}
+        self._hash: str | None = None
+        self.source: str | None = None
+
+    # ---------------------------------------------------------------- encode
+    def _prepare(self, text: str) -> str:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                text = fix_surrogates(text)
+            for form in self._forms:
+                text = unicodedata.normalize(form, text)  # type: ignore[arg-type]
+        if self.add_prefix_space and text and not text.startswith(" "):
+            text = " " + text
+        return text
+
+    def _encode_run(self, text: str) -> list[int]:
+        ids = self._core.encode_ordinary(self._prepare(text))
+        remap = self._remap
+        return ids if remap is None else [remap[r] for r in ids]
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode ``text`` as plain text: special-token strings in it are ordinary text.
+
+        This never returns a special-token id, whatever the text holds, so it is
+        the only way content from data is encoded (no role spoofing).
+
+        Example:
+            >>> tok = load_default()  # doctest: +SKIP
+            >>> tok.encode_ordinary("<|endoftext|>")  # doctest: +SKIP
+            [27, 91, 437, 1659, 5239, 91, 29]
+        """
+        if not text:
+            return []
+        return self._encode_run(text)
+
+    def _splitter_for(self, allowed: SpecialSet) -> SpecialSplitter:
+        if allowed == "all":
+            return self._splitter
+        key = frozenset(allowed)
+        splitter = self._splitters.get(key)
+        if splitter is None:
+            unknown = key - self._specials.keys()
+            if unknown:
+                raise SpecialTokenError(
+                    f"allowed_special names tokens this tokenizer does not have: {sorted(unknown)}; "
+                    f"its special tokens are {sorted(self._specials)[:10]}"
+                )
+            splitter = SpecialSplitter({s: self._specials[s] for s in key})
+            self._splitters[key] = splitter
+        return splitter
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: SpecialSet = "all",
+        disallowed_special: SpecialSet = "all",
+    ) -> list[int]:
+        """Encode ``text``; declared special tokens in it become their special ids.
+
+        Defaults (CS336 / Hugging Face behaviour): every declared special token
+        is allowed. Pass ``allowed_special=set()`` for tiktoken's safe default:
+        a special-token string in the text then raises :class:`SpecialTokenError`
+        (``disallowed_special`` = "all" means every special not allowed), or
+        ``disallowed_special=()`` to encode it as ordinary text. For content
+        from data use :meth:`encode_ordinary`. Overlapping specials: the
+        leftmost match wins and, at one position, the longest.
+
+        Example:
+            >>> tok = load_default()  # doctest: +SKIP
+            >>> tok.encode("hi<|endoftext|>")  # doctest: +SKIP
+            [5303, 50256]
+        """
+        splitter = self._splitter_for(allowed_special)
+        if disallowed_special == "all":
+            disallowed = self._specials.keys() - splitter.specials.keys()
+        else:
+            disallowed = set(disallowed_special)
+        if disallowed:
+            found = self._splitter_for(frozenset(disallowed) & self._specials.keys()).find(text)
+            if found is not None and found not in splitter.specials:
+                raise SpecialTokenError(
+                    f"the text contains the special token {found!r}, which is not allowed here. "
+                    "Pass allowed_special={...} (or 'all') to encode it as a special token, "
+                    "disallowed_special=() to encode it as text, or use encode_ordinary()"
+                )
+        if splitter.regex is None:
+            return self.encode_ordinary(text)
+        out: list[int] = []
+        for part, sid in splitter.split(text):
+            if sid == TEXT:
+                out.extend(self._encode_run(part))
+            else:
+                out.append(sid)
+        return out
+
+    def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:
+        """Stream ids for a stream of text chunks (e.g. an open file), in bounded memory.
+
+        Ids never depend on where the input was cut into chunks. Memory is
+        bounded by the longest line (cuts are made only after a newline).
+
+        Example:
+            >>> with open("corpus.txt") as f:  # doctest: +SKIP
+            ...     ids = list(tok.encode_iterable(f))
+        """
+        from alignkit.bpe._stream import iter_encode
+
+        return iter_encode(self, iterable)
+
+    def encode_batch(
+        self, texts: Sequence[str], *, num_proc: int = 1, allowed_special: SpecialSet = "all"
+    ) -> list[list[int]]:
+        """Encode many texts, in ``num_proc`` processes when that is > 1.
+
+        Example:
+            >>> tok.encode_batch(["a b", "c"], num_proc=2)  # doctest: +SKIP
+            [[64, 275], [66]]
+        """
+        from alignkit.bpe._parallel import encode_batch
+
+        return encode_batch(self, texts, num_proc=num_proc, allowed_special=allowed_special)
+
+    # ---------------------------------------------------------------- decode
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The exact bytes of ``ids`` (specials included).
+
+        Example:
+            >>> load_default().decode_bytes([31373, 995])  # doctest: +SKIP
+            b'hello world'
+        """
+        decoder = self._decoder
+        try:
+            return b"".join([decoder[i] for i in ids])
+        except (KeyError, TypeError):
+            bad = [i for i in ids if not isinstance(i, int) or i not in decoder][:5]
+            raise ValueError(f"ids not in this tokenizer's vocabulary (n_vocab={self.n_vocab}): {bad}") from None
+
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        """Decode ids to text; invalid UTF-8 becomes U+FFFD (``errors="replace"``).
+
+        Example:
+            >>> load_default().decode([31373, 995])  # doctest: +SKIP
+            'hello world'
+        """
+        return self.decode_bytes(ids).decode("utf-8", errors)
+
+    # ---------------------------------------------------------------- vocabulary
+    @property
+    def n_vocab(self) -> int:
+        """Largest id + 1."""
+        return max(self._decoder, default=-1) + 1
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        """Declared special (added) tokens: string -> id."""
+        return dict(self._specials)
+
+    @property
+    def vocab(self) -> dict[int, bytes]:
+        """id -> token bytes, specials included."""
+        return dict(self._decoder)
+
+    def token_to_id(self, token: str | bytes) -> int:
+        """Id of a special-token string, or of an ordinary token given as text or bytes.
+
+        Example:
+            >>> load_default().token_to_id("<|endoftext|>")  # doctest: +SKIP
+            50256
+        """
+        if isinstance(token, str):
+            sid = self._specials.get(token)
+            if sid is not None:
+                return sid
+            token = token.encode("utf-8")
+        tid = self._encoder.get(token)
+        if tid is None:
+            raise KeyError(f"{token!r} is not a token of this tokenizer")
+        return tid
+
+    def id_to_token_bytes(self, token_id: int) -> bytes:
+        """The bytes of one id.
+
+        Example:
+            >>> load_default().id_to_token_bytes(995)  # doctest: +SKIP
+            b' world'
+        """
+        try:
+            return self._decoder[token_id]
+        except KeyError:
+            raise KeyError(f"id {token_id} is not in this tokenizer (n_vocab={self.n_vocab})") from None
+
+    # ---------------------------------------------------------------- identity
+    def to_dict(self) -> dict[str, object]:
+        """The canonical serialization (what :attr:`hash` hashes and files store)."""
+        b64 = base64.b64encode
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "pattern": self.pattern,
+            "normalizer": self.normalizer,
+            "add_prefix_space": self.add_prefix_space,
+            "specials": sorted(([s, i] for s, i in self._specials.items()), key=lambda t: (t[1], t[0])),
+            "tokens": [[b64(t).decode("ascii"), i] for t, i in self._order],
+            "added": [[b64(t).decode("ascii"), i] for i, t in sorted(self._added.items())],
+        }
+
+    @property
+    def hash(self) -> str:
+        """sha256 (hex) of the canonical serialization; stable across runs and machines."""
+        if self._hash is None:
+            self._hash = content_hash(self.to_dict())
+        return self._hash
+
+    def save(self, path: str) -> None:
+        """Write alignkit's own versioned file atomically (``.gz`` suffix: gzipped).
+
+        Example:
+            >>> tok.save("my_tokenizer.json")  # doctest: +SKIP
+        """
+        from alignkit.bpe.model_file import save_tokenizer
+
+        save_tokenizer(self, path)
+
+    def __repr__(self) -> str:
+        return f"Tokenizer(name={self.name!r}, n_vocab={self.n_vocab}, specials={len(self._specials)})"
+
+    # ---------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, object]:
+        if self.source is not None:
+            return {"source": self.source, "hash": self.hash, "name": self.name}
+        return {"model": self.to_dict(), "name": self.name}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__["_pending"] = state
+
+    def __getattr__(self, attr: str) -> object:
+        # Only reached for missing attributes: after unpickling, rebuild once.
+        pending = self.__dict__.pop("_pending", None)
+        if pending is None:
+            raise AttributeError(attr)
+        from alignkit.bpe.model_file import tokenizer_from_dict
+
+        if "source" in pending:
+            from alignkit.bpe.loaders import load_tokenizer
+
+            fresh = load_tokenizer(str(pending["source"]))
+            if fresh.hash != pending["hash"]:
+                raise TokenizerFileError(
+                    f"{pending['source']} changed since this tokenizer was pickled "
+                    f"(hash {fresh.hash[:12]} != {str(pending['hash'])[:12]}); reload it"
+                )
+        else:
+            model = pending["model"]
+            assert isinstance(model, dict)
+            fresh = tokenizer_from_dict(model, where="pickled tokenizer")
+        self.__dict__.update(fresh.__dict__)
+        name = pending.get("name")
+        self.name = name if isinstance(name, str) else None
+        return getattr(self, attr)
+
+
+def content_hash(model: dict[str, object]) -> str:
+    """sha256 of the canonical JSON of ``model`` (its ``hash`` and ``name`` keys left out)."""
+    body = {k: v for k, v in model.items() if k not in ("hash", "name")}
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode("ascii")).hexdigest()
+
+
+def load_default() -> Tokenizer:
+    """The bundled GPT-2 tokenizer (see :func:`alignkit.bpe.loaders.load_tokenizer`)."""
+    from alignkit.bpe.loaders import load_tokenizer
+
+    return load_tokenizer()

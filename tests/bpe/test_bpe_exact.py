@@ -1,0 +1,222 @@
+"""Exactness against the reference libraries, on real tokenizer files and real text.
+
+tiktoken (built by hand from the shared rank files: ``get_encoding`` needs the
+network) for r50k/gpt2, p50k, cl100k, o200k and Llama 3; Hugging Face
+``tokenizers`` for the tokenizer.json files (Qwen3, legacy Claude, GPT-2).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alignkit.bpe import Tokenizer, load_tokenizer
+from alignkit.bpe.loaders.tiktoken_file import ENCODINGS
+from conftest import shared_path
+
+tiktoken = pytest.importorskip("tiktoken")
+tokenizers = pytest.importorskip("tokenizers")
+
+TIKTOKEN_FILES = {
+    "r50k_base": ("tokenizers", "tiktoken", "r50k_base.tiktoken"),
+    "p50k_base": ("tokenizers", "tiktoken", "p50k_base.tiktoken"),
+    "cl100k_base": ("tokenizers", "tiktoken", "cl100k_base.tiktoken"),
+    "o200k_base": ("tokenizers", "tiktoken", "o200k_base.tiktoken"),
+    "llama3": ("tokenizers", "llama3", "tokenizer.model"),
+}
+HF_FILES = {
+    "qwen3": ("tokenizers", "qwen3", "tokenizer.json.gz"),
+    "claude-legacy": ("tokenizers", "claude-legacy", "tokenizer.json"),
+    "gpt2-resaved": ("tokenizers", "gpt2", "tokenizer.resaved-truncation50.json"),
+}
+ALL = [*TIKTOKEN_FILES, *HF_FILES]
+
+# --------------------------------------------------------------------------- tokenizer pairs
+
+
+@lru_cache(maxsize=None)
+def _ours(name: str) -> Tokenizer:
+    parts = TIKTOKEN_FILES.get(name) or HF_FILES[name]
+    return load_tokenizer(shared_path("data", *parts))
+
+
+@lru_cache(maxsize=None)
+def _reference(name: str) -> object:
+    if name in TIKTOKEN_FILES:
+        from tiktoken.load import load_tiktoken_bpe
+
+        enc = ENCODINGS[name]
+        ranks = load_tiktoken_bpe(str(shared_path("data", *TIKTOKEN_FILES[name])))
+        return tiktoken.Encoding(name, pat_str=enc.pattern, mergeable_ranks=ranks, special_tokens=enc.specials)
+    path = shared_path("data", *HF_FILES[name])
+    blob = path.read_bytes()
+    if path.name.endswith(".gz"):
+        blob = gzip.decompress(blob)
+    ref = tokenizers.Tokenizer.from_str(blob.decode("utf-8"))
+    ref.no_truncation()
+    return ref
+
+
+def ref_encode(name: str, text: str, *, specials: bool) -> list[int]:
+    ref = _reference(name)
+    if name in TIKTOKEN_FILES:
+        if specials:
+            return list(ref.encode(text, allowed_special="all"))  # type: ignore[attr-defined]
+        return list(ref.encode_ordinary(text))  # type: ignore[attr-defined]
+    assert specials, "HF tokenizers always match added tokens"
+    return list(ref.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+
+
+def assert_same(name: str, text: str, *, specials: bool = True) -> None:
+    ours = _ours(name)
+    got = ours.encode(text) if specials else ours.encode_ordinary(text)
+    want = ref_encode(name, text, specials=specials)
+    if got != want:
+        i = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        pytest.fail(
+            f"{name}: ids differ at token {i}: ours {got[max(0, i - 3) : i + 4]} vs "
+            f"reference {want[max(0, i - 3) : i + 4]} near {ours.decode(got[max(0, i - 3) : i + 4])!r}"
+        )
+    assert ours.decode(got) == text if ours.normalizer is None else True
+
+
+# --------------------------------------------------------------------------- real text
+
+
+def _strings(value: object, out: list[str]) -> None:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def _jsonl_text(path: Path, limit: int) -> str:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    out: list[str] = []
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        if path.name.endswith(".json"):
+            _strings(json.load(f), out)
+        else:
+            for line in f:
+                _strings(json.loads(line), out)
+                if sum(map(len, out)) > limit:
+                    break
+    return "\n\n".join(out)[:limit]
+
+
+CORPORA = ["corpus.en", "tinystories_sample.txt", "german.txt", "address.txt"]
+ALIGNMENT = [
+    ("sft", "super_ni", "super_ni_data_1000.jsonl"),
+    ("sft", "gsm8k", "test.jsonl"),
+    ("sft", "self-instruct", "seed_tasks.jsonl"),
+    ("sft", "fastchat", "dummy_conversation.json"),
+    ("eval", "mt_bench", "question.jsonl"),
+    ("eval", "mt_bench", "reference_answer_gpt-4.jsonl"),
+    ("preference", "hh-rlhf", "harmless-base", "test.jsonl.gz"),
+    ("cs336", "sft_sample.jsonl"),
+]
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_cs336_corpora(name: str, corpus: str) -> None:
+    text = shared_path("data", "corpora", "cs336", corpus).read_text(encoding="utf-8")
+    assert_same(name, text)
+    if name in TIKTOKEN_FILES:
+        assert_same(name, text, specials=False)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("parts", ALIGNMENT, ids=lambda p: "/".join(p[-2:]))
+def test_alignment_text_fields(name: str, parts: tuple[str, ...]) -> None:
+    text = _jsonl_text(shared_path("data", "alignment", *parts), limit=200_000)
+    assert_same(name, text)
+
+
+def _bench(file: str, size: int) -> str:
+    with gzip.open(shared_path("bench", file), "rb") as f:
+        blob = f.read(size)
+    return blob.decode("utf-8", "ignore")
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("file", ["en_novels.txt.gz", "multi_novels.txt.gz"])
+def test_bench_slice_small(name: str, file: str) -> None:
+    assert_same(name, _bench(file, 150_000), specials=name not in TIKTOKEN_FILES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("file", ["en_novels.txt.gz", "multi_novels.txt.gz"])
+def test_bench_slice_2mb(name: str, file: str) -> None:
+    assert_same(name, _bench(file, 2_000_000), specials=name not in TIKTOKEN_FILES)
+
+
+# --------------------------------------------------------------------------- generated text
+
+PIECES = [
+    "hello", " world", "Hello", "WORLD", "don't", "I'LL", "we've", "'s", "'re", "naïve", "café", "e\u0301",
+    "Ǆ", "ﬁ", "①", "½", "٣", "123", "4567890", " 42", "3.14", "$", "!!", "...", "—", "«", "»", "/",
+    "\n", "\r\n", "\r", "\n\n\n", "  ", "   ", "\t", "\u00a0", "\u3000", " \n ", "\u2028",
+    "日本語", "中文字符", "한국어", "Привет", "مرحبا", "שלום", "हिन्दी", "ไทย", "Ελληνικά",
+    "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "\u200d", "\ufeff", "\x00", "\x7f",
+    "<|endoftext|>", "<|endoftext", "|>", "<|", "<|endoftext|><|endoftext|>", "<|end<|endoftext|>oftext|>",
+    "<|im_start|>", "<|im_end|>", "<think>", "<|eot_id|>", "<|begin_of_text|>", "<EOT>", "<|fim_prefix|>",
+]
+texts = st.lists(
+    st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=30
+).map("".join)
+
+
+@pytest.mark.parametrize("name", ALL)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts)
+def test_generated_strings(name: str, text: str) -> None:
+    text = text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates (tested elsewhere)
+    assert_same(name, text)
+    if name in TIKTOKEN_FILES:
+        assert_same(name, text, specials=False)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_encode_ordinary_never_yields_special_ids(name: str) -> None:
+    tok = _ours(name)
+    specials = set(tok.special_tokens.values())
+    text = "x".join(tok.special_tokens) + "<|endoftext|><|im_end|>"
+    assert not specials & set(tok.encode_ordinary(text))
+    assert tok.decode(tok.encode_ordinary(text)) == text
+
+
+def test_llama3_chat_ids_match_sources() -> None:
+    """The hand-rendered Llama-3-Instruct chat from SOURCES.md encodes to the verified ids."""
+    tok = _ours("llama3")
+    text = (
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nHi there!<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nHello! How can I help?<|eot_id|>"
+    )
+    assert tok.encode(text) == [
+        128000, 128006, 9125, 128007, 271, 2675, 527, 11190, 13, 128009, 128006, 882, 128007, 271,
+        13347, 1070, 0, 128009, 128006, 78191, 128007, 271, 9906, 0, 2650, 649, 358, 1520, 30, 128009,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "ids"),
+    [("r50k_base", [31373, 995]), ("p50k_base", [31373, 995]), ("cl100k_base", [15339, 1917]),
+     ("o200k_base", [24912, 2375]), ("llama3", [15339, 1917]), ("qwen3", [14990, 1879]),
+     ("claude-legacy", [9381, 2253]), ("gpt2-resaved", [31373, 995])],
+)
+def test_hello_world_ids_from_sources(name: str, ids: list[int]) -> None:
+    assert _ours(name).encode("hello world") == ids
