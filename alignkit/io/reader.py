@@ -62,7 +62,7 @@ _KIND_NAMES: Final = {"sft": "an SFT (ChatExample)", "preference": "a preference
 
 _BOM: Final = b"\xef\xbb\xbf"
 _POSITION: Final = re.compile(r" at line \d+ column (\d+)$")
-_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
 _JSON_TYPES: Final = {
     dict: "object", list: "array", str: "string", bool: "boolean",
     int: "number", float: "number", type(None): "null",
@@ -235,19 +235,18 @@ def _json_error(path: str, line: Line, detail: str) -> InputError:
     if "recursion limit" in bare:
         return InputError(path, line.number, "", f"JSON nested too deeply{at}; a record is only"
                           " a few levels deep, so this line is not one", "nesting_too_deep")
-    if "unicode code point" in bare:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            bad = raw[err.start : err.end].hex(" ")
-            return InputError(path, line.number, "", f"invalid UTF-8 at byte {err.start + 1}"
-                              f" ({bad}); the file must be UTF-8: re-encode it (e.g. with iconv)",
-                              "invalid_utf8")
+    try:  # not UTF-8 is the more basic problem, whatever the parser tripped on
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = raw[err.start : err.end].hex(" ")
+        return InputError(path, line.number, "", f"invalid UTF-8 at byte {err.start + 1}"
+                          f" ({bad}); the file must be UTF-8: re-encode it (e.g. with iconv)",
+                          "invalid_utf8")
     if line.number > 1 and raw.startswith(_BOM):
         return InputError(path, line.number, "", "byte-order mark (ef bb bf) at the start of the"
                           " line; only line 1 may have one (were files concatenated?): delete it",
                           "misplaced_bom")
-    if ("surrogate" in bare or "escape" in bare) and _SURROGATE_ESCAPE.search(raw):
+    if ("surrogate" in bare or "escape" in bare) and _has_lone_surrogate(raw):
         return InputError(path, line.number, "", f"lone UTF-16 surrogate escape{at}: a \\ud800-"
                           "\\udfff escape without its pair cannot be encoded as UTF-8; remove it or"
                           " write the character as a proper pair", "lone_surrogate")
@@ -260,6 +259,22 @@ def _json_error(path: str, line: Line, detail: str) -> InputError:
                           " escape it (\\t, \\n, \\u001b…)", "control_character")
     return InputError(path, line.number, "", f"invalid JSON: {bare}{at}; each line must be one"
                       " complete JSON object", "json_invalid")
+
+
+def _has_lone_surrogate(raw: bytes) -> bool:
+    """Whether ``raw`` holds a ``\\uD800``-``\\uDFFF`` escape that is not half of a pair."""
+    pending_high = -1  # end offset of a high-surrogate escape waiting for its low half
+    for m in _SURROGATE_ESCAPE.finditer(raw):
+        is_high = int(m.group(1), 16) < 0xDC00
+        if pending_high >= 0:
+            if is_high or m.start() != pending_high:
+                return True
+            pending_high = -1
+            continue
+        if not is_high:
+            return True
+        pending_high = m.end()
+    return pending_high >= 0
 
 
 def iter_records(
