@@ -36,7 +36,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> 
 
 
 def tokenize_files(
-    paths: list[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     config: TokenizeConfig | None = None,
     *,

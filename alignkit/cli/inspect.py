@@ -1,0 +1,163 @@
+"""``alignkit inspect OUT [--index I]``: what an output folder holds, and one example.
+
+Prints the manifest summary, checks every file against its sha256, then renders
+row ``I`` decoded token by token: trained tokens highlighted (green on a
+terminal, ``[[…]]`` otherwise), the template's special tokens shown as such,
+padding left out. A folder without ``manifest.json`` is incomplete (a killed
+or running ``tokenize``): inspect says so and exits 1.
+
+Example::
+
+    $ alignkit inspect alignkit_out/sft --index 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+_GREEN = "\x1b[32m"
+_RESET = "\x1b[0m"
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "inspect",
+        help="show an output folder's manifest and one example with its trained tokens",
+        description="Show the manifest of a tokenize output folder, verify its files, and"
+        " render one row decoded token by token with the trained tokens highlighted.",
+    )
+    p.add_argument("out", metavar="OUT", help="a folder written by alignkit tokenize")
+    p.add_argument("--index", type=int, default=0, metavar="I", help="row to render (default 0)")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="highlight with ANSI colours (auto: on a terminal)")
+    p.set_defaults(run=run)
+
+
+def _read_rows(folder: Path, manifest: dict[str, Any], index: int) -> dict[str, list[int]]:
+    fmt = manifest["config"]["format"]
+    names = list(manifest["columns"])
+    if fmt == "npy":
+        import numpy as np
+
+        row: dict[str, list[int]] = {}
+        for n in names:
+            offsets = np.load(folder / f"{n}.offsets.npy", mmap_mode="r")
+            values = np.load(folder / f"{n}.npy", mmap_mode="r")
+            row[n] = values[int(offsets[index]) : int(offsets[index + 1])].tolist()
+        return row
+    if fmt == "jsonl":
+        with open(folder / "data.jsonl", encoding="utf-8") as handle:
+            for i, line in enumerate(handle):
+                if i == index:
+                    data: dict[str, list[int]] = json.loads(line)
+                    return data
+        raise IndexError(index)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        table = pq.read_table(folder / "data.parquet")
+    else:
+        with pa.memory_map(str(folder / "data-00000-of-00001.arrow")) as source:
+            table = pa.ipc.open_stream(source).read_all()
+    sliced = table.slice(index, 1).to_pylist()
+    if not sliced:
+        raise IndexError(index)
+    result: dict[str, list[int]] = sliced[0]
+    return result
+
+
+def _render(ids: list[int], labels: list[int] | None, roles: list[int] | None, token_text: Any,
+            color: bool) -> str:
+    """Tokens decoded one by one; runs of trained tokens highlighted (padding left out)."""
+    parts: list[str] = []
+    in_run = False
+    for k, tok in enumerate(ids):
+        if roles is not None and roles[k] == 5:  # padding
+            continue
+        trained = labels is not None and labels[k] != -100
+        if trained != in_run:
+            if color:
+                parts.append(_GREEN if trained else _RESET)
+            else:
+                parts.append("[[" if trained else "]]")
+            in_run = trained
+        parts.append(token_text(tok))
+    if in_run:
+        parts.append(_RESET if color else "]]")
+    return "".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alignkit.cli.tokenize import summary_text
+    from alignkit.errors import UsageError
+    from alignkit.io.atomic import MANIFEST_NAME, sha256_file
+
+    folder = Path(args.out)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder; give the -o folder of alignkit tokenize")
+    if not (folder / MANIFEST_NAME).is_file():
+        print(f"{folder}: incomplete: no {MANIFEST_NAME} (a killed or unfinished tokenize run);"
+              " do not train on it", file=sys.stderr)
+        return 1
+    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    bad = [n for n, e in manifest["files"].items()
+           if not (folder / n).is_file() or sha256_file(folder / n) != e["sha256"]]
+    from alignkit.pipeline import TokenizeReport
+    from alignkit.manifest import RunStats
+
+    report = TokenizeReport(folder, manifest["kind"], RunStats(), manifest)
+    print(summary_text(report))
+    print(f"  tokenizer: {manifest['tokenizer'].get('name')} ({manifest['tokenizer'].get('n_vocab')} ids),"
+          f" template: {manifest['template'].get('name')}, columns: "
+          + ", ".join(f"{k} {v}" for k, v in manifest["columns"].items()))
+    if bad:
+        print(f"{folder}: files changed since they were written: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    try:
+        row = _read_rows(folder, manifest, args.index)
+    except IndexError:
+        raise UsageError(f"--index {args.index} is out of range ({manifest['counts']['written']} examples)") from None
+    token_text = _token_text(manifest)
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    print(f"--- row {args.index} ({'trained tokens ' + ('in green' if color else 'in [[...]]')})")
+    if manifest["kind"] == "preference":
+        print("prompt:   " + _render(row["prompt_input_ids"], None, None, token_text, color))
+        for side in ("chosen", "rejected"):
+            print(f"{side + ':':<10}" + _render(row[f"{side}_input_ids"], row[f"{side}_labels"],
+                                               row[f"{side}_role_ids"], token_text, color))
+    else:
+        print(_render(row["input_ids"], row["labels"], row["role_ids"], token_text, color))
+    return 0
+
+
+def _token_text(manifest: dict[str, Any]) -> Any:
+    """A function id → display text, from the encoder the manifest names."""
+    from alignkit.encoder import build_encoder
+    from alignkit.worker import TokenizeConfig
+
+    from alignkit.errors import AlignkitError
+
+    cfg = dict(manifest["config"])
+    config = TokenizeConfig(**{k: v for k, v in cfg.items() if k in TokenizeConfig.__dataclass_fields__})
+    try:
+        encoder = build_encoder(config)
+        same = encoder.describe_tokenizer().get("sha256") == manifest["tokenizer"].get("sha256")
+    except (AlignkitError, OSError) as err:
+        print(f"cannot load the tokenizer {config.tokenizer!r} ({err}); showing ids", file=sys.stderr)
+        same, encoder = False, None
+    if encoder is None or not same:
+        if encoder is not None:
+            print(f"the tokenizer {config.tokenizer!r} found here is not the one the output was"
+                  " made with (sha256 differs); showing ids", file=sys.stderr)
+        return lambda token_id: f"<{token_id}>"
+
+    def text(token_id: int) -> str:
+        raw = encoder.token_bytes(token_id)
+        return raw.decode("utf-8", errors="backslashreplace")
+
+    return text

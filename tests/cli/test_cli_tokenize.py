@@ -1,0 +1,111 @@
+"""``alignkit tokenize`` and ``alignkit inspect``: exit codes, summaries, atomicity under kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from alignkit.cli import main
+from conftest import REPO_ROOT, SAMPLE_DATA
+
+ENC = ["--encoder", "_byte_encoder:make"]
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _rows(n: int, bad_line: int | None = None) -> str:
+    lines = []
+    for i in range(n):
+        if i + 1 == bad_line:
+            lines.append('{"turns": []}')
+        else:
+            lines.append(json.dumps({"turns": [{"role": "user", "content": f"q{i}"},
+                                               {"role": "assistant", "content": f"answer {i}"}]}))
+    return "\n".join(lines) + "\n"
+
+
+def test_tokenize_and_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(50, bad_line=7))
+    out = tmp_path / "out"
+    assert main(["tokenize", str(src), "-o", str(out), *ENC]) == 1
+    assert "in.jsonl:7: turns: " in capsys.readouterr().err and not out.exists()
+    assert main(["tokenize", str(src), "-o", str(out), "--on-error", "skip", *ENC]) == 0
+    text = capsys.readouterr().out
+    assert "50 records in, 49 written, 1 rejected" in text and "trained-token fraction" in text
+    assert main(["tokenize", str(src), "-o", str(out), "--on-error", "skip", "--pack",
+                 "--max-seq-len", "64", "--report", "json", *ENC]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["written"] == 49 and report["packing"]["row_length"] == 64
+    assert main(["inspect", str(out), "--index", "0", "--color", "never"]) == 0
+    shown = capsys.readouterr().out
+    assert "[[answer" in shown and "<|assistant|>" in shown and "efficiency" in shown
+    assert main(["inspect", str(out), "--index", "999"]) == 2
+
+
+def test_inspect_flags_incomplete_and_tampered_folders(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(5))
+    out = tmp_path / "out"
+    assert main(["tokenize", str(src), "-o", str(out), "--format", "jsonl", *ENC]) == 0
+    (out / "data.jsonl").write_text("{}\n")
+    assert main(["inspect", str(out)]) == 1
+    (out / "manifest.json").unlink()
+    assert main(["inspect", str(out)]) == 1
+
+
+def test_no_files_runs_on_sample_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not (SAMPLE_DATA / "preference.jsonl").is_file():
+        pytest.skip("sample_data/preference.jsonl missing")
+    assert main(["tokenize", "-o", str(tmp_path / "o"), *ENC]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["preference", "sft"]
+    manifest = json.loads((tmp_path / "o" / "preference" / "manifest.json").read_text())
+    assert manifest["kind"] == "preference"
+    assert manifest["inputs"][0]["path"] in ("sample_data/preference.jsonl", "preference.jsonl")
+
+
+def _spawn(args: list[str], out: Path, pause: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO_ROOT)]),
+               ALIGNKIT_TEST_PAUSE_BEFORE_COMMIT=pause)
+    cmd = [sys.executable, "-m", "alignkit", "tokenize", *args, "-o", str(out), *ENC]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_partial(parent: Path, proc: subprocess.Popen[bytes]) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        partial = [p for p in parent.iterdir() if ".partial-" in p.name]
+        if partial and any(f.name == "rejects.jsonl" for f in partial[0].iterdir()):
+            return partial[0]
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no partial folder appeared")
+
+
+def test_killed_run_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(2000))
+    out = tmp_path / "out"
+    proc = _spawn([str(src)], out, "30")
+    partial = _wait_for_partial(tmp_path, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    assert not (partial / "manifest.json").exists()  # visibly partial
+
+
+def test_interrupted_run_exits_130_and_cleans_up(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(200))
+    out = tmp_path / "out"
+    proc = _spawn([str(src)], out, "30")
+    _wait_for_partial(tmp_path, proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
