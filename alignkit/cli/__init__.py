@@ -21,6 +21,8 @@ from alignkit.errors import AlignkitError
 COMMANDS: tuple[str, ...] = (
     "alignkit.cli.validate",
     "alignkit.cli.schema",
+    "alignkit.cli.tokenize",
+    "alignkit.cli.inspect",
 )
 
 
