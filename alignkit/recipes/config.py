@@ -1,0 +1,320 @@
+"""The recipe file: a TOML document validated by closed Pydantic models.
+
+Every table is closed (``extra="forbid"``), so a misspelt key is an error that
+names it, e.g. ``lima.toml: steps.2.treshold: Extra inputs are not permitted``.
+Paths inside a recipe are relative to the folder of the recipe file.
+
+    >>> recipe = parse_recipe('''
+    ... name = "tiny"
+    ... kind = "sft"
+    ... [[inputs]]
+    ... path = "pool.jsonl"
+    ... source = "pool"
+    ... [[steps]]
+    ... type = "exact_dedup"
+    ... ''', "tiny.toml")
+    >>> recipe.steps[0].on
+    ['prompt', 'prompt_response']
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alignkit.errors import RecipeError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the project requires Python 3.11
+    raise ImportError("alignkit recipes need Python >= 3.11 (tomllib)")
+
+_CLOSED = ConfigDict(extra="forbid", frozen=True)
+
+TextField = Literal["prompt", "response", "prompt_response", "trained", "total"]
+Unit = Literal["chars", "words", "tokens"]
+InputFormat = Literal[
+    "auto", "alignkit", "openai", "sharegpt", "alpaca", "self_instruct", "pairs", "hh_rlhf", "trl",
+    "rated", "vicuna_reviews",
+]
+
+
+class InputSpec(BaseModel):
+    """One input file (or folder, for ``vicuna_reviews``) with its source label."""
+
+    model_config = _CLOSED
+    path: str
+    source: str = Field(min_length=1)
+    format: InputFormat = "auto"
+    #: Read at most this many records (after skipping none); handy for trials.
+    limit: int | None = Field(default=None, ge=1)
+
+
+class OutputSpec(BaseModel):
+    model_config = _CLOSED
+    path: str | None = None
+    #: Preference output: ``balanced`` puts ``chosen`` on "a" for exactly half the
+    #: pairs (random which half), ``random`` flips a seeded coin per pair.
+    positions: Literal["balanced", "random"] = "balanced"
+
+
+class NormalizeStep(BaseModel):
+    """Clean content: Unicode normal form, ``\\r\\n`` → ``\\n``, strip turn ends."""
+
+    model_config = _CLOSED
+    type: Literal["normalize"]
+    unicode: Literal["NFC", "NFKC", "none"] = "NFC"
+    strip: bool = True
+
+
+DedupOn = Literal["prompt", "response", "prompt_response", "pair"]
+_DEFAULT_ON: tuple[DedupOn, ...] = ("prompt", "prompt_response")
+
+
+class ExactDedupStep(BaseModel):
+    """Drop records whose normalised key was seen before (first one wins)."""
+
+    model_config = _CLOSED
+    type: Literal["exact_dedup"]
+    on: list[DedupOn] = Field(default_factory=lambda: list(_DEFAULT_ON), min_length=1)
+
+
+class NearDedupStep(BaseModel):
+    """MinHash + LSH over word n-grams; a pair at or above ``threshold`` Jaccard is a duplicate."""
+
+    model_config = _CLOSED
+    type: Literal["near_dedup"]
+    field: Literal["prompt", "response", "prompt_response"] = "prompt_response"
+    threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    ngram: int = Field(default=5, ge=1, le=32)
+    num_perm: int = Field(default=128, ge=8, le=1024)
+    bands: int | None = Field(default=None, ge=1)
+
+
+class LengthStep(BaseModel):
+    """Keep records whose length lies in ``[min, max]`` (LIMA: 1,200–4,096 answer chars)."""
+
+    model_config = _CLOSED
+    type: Literal["length"]
+    field: TextField = "response"
+    unit: Unit = "chars"
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> LengthStep:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class PhrasesStep(BaseModel):
+    """Drop records whose text contains a refusal or boilerplate phrase."""
+
+    model_config = _CLOSED
+    type: Literal["phrases"]
+    field: Literal["prompt", "response", "any"] = "response"
+    use_defaults: bool = True
+    phrases: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+
+class RepetitionStep(BaseModel):
+    """Drop records in which one word n-gram occurs more than ``max_repeats`` times."""
+
+    model_config = _CLOSED
+    type: Literal["repetition"]
+    field: Literal["prompt", "response", "any"] = "response"
+    n: int = Field(default=10, ge=1)
+    max_repeats: int = Field(default=3, ge=1)
+
+
+class SpecialTokensStep(BaseModel):
+    """Drop records containing special-token strings (``<|im_end|>``, ``[INST]``…) in content."""
+
+    model_config = _CLOSED
+    type: Literal["special_tokens"]
+    use_defaults: bool = True
+    tokens: list[str] = Field(default_factory=list)
+
+
+class AssistantFinalStep(BaseModel):
+    """Drop conversations whose last turn is not an assistant turn."""
+
+    model_config = _CLOSED
+    type: Literal["assistant_final"]
+
+
+ScriptName = Literal[
+    "latin", "cyrillic", "greek", "arabic", "hebrew", "devanagari", "thai", "cjk", "hangul",
+]
+
+_LATIN: tuple[ScriptName, ...] = ("latin",)
+
+
+class ScriptStep(BaseModel):
+    """Keep records whose letters are mostly (``min_fraction``) in the allowed scripts."""
+
+    model_config = _CLOSED
+    type: Literal["script"]
+    allowed: list[ScriptName] = Field(default_factory=lambda: list(_LATIN), min_length=1)
+    min_fraction: float = Field(default=0.8, ge=0.0, le=1.0)
+    field: Literal["prompt", "response", "any"] = "any"
+
+
+class SelectStep(BaseModel):
+    """Pick the final subset: longest-k, diversity-greedy, seeded random, score-based, first-k."""
+
+    model_config = _CLOSED
+    type: Literal["select"]
+    method: Literal["longest", "diverse", "random", "score", "first"] = "random"
+    k: int | None = Field(default=1000, ge=1)
+    #: ``longest`` (and ``diverse`` with ``order = "longest"``): what is measured.
+    length_field: TextField = "response"
+    length_unit: Unit = "chars"
+    #: ``score``: a key of ``metadata`` (dotted for nesting) holding a number.
+    score_field: str | None = None
+    min_score: float | None = None
+    #: ``diverse``: candidate order and the similarity bound θ (MinHash Jaccard).
+    order: Literal["longest", "score", "random", "input"] = "longest"
+    theta: float = Field(default=0.5, gt=0.0, le=1.0)
+    ngram: int = Field(default=3, ge=1, le=32)
+    #: Per-source quotas; ``fill`` tops up from other sources when one runs short.
+    quotas: dict[str, int] | None = None
+    fill: bool = True
+    #: Fail instead of reporting a shortfall when fewer than ``k`` records remain.
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _needs(self) -> SelectStep:
+        if (self.method == "score" or self.order == "score" and self.method == "diverse") and not self.score_field:
+            raise ValueError("score-based selection needs 'score_field'")
+        if self.k is None and self.quotas is None and self.method in ("longest", "random", "first"):
+            raise ValueError(f"method {self.method!r} needs 'k' (or 'quotas')")
+        return self
+
+
+class PairsStep(BaseModel):
+    """Build preference pairs from responses with scores."""
+
+    model_config = _CLOSED
+    type: Literal["pairs"]
+    strategy: Literal["best_vs_random_lower", "best_vs_worst", "all_pairs"] = "best_vs_random_lower"
+    min_margin: float = Field(default=0.0, ge=0.0)
+    drop_ties: bool = True
+    #: Rated input: the aspect ratings to average (all of them when unset).
+    aspects: list[str] | None = None
+    max_pairs_per_prompt: int | None = Field(default=None, ge=1)
+
+
+class LengthBiasStep(BaseModel):
+    """Drop pairs whose chosen response is more than ``max_ratio`` times longer than the rejected one."""
+
+    model_config = _CLOSED
+    type: Literal["length_bias"]
+    max_ratio: float = Field(default=2.0, ge=1.0)
+    unit: Unit = "chars"
+
+
+Step = Annotated[
+    Union[
+        NormalizeStep, ExactDedupStep, NearDedupStep, LengthStep, PhrasesStep, RepetitionStep,
+        SpecialTokensStep, AssistantFinalStep, ScriptStep, SelectStep, PairsStep, LengthBiasStep,
+    ],
+    Field(discriminator="type"),
+]
+
+SFT_STEPS = frozenset({
+    "normalize", "exact_dedup", "near_dedup", "length", "phrases", "repetition",
+    "special_tokens", "assistant_final", "script", "select",
+})
+PAIR_STEPS = frozenset({"pairs", "length_bias", "special_tokens", "exact_dedup", "select"})
+
+
+class Recipe(BaseModel):
+    """A whole recipe file."""
+
+    model_config = _CLOSED
+    name: str = Field(min_length=1)
+    kind: Literal["sft", "preference"]
+    description: str = ""
+    seed: int = 0
+    #: Tokenizer for ``unit = "tokens"``: ``"gpt2"`` (bundled) or a tokenizer file or
+    #: folder (relative to the recipe), anything ``alignkit.bpe.load_tokenizer`` reads.
+    tokenizer: str | None = None
+    inputs: list[InputSpec] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _steps_fit_kind(self) -> Recipe:
+        allowed = SFT_STEPS if self.kind == "sft" else PAIR_STEPS
+        for i, step in enumerate(self.steps):
+            if step.type not in allowed:
+                raise ValueError(
+                    f"steps.{i}: step type {step.type!r} does not apply to a {self.kind!r} recipe"
+                    f" (allowed: {', '.join(sorted(allowed))})"
+                )
+        if self.kind == "preference":
+            types = [s.type for s in self.steps]
+            if types.count("pairs") != 1 or types[0] != "pairs":
+                raise ValueError("a preference recipe needs exactly one 'pairs' step, and it comes first")
+        for spec in self.inputs:
+            if self.kind == "sft" and spec.format in ("rated", "vicuna_reviews"):
+                raise ValueError(f"input {spec.path!r}: format {spec.format!r} holds preference data")
+        return self
+
+
+def _strip_tags(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc]
+    # steps.2.near_dedup.threshold → steps.2.threshold (drop the union tag).
+    if len(parts) >= 3 and parts[0] == "steps" and parts[2] in SFT_STEPS | PAIR_STEPS:
+        del parts[2]
+    return ".".join(parts)
+
+
+def parse_recipe(text: str, name: str = "recipe.toml") -> Recipe:
+    """Parse and validate recipe TOML text; ``name`` is used in error messages.
+
+    Raises:
+        RecipeError: bad TOML, an unknown key or a bad value; the message names the key.
+
+    Example:
+        >>> parse_recipe('name = "x"\\nkind = "sft"\\ncolour = 1\\n[[inputs]]\\npath="a"\\nsource="a"')
+        Traceback (most recent call last):
+        ...
+        alignkit.errors.RecipeError: recipe.toml: colour: Extra inputs are not permitted [extra_forbidden]
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise RecipeError(f"{name}: not valid TOML: {err}") from None
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        loc = _strip_tags(first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        where = f" {loc}:" if loc else ""
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise RecipeError(f"{name}:{where} {msg} [{first['type']}]{more}") from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file.
+
+    Example:
+        >>> load_recipe("recipes/lima.toml").kind  # doctest: +SKIP
+        'sft'
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise RecipeError(f"{p}: cannot read the recipe: {err.strerror}") from None
+    return parse_recipe(text, p.name)

@@ -1,0 +1,194 @@
+"""Run a recipe: read its inputs, apply its steps in order, write output and report.
+
+    >>> from alignkit.recipes import run_recipe, write_outputs   # doctest: +SKIP
+    >>> result = run_recipe("recipes/lima.toml")                  # doctest: +SKIP
+    >>> len(result.records), result.report.data["steps"][0]["type"]  # doctest: +SKIP
+    (1000, 'normalize')
+    >>> write_outputs(result, "lima.jsonl", report="lima.report.json")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from alignkit.errors import OutputError, RecipeError
+from alignkit.recipes.config import (
+    ExactDedupStep, LengthBiasStep, NearDedupStep, NormalizeStep, PairsStep, Recipe, SelectStep,
+    SpecialTokensStep, load_recipe,
+)
+from alignkit.recipes.dedup import exact_dedup, near_dedup
+from alignkit.recipes.filters import filter_pairs_special, run_filter
+from alignkit.recipes.items import Context, Drop, Group, Item, Pair
+from alignkit.recipes.normalize import clean_example, text_view
+from alignkit.recipes.pairs import assign_positions, build_pairs, chosen_longer, length_bias
+from alignkit.recipes.report import Report
+from alignkit.recipes.select import select
+from alignkit.recipes.sources import read_input
+from alignkit.records import ChatExample, PreferenceExample
+
+
+@dataclass
+class RecipeResult:
+    """Output records, the report, and every drop (input rows included)."""
+
+    records: list[ChatExample] | list[PreferenceExample]
+    report: Report
+    drops: list[Drop]
+    recipe: Recipe
+    base_dir: Path
+
+
+def token_counter(recipe: Recipe, base: Path) -> Callable[[str], int] | None:
+    """A text → token-count function for ``recipe.tokenizer`` (``None`` when unset).
+
+    ``tokenizer`` is a name ``alignkit.bpe.load_tokenizer`` knows (``"gpt2"``,
+    bundled) or a path relative to the recipe's folder.
+    """
+    if recipe.tokenizer is None:
+        return None
+    from alignkit.bpe import load_tokenizer
+    from alignkit.errors import AlignkitError
+
+    spec = recipe.tokenizer
+    local = base / spec
+    try:
+        tok = load_tokenizer(local if local.exists() else spec)
+    except AlignkitError as err:
+        raise RecipeError(f"tokenizer: {err}") from None
+    encode = tok.encode_ordinary
+    return lambda text: len(encode(text))
+
+
+def _normalize(items: list[Item], step: NormalizeStep, ctx: Context) -> tuple[list[Item], list[Drop], dict[str, Any]]:
+    kept: list[Item] = []
+    drops: list[Drop] = []
+    changed = 0
+    for it in items:
+        try:
+            ex = clean_example(it.record, step.unicode, step.strip)
+        except ValidationError as err:
+            e = err.errors(include_url=False)[0]
+            drops.append(Drop(it.uid, it.source, "normalize", "empty_after_normalize", e["msg"]))
+            continue
+        changed += ex != it.record
+        kept.append(Item(it.uid, it.source, ex))
+    return kept, drops, {"changed": changed}
+
+
+_STEPS: dict[str, Callable[..., tuple[list[Any], list[Drop], dict[str, Any]]]] = {
+    "normalize": _normalize, "exact_dedup": exact_dedup, "near_dedup": near_dedup, "select": select,
+    "length_bias": length_bias, "pairs": build_pairs,
+}
+
+
+def _step_fn(step: Any, kind: str) -> Callable[..., tuple[list[Any], list[Drop], dict[str, Any]]]:
+    if isinstance(step, SpecialTokensStep) and kind == "preference":
+        return filter_pairs_special
+    return _STEPS.get(step.type, run_filter)
+
+
+def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = None,
+               progress: bool = False) -> RecipeResult:
+    """Run a recipe (a file path, or a :class:`Recipe` with ``base_dir`` for its paths)."""
+    if not isinstance(recipe, Recipe):
+        base = Path(recipe).resolve().parent
+        recipe = load_recipe(recipe)
+    else:
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+    ctx = Context(seed=recipe.seed, count_tokens=token_counter(recipe, base), progress=progress)
+    report = Report(recipe.name, recipe.kind, recipe.seed)
+    all_drops: list[Drop] = []
+    units: list[Any] = []
+    for spec in recipe.inputs:
+        got, drops = read_input(spec, base, recipe.kind)
+        report.add_input(spec.source, spec.path, spec.format, len(got), drops)
+        units.extend(got)
+        all_drops.extend(drops)
+    read_total = len(units)
+    lengths = _length_views(recipe.kind)
+    for step_index, step in enumerate(recipe.steps):
+        ctx.step_index = step_index + 1
+        before = units
+        units, drops, stats = _step_fn(step, recipe.kind)(before, step, ctx)
+        if isinstance(step, PairsStep):
+            for label, fn in lengths.items():
+                report.set_lengths(label, "before", [fn(u) for u in units])
+            report.set("chosen_longer", {"after_pairs": chosen_longer(units)})
+        elif step_index == 0 and recipe.kind == "sft":
+            for label, fn in lengths.items():
+                report.set_lengths(label, "before", [fn(u) for u in before])
+        report.add_step(step_index + 1, step.type, before, units, drops, stats)
+        all_drops.extend(drops)
+    if not recipe.steps and recipe.kind == "sft":
+        for label, fn in lengths.items():
+            report.set_lengths(label, "before", [fn(u) for u in units])
+    for label, fn in lengths.items():
+        report.set_lengths(label, "after", [fn(u) for u in units])
+    ctx.step_index = len(recipe.steps) + 1
+    if recipe.kind == "sft":
+        records: list[Any] = [u.record for u in units]
+        dropped_later = len(all_drops) - sum(i["rejected"] for i in report.data["inputs"])
+        report.set("accounting", {"read": read_total, "dropped": dropped_later, "output": len(records),
+                                  "adds_up": read_total == dropped_later + len(records)})
+    else:
+        records = assign_positions(units, recipe.output.positions, ctx)
+        on_a = sum(r.chosen == "a" for r in records)
+        report.set("chosen_on_a", round(on_a / len(records), 4) if records else None)
+        report.data["chosen_longer"]["output"] = chosen_longer(units)
+    report.set("output", {"records": len(records),
+                          "per_source": dict(sorted(Counter(u.source for u in units).items()))})
+    return RecipeResult(records, report, all_drops, recipe, base)
+
+
+def _length_views(kind: str) -> dict[str, Callable[[Any], int]]:
+    if kind == "sft":
+        return {"response_chars": lambda it: len(text_view(it.record, "response")),
+                "prompt_chars": lambda it: len(text_view(it.record, "prompt"))}
+    return {"chosen_chars": lambda p: len(p.chosen.text), "rejected_chars": lambda p: len(p.rejected.text)}
+
+
+def record_line(record: ChatExample | PreferenceExample) -> str:
+    """One output JSONL line (defaults left out, UTF-8 kept)."""
+    return json.dumps(record.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
+
+
+def _write_atomic(path: Path, lines: list[str] | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write: {err.strerror}") from None
+
+
+def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report: str | Path | None = None,
+                  dropped: str | Path | None = None) -> Path:
+    """Write the records (JSONL), and optionally the JSON report and the dropped-records file.
+
+    ``out`` defaults to the recipe's ``output.path`` (relative to the recipe's folder).
+    """
+    if out is None:
+        if result.recipe.output.path is None:
+            raise RecipeError("no output path: give -o/--output or set [output] path in the recipe")
+        out = result.base_dir / result.recipe.output.path
+    out = Path(out)
+    _write_atomic(out, [record_line(r) for r in result.records])
+    if report is not None:
+        _write_atomic(Path(report), result.report.to_json())
+    if dropped is not None:
+        _write_atomic(Path(dropped), [json.dumps(d.to_dict(), ensure_ascii=False) for d in result.drops])
+    return out

@@ -1,0 +1,187 @@
+"""Read a recipe's inputs into SFT items or response groups.
+
+Record formats (``alignkit``, ``openai``, ``sharegpt``, ``alpaca``, ``self_instruct``,
+``pairs``, ``hh_rlhf``, ``trl``, ``auto``) go through the format adapters
+(:mod:`alignkit.io.adapters`). Two formats are read here: ``rated`` (a prompt with
+K scored or aspect-rated responses, UltraFeedback-style JSONL) and
+``vicuna_reviews`` (a FastChat ``eval/table`` folder: questions, answers and GPT-4
+pairwise reviews, joined on their ids). A row that cannot be converted becomes a
+:class:`~alignkit.recipes.items.Drop` of step ``read``: nothing is lost silently.
+Every record gets the id ``source:line`` (``source:line.part`` for a row that
+gives several records).
+
+    >>> row = {"prompt": "2+2?", "responses": [{"text": "4", "score": 9}, {"text": "5", "score": 1}]}
+    >>> [c.score for c in _to_group(row, InputSpec(path="r.jsonl", source="r"), "r:1").candidates]
+    [9.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from alignkit.errors import AlignkitError, RecipeError
+from alignkit.recipes.config import InputSpec
+from alignkit.recipes.items import Candidate, Drop, Group, Item
+from alignkit.records import ChatExample, PreferenceExample, Turn
+
+class RowError(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(detail)
+
+
+def iter_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line, value)`` for each non-blank JSONL line (``.gz`` too); a bad line gives a :class:`RowError`."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise RecipeError(f"{path}: cannot read input: {err.strerror}") from None
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    for i, raw in enumerate(data.split(b"\n")):
+        if raw.strip():
+            try:
+                yield i + 1, json.loads(raw)
+            except ValueError as err:
+                yield i + 1, RowError("invalid_json", f"not valid JSON: {err}")
+
+
+def _uid(source: str, number: int, part: int | None) -> str:
+    return f"{source}:{number}" if part is None else f"{source}:{number}.{part}"
+
+
+def _adapted(spec: InputSpec, path: Path, kind: str) -> tuple[list[Any], list[Drop]]:
+    """Read through the format adapters (:func:`alignkit.io.adapters.convert_file`)."""
+    from alignkit.io.adapters import ConvertOptions, convert_file
+
+    out: list[Any] = []
+    drops: list[Drop] = []
+    try:
+        results = convert_file(path, spec.format, ConvertOptions(source=spec.source))
+        for res in results:
+            if spec.limit is not None and len(out) + len(drops) >= spec.limit:
+                break
+            uid = _uid(spec.source, res.number, res.part)
+            rec = res.record
+            if rec is None:
+                err = res.error
+                drops.append(Drop(uid, spec.source, "read", err.error_type if err else "rejected",
+                                  str(err.message) if err else ""))
+            elif kind == "sft":
+                out.append(Item(uid, spec.source, _as_chat(rec, uid)))
+            elif isinstance(rec, PreferenceExample):
+                out.append(_pref_group(rec, uid, spec.source))
+            else:
+                drops.append(Drop(uid, spec.source, "read", "not_preference",
+                                  "an SFT record in a preference recipe"))
+    except AlignkitError as err:
+        raise RecipeError(f"input {spec.path!r} (source {spec.source!r}): {err}") from None
+    return out, drops
+
+
+def _as_chat(rec: ChatExample | PreferenceExample, uid: str) -> ChatExample:
+    """An SFT record; a preference record gives its chosen conversation."""
+    if isinstance(rec, PreferenceExample):
+        rec = ChatExample(turns=rec.chosen_turns(), id=rec.id, source=rec.source, metadata=rec.metadata)
+    return rec if rec.id else rec.model_copy(update={"id": uid})
+
+
+def _pref_group(ex: PreferenceExample, uid: str, source: str) -> Group:
+    sc = ex.chosen_score if ex.chosen_score is not None else 1.0
+    sr = ex.rejected_score if ex.rejected_score is not None else 0.0
+    labels = {k: str(v) for k, v in ex.metadata.items() if k in ("label_a", "label_b", "model_a", "model_b")}
+    return Group(uid, source, list(ex.history),
+                 [Candidate(ex.chosen_response, sc, label="chosen"),
+                  Candidate(ex.rejected_response, sr, label="rejected")], dict(labels))
+
+
+def _score(value: Any) -> float:
+    if isinstance(value, dict):  # UltraFeedback: {"Rating": "4", "Rationale": ...}
+        value = value.get("Rating", value.get("rating"))
+    return float(value)
+
+
+def _to_group(row: Any, spec: InputSpec, uid: str) -> Group:
+    """A ``rated`` row: ``prompt`` (or ``history``) and ``responses`` with ``score`` or
+    ``ratings`` (UltraFeedback's ``instruction`` / ``completions`` / ``annotations`` too)."""
+    if isinstance(row, RowError):
+        raise row
+    if not isinstance(row, dict):
+        raise RowError("not_an_object", "the row is not a JSON object")
+    if "history" in row:
+        history = [Turn.model_validate(t) for t in row["history"]]
+    else:
+        history = [Turn(role="user", content=row["prompt"] if "prompt" in row else row["instruction"])]
+    cands = []
+    for i, r in enumerate(row["responses"] if "responses" in row else row["completions"]):
+        text = r.get("text", r.get("response"))
+        ratings = {k: _score(v) for k, v in (r.get("ratings") or r.get("annotations") or {}).items()}
+        score = r.get("score", r.get("overall_score"))
+        cands.append(Candidate(text, None if score is None else float(score), ratings,
+                               str(r.get("model", r.get("label", i)))))
+    if any(not isinstance(c.text, str) for c in cands):
+        raise RowError("bad_response", "a response has no 'text'")
+    return Group(uid, spec.source, history, cands)
+
+
+def _vicuna(folder: Path, spec: InputSpec) -> tuple[list[Group], list[Drop]]:
+    def rows(p: Path) -> list[dict[str, Any]]:
+        return [r for _, r in iter_rows(p) if isinstance(r, dict)]
+
+    questions = {r["question_id"]: r["text"] for r in rows(folder / "question.jsonl")}
+    answers = {}
+    for p in sorted((folder / "answer").glob("*.jsonl")):
+        for r in rows(p):
+            answers[r["answer_id"]] = r
+    groups: list[Group] = []
+    drops: list[Drop] = []
+    for p in sorted((folder / "review").rglob("*.jsonl")):
+        rel = p.relative_to(folder).as_posix()
+        for line, r in iter_rows(p):
+            uid = f"{spec.source}:{rel}:{line}"
+            a1, a2 = answers.get(r.get("answer1_id")), answers.get(r.get("answer2_id"))
+            q = questions.get(r.get("question_id"))
+            if a1 is None or a2 is None or q is None:
+                drops.append(Drop(uid, spec.source, "read", "unjoinable", "question or answer id not found"))
+                continue
+            s1, s2 = r["score"]
+            groups.append(Group(uid, spec.source, [Turn(role="user", content=q)],
+                                [Candidate(a1["text"], float(s1), label=a1["model_id"]),
+                                 Candidate(a2["text"], float(s2), label=a2["model_id"])],
+                                {"question_id": r["question_id"]}))
+    return groups, drops
+
+
+def read_input(spec: InputSpec, base: Path, kind: str) -> tuple[list[Item] | list[Group], list[Drop]]:
+    """Read one input of a recipe whose folder is ``base``: items (SFT) or groups (preference)."""
+    path = base / spec.path
+    if not path.exists():
+        raise RecipeError(f"input {spec.path!r} (source {spec.source!r}) does not exist"
+                          f" (paths are relative to the recipe's folder)")
+    if spec.format == "vicuna_reviews":
+        groups, drops = _vicuna(path, spec)
+        return groups[: spec.limit] if spec.limit else groups, drops
+    if spec.format != "rated":
+        return _adapted(spec, path, kind)
+    out: list[Group] = []
+    drops = []
+    for line, row in iter_rows(path):
+        if spec.limit is not None and len(out) + len(drops) >= spec.limit:
+            break
+        uid = f"{spec.source}:{line}"
+        try:
+            out.append(_to_group(row, spec, uid))
+        except RowError as err:
+            drops.append(Drop(uid, spec.source, "read", err.reason, str(err)))
+        except ValidationError as err:
+            e = err.errors(include_url=False)[0]
+            drops.append(Drop(uid, spec.source, "read", f"invalid:{e['type']}", e["msg"]))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            drops.append(Drop(uid, spec.source, "read", "bad_row", f"{type(err).__name__}: {err}"))
+    return out, drops
