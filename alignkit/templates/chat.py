@@ -15,12 +15,20 @@ renders them into segments and encodes those into arrays.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Protocol
 
 from alignkit.encode import EncodedExample, EncodedPair, Encoder
 from alignkit.records import ChatExample, PreferenceExample, Turn
-from alignkit.templates.render import POLICY_ALL_ASSISTANT, TurnTuple, render, render_completion
+from alignkit.templates.render import (
+    POLICY_ALL_ASSISTANT,
+    TurnTuple,
+    policy_name,
+    render,
+    render_completion,
+)
 from alignkit.templates.segments import KIND_SPECIAL, Segment, segments_text
 from alignkit.templates.specs import ChatSpec
 
@@ -89,19 +97,24 @@ class ChatTemplate:
         self.bos_token = bos_token or _pick(tokenizer, "bos_token", _BOS_NAMES, specials)
         self.eos_token = eos_token or _pick(tokenizer, "eos_token", _EOS_NAMES, specials)
         self.spec = base.resolve(self.bos_token, self.eos_token)
-        self.policy = policy
+        self.policy = policy_name(policy)
         self.tokenizer = tokenizer
         self.encoder = Encoder(tokenizer, specials, special_in_content)
-        render(self.spec, [], policy)  # validates the policy early
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    def describe(self) -> dict[str, object]:
+        """Name, policy and sha256 of the bound spec (for manifests and fingerprints)."""
+        blob = json.dumps(self.spec.to_dict(), sort_keys=True, ensure_ascii=True).encode()
+        return {"name": self.spec.name, "policy": self.policy,
+                "sha256": hashlib.sha256(blob).hexdigest()}
+
     def render(self, turns: Sequence[Turn] | Sequence[TurnTuple],
-               add_generation_prompt: bool = False) -> list[Segment]:
-        """The segments of ``turns``."""
-        return render(self.spec, turns_of(turns), self.policy, add_generation_prompt)
+               add_generation_prompt: bool = False, policy: str | None = None) -> list[Segment]:
+        """The segments of ``turns`` (``policy`` overrides the bound one)."""
+        return render(self.spec, turn_tuples(turns), policy or self.policy, add_generation_prompt)
 
     def text(self, turns: Sequence[Turn] | Sequence[TurnTuple],
              add_generation_prompt: bool = False) -> str:
@@ -109,10 +122,26 @@ class ChatTemplate:
         return segments_text(self.render(turns, add_generation_prompt))
 
     def encode(self, example: ChatExample | Sequence[Turn] | Sequence[TurnTuple],
-               add_generation_prompt: bool = False) -> EncodedExample:
-        """Training arrays of a conversation."""
+               add_generation_prompt: bool = False, policy: str | None = None) -> EncodedExample:
+        """Training arrays of a conversation (``policy`` overrides the bound one).
+
+        ``special_in_content`` of the result names the first special-token string found
+        in the content (encoded as text all the same), or is ``""``.
+        """
         turns = example.turns if isinstance(example, ChatExample) else example
-        return self.encoder.encode(self.render(turns, add_generation_prompt))
+        return self.encoder.encode(self.render(turns, add_generation_prompt, policy))
+
+    def find_special_in_content(self, record: ChatExample | PreferenceExample) -> str:
+        """The first special-token string of the tokenizer inside any content, or ``""``."""
+        if isinstance(record, ChatExample):
+            texts = [t.content for t in record.turns] + [t.reasoning or "" for t in record.turns]
+        else:
+            texts = [t.content for t in record.history] + [record.response_a, record.response_b]
+        for text in texts:
+            found = self.encoder.find_special(text)
+            if found:
+                return found
+        return ""
 
     def encode_prompt(self, turns: Sequence[Turn] | Sequence[TurnTuple]) -> EncodedExample:
         """The inference prompt (``add_generation_prompt=True``); every label ``-100``."""
@@ -132,6 +161,3 @@ class ChatTemplate:
         """The special ids the template's structure implies for ``segments``."""
         return [self.encoder.special_id(s.text) for s in segments if s.kind == KIND_SPECIAL]
 
-
-def turns_of(turns: Sequence[Turn] | Sequence[TurnTuple]) -> list[TurnTuple]:
-    return turn_tuples(turns)

@@ -56,6 +56,30 @@ POLICY_ALL_ASSISTANT: Final = "all_assistant"
 POLICY_LAST_ASSISTANT: Final = "last_assistant"
 POLICY_EVERYTHING: Final = "everything"
 POLICIES: Final[tuple[str, ...]] = (POLICY_ALL_ASSISTANT, POLICY_LAST_ASSISTANT, POLICY_EVERYTHING)
+#: Short names accepted too (the CLI's ``--mask assistant|last|all``).
+POLICY_ALIASES: Final[dict[str, str]] = {
+    "assistant": POLICY_ALL_ASSISTANT,
+    "last": POLICY_LAST_ASSISTANT,
+    "all": POLICY_EVERYTHING,
+}
+
+
+def policy_name(policy: str) -> str:
+    """The canonical policy name of ``policy`` (aliases resolved).
+
+    Raises:
+        TemplateError: unknown policy.
+
+        >>> policy_name("last")
+        'last_assistant'
+    """
+    name = POLICY_ALIASES.get(policy, policy)
+    if name not in POLICIES:
+        raise TemplateError(
+            f"unknown masking policy {policy!r}; use one of {', '.join(POLICIES)}"
+            " (or assistant, last, all)"
+        )
+    return name
 
 
 def _pieces(out: list[Segment], pieces: list[Piece], start: int, stop: int, role: int,
@@ -160,7 +184,7 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
     Args:
         spec: a resolved :class:`ChatSpec` (``{bos}``/``{eos}`` bound).
         turns: ``(role, content, train, reasoning)`` tuples.
-        policy: one of :data:`POLICIES`.
+        policy: one of :data:`POLICIES` (or an alias in :data:`POLICY_ALIASES`).
         add_generation_prompt: append the assistant header (the inference prompt).
 
     Raises:
@@ -170,8 +194,7 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
         >>> [s.text for s in render(LLAMA3, [("user", " Hi ", None, None)], add_generation_prompt=True)]
         ['<|begin_of_text|>', '<|start_header_id|>', 'user', '<|end_header_id|>', '\\n\\n', 'Hi', '<|eot_id|>', '<|start_header_id|>', 'assistant', '<|end_header_id|>', '\\n\\n']
     """
-    if policy not in POLICIES:
-        raise TemplateError(f"unknown masking policy {policy!r}; use one of {', '.join(POLICIES)}")
+    policy = policy_name(policy)
     everything = policy == POLICY_EVERYTHING
     n = len(turns)
     last_assistant = -1

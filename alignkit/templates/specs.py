@@ -90,6 +90,19 @@ class ChatSpec:
                 out.append(tok)
         return out
 
+    def to_dict(self) -> dict[str, object]:
+        """Every field as plain JSON data (hashed into manifests and cache fingerprints)."""
+        return {
+            "name": self.name,
+            "header": {r: [[k, t] for k, t in self.header[r]] for r in ROLE_NAMES},
+            "footer": {r: [[k, t] for k, t in self.footer[r]] for r in ROLE_NAMES},
+            "eot_pieces": self.eot_pieces,
+            "bos": self.bos,
+            "default_system": self.default_system,
+            "strip_content": self.strip_content,
+            "qwen3": self.qwen3,
+        }
+
     def resolve(self, bos_token: str | None, eos_token: str | None) -> ChatSpec:
         """This spec with ``{bos}``/``{eos}`` replaced by the tokenizer's tokens.
 

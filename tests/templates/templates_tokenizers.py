@@ -71,3 +71,30 @@ def qwen3_tokenizer(data: Path) -> RefTokenizer:
     config = json.loads((folder / "tokenizer_config.json").read_text())
     specials = {v["content"]: int(k) for k, v in config["added_tokens_decoder"].items()}
     return RefTokenizer(BPECore(ranks, QWEN), specials, True, None, "<|endoftext|>")
+
+
+#: Every special token the built-in templates emit, plus BOS/EOS.
+TEMPLATE_SPECIALS = (
+    "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_response>", "</tool_response>",
+    "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
+    "<|end_of_text|>",
+)
+
+
+class ByteTokenizer:
+    """A toy tokenizer: one id per UTF-8 byte, specials from 1000 up."""
+
+    def __init__(self, specials: tuple[str, ...] = TEMPLATE_SPECIALS) -> None:
+        self.special_tokens = {s: 1000 + i for i, s in enumerate(specials)}
+        self.bos_token = "<|begin_of_text|>"
+        self.eos_token = "<|end_of_text|>"
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: list[int]) -> str:
+        inv = {i: s for s, i in self.special_tokens.items()}
+        out = bytearray()
+        for i in ids:
+            out += inv[i].encode() if i in inv else bytes([i])
+        return out.decode("utf-8", "replace")
