@@ -14,6 +14,7 @@ loader (``alignkit.bpe.loaders.load_tokenizer``) and templates/encoder
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alignkit.encode import EncodedExample
@@ -73,9 +74,57 @@ def build_encoder(config: TokenizeConfig) -> Encoder:
     return encoder
 
 
+def default_template(tokenizer: object, spec: str) -> str:
+    """The template to use when none is named: the one whose special tokens the tokenizer has.
+
+    A tokenizer without chat special tokens (GPT-2) gets ``plain``: chat markers must
+    be real special tokens, never text that merely looks like them.
+    """
+    from alignkit.templates.chat import tokenizer_specials
+
+    specials = tokenizer_specials(tokenizer)
+    if "<|start_header_id|>" in specials:
+        return "llama3"
+    if "<|im_start|>" in specials:
+        return "qwen3" if "qwen" in spec.lower() or "<think>" in specials else "chatml"
+    return "plain"
+
+
+class TemplateEncoder(Encoder):
+    """alignkit's tokenizer loader and chat templates behind :class:`Encoder`."""
+
+    def __init__(self, config: TokenizeConfig) -> None:
+        from alignkit.bpe.loaders import load_tokenizer
+        from alignkit.templates.chat import ChatTemplate
+
+        self.tokenizer = load_tokenizer(config.tokenizer)
+        name = config.template or default_template(self.tokenizer, config.tokenizer)
+        self.template = ChatTemplate(name, self.tokenizer, policy=config.mask)
+        self.n_vocab = self.tokenizer.n_vocab
+        eos = self.template.eos_token
+        self.pad_id = self.tokenizer.special_tokens.get(eos, 0) if eos else 0
+
+    def encode_sft(self, record: ChatExample, mask: str) -> EncodedExample:
+        return self.template.encode(record, policy=mask)
+
+    def encode_pair(self, record: PreferenceExample) -> tuple[int, EncodedExample, EncodedExample]:
+        pair = self.template.encode_pair(record)
+        return len(pair.prompt), pair.chosen_full(), pair.rejected_full()
+
+    def special_in_content(self, record: ChatExample | PreferenceExample) -> bool:
+        return bool(self.template.find_special_in_content(record))
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self.tokenizer.id_to_token_bytes(token_id)
+
+    def describe_tokenizer(self) -> dict[str, object]:
+        name = self.tokenizer.name or Path(str(self.tokenizer.source or "")).name
+        return {"name": name, "sha256": self.tokenizer.hash, "n_vocab": self.n_vocab}
+
+    def describe_template(self) -> dict[str, object]:
+        return self.template.describe()
+
+
 def default_encoder(config: TokenizeConfig) -> Encoder:
     """alignkit's own tokenizer and templates (see the module doc)."""
-    raise UsageError(
-        "the default encoder is not available in this build: the tokenizer loader and the"
-        " chat templates have not landed yet"
-    )
+    return TemplateEncoder(config)

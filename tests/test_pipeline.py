@@ -155,3 +155,30 @@ def test_mixed_kinds_and_bad_options(sft_file: Path, tmp_path: Path) -> None:
         tokenize_files([sft_file], tmp_path / "o", TokenizeConfig(encoder=ENC, truncation="left"))
     with pytest.raises(UsageError, match="--pack needs"):
         tokenize_files([sft_file], tmp_path / "o", TokenizeConfig(encoder=ENC, pack=True, max_seq_len=0))
+
+
+
+def test_default_encoder_matches_the_template(tmp_path: Path) -> None:
+    """The real path: bundled GPT-2, the plain template, same ids as ChatTemplate.encode."""
+    import datasets
+
+    from alignkit.bpe.loaders import load_tokenizer
+    from alignkit.templates.chat import ChatTemplate
+
+    rows = [_sft(i, 3) for i in range(20)]
+    rows.append({"turns": [{"role": "user", "content": "say <|endoftext|>"},
+                           {"role": "assistant", "content": "<|endoftext|> ok"}]})
+    src = _write(tmp_path / "s.jsonl", rows)
+    report = tokenize_files([src], tmp_path / "o", TokenizeConfig())
+    assert report.stats.special_in_content == 1
+    manifest = report.manifest
+    assert manifest["template"]["name"] == "plain"  # type: ignore[index]
+    assert manifest["tokenizer"]["n_vocab"] == 50257  # type: ignore[index]
+    ds = datasets.load_from_disk(str(tmp_path / "o"))
+    tmpl = ChatTemplate("plain", load_tokenizer("gpt2"))
+    for i, row in enumerate(rows):
+        ex = tmpl.encode(ChatExample.model_validate(row))
+        assert ds[i]["input_ids"] == ex.input_ids and ds[i]["labels"] == ex.labels
+    eot = 50256
+    assert ds[20]["input_ids"].count(eot) == tmpl.encode(
+        ChatExample.model_validate(_sft(0, 3))).input_ids.count(eot)  # content never becomes special
