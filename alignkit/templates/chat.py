@@ -18,17 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from alignkit.encode import EncodedExample, EncodedPair, Encoder
 from alignkit.records import ChatExample, PreferenceExample, Turn
-from alignkit.templates.render import (
-    POLICY_ALL_ASSISTANT,
-    TurnTuple,
-    policy_name,
-    render,
-    render_completion,
-)
+from alignkit.errors import TemplateError
+from alignkit.templates.jinja import JinjaRenderer, template_for_folder
+from alignkit.templates.render import POLICY_ALL_ASSISTANT, TurnTuple, policy_name, render, same_tokens
 from alignkit.templates.segments import KIND_SPECIAL, Segment, segments_text
 from alignkit.templates.specs import ChatSpec
 
@@ -79,7 +76,8 @@ class ChatTemplate:
     """A chat template bound to a tokenizer and a masking policy.
 
     Args:
-        spec: a :class:`ChatSpec` or a registry name (``chatml``, ``qwen3``, ...).
+        spec: a :class:`ChatSpec`, a registry name (``chatml``, ``qwen3``, ...) or a
+            :class:`~alignkit.templates.jinja.JinjaRenderer` (see :meth:`from_folder`).
         tokenizer: anything with ``encode_ordinary`` and ``special_tokens``.
         policy: ``all_assistant`` (default), ``last_assistant`` or ``everything``.
         special_in_content: ``count`` (flag rows) or ``error`` (raise).
@@ -87,7 +85,7 @@ class ChatTemplate:
             them (``alpaca``, ``plain``); guessed from common names when omitted.
     """
 
-    def __init__(self, spec: ChatSpec | str, tokenizer: _Tokenizer, *,
+    def __init__(self, spec: ChatSpec | JinjaRenderer | str, tokenizer: _Tokenizer, *,
                  policy: str = POLICY_ALL_ASSISTANT, special_in_content: str = "count",
                  bos_token: str | None = None, eos_token: str | None = None) -> None:
         from alignkit.templates import get_template
@@ -96,25 +94,41 @@ class ChatTemplate:
         specials = tokenizer_specials(tokenizer)
         self.bos_token = bos_token or _pick(tokenizer, "bos_token", _BOS_NAMES, specials)
         self.eos_token = eos_token or _pick(tokenizer, "eos_token", _EOS_NAMES, specials)
-        self.spec = base.resolve(self.bos_token, self.eos_token)
+        self.jinja: JinjaRenderer | None = base if isinstance(base, JinjaRenderer) else None
+        self.spec = base.resolve(self.bos_token, self.eos_token) if isinstance(base, ChatSpec) else None
         self.policy = policy_name(policy)
         self.tokenizer = tokenizer
         self.encoder = Encoder(tokenizer, specials, special_in_content)
 
+    @classmethod
+    def from_folder(cls, folder: str | Path, tokenizer: _Tokenizer, **options: Any) -> ChatTemplate:
+        """The template of a model folder's ``chat_template``: the matching built-in spec,
+        else the Jinja template rendered in a sandbox (see :mod:`alignkit.templates.jinja`)."""
+        spec = template_for_folder(folder, list(tokenizer_specials(tokenizer)))
+        return cls(spec, tokenizer, **options)
+
     @property
     def name(self) -> str:
-        return self.spec.name
+        return self.jinja.name if self.jinja is not None else self._spec().name
+
+    def _spec(self) -> ChatSpec:
+        assert self.spec is not None
+        return self.spec
 
     def describe(self) -> dict[str, object]:
         """Name, policy and sha256 of the bound spec (for manifests and fingerprints)."""
-        blob = json.dumps(self.spec.to_dict(), sort_keys=True, ensure_ascii=True).encode()
-        return {"name": self.spec.name, "policy": self.policy,
+        data = self.jinja.to_dict() if self.jinja is not None else self._spec().to_dict()
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
+        return {"name": self.name, "policy": self.policy,
                 "sha256": hashlib.sha256(blob).hexdigest()}
 
     def render(self, turns: Sequence[Turn] | Sequence[TurnTuple],
                add_generation_prompt: bool = False, policy: str | None = None) -> list[Segment]:
         """The segments of ``turns`` (``policy`` overrides the bound one)."""
-        return render(self.spec, turn_tuples(turns), policy or self.policy, add_generation_prompt)
+        plain = turn_tuples(turns)
+        if self.jinja is not None:
+            return self.jinja.render(plain, policy or self.policy, add_generation_prompt)
+        return render(self._spec(), plain, policy or self.policy, add_generation_prompt)
 
     def text(self, turns: Sequence[Turn] | Sequence[TurnTuple],
              add_generation_prompt: bool = False) -> str:
@@ -150,12 +164,22 @@ class ChatTemplate:
     def encode_pair(self, pair: PreferenceExample) -> EncodedPair:
         """A DPO-ready pair: the prompt rendered and encoded once, two completions."""
         history = turn_tuples(pair.history)
-        prompt = render(self.spec, history, self.policy, True)
-        chosen = render_completion(self.spec, history, prompt, pair.chosen_response, self.policy)
-        rejected = render_completion(self.spec, history, prompt, pair.rejected_response,
-                                     self.policy)
+        prompt = self.render(history, True)
+        chosen = self._completion(history, prompt, pair.chosen_response)
+        rejected = self._completion(history, prompt, pair.rejected_response)
         return EncodedPair(self.encoder.encode_untrained(prompt), self.encoder.encode(chosen),
                            self.encoder.encode(rejected))
+
+    def _completion(self, history: list[TurnTuple], prompt: list[Segment],
+                    response: str) -> list[Segment]:
+        """The segments after ``prompt`` once ``response`` answers ``history``."""
+        full = self.render([*history, ("assistant", response, None, None)])
+        n = len(prompt)
+        if len(full) < n or not all(same_tokens(a, b) for a, b in zip(full, prompt)):
+            raise TemplateError(
+                f"template {self.name!r} renders the prompt differently once a response is"
+                " added, so the pair cannot share one prompt; use another template")
+        return full[n:]
 
     def special_ids(self, segments: list[Segment]) -> list[int]:
         """The special ids the template's structure implies for ``segments``."""

@@ -102,7 +102,7 @@ def _turn(out: list[Segment], spec: ChatSpec, role: str, content: str, role_id: 
     _pieces(out, footer, spec.eot_pieces, len(footer), ROLE_TEMPLATE, glue)
 
 
-def _is_trained(role: str, train: Optional[bool], index: int, last_assistant: int,
+def is_trained(role: str, train: Optional[bool], index: int, last_assistant: int,
                 policy: str) -> bool:
     if train is not None:
         return train
@@ -211,7 +211,7 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
         role, content, train, reasoning = turns[i]
         if role not in spec.header:
             raise TemplateError(f"turn {i}: unknown role {role!r}; use system, user, assistant or tool")
-        trained = _is_trained(role, train, i, last_assistant, policy)
+        trained = is_trained(role, train, i, last_assistant, policy)
         if spec.strip_content:
             content = content.strip()
         if spec.qwen3 and role == "tool":

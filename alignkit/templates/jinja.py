@@ -1,0 +1,304 @@
+"""Hugging Face ``chat_template`` support: pick the matching built-in, or render in a sandbox.
+
+Jinja is never executed outside ``jinja2.sandbox.ImmutableSandboxedEnvironment``
+(reliability F2: template code from a model folder is untrusted), and masks are never
+derived from the rendered text by searching for markers. Two paths:
+
+1. **Match a built-in spec** (:func:`match_builtin`): render a set of probe
+   conversations (system prompt, multi-turn, with and without the generation prompt)
+   with the folder's template and with every built-in spec; the first spec whose
+   renderings are all identical is used. Llama 3 Instruct and Qwen3 folders take this
+   path, and then everything (ids, masks, speed) is the built-in's.
+
+2. **Sentinel rendering** (:class:`JinjaRenderer`), for other templates. Each
+   conversation is rendered twice: once with every content replaced by a unique
+   sentinel (a private-use character pair around the turn index) and once as is.
+   The sentinel rendering must contain each sentinel exactly once, in order; the
+   text between sentinels is template glue, so content boundaries are known from
+   structure. The real rendering must equal the sentinel rendering with each
+   sentinel replaced by its content (or by the content trimmed, for templates that
+   ``| trim``); otherwise the template transforms content in a way alignkit cannot
+   map and the record is refused with a :class:`~alignkit.errors.TemplateError`.
+   Glue is split on the tokenizer's special-token spellings into SPECIAL and TEXT
+   segments (glue is template text, so its special tokens are real); content is
+   always TEXT. The first special token right after a turn's content is its
+   end-of-turn token (the turn's role id, trained with the turn); an assistant turn
+   without one cannot be trained and the template is refused.
+
+    >>> src = "{% for m in messages %}<|im_start|>{{ m.role }}\\n{{ m.content }}<|im_end|>\\n{% endfor %}"
+    >>> match_builtin(src, None, None).name
+    'chatml'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from alignkit.errors import TemplateError
+from alignkit.templates.render import TurnTuple, is_trained, policy_name
+from alignkit.templates.segments import (
+    KIND_SPECIAL,
+    KIND_TEXT,
+    ROLE_IDS,
+    ROLE_TEMPLATE,
+    Segment,
+    segments_text,
+)
+from alignkit.templates.specs import BUILTIN_SPECS, ChatSpec
+
+_OPEN, _CLOSE = "\ue000", "\ue001"
+
+
+class _GenerationTag(Extension):
+    """Accept ``{% generation %}…{% endgeneration %}`` (transformers' mask tag) and ignore it."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: Any) -> Any:
+        next(parser.stream)
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.Scope(body)
+
+
+def _raise(message: str) -> None:
+    raise TemplateError(f"the chat template raised: {message}")
+
+
+def compile_template(source: str) -> jinja2.Template:
+    """``source`` compiled in an immutable sandbox (HF's options: trim_blocks, lstrip_blocks).
+
+    Raises:
+        TemplateError: a syntax error or an unknown tag.
+    """
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[_GenerationTag])
+    env.filters["tojson"] = lambda x, indent=None, **kw: json.dumps(x, indent=indent, ensure_ascii=False)
+    env.globals["raise_exception"] = _raise
+    env.globals["strftime_now"] = lambda fmt: "26 Jul 2024"  # fixed: outputs stay reproducible
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as err:
+        raise TemplateError(f"cannot parse the chat template (line {err.lineno}): {err.message}") from err
+
+
+def _messages(turns: Sequence[TurnTuple], contents: Sequence[str]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for (role, _, _, reasoning), content in zip(turns, contents):
+        msg = {"role": role, "content": content}
+        if reasoning is not None:
+            msg["reasoning_content"] = reasoning
+        out.append(msg)
+    return out
+
+
+def render_text(template: jinja2.Template, turns: Sequence[TurnTuple], add_generation_prompt: bool,
+                bos_token: str | None, eos_token: str | None) -> str:
+    """The template's rendering of ``turns`` (sandboxed)."""
+    try:
+        return template.render(messages=_messages(turns, [t[1] for t in turns]),
+                               add_generation_prompt=add_generation_prompt,
+                               bos_token=bos_token or "", eos_token=eos_token or "")
+    except jinja2.exceptions.SecurityError as err:
+        raise TemplateError(f"the chat template tried an unsafe operation: {err}") from err
+    except (jinja2.TemplateError, TypeError, ValueError, AttributeError, OverflowError) as err:
+        raise TemplateError(f"the chat template failed to render: {err}") from err
+
+
+_PROBES: list[list[TurnTuple]] = [
+    [("user", "Hello there!", None, None), ("assistant", "Hi. How can I help?", None, None)],
+    [("system", "Be brief.", None, None), ("user", "2+2?", None, None), ("assistant", "4", None, None),
+     ("user", "And 3+3?", None, None), ("assistant", "6", None, None)],
+    [("user", "  padded  ", None, None), ("assistant", " lead and trail\n", None, None)],
+]
+
+
+def match_builtin(source: str, bos_token: str | None, eos_token: str | None) -> ChatSpec | None:
+    """The built-in spec whose renderings equal ``source``'s on every probe, or None."""
+    from alignkit.templates.render import render
+
+    template = compile_template(source)
+    for spec in BUILTIN_SPECS.values():
+        try:
+            bound = spec.resolve(bos_token, eos_token)
+        except TemplateError:
+            continue
+        ok = True
+        for probe in _PROBES:
+            for gen in (False, True):
+                turns = probe[:-1] if gen else probe
+                ours = segments_text(render(bound, turns, "all_assistant", gen))
+                if ours != render_text(template, turns, gen, bos_token, eos_token):
+                    ok = False
+                    break
+            if not ok:
+                break
+        if ok:
+            return spec
+    return None
+
+
+def _split_glue(glue: str, specials: list[str], first_chars: str, out: list[Segment],
+                trained: bool) -> None:
+    """Append ``glue`` as SPECIAL (known special spellings) and TEXT segments."""
+    i = 0
+    start = 0
+    while i < len(glue):
+        hit = ""
+        if glue[i] in first_chars:
+            for s in specials:
+                if glue.startswith(s, i):
+                    hit = s
+                    break
+        if hit:
+            if start < i:
+                out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, glue[start:i], trained))
+            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, hit, trained))
+            i += len(hit)
+            start = i
+        else:
+            i += 1
+    if start < len(glue):
+        out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, glue[start:], trained))
+
+
+class JinjaRenderer:
+    """Renders with a model's own Jinja template; masks from sentinel structure (module doc).
+
+    Args:
+        source: the ``chat_template`` string.
+        special_tokens: the tokenizer's special-token spellings.
+        bos_token, eos_token: values of the template variables of the same names.
+        name: a label for errors and manifests.
+    """
+
+    def __init__(self, source: str, special_tokens: Sequence[str], bos_token: str | None,
+                 eos_token: str | None, name: str = "jinja") -> None:
+        self.source = source
+        self.template = compile_template(source)
+        self.specials = sorted(set(special_tokens), key=len, reverse=True)
+        self.first_chars = "".join(sorted({s[0] for s in self.specials if s}))
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+        self.name = name
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "source": self.source, "bos": self.bos_token, "eos": self.eos_token}
+
+    def render(self, turns: list[TurnTuple], policy: str = "all_assistant",
+               add_generation_prompt: bool = False) -> list[Segment]:
+        """Segments of ``turns``; see the module docstring for the method.
+
+        Raises:
+            TemplateError: the template drops, repeats, reorders or rewrites content, or
+                has no special end-of-turn token after an assistant turn.
+        """
+        policy = policy_name(policy)
+        n = len(turns)
+        sentinels = [f"{_OPEN}{i}{_CLOSE}" for i in range(n)]
+        try:
+            marked = self.template.render(messages=_messages(turns, sentinels),
+                                          add_generation_prompt=add_generation_prompt,
+                                          bos_token=self.bos_token or "", eos_token=self.eos_token or "")
+        except jinja2.exceptions.SecurityError as err:
+            raise TemplateError(f"the chat template tried an unsafe operation: {err}") from err
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, OverflowError) as err:
+            raise TemplateError(f"the chat template failed to render: {err}") from err
+        glue: list[str] = []
+        pos = 0
+        for i, s in enumerate(sentinels):
+            at = marked.find(s, pos)
+            if at < 0 or marked.count(s) != 1:
+                raise TemplateError(
+                    f"template {self.name!r} does not show turn {i}'s content exactly once;"
+                    " alignkit cannot map its content to tokens (pick a built-in --template)")
+            glue.append(marked[pos:at])
+            pos = at + len(s)
+        glue.append(marked[pos:])
+        if _OPEN in glue[-1] or _CLOSE in glue[-1]:
+            raise TemplateError(f"template {self.name!r} rewrites content; pick a built-in --template")
+        real = render_text(self.template, turns, add_generation_prompt, self.bos_token, self.eos_token)
+        contents = self._contents(turns, glue, real)
+        everything = policy == "everything"
+        last_assistant = max((i for i, t in enumerate(turns) if t[0] == "assistant"), default=-1)
+        out: list[Segment] = []
+        for i in range(n + 1):
+            part = glue[i]
+            if i > 0:
+                prev_role, _, prev_train, _ = turns[i - 1]
+                prev_trained = is_trained(prev_role, prev_train, i - 1, last_assistant, policy)
+                hit = next((s for s in self.specials if part.startswith(s)), "")
+                if not hit and prev_role == "assistant":
+                    raise TemplateError(
+                        f"template {self.name!r} has no special end-of-turn token right after"
+                        " assistant content, so it cannot be trained; pick a built-in --template")
+                if hit:
+                    out.append(Segment(ROLE_IDS[prev_role], KIND_SPECIAL, hit, prev_trained))
+                    part = part[len(hit):]
+            _split_glue(part, self.specials, self.first_chars, out, everything)
+            if i < n:
+                role, _, train, _ = turns[i]
+                if contents[i]:
+                    trained = is_trained(role, train, i, last_assistant, policy)
+                    out.append(Segment(ROLE_IDS[role], KIND_TEXT, contents[i], trained))
+        return out
+
+    def _contents(self, turns: list[TurnTuple], glue: list[str], real: str) -> list[str]:
+        for transform in ("as is", "trim"):
+            contents = [t[1] if transform == "as is" else t[1].strip() for t in turns]
+            rebuilt = glue[0] + "".join(c + g for c, g in zip(contents, glue[1:]))
+            if rebuilt == real:
+                return contents
+        raise TemplateError(
+            f"template {self.name!r} changes message content in a way alignkit cannot map"
+            " (it depends on or rewrites the text); pick a built-in --template")
+
+
+def _token_str(value: object) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def read_folder_template(folder: str | Path) -> tuple[str, str | None, str | None]:
+    """``(chat_template, bos_token, eos_token)`` from a model folder.
+
+    Reads ``chat_template.jinja`` if present, else ``tokenizer_config.json``'s
+    ``chat_template`` (a string, or a list of named templates: ``default`` is used).
+
+    Raises:
+        TemplateError: no chat template in the folder.
+    """
+    folder = Path(folder)
+    config: dict[str, Any] = {}
+    cfg_path = folder / "tokenizer_config.json"
+    if cfg_path.exists():
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    source = config.get("chat_template")
+    jinja_file = folder / "chat_template.jinja"
+    if jinja_file.exists():
+        source = jinja_file.read_text(encoding="utf-8")
+    if isinstance(source, list):
+        named = {d.get("name"): d.get("template") for d in source if isinstance(d, dict)}
+        source = named.get("default")
+    if not isinstance(source, str) or not source:
+        raise TemplateError(
+            f"{folder.name}: no chat_template in tokenizer_config.json or chat_template.jinja;"
+            " pass --template NAME")
+    return source, _token_str(config.get("bos_token")), _token_str(config.get("eos_token"))
+
+
+def template_for_folder(folder: str | Path, special_tokens: Sequence[str]) -> ChatSpec | JinjaRenderer:
+    """The built-in spec matching the folder's template, else a sandboxed :class:`JinjaRenderer`."""
+    source, bos, eos = read_folder_template(folder)
+    spec = match_builtin(source, bos, eos)
+    if spec is not None:
+        return spec
+    return JinjaRenderer(source, special_tokens, bos, eos, name=f"jinja:{Path(folder).name}")
