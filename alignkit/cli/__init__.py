@@ -21,8 +21,10 @@ from alignkit.errors import AlignkitError
 COMMANDS: tuple[str, ...] = (
     "alignkit.cli.validate",
     "alignkit.cli.schema",
+    "alignkit.cli.convert",
     "alignkit.cli.tokenize",
     "alignkit.cli.inspect",
+    "alignkit.cli.recipe",
 )
 
 

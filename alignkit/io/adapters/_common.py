@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from alignkit.errors import InputError
+
 RecordKind = Literal["sft", "preference"]
 
 
@@ -60,6 +62,31 @@ class RowProblem(Exception):
         self.message = message
         self.error_type = error_type
         super().__init__(f"{loc}: {message} [{error_type}]" if loc else f"{message} [{error_type}]")
+
+
+class ConvertError(InputError):
+    """An :class:`InputError` located by line (JSONL), item (JSON array) or row (datasets).
+
+    ``str(err)`` is ``path:line: loc: message [type]`` for lines, and
+    ``path: item N: loc: message [type]`` / ``path: row N: …`` otherwise.
+    """
+
+    def __init__(
+        self, path: str, number: int, loc: str, message: str, error_type: str, unit: str = "line"
+    ) -> None:
+        self.unit = unit
+        super().__init__(path, number, loc, message, error_type)
+
+    def format(self) -> str:
+        if self.unit == "line":
+            return super().format()
+        field_part = f" {self.loc}:" if self.loc else ""
+        return f"{self.path}: {self.unit} {self.line}:{field_part} {self.message} [{self.error_type}]"
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        out["unit"] = self.unit
+        return out
 
 
 @dataclass

@@ -23,38 +23,13 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from alignkit.errors import InputError, UsageError
-from alignkit.io.adapters._common import ConvertOptions, Draft, RowProblem
+from alignkit.io.adapters._common import ConvertError, ConvertOptions, Draft, RowProblem
 from alignkit.io.adapters.detect import DETECT_ROWS, detect_format
 from alignkit.io.adapters.registry import FORMATS, format_table
 from alignkit.io.adapters.sources import NumberedRow, RowSource, open_source
 from alignkit.records import ChatExample, PreferenceExample, error_loc
 
 ConvertedRecord = ChatExample | PreferenceExample
-
-
-class ConvertError(InputError):
-    """An :class:`InputError` located by line (JSONL), item (JSON array) or row (datasets).
-
-    ``str(err)`` is ``path:line: loc: message [type]`` for lines, and
-    ``path: item N: loc: message [type]`` / ``path: row N: …`` otherwise.
-    """
-
-    def __init__(
-        self, path: str, number: int, loc: str, message: str, error_type: str, unit: str = "line"
-    ) -> None:
-        self.unit = unit
-        super().__init__(path, number, loc, message, error_type)
-
-    def format(self) -> str:
-        if self.unit == "line":
-            return super().format()
-        field_part = f" {self.loc}:" if self.loc else ""
-        return f"{self.path}: {self.unit} {self.line}:{field_part} {self.message} [{self.error_type}]"
-
-    def to_dict(self) -> dict[str, object]:
-        out = super().to_dict()
-        out["unit"] = self.unit
-        return out
 
 
 @dataclass(frozen=True)
@@ -87,14 +62,17 @@ class ConvertResult:
 
 @dataclass
 class ConvertSummary:
-    """Counts over a conversion: rows read, records made, rejections by type, notes."""
+    """Counts over a conversion: rows read, records made, rejections by type, notes.
+
+    For every format but ``self_instruct`` (one record per instance) a row gives one
+    result, so ``converted + rejected == rows``.
+    """
 
     rows: int = 0
     converted: int = 0
     rejected: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
-    formats: dict[str, str] = field(default_factory=dict)
 
     def add(self, result: ConvertResult) -> None:
         """Count one result (a row is counted once, on its first part)."""
@@ -115,7 +93,6 @@ class ConvertSummary:
             "rejected": self.rejected,
             "rejected_by_reason": dict(sorted(self.by_reason.items())),
             "notes": dict(sorted(self.notes.items())),
-            "formats": dict(self.formats),
         }
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignkit.errors import InputError, UsageError
+from alignkit.io.adapters._common import ConvertError
 from alignkit.io import hf_input
 from alignkit.io.jsonl import open_binary, read_lines
 
@@ -108,7 +109,9 @@ def _json_array_rows(path: str) -> Iterator[NumberedRow]:
             yield index, item
         else:
             kind = "array" if isinstance(item, list) else type(item).__name__
-            error = InputError(path, index, "", f"expected a JSON object, got {kind}", "not_an_object")
+            error = ConvertError(
+                path, index, "", f"expected a JSON object, got {kind}", "not_an_object", "item"
+            )
             yield index, error
 
 

@@ -1,0 +1,187 @@
+"""``alignkit convert IN… --from FORMAT|auto -o OUT.jsonl``: other formats to alignkit records.
+
+Inputs are JSONL (``.jsonl.gz`` too), JSON arrays (``.json``), Parquet files and
+``save_to_disk`` dataset folders. Every row becomes a record in ``OUT`` or is
+reported with its location and reason: on stderr (up to ``--max-errors``), in the
+``--rejects`` JSONL file (error plus the original row) and in the summary counts.
+
+``--on-error fail`` (the default) stops at the first rejected row and writes
+nothing (exit 1); ``--on-error skip`` writes the records that converted and exits
+0, the rejected rows being reported. ``OUT`` and the rejects file are written
+atomically (temporary file, fsync, rename). Exit 2: a usage or I/O problem, or a
+format that cannot be detected.
+
+Example::
+
+    $ alignkit convert hh/test.jsonl.gz --from hh_rlhf -o pairs.jsonl --on-error skip
+    hh/test.jsonl.gz: hh_rlhf, 2354 rows, 2341 converted, 13 rejected (...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DEFAULT_MAX_ERRORS = 20
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {value}")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    from alignkit.io.adapters.registry import FORMATS
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "convert",
+        help="convert OpenAI, ShareGPT, Alpaca, HH-RLHF, TRL… rows into alignkit records",
+        description="Convert other data formats into alignkit JSONL records. Every row is"
+        " converted or reported with its location and reason.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN",
+                   help="JSONL / .jsonl.gz / JSON array / Parquet files or save_to_disk folders")
+    p.add_argument("--from", dest="fmt", choices=("auto", *FORMATS), default="auto",
+                   metavar="FORMAT", help=f"input format: auto (default) or one of {', '.join(FORMATS)}")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output JSONL file")
+    p.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                   help="fail (default): stop at the first bad row, write nothing;"
+                   " skip: write the good rows and report the bad ones")
+    p.add_argument("--rejects", metavar="FILE",
+                   help="write each rejected row (error + original row) to this JSONL file")
+    p.add_argument("--report", choices=("text", "json"), default="text",
+                   help="summary format on stdout (default text)")
+    p.add_argument("--max-errors", type=_non_negative, default=DEFAULT_MAX_ERRORS, metavar="N",
+                   help=f"print at most N errors (all are counted); 0 prints all (default {DEFAULT_MAX_ERRORS})")
+    p.add_argument("--split", help="split of a DatasetDict folder")
+    p.add_argument("--merge-consecutive", action="store_true",
+                   help="join consecutive same-role turns with a blank line (counted) instead of rejecting")
+    p.add_argument("--drop-leading-assistant", action="store_true",
+                   help="drop assistant turns before the first user turn (counted) instead of rejecting")
+    p.add_argument("--shuffle-seed", type=int, metavar="N",
+                   help="preference rows: place the chosen response at a seeded random position"
+                   " (default: always response_a)")
+    p.add_argument("--allow-empty", action="store_true", help="accept empty turn content")
+    p.add_argument("--source", help="value of the records' 'source' field")
+    p.set_defaults(run=run)
+
+
+def _summary_line(label: str, counts: dict[str, Any]) -> str:
+    text = (f"{label}, {counts['rows']} rows, {counts['converted']} converted,"
+            f" {counts['rejected']} rejected")
+    reasons = counts["rejected_by_reason"]
+    if reasons:
+        text += " (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")"
+    if counts["notes"]:
+        text += "; notes: " + ", ".join(f"{k} {v}" for k, v in counts["notes"].items())
+    return text
+
+
+def _reject_line(result: Any) -> str:
+    doc = dict(result.error.to_dict())
+    doc.setdefault("unit", "line")
+    if result.part is not None:
+        doc["part"] = result.part
+    doc["row"] = result.row
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from alignkit.io.adapters import ConvertOptions, ConvertSummary, convert_source, open_source
+    from alignkit.errors import UsageError
+    from alignkit.io.adapters.output import AtomicTextFile, record_json
+    from alignkit.io.adapters.registry import FORMATS
+    from alignkit.io.adapters.pipeline import resolve_format
+
+    options = ConvertOptions(
+        merge_consecutive=args.merge_consecutive,
+        drop_leading_assistant=args.drop_leading_assistant,
+        shuffle_seed=args.shuffle_seed,
+        allow_empty=args.allow_empty,
+        source=args.source,
+    )
+    sources = [open_source(name, args.split) for name in args.inputs]
+    formats = [resolve_format(src, args.fmt) for src in sources]  # fail fast, exit 2
+    total = ConvertSummary()
+    per_file: list[tuple[str, str | None, ConvertSummary]] = []
+    shown: list[dict[str, object]] = []
+    hidden = 0
+    first_kind: tuple[str, str] | None = None
+    kinds = {FORMATS[f].kind for f in formats if f is not None} - {"any"}
+    if len(kinds) > 1:
+        raise UsageError(
+            "the inputs hold both SFT and preference data ("
+            + ", ".join(f"{s.path}: {f}" for s, f in zip(sources, formats) if f is not None)
+            + "); an output file holds one kind of record: convert them to separate files"
+        )
+    with ExitStack() as stack:
+        out = stack.enter_context(AtomicTextFile(args.output))
+        rejects = stack.enter_context(AtomicTextFile(args.rejects)) if args.rejects else None
+        for src, fmt in zip(sources, formats):
+            summary = ConvertSummary()
+            if fmt is None:
+                print(f"alignkit: warning: {src.path}: no readable rows", file=sys.stderr)
+            for result in convert_source(src, fmt or "auto", options):
+                summary.add(result)
+                total.add(result)
+                if result.record is not None:
+                    kind = type(result.record).__name__
+                    if first_kind is None:
+                        first_kind = (kind, f"{src.path} ({src.unit} {result.number})")
+                    elif kind != first_kind[0]:
+                        raise UsageError(
+                            f"{src.path}: {src.unit} {result.number} gives a {kind}, but"
+                            f" {first_kind[1]} gave a {first_kind[0]}; an output file holds one"
+                            " kind of record: convert SFT and preference data to separate files"
+                        )
+                    out.write(record_json(result.record) + "\n")
+                    continue
+                assert result.error is not None
+                if args.on_error == "fail":
+                    print(result.error.format(), file=sys.stderr)
+                    print("alignkit: error: stopped at the first row that cannot be converted;"
+                          " nothing was written (fix the row, or use --on-error skip to write"
+                          " the others and report the rejected ones)", file=sys.stderr)
+                    return 1
+                if rejects is not None:
+                    rejects.write(_reject_line(result))
+                if args.max_errors and len(shown) >= args.max_errors:
+                    hidden += 1
+                else:
+                    shown.append(result.error.to_dict())
+                    print(result.error.format(), file=sys.stderr)
+            per_file.append((src.path, fmt, summary))
+        out.commit()
+        if rejects is not None:
+            rejects.commit()
+    if hidden:
+        print(f"alignkit: {hidden} more errors not shown (raise --max-errors, or 0 to show all)",
+              file=sys.stderr)
+    if args.report == "json":
+        files = [{"path": path, "format": fmt, **s.to_dict()} for path, fmt, s in per_file]
+        doc = {
+            "ok": total.rejected == 0,
+            "output": args.output,
+            "rejects": args.rejects,
+            "files": files,
+            "total": total.to_dict(),
+            "errors": shown,
+            "errors_not_shown": hidden,
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for path, fmt, s in per_file:
+            print(_summary_line(f"{path}: {fmt or 'no rows'}", s.to_dict()))
+        if len(per_file) > 1:
+            print(_summary_line(f"total: {len(per_file)} inputs", total.to_dict()))
+        print(f"wrote {total.converted} records to {args.output}")
+    return 0
