@@ -1,12 +1,14 @@
 """Streaming encode: ids of a stream of text chunks, independent of the chunking.
 
 Text is buffered and cut only where the result cannot depend on what follows:
-right after a ``"\\n"`` that is followed by an ASCII letter or digit. For every
-pattern alignkit knows (GPT-2, cl100k, o200k, Llama 3, Qwen), a pre-token never
-spans such a point (no alternative lets a newline prefix a letter/digit run,
-and every run ends before the letter), no special token containing a newline
-can span it (cuts are disabled when one is declared), and Unicode
-normalization cannot compose across it. For any other pattern, and with
+after a lone ``"\\n"`` (preceded by a printable ASCII character, followed by an
+ASCII letter or digit). For every pattern alignkit knows (GPT-2, cl100k, o200k,
+Llama 3, Qwen), a pre-token never spans such a point (no alternative lets a
+newline prefix a letter/digit run), the one-character whitespace run before it
+is the same piece whether or not text follows (a longer run would not be:
+``"\\n\\n"`` at the end of a text is one piece, before a letter two), no
+special token containing a newline can span it (cuts are disabled when one is
+declared), and Unicode normalization cannot compose across it. For any other pattern, and with
 ``add_prefix_space``, the whole input is buffered (still exact).
 """
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 CHUNK: Final = 1 << 16
 _SAFE_PATTERNS: Final = frozenset(KNOWN_PATTERNS.values()) | {GPT2_ORIGINAL}
 _ALNUM: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_PRINTABLE: Final = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
 def can_cut(tok: Tokenizer) -> bool:
@@ -39,13 +42,15 @@ def last_cut(text: str) -> int:
     Example:
         >>> last_cut("ab\\ncd\\n  x")
         3
+        >>> last_cut("ab\\n\\ncd")
+        0
     """
     end = len(text) - 1
     while True:
         nl = text.rfind("\n", 0, end)
-        if nl < 0:
+        if nl < 1:
             return 0
-        if text[nl + 1] in _ALNUM:
+        if text[nl + 1] in _ALNUM and text[nl - 1] in _PRINTABLE:
             return nl + 1
         end = nl
 

@@ -220,3 +220,43 @@ def test_llama3_chat_ids_match_sources() -> None:
 )
 def test_hello_world_ids_from_sources(name: str, ids: list[int]) -> None:
     assert _ours(name).encode("hello world") == ids
+
+
+# --------------------------------------------------------------------------- streaming, every pattern
+
+STREAM_PIECES = ["Hello", " world", "\n", "\n\n", "\r\n", "  ", " \n", "x1", "1234", "!\n", "'s", "é", "e\u0301",
+                 "日本", "😀", "<|endoftext|>", "<|im_end|>", "<EOT>", "<|eot_id|>", "<|end", "oftext|>", "\t"]
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base", "llama3", "qwen3", "claude-legacy"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.sampled_from(STREAM_PIECES), max_size=40), data=st.data())
+def test_encode_iterable_chunking_every_pattern(name: str, parts: list[str], data: st.DataObject) -> None:
+    from alignkit.bpe import _stream
+
+    tok = _ours(name)
+    text = "".join(parts)
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=8)))
+    chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+    old = _stream.CHUNK
+    _stream.CHUNK = data.draw(st.sampled_from([1, 3, 16]))
+    try:
+        assert list(tok.encode_iterable(chunks)) == tok.encode(text)
+    finally:
+        _stream.CHUNK = old
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_encode_iterable_over_file_lines(name: str) -> None:
+    from alignkit.bpe import _stream
+
+    path = shared_path("data", "corpora", "cs336", "corpus.en")
+    tok = _ours(name)
+    old = _stream.CHUNK
+    _stream.CHUNK = 512
+    try:
+        with open(path, encoding="utf-8") as f:
+            streamed = list(tok.encode_iterable(f))
+    finally:
+        _stream.CHUNK = old
+    assert streamed == tok.encode(path.read_text(encoding="utf-8"))

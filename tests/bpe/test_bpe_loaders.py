@@ -1,0 +1,298 @@
+"""Tokenizer files: the bundled default, alignkit's own format, tiktoken, tokenizer.json, vocab+merges, folders."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import shared_path
+
+from alignkit.bpe import Tokenizer, load_tokenizer
+from alignkit.bpe.loaders import BUNDLED_HASH
+from alignkit.bpe.loaders.hf_json import load_hf_json
+from alignkit.bpe.loaders.tiktoken_file import load_tiktoken
+from alignkit.bpe.model_file import load_model_file
+from alignkit.errors import TokenizerFileError
+
+TOK = ("data", "tokenizers")
+
+
+def tiny() -> Tokenizer:
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"ab", 257: b"\xe2\x82"}
+    return Tokenizer(vocab, [(b"a", b"b")], ["<|end|>"], normalizer="NFKC", name="tiny")
+
+
+# --------------------------------------------------------------------------- bundled default
+
+
+def test_bundled_default_works_offline_and_is_gpt2() -> None:
+    tok = load_tokenizer()
+    assert tok.name == "gpt2" and tok.n_vocab == 50257 and tok.hash == BUNDLED_HASH
+    assert tok.encode("hello world<|endoftext|>") == [31373, 995, 50256]
+    assert load_tokenizer("r50k_base").hash == BUNDLED_HASH
+
+
+def test_bundled_equals_the_original_files() -> None:
+    vocab = shared_path(*TOK, "gpt2", "vocab.json")
+    merges = shared_path(*TOK, "gpt2", "merges.txt")
+    assert Tokenizer.from_files(str(vocab), str(merges), ["<|endoftext|>"]).hash == BUNDLED_HASH
+    assert load_tokenizer(vocab).hash == BUNDLED_HASH
+    assert load_tokenizer(shared_path(*TOK, "tiktoken", "r50k_base.tiktoken")).hash == BUNDLED_HASH
+
+
+def test_bundled_licence_file_ships_beside_it() -> None:
+    import alignkit.bpe
+
+    notice = Path(alignkit.bpe.__file__).parent / "data" / "NOTICE-gpt2.md"
+    assert "Modified MIT License" in notice.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- own format
+
+
+@pytest.mark.parametrize("filename", ["tok.json", "tok.json.gz"])
+def test_save_load_round_trip(tmp_path: Path, filename: str) -> None:
+    tok = tiny()
+    path = tmp_path / "sub" / filename
+    tok.save(str(path))
+    assert sorted(p.name for p in path.parent.iterdir()) == [filename]  # no temp file left
+    back = load_tokenizer(path)
+    assert back.hash == tok.hash and back.name == "tiny" and back.normalizer == "NFKC"
+    assert back.encode("ab<|end|>\u2460") == tok.encode("ab<|end|>\u2460")
+    assert back.vocab == tok.vocab and back.special_tokens == tok.special_tokens
+    assert (path.read_bytes()[:2] == b"\x1f\x8b") == filename.endswith(".gz")
+
+
+def test_save_is_deterministic(tmp_path: Path) -> None:
+    tiny().save(str(tmp_path / "a.json.gz"))
+    tiny().save(str(tmp_path / "b.json.gz"))
+    assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
+
+
+def _edit(tmp_path: Path, change: dict[str, object]) -> Path:
+    path = tmp_path / "tok.json"
+    tiny().save(str(path))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.update(change)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_corrupted_file_is_refused(tmp_path: Path) -> None:
+    path = _edit(tmp_path, {"specials": [["<|end|>", 999]]})
+    with pytest.raises(TokenizerFileError, match="hash mismatch"):
+        load_model_file(path)
+
+
+def test_newer_version_is_refused_with_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(TokenizerFileError, match="upgrade alignkit"):
+        load_model_file(_edit(tmp_path, {"version": 99}))
+
+
+def test_missing_hash_and_bad_fields_are_refused(tmp_path: Path) -> None:
+    doc = tiny().to_dict()
+    (tmp_path / "a.json").write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="no 'hash'"):
+        load_model_file(tmp_path / "a.json")
+    with pytest.raises(TokenizerFileError, match=r"tokens\[0\]"):
+        load_model_file(_edit(tmp_path, {"tokens": [["!!", 1]]}))
+    (tmp_path / "b.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match=r"b\.json:1:2: invalid JSON"):
+        load_tokenizer(tmp_path / "b.json")
+
+
+# --------------------------------------------------------------------------- tiktoken
+
+
+def test_tiktoken_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "cl100k_base.tiktoken"
+    bad.write_text("IQ== 0\nnot-base64!! 1\n", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match=r"cl100k_base\.tiktoken:2: .* not valid base64"):
+        load_tiktoken(bad)
+    bad.write_text("IQ== 0\nIQ== 1\n", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match=":2: duplicate"):
+        load_tiktoken(bad)
+    bad.write_text("IQ== zero\n", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="expected 'BASE64 RANK'"):
+        load_tiktoken(bad)
+    bad.write_text("IQ== 0\n", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="has 100256 ranks but the file has 1"):
+        load_tiktoken(bad)
+    unknown = tmp_path / "mystery.bin"
+    unknown.write_text("IQ== 0\n", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="pass name="):
+        load_tokenizer(unknown)
+
+
+def test_known_names_that_are_not_bundled_say_what_to_do() -> None:
+    with pytest.raises(TokenizerFileError, match="does not ship with alignkit"):
+        load_tokenizer("cl100k_base")
+    with pytest.raises(TokenizerFileError, match="no such file"):
+        load_tokenizer("no/such/tokenizer")
+
+
+def test_tiktoken_path_with_name_suffix() -> None:
+    path = shared_path(*TOK, "tiktoken", "p50k_base.tiktoken")
+    tok = load_tokenizer(f"{path}#p50k_edit")
+    assert tok.special_tokens["<|fim_suffix|>"] == 50283
+    assert tok.encode("hello world") == [31373, 995]
+
+
+# --------------------------------------------------------------------------- tokenizer.json
+
+
+def _gpt2_json() -> dict[str, object]:
+    doc = json.loads(shared_path(*TOK, "gpt2", "tokenizer.resaved-truncation50.json").read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _write(tmp_path: Path, doc: dict[str, object], name: str = "tokenizer.json") -> Path:
+    path = tmp_path / name
+    blob = json.dumps(doc).encode("utf-8")
+    path.write_bytes(gzip.compress(blob) if name.endswith(".gz") else blob)
+    return path
+
+
+def test_hf_json_gzip_and_truncation_ignored(tmp_path: Path) -> None:
+    tok = load_hf_json(_write(tmp_path, _gpt2_json(), "tokenizer.json.gz"))
+    assert tok.hash == BUNDLED_HASH
+    assert len(tok.encode(" word" * 200)) == 200  # the file's truncation (50) is not applied
+
+
+UNSUPPORTED = [
+    ("model", {"type": "WordPiece", "vocab": {}}, "model type 'WordPiece'"),
+    ("pre_tokenizer", {"type": "Metaspace", "replacement": "▁"}, "pre-tokenizer 'Metaspace'"),
+    ("pre_tokenizer", {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Removed", "invert": False},
+        {"type": "ByteLevel", "use_regex": False}]}, "Split behavior 'Removed'"),
+    ("pre_tokenizer", {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"String": " "}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "use_regex": False}]}, "only {'Regex'"),
+    ("pre_tokenizer", {"type": "ByteLevel", "use_regex": False}, "use_regex=false"),
+    ("normalizer", {"type": "Lowercase"}, "normalizer 'Lowercase'"),
+    ("decoder", {"type": "WordPiece"}, "decoder 'WordPiece'"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), UNSUPPORTED, ids=[u[2] for u in UNSUPPORTED])
+def test_hf_json_unsupported_parts_are_refused(tmp_path: Path, key: str, value: object, message: str) -> None:
+    doc = _gpt2_json()
+    if key == "model" and isinstance(value, dict):
+        doc["model"] = value
+    else:
+        doc[key] = value
+    with pytest.raises(TokenizerFileError, match="unsupported .*" + re.escape(message)):
+        load_hf_json(_write(tmp_path, doc))
+
+
+@pytest.mark.parametrize(("field", "value"), [("ignore_merges", True), ("dropout", 0.1), ("byte_fallback", True)])
+def test_hf_json_model_options_are_refused(tmp_path: Path, field: str, value: object) -> None:
+    doc = _gpt2_json()
+    model = doc["model"]
+    assert isinstance(model, dict)
+    model[field] = value
+    with pytest.raises(TokenizerFileError, match=field):
+        load_hf_json(_write(tmp_path, doc))
+
+
+def test_hf_json_added_token_flags_are_refused(tmp_path: Path) -> None:
+    doc = _gpt2_json()
+    doc["added_tokens"] = [{"id": 50256, "content": "<|endoftext|>", "lstrip": True, "special": True}]
+    with pytest.raises(TokenizerFileError, match="lstrip=true"):
+        load_hf_json(_write(tmp_path, doc))
+
+
+def test_hf_json_prefix_space_matches_hf(tmp_path: Path) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    doc = _gpt2_json()
+    doc["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    path = _write(tmp_path, doc)
+    ours, ref = load_hf_json(path), tokenizers.Tokenizer.from_file(str(path))
+    ref.no_truncation()
+    for text in ["hello", " hello", "a<|endoftext|>b", "\nx"]:
+        assert ours.encode(text) == ref.encode(text, add_special_tokens=False).ids
+
+
+def test_non_byte_level_vocab_is_refused(tmp_path: Path) -> None:
+    doc = _gpt2_json()
+    model = doc["model"]
+    assert isinstance(model, dict)
+    model["vocab"] = {"日本": 0}
+    with pytest.raises(TokenizerFileError, match="not a byte-level BPE"):
+        load_hf_json(_write(tmp_path, doc))
+
+
+# --------------------------------------------------------------------------- vocab.json + merges.txt
+
+
+def test_cs336_reference_output_format_specials_first() -> None:
+    vocab = shared_path("data", "corpora", "cs336", "train-bpe-reference-vocab.json")
+    merges = shared_path("data", "corpora", "cs336", "train-bpe-reference-merges.txt")
+    tok = Tokenizer.from_files(str(vocab), str(merges), ["<|endoftext|>"])
+    assert tok.special_tokens == {"<|endoftext|>": 0} and tok.n_vocab == 500
+    text = "the cat sat<|endoftext|>on the mat"
+    assert tok.decode(tok.encode(text)) == text and tok.encode(text).count(0) == 1
+
+
+def test_merges_file_errors(tmp_path: Path) -> None:
+    (tmp_path / "vocab.json").write_text(json.dumps({"a": 0}), encoding="utf-8")
+    (tmp_path / "merges.txt").write_text("#version: 0.2\na b c\n", encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match=r"merges\.txt:2: expected two tokens"):
+        Tokenizer.from_files(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))
+    (tmp_path / "vocab.json").write_text(json.dumps({"a": "zero"}), encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="ids must be integers"):
+        Tokenizer.from_files(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))
+    (tmp_path / "merges.txt").unlink()
+    with pytest.raises(TokenizerFileError, match="needs merges.txt beside it"):
+        load_tokenizer(tmp_path / "vocab.json")
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def _link(folder: Path, **files: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name, target in files.items():
+        os.symlink(target, folder / name.replace("__", "."))
+    return folder
+
+
+def test_llama3_folder_tokenizer_model_plus_config(tmp_path: Path) -> None:
+    folder = _link(
+        tmp_path / "Meta-Llama-3-8B-Instruct",
+        tokenizer__model=shared_path(*TOK, "llama3", "tokenizer.model"),
+        tokenizer_config__json=shared_path(*TOK, "llama3", "Meta-Llama-3-8B-Instruct", "tokenizer_config.json"),
+    )
+    tok = load_tokenizer(folder)
+    assert len(tok.special_tokens) == 256 and tok.special_tokens["<|eot_id|>"] == 128009
+    assert tok.encode("<|begin_of_text|>hello world<|eot_id|>") == [128000, 15339, 1917, 128009]
+    assert tok.name == "Meta-Llama-3-8B-Instruct"
+
+
+def test_qwen3_folder_without_tokenizer_json_equals_with(tmp_path: Path) -> None:
+    q = ("data", "tokenizers", "qwen3")
+    folder = _link(
+        tmp_path / "qwen3",
+        vocab__json=shared_path(*q, "vocab.json"),
+        merges__txt=shared_path(*q, "merges.txt"),
+        tokenizer_config__json=shared_path(*q, "tokenizer_config.json"),
+    )
+    from_pair = load_tokenizer(folder)
+    from_json = load_tokenizer(shared_path(*q))
+    assert from_pair.hash == from_json.hash
+    assert from_pair.special_tokens["<think>"] == 151667 and from_pair.normalizer == "NFC"
+
+
+def test_folder_with_unknown_class_or_nothing_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TokenizerFileError, match="no tokenizer found"):
+        load_tokenizer(tmp_path)
+    (tmp_path / "vocab.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "merges.txt").write_text("", encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}), encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="split pattern is unknown"):
+        load_tokenizer(tmp_path)
