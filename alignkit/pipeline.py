@@ -248,7 +248,8 @@ _PAIR_COLUMNS = (
 )
 
 
-def _dtype(name: str, n_vocab: int) -> str:
+def column_dtype(name: str, n_vocab: int) -> str:
+    """The dtype of an unpacked output column (ids by vocabulary size, labels int32, roles uint8)."""
     if name.endswith("input_ids"):
         return token_dtype(n_vocab)
     if name.endswith("labels"):
@@ -261,9 +262,9 @@ def columns_for(
 ) -> tuple[list[Column], dict[str, object] | None]:
     """The output columns of encoded rows, packed when ``config.pack``; and the packing report."""
     if kind == "preference":
-        return [Column(n, _dtype(n, n_vocab), [r[i] for r in rows]) for i, n in enumerate(_PAIR_COLUMNS)], None
+        return [Column(n, column_dtype(n, n_vocab), [r[i] for r in rows]) for i, n in enumerate(_PAIR_COLUMNS)], None
     if not config.pack:
-        cols = [Column(n, _dtype(n, n_vocab), [r[i] for r in rows]) for i, n in enumerate(_SFT_COLUMNS)]
+        cols = [Column(n, column_dtype(n, n_vocab), [r[i] for r in rows]) for i, n in enumerate(_SFT_COLUMNS)]
         cols.append(Column("attention_mask", "uint8", [[1] * len(r[0]) for r in rows]))
         return cols, None
     from alignkit.pack import pack_examples

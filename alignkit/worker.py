@@ -185,9 +185,9 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
                 continue
         try:
             if isinstance(record, ChatExample):
-                row = _sft_row(encoder.encode_sft(record, config.mask), config, stats)
+                row = sft_row(encoder.encode_sft(record, config.mask), config, stats)
             else:
-                row = _pair_row(*encoder.encode_pair(record), config, stats)
+                row = pair_row(*encoder.encode_pair(record), config, stats)
         except InputError as err:
             stats.reject(err.error_type)
             rejects.append(_reject(chunk.path, err))
@@ -197,7 +197,7 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
             stats.reject(bad.error_type)
             rejects.append(_reject(chunk.path, bad))
             continue
-        if isinstance(row, _Skip):
+        if isinstance(row, Skip):
             if row.status == "rejected":
                 skip = InputError(chunk.path, number, "", row.message, row.reason)
                 stats.reject(skip.error_type)
@@ -215,7 +215,7 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
 
 
 @dataclass(frozen=True)
-class _Skip:
+class Skip:
     """Why an encoded record is not written: ``rejected`` (an error) or ``dropped`` (a policy)."""
 
     status: str
@@ -226,41 +226,41 @@ class _Skip:
 _TOO_LONG = "longer than --max-seq-len {n}; use --truncation truncate or drop, or raise --max-seq-len"
 
 
-def _sft_row(
+def sft_row(
     ex: EncodedExample, config: TokenizeConfig, stats: RunStats
-) -> tuple[list[int], ...] | _Skip:
+) -> tuple[list[int], ...] | Skip:
     status, kept = truncate_example(ex, config.max_seq_len, config.truncation)
     if status == TOO_LONG:
-        return _Skip("rejected", "too_long", f"{len(ex)} tokens, " + _TOO_LONG.format(n=config.max_seq_len))
+        return Skip("rejected", "too_long", f"{len(ex)} tokens, " + _TOO_LONG.format(n=config.max_seq_len))
     if status == DROPPED or kept is None:
-        return _Skip("dropped", "too_long", f"{len(ex)} tokens > --max-seq-len {config.max_seq_len}")
+        return Skip("dropped", "too_long", f"{len(ex)} tokens > --max-seq-len {config.max_seq_len}")
     if kept.num_trained() == 0:
         stats.zero_trained += 1
-        return _Skip("dropped", "zero_trained", "no trained token left (after truncation, or by the mask)")
+        return Skip("dropped", "zero_trained", "no trained token left (after truncation, or by the mask)")
     if status == TRUNCATED:
         stats.truncated += 1
     stats.add_tokens(kept.role_ids, kept.labels)
     return (kept.input_ids, kept.labels, kept.role_ids)
 
 
-def _pair_row(
+def pair_row(
     prompt_len: int, chosen: EncodedExample, rejected: EncodedExample,
     config: TokenizeConfig, stats: RunStats,
-) -> tuple[list[int], ...] | _Skip:
+) -> tuple[list[int], ...] | Skip:
     status, c, r = truncate_pair(prompt_len, chosen, rejected, config.max_seq_len, config.truncation)
     longest = max(len(chosen), len(rejected))
     if status == TOO_LONG:
-        return _Skip("rejected", "too_long", f"{longest} tokens, " + _TOO_LONG.format(n=config.max_seq_len))
+        return Skip("rejected", "too_long", f"{longest} tokens, " + _TOO_LONG.format(n=config.max_seq_len))
     if status == PROMPT_TOO_LONG:
-        return _Skip("dropped", "prompt_too_long",
+        return Skip("dropped", "prompt_too_long",
                 f"the prompt alone has {prompt_len} tokens, no room for a response in"
                 f" --max-seq-len {config.max_seq_len}")
     if status == DROPPED or c is None or r is None:
-        return _Skip("dropped", "too_long", f"{longest} tokens > --max-seq-len {config.max_seq_len}")
+        return Skip("dropped", "too_long", f"{longest} tokens > --max-seq-len {config.max_seq_len}")
     c_labels, r_labels = c.labels[prompt_len:], r.labels[prompt_len:]
     if all(t == IGNORE_INDEX for t in c_labels) or all(t == IGNORE_INDEX for t in r_labels):
         stats.zero_trained += 1
-        return _Skip("dropped", "zero_trained", "a response has no trained token")
+        return Skip("dropped", "zero_trained", "a response has no trained token")
     if status == TRUNCATED:
         stats.truncated += 1
     stats.add_tokens(c.role_ids[:prompt_len], [])
