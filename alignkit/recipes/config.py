@@ -297,12 +297,13 @@ def parse_recipe(text: str, name: str = "recipe.toml") -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        loc = _strip_tags(first["loc"])
-        msg = first["msg"].removeprefix("Value error, ")
-        where = f" {loc}:" if loc else ""
-        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise RecipeError(f"{name}:{where} {msg} [{first['type']}]{more}") from None
+        problems = []
+        for e in err.errors(include_url=False)[:5]:
+            loc = _strip_tags(e["loc"])
+            msg = e["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}:{' ' + loc + ':' if loc else ''} {msg} [{e['type']}]")
+        more = f" (and {err.error_count() - 5} more)" if err.error_count() > 5 else ""
+        raise RecipeError("; ".join(problems) + more) from None
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -50,7 +50,10 @@ def _pairs_of(g: Group, step: PairsStep, ctx: Context, rng: Any) -> tuple[list[P
         seen.add(c.text)
         scored.append((s, i, c))
     if len(scored) < 2:
-        return [], "fewer_than_two_responses", f"{len(scored)} distinct scored response(s)"
+        texts = [c.text for c in g.candidates if c.text.strip()]
+        reason = ("empty_response" if len(texts) < len(g.candidates) else
+                  "identical_responses" if len(set(texts)) < len(texts) else "fewer_than_two_responses")
+        return [], reason, f"{len(scored)} distinct scored response(s)"
     by_best = sorted(scored, key=lambda t: (-t[0], t[1]))
 
     def ok(hi: tuple[float, int, Candidate], lo: tuple[float, int, Candidate]) -> bool:

@@ -1,0 +1,64 @@
+"""The recipe TOML model: closed tables, errors that name the key, kind rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from alignkit.errors import RecipeError
+from alignkit.recipes.config import LengthStep, load_recipe, parse_recipe
+
+HEAD = 'name = "t"\nkind = "sft"\n[[inputs]]\npath = "a.jsonl"\nsource = "a"\n'
+
+
+def test_minimal_recipe_has_defaults() -> None:
+    r = parse_recipe(HEAD + '[[steps]]\ntype = "near_dedup"\n')
+    assert r.seed == 0
+    assert r.steps[0].type == "near_dedup"
+    assert r.steps[0].threshold == 0.8  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ("colour = 1\n", "colour"),
+        ('[[steps]]\ntype = "near_dedup"\ntreshold = 0.5\n', "steps.0.treshold"),
+        ('[[steps]]\ntype = "near_dedup"\nthreshold = 1.5\n', "steps.0.threshold"),
+        ('[[steps]]\ntype = "select"\nmethod = "best"\n', "steps.0.method"),
+        ('[[steps]]\ntype = "frobnicate"\n', "steps.0"),
+        ('[[steps]]\ntype = "length"\nmin = 10\nmax = 5\n', "steps.0"),
+    ],
+)
+def test_errors_name_the_key(extra: str, where: str) -> None:
+    text = HEAD.replace("[[inputs]]", extra + "[[inputs]]") if extra.startswith("colour") else HEAD + extra
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, "r.toml")
+    assert str(info.value).startswith(f"r.toml: {where}")
+
+
+def test_bad_toml_is_a_recipe_error() -> None:
+    with pytest.raises(RecipeError, match="not valid TOML"):
+        parse_recipe("name = ", "r.toml")
+
+
+def test_step_must_fit_the_kind() -> None:
+    with pytest.raises(RecipeError, match="does not apply to a 'sft' recipe"):
+        parse_recipe(HEAD + '[[steps]]\ntype = "pairs"\n')
+    pref = HEAD.replace('"sft"', '"preference"')
+    with pytest.raises(RecipeError, match="exactly one 'pairs' step"):
+        parse_recipe(pref + '[[steps]]\ntype = "length_bias"\n')
+    assert parse_recipe(pref + '[[steps]]\ntype = "pairs"\n[[steps]]\ntype = "length_bias"\n').kind == "preference"
+
+
+def test_score_selection_needs_a_field() -> None:
+    with pytest.raises(RecipeError, match="score_field"):
+        parse_recipe(HEAD + '[[steps]]\ntype = "select"\nmethod = "score"\n')
+
+
+def test_length_window_needs_a_bound() -> None:
+    with pytest.raises(ValueError, match="min"):
+        LengthStep(type="length")
+
+
+def test_missing_recipe_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RecipeError, match="cannot read"):
+        load_recipe(tmp_path / "nope.toml")

@@ -1,0 +1,137 @@
+"""Whole recipes: the shipped ones on sample_data, determinism, report, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from alignkit.cli import main
+from alignkit.errors import RecipeError
+from alignkit.recipes import parse_recipe, run_recipe, write_outputs
+from alignkit.records import ChatExample, PreferenceExample
+
+SHIPPED = sorted((REPO_ROOT / "recipes").glob("*.toml"))
+
+
+def _inputs_present(path: Path) -> None:
+    recipe = parse_recipe(path.read_text(encoding="utf-8"), path.name)
+    for spec in recipe.inputs:
+        if not (path.parent / spec.path).exists():
+            pytest.skip(f"{path.name}: input {spec.path} is not in this checkout")
+
+
+def test_all_five_recipes_ship() -> None:
+    names = {p.stem for p in SHIPPED}
+    assert {"lima", "long_is_more", "pairs_from_ratings", "pairs_from_hh_rlhf", "pairs_from_vicuna_reviews"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_recipe_runs_and_is_deterministic(path: Path, tmp_path: Path) -> None:
+    _inputs_present(path)
+    outs = []
+    for run in ("one", "two"):
+        result = run_recipe(path)
+        out = write_outputs(result, tmp_path / f"{run}.jsonl", report=tmp_path / f"{run}.report.json",
+                            dropped=tmp_path / f"{run}.dropped.jsonl")
+        outs.append((out.read_bytes(), (tmp_path / f"{run}.report.json").read_bytes(),
+                     (tmp_path / f"{run}.dropped.jsonl").read_bytes()))
+    assert outs[0] == outs[1]
+    lines = outs[0][0].decode().splitlines()
+    assert lines, f"{path.name} produced no records on sample_data"
+    model = ChatExample if result.recipe.kind == "sft" else PreferenceExample
+    for line in lines:
+        model.model_validate_json(line)
+    report = json.loads(outs[0][1])
+    # the counts add up: every step's in = out + dropped, each step feeds the next
+    steps = report["steps"]
+    for s in steps:
+        assert s["in"] == s["out"] + s["dropped"] or s["type"] == "pairs"
+        assert sum(v["out"] for v in s["per_source"].values()) == s["out"]
+    for a, b in zip(steps, steps[1:]):
+        assert a["out"] == b["in"]
+    assert steps[-1]["out"] == report["output"]["records"] == len(lines)
+    read = sum(i["read"] for i in report["inputs"])
+    assert steps[0]["in"] == read
+    dropped = outs[0][2].decode().splitlines()
+    assert len(dropped) == sum(s["dropped"] for s in steps) + sum(i["rejected"] for i in report["inputs"])
+    if result.recipe.kind == "sft":
+        assert report["accounting"]["adds_up"]
+        assert read == len(lines) + sum(s["dropped"] for s in steps)
+    else:
+        assert 0.4 <= report["chosen_on_a"] <= 0.6
+
+
+def test_seed_changes_a_random_selection(tmp_path: Path) -> None:
+    text = f'''name = "r"
+kind = "sft"
+seed = {{seed}}
+[[inputs]]
+path = "{(REPO_ROOT / 'sample_data' / 'sft.jsonl').as_posix()}"
+source = "s"
+[[steps]]
+type = "select"
+method = "random"
+k = 10
+'''
+    if not (REPO_ROOT / "sample_data" / "sft.jsonl").exists():
+        pytest.skip("sample_data/sft.jsonl is not in this checkout")
+    ids = [[r.id for r in run_recipe(parse_recipe(text.format(seed=s))).records] for s in (0, 0, 1)]
+    assert ids[0] == ids[1] != ids[2]
+    assert len(ids[0]) == 10
+
+
+def test_preference_input_in_an_sft_recipe_gives_the_chosen_side() -> None:
+    path = REPO_ROOT / "sample_data" / "preference.jsonl"
+    if not path.exists():
+        pytest.skip("sample_data/preference.jsonl is not in this checkout")
+    text = f'name = "r"\nkind = "sft"\n[[inputs]]\npath = "{path.as_posix()}"\nsource = "p"\n'
+    result = run_recipe(parse_recipe(text))
+    raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(result.records) == len(raw)
+    first = raw[0]
+    assert result.records[0].turns[-1].content == first["response_" + first["chosen"]]
+
+
+def test_rejected_rows_are_reported_not_lost(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"prompt": "q", "response": "a"}\n{"prompt": "q2"\n{"prompt": "", "response": "b"}\n')
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\n')
+    result = run_recipe(tmp_path / "r.toml")
+    assert len(result.records) == 1
+    assert {d.uid for d in result.drops} == {"p:2", "p:3"}
+    assert result.report.data["inputs"][0]["rejected"] == 2
+
+
+def test_missing_input_and_output(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\n[[inputs]]\npath = "nope.jsonl"\nsource = "p"\n')
+    with pytest.raises(RecipeError, match="nope.jsonl.*relative to the recipe"):
+        run_recipe(tmp_path / "r.toml")
+    (tmp_path / "pool.jsonl").write_text('{"prompt": "q", "response": "a"}\n')
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\n')
+    with pytest.raises(RecipeError, match="no output path"):
+        write_outputs(run_recipe(tmp_path / "r.toml"))
+
+
+def test_cli_recipe_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = REPO_ROOT / "recipes" / "pairs_from_vicuna_reviews.toml"
+    _inputs_present(recipe)
+    out, rep, drop = tmp_path / "o.jsonl", tmp_path / "r.json", tmp_path / "d.jsonl"
+    code = main(["recipe", "run", str(recipe), "-o", str(out), "--report", str(rep), "--dropped", str(drop)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "chosen_on_a" in err and f"to {out}" in err
+    recs = [PreferenceExample.model_validate_json(line) for line in out.read_text().splitlines()]
+    assert all((r.chosen_score or 0) - (r.rejected_score or 0) >= 1 for r in recs)
+    assert {json.loads(line)["reason"] for line in drop.read_text().splitlines()} <= {
+        "tie", "below_min_margin", "length_ratio", "unjoinable"}
+
+
+def test_cli_reports_a_bad_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\nstepz = []\n')
+    assert main(["recipe", "run", str(tmp_path / "r.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "r.toml: stepz: Extra inputs are not permitted" in err
+    assert "r.toml: inputs: Field required" in err
