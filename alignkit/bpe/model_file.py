@@ -114,3 +114,21 @@ def load_model_file(path: str | Path) -> Tokenizer:
     tok = tokenizer_from_dict(expect_dict(read_json(path), str(path)), str(path), require_hash=True)
     tok.source = str(Path(path).resolve())
     return tok
+
+
+def rebuild(state: dict[str, object]) -> Tokenizer:
+    """The tokenizer a pickled state names: reloaded from its source (hash checked) or its model."""
+    if "source" in state:
+        from alignkit.bpe.loaders import load_tokenizer
+
+        fresh = load_tokenizer(str(state["source"]))
+        if fresh.hash != state["hash"]:
+            raise TokenizerFileError(
+                f"{state['source']} changed since this tokenizer was pickled "
+                f"(hash {fresh.hash[:12]} != {str(state['hash'])[:12]}); reload it"
+            )
+        return fresh
+    model = state.get("model")
+    if not isinstance(model, dict):
+        raise TokenizerFileError("a pickled tokenizer without a source or a model: pickle it again")
+    return tokenizer_from_dict(model, where="pickled tokenizer")

@@ -24,6 +24,7 @@ from typing import Literal
 
 from alignkit.bpe._core import BPECore
 from alignkit.bpe._specials import TEXT, SpecialSplitter
+from alignkit.bpe._vocab import bpe_order
 from alignkit.bpe.patterns import GPT2
 from alignkit.errors import SpecialTokenError, TokenizerFileError
 
@@ -91,35 +92,7 @@ class Tokenizer:
         add_prefix_space: bool = False,
         name: str | None = None,
     ) -> None:
-        inverse: dict[bytes, int] = {}
-        for i in sorted(vocab):
-            inverse.setdefault(vocab[i], i)
-        specials: dict[str, int] = {}
-        next_id = max(vocab, default=-1) + 1
-        given = special_tokens if isinstance(special_tokens, Mapping) else {}
-        for s in special_tokens or ():
-            sid = given.get(s, inverse.get(s.encode("utf-8")))
-            if sid is None:
-                sid, next_id = next_id, next_id + 1
-            specials[s] = sid
-        special_ids = set(specials.values())
-        order: list[tuple[bytes, int]] = []
-        for byte in range(256):
-            bid = inverse.get(bytes([byte]))
-            if bid is None:
-                raise TokenizerFileError(f"the vocabulary has no token for byte {byte}: a byte-level BPE needs all 256")
-            order.append((bytes([byte]), bid))
-        order.sort(key=lambda t: t[1])
-        seen = {t for t, _ in order}
-        for n, (a, b) in enumerate(merges):
-            tid = inverse.get(a + b)
-            if tid is None:
-                raise TokenizerFileError(f"merge {n} ({a!r} + {b!r}) makes a token that is not in the vocabulary")
-            if a + b not in seen and tid not in special_ids:
-                seen.add(a + b)
-                order.append((a + b, tid))
-        used = {i for _, i in order} | special_ids
-        added = {i: t for i, t in vocab.items() if i not in used}
+        order, added, specials = bpe_order(vocab, merges, special_tokens)
         self._setup(order, added, specials, pattern, normalizer, add_prefix_space, name)
 
     @classmethod
@@ -434,21 +407,9 @@ class Tokenizer:
         pending = self.__dict__.pop("_pending", None)
         if pending is None:
             raise AttributeError(attr)
-        from alignkit.bpe.model_file import tokenizer_from_dict
+        from alignkit.bpe.model_file import rebuild
 
-        if "source" in pending:
-            from alignkit.bpe.loaders import load_tokenizer
-
-            fresh = load_tokenizer(str(pending["source"]))
-            if fresh.hash != pending["hash"]:
-                raise TokenizerFileError(
-                    f"{pending['source']} changed since this tokenizer was pickled "
-                    f"(hash {fresh.hash[:12]} != {str(pending['hash'])[:12]}); reload it"
-                )
-        else:
-            model = pending["model"]
-            assert isinstance(model, dict)
-            fresh = tokenizer_from_dict(model, where="pickled tokenizer")
+        fresh = rebuild(pending)
         self.__dict__.update(fresh.__dict__)
         name = pending.get("name")
         self.name = name if isinstance(name, str) else None

@@ -260,3 +260,32 @@ def test_encode_iterable_over_file_lines(name: str) -> None:
     finally:
         _stream.CHUNK = old
     assert streamed == tok.encode(path.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- vocabularies, surrogates
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_id_has_the_reference_bytes(name: str) -> None:
+    from alignkit.bpe._fileio import UNICODE_TO_BYTE
+
+    ours, ref = _ours(name), _reference(name)
+    vocab = ours.vocab
+    if name in TIKTOKEN_FILES:
+        assert ours.n_vocab == ref.n_vocab  # type: ignore[attr-defined]
+        for i in vocab:
+            assert ref.decode_single_token_bytes(i) == vocab[i], i  # type: ignore[attr-defined]
+    else:
+        assert ours.n_vocab == ref.get_vocab_size()  # type: ignore[attr-defined]
+        specials = set(ours.special_tokens.values())
+        for i in range(ours.n_vocab):
+            token = ref.id_to_token(i)  # type: ignore[attr-defined]
+            want = token.encode("utf-8") if i in specials else bytes([UNICODE_TO_BYTE[c] for c in token])
+            assert ours.decode_bytes([i]) == want, i
+
+
+@pytest.mark.parametrize("name", list(TIKTOKEN_FILES))
+def test_lone_surrogates_like_tiktoken(name: str) -> None:
+    for text in ["a\ud800b", "\udfff", "x\ud83d\ude00y", "\ud83d", "ok\udc00\ud800"]:
+        assert _ours(name).encode(text) == ref_encode(name, text, specials=True)
+        assert _ours(name).encode_ordinary(text) == ref_encode(name, text, specials=False)
