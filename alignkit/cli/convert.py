@@ -37,6 +37,11 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _format_name(text: str) -> str:
+    """``--from`` value, forgiving case and ``-`` for ``_`` (``HH-RLHF`` is ``hh_rlhf``)."""
+    return text.strip().lower().replace("-", "_")
+
+
 def add_parser(sub: Any) -> None:
     from alignkit.io.adapters.registry import FORMATS
 
@@ -48,7 +53,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="IN",
                    help="JSONL / .jsonl.gz / JSON array / Parquet files or save_to_disk folders")
-    p.add_argument("--from", dest="fmt", choices=("auto", *FORMATS), default="auto",
+    p.add_argument("--from", dest="fmt", choices=("auto", *FORMATS), default="auto", type=_format_name,
                    metavar="FORMAT", help=f"input format: auto (default) or one of {', '.join(FORMATS)}")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output JSONL file")
     p.add_argument("--on-error", choices=("fail", "skip"), default="fail",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from alignkit.cli import main
+from conftest import shared_path
 from alignkit.records import ChatExample, PreferenceExample
 
 GOOD = {"question": "Wie viel ist 2+2? ü", "answer": "4"}
@@ -146,3 +147,18 @@ def test_unknown_from_value_is_an_argparse_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["convert", "x.jsonl", "--from", "csv", "-o", str(tmp_path / "o.jsonl")])
     assert info.value.code == 2
+
+
+def test_from_accepts_dashes_and_capitals(tmp_path: Path) -> None:
+    src = _write(tmp_path / "hh.jsonl", [HH_ROW])
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", str(src), "--from", "HH-RLHF", "-o", str(out)]) == 0
+    assert PreferenceExample.model_validate_json(out.read_text()).response_b == "B"
+
+
+def test_real_fastchat_file_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = shared_path("data", "alignment/sft/fastchat/dummy_conversation.json")
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", str(src), "-o", str(out)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 500
+    assert "sharegpt, 500 rows, 500 converted, 0 rejected" in capsys.readouterr().out

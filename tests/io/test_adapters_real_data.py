@@ -105,3 +105,12 @@ def test_self_instruct_seed_tasks_one_record_per_instance() -> None:
     assert summary.converted + summary.rejected == instances
     assert summary.rejected == 0
     assert results[0].record is not None and results[0].record.id == "seed_task_0#0"
+
+
+def test_lima_conversations_of_plain_strings() -> None:
+    path = shared_path("data", "alignment/sft/lima/lima_train.jsonl")
+    summary, results = _run(path)
+    assert (summary.rows, summary.converted, summary.rejected) == (1030, 1030, 0)
+    record = results[0].record
+    assert isinstance(record, ChatExample)
+    assert [t.role for t in record.turns][:2] == ["user", "assistant"]
