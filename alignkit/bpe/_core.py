@@ -21,17 +21,17 @@ them with U+FFFD before calling the core (as tiktoken does), so ids never carry 
 
 from __future__ import annotations
 
-from typing import Final, final
+from typing import Final, cast, final
 
 import regex
 
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
 _NO_RANK: Final = 1 << 62
-_CACHE_MAX: Final = 1 << 16  # entries; the cache is cleared when full
-_CACHE_PIECE_MAX: Final = 48  # bytes; longer pieces are not cached
+_CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
+_CACHE_PIECE_MAX: Final = 64  # bytes; longer pieces bypass the cache
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
-
+_DECODE_CHUNK: Final = 256  # ids joined at a time (keeps join's buffer table in cache)
 
 def _missing(piece: bytes) -> KeyError:
     return KeyError(
@@ -63,24 +63,33 @@ class BPECore:
             regex.compile(pattern) if self.kind == KIND_REGEX else None
         )
         size = max(self.ranks.values()) + 1 if self.ranks else 0
-        decoder: list[bytes | None] = [None] * size
+        decoder: list[bytes] = [b""] * size  # b"": no token has this id
+        pair2: list[int] = [_NO_RANK] * 65536
         max_len = 0
         for token, rank in self.ranks.items():
-            if rank < 0:
-                raise ValueError(f"rank {rank} of token {token!r} is negative")
+            if rank < 0 or len(token) == 0:
+                raise ValueError(f"token {token!r} has rank {rank}: need non-empty bytes, rank >= 0")
             decoder[rank] = token
             if len(token) > max_len:
                 max_len = len(token)
-        self.decoder: list[bytes | None] = decoder
+            if len(token) == 2:
+                pair2[(token[0] << 8) | token[1]] = rank
+        #: token bytes of each id.
+        self.decoder: list[bytes] = decoder
         self.max_len: int = max_len
-        byte_ids: list[int] = []
+        #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
+        self.pair2: list[int] = pair2
+        byte_ids: list[object] = []
         for b in range(256):
-            byte_ids.append(self.ranks.get(bytes([b]), -1))
-        self.byte_ids: list[int] = byte_ids
-        self.cache: dict[bytes, list[int]] = {}
+            byte_ids.append(self.ranks.get(bytes([b])))
+        #: id object of each single byte (None when the byte is not a token).
+        self.byte_ids: list[object] = byte_ids
+        # Piece cache: piece bytes -> its id (the int object, appended without
+        # re-boxing) or, for a piece of several tokens, the list of ids.
+        self.cache: dict[bytes, object] = {}
 
     def clear_cache(self) -> None:
-        """Drop the piece cache (results never depend on it; this only frees memory)."""
+        """Empty the piece cache (results never depend on it; this only frees memory)."""
         self.cache = {}
 
     def encode_ordinary(self, text: str) -> list[int]:
@@ -108,36 +117,42 @@ class BPECore:
         kind = self.kind
         if kind == KIND_REGEX:
             return self._encode_regex(data)
-        ranks = self.ranks
-        cache = self.cache
         byte_ids = self.byte_ids
+        cache = self.cache
         cls = classify(data)
         n = len(data)
-        out: list[int] = []
+        out: list[object] = []
         i = 0
         while i < n:
             e = next_end(kind, data, cls, i)
             if e == i + 1:
                 t = byte_ids[data[i]]
-                if t < 0:
+                if t is None:
                     raise _missing(data[i:e])
                 out.append(t)
+                i = e
+                continue
+            piece = data[i:e]
+            v = cache.get(piece)
+            if v is None:
+                v = self._lookup(piece)
+                if e - i <= _CACHE_PIECE_MAX:
+                    if len(cache) >= _CACHE_MAX:
+                        cache.clear()
+                    cache[piece] = v
+            if isinstance(v, list):
+                out.extend(v)
             else:
-                piece = data[i:e]
-                r = ranks.get(piece, -1)
-                if r >= 0:
-                    out.append(r)
-                else:
-                    ids = cache.get(piece)
-                    if ids is None:
-                        ids = self._merge(piece)
-                        if e - i <= _CACHE_PIECE_MAX:
-                            if len(cache) >= _CACHE_MAX:
-                                cache.clear()
-                            cache[piece] = ids
-                    out.extend(ids)
+                out.append(v)
             i = e
-        return out
+        return cast("list[int]", out)
+
+    def _lookup(self, piece: bytes) -> object:
+        """The piece's id object if it is one token, else the list of its ids."""
+        r = self.ranks.get(piece)
+        if r is not None:
+            return r
+        return self._merge(piece)
 
     def _encode_regex(self, data: bytes) -> list[int]:
         compiled = self.regex
@@ -173,93 +188,102 @@ class BPECore:
             return self._merge_long(piece)
         return self._merge_short(piece)
 
-    def _tokens(self, piece: bytes, starts: list[int]) -> list[int]:
-        ranks = self.ranks
-        out: list[int] = []
-        for k in range(len(starts) - 1):
-            part = piece[starts[k] : starts[k + 1]]
-            r = ranks.get(part, -1)
-            if r < 0:
-                raise _missing(part)
-            out.append(r)
-        return out
+    def _start(self, piece: bytes, ids: list[int], pair: list[int]) -> None:
+        """Fill the single-byte ids of ``piece`` and the ranks of its byte pairs."""
+        byte_ids = self.byte_ids
+        pair2 = self.pair2
+        n = len(piece)
+        for k in range(n):
+            t = byte_ids[piece[k]]
+            if t is None:
+                raise _missing(piece[k : k + 1])
+            ids.append(cast(int, t))
+        for k in range(n - 1):
+            pair[k] = pair2[(piece[k] << 8) | piece[k + 1]]
 
     def _merge_short(self, piece: bytes) -> list[int]:
-        """Quadratic merge for short pieces: rescan the pair ranks after each merge.
+        """Merge a short piece: parts in a linked list, a linear scan for the best pair.
 
-        ``starts`` are part boundaries; ``pair[k]`` is the rank of parts k and k+1 joined.
+        ``nxt[i]`` is the start of the part after the part starting at ``i``;
+        ``pair[i]`` is the rank of that part joined with the next one, and the rank
+        of a merged pair is the id of the merged part (rank == id).
         """
         n = len(piece)
-        starts: list[int] = list(range(n + 1))
-        pair: list[int] = []
-        for k in range(n - 1):
-            pair.append(self.ranks.get(piece[k : k + 2], _NO_RANK))
+        ids: list[int] = []
+        pair: list[int] = [_NO_RANK] * n
+        self._start(piece, ids, pair)
+        nxt: list[int] = list(range(1, n + 1))
+        prv: list[int] = list(range(-1, n - 1))
         while True:
             best = _NO_RANK
             at = -1
-            for k in range(len(pair)):
-                if pair[k] < best:
-                    best = pair[k]
-                    at = k
+            i = 0
+            while i < n:
+                r = pair[i]
+                if r < best:
+                    best = r
+                    at = i
+                i = nxt[i]
             if at < 0:
                 break
-            del starts[at + 1]
-            del pair[at]
-            if at > 0:
-                pair[at - 1] = self._rank(piece, starts[at - 1], starts[at + 1])
-            if at < len(pair):
-                pair[at] = self._rank(piece, starts[at], starts[at + 2])
-        return self._tokens(piece, starts)
+            self._join(piece, at, best, ids, pair, nxt, prv)
+        return _collect(ids, nxt, n)
+
+    def _join(
+        self,
+        piece: bytes,
+        i: int,
+        rank: int,
+        ids: list[int],
+        pair: list[int],
+        nxt: list[int],
+        prv: list[int],
+    ) -> int:
+        """Merge the part at ``i`` with the next one; return the start of the part before."""
+        n = len(piece)
+        j = nxt[i]
+        k = nxt[j]
+        nxt[i] = k
+        if k < n:
+            prv[k] = i
+        ids[i] = rank
+        pair[j] = _NO_RANK
+        pair[i] = self._rank(piece, i, nxt[k]) if k < n else _NO_RANK
+        p = prv[i]
+        if p >= 0:
+            pair[p] = self._rank(piece, p, k)
+        return p
 
     def _merge_long(self, piece: bytes) -> list[int]:
-        """O(n log n) merge: parts in a linked list, candidate pairs in a binary heap.
+        """O(n log n) merge for long pieces: the same linked list, candidates in a heap.
 
-        Heap entries are ``rank * (n + 1) + start``, so the smallest entry is the
-        lowest rank and, among equal ranks, the leftmost pair, as in the short merge.
-        Entries whose pair has changed since they were pushed are skipped.
+        Heap entries are ``rank * (n + 1) + start``: the smallest entry is the lowest
+        rank and, among equal ranks, the leftmost pair, as in the short merge. An
+        entry whose pair has changed since it was pushed is skipped when popped.
         """
         n = len(piece)
         width = n + 1
-        nxt: list[int] = list(range(1, n + 2))
-        prv: list[int] = list(range(-1, n))
-        pair: list[int] = [_NO_RANK] * width  # rank of the part at i joined with the next
+        ids: list[int] = []
+        pair: list[int] = [_NO_RANK] * n
+        self._start(piece, ids, pair)
+        nxt: list[int] = list(range(1, n + 1))
+        prv: list[int] = list(range(-1, n - 1))
         heap: list[int] = []
         for i in range(n - 1):
-            r = self.ranks.get(piece[i : i + 2], _NO_RANK)
-            pair[i] = r
-            if r != _NO_RANK:
-                _push(heap, r * width + i)
+            if pair[i] != _NO_RANK:
+                _push(heap, pair[i] * width + i)
         while len(heap) > 0:
             top = _pop(heap)
             r = top // width
             i = top - r * width
             if pair[i] != r:
-                continue  # stale: the part at i changed, or i was absorbed (pair == _NO_RANK)
-            j = nxt[i]
-            k = nxt[j]
-            nxt[i] = k
-            if k <= n:
-                prv[k] = i
-            pair[j] = _NO_RANK
-            r2 = _NO_RANK
-            if k < n:
-                r2 = self._rank(piece, i, nxt[k])
-            pair[i] = r2
-            if r2 != _NO_RANK:
-                _push(heap, r2 * width + i)
-            p = prv[i]
-            if p >= 0:
-                r3 = self._rank(piece, p, k)
-                pair[p] = r3
-                if r3 != _NO_RANK:
-                    _push(heap, r3 * width + p)
-        starts: list[int] = []
-        i = 0
-        while i < n:
-            starts.append(i)
-            i = nxt[i]
-        starts.append(n)
-        return self._tokens(piece, starts)
+                continue
+            p = self._join(piece, i, r, ids, pair, nxt, prv)
+            if pair[i] != _NO_RANK:
+                _push(heap, pair[i] * width + i)
+            if p >= 0 and pair[p] != _NO_RANK:
+                _push(heap, pair[p] * width + p)
+        return _collect(ids, nxt, n)
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenate the bytes of ``ids``; raise ``KeyError`` naming the first unknown id.
@@ -270,13 +294,34 @@ class BPECore:
         """
         decoder = self.decoder
         size = len(decoder)
+        n = len(ids)
         parts: list[bytes] = []
-        for i in ids:
-            t = decoder[i] if 0 <= i < size else None
-            if t is None:
-                raise KeyError(f"token id {i} is not in this vocabulary (ids are 0..{size - 1})")
-            parts.append(t)
+        chunk: list[bytes] = [b""] * _DECODE_CHUNK
+        k = 0
+        while k < n:
+            m = n - k
+            if m > _DECODE_CHUNK:
+                m = _DECODE_CHUNK
+            j = 0
+            while j < m:
+                i = ids[k + j]
+                t = decoder[i] if 0 <= i < size else b""
+                if len(t) == 0:
+                    raise KeyError(f"token id {i} is not in this vocabulary (ids are 0..{size - 1})")
+                chunk[j] = t
+                j += 1
+            parts.append(b"".join(chunk if m == _DECODE_CHUNK else chunk[:m]))
+            k += m
         return b"".join(parts)
+
+def _collect(ids: list[int], nxt: list[int], n: int) -> list[int]:
+    out: list[int] = []
+    i = 0
+    while i < n:
+        out.append(ids[i])
+        i = nxt[i]
+    return out
+
 
 def _push(heap: list[int], item: int) -> None:
     heap.append(item)
