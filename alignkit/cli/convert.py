@@ -51,36 +51,76 @@ def add_parser(sub: Any) -> None:
         description="Convert other data formats into alignkit JSONL records. Every row is"
         " converted or reported with its location and reason.",
     )
-    p.add_argument("inputs", nargs="+", metavar="IN",
-                   help="JSONL / .jsonl.gz / JSON array / Parquet files or save_to_disk folders")
-    p.add_argument("--from", dest="fmt", choices=("auto", *FORMATS), default="auto", type=_format_name,
-                   metavar="FORMAT", help=f"input format: auto (default) or one of {', '.join(FORMATS)}")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="JSONL / .jsonl.gz / JSON array / Parquet files or save_to_disk folders",
+    )
+    p.add_argument(
+        "--from",
+        dest="fmt",
+        choices=("auto", *FORMATS),
+        default="auto",
+        type=_format_name,
+        metavar="FORMAT",
+        help=f"input format: auto (default) or one of {', '.join(FORMATS)}",
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output JSONL file")
-    p.add_argument("--on-error", choices=("fail", "skip"), default="fail",
-                   help="fail (default): stop at the first bad row, write nothing;"
-                   " skip: write the good rows and report the bad ones")
-    p.add_argument("--rejects", metavar="FILE",
-                   help="write each rejected row (error + original row) to this JSONL file")
-    p.add_argument("--report", choices=("text", "json"), default="text",
-                   help="summary format on stdout (default text)")
-    p.add_argument("--max-errors", type=_non_negative, default=DEFAULT_MAX_ERRORS, metavar="N",
-                   help=f"print at most N errors (all are counted); 0 prints all (default {DEFAULT_MAX_ERRORS})")
+    p.add_argument(
+        "--on-error",
+        choices=("fail", "skip"),
+        default="fail",
+        help="fail (default): stop at the first bad row, write nothing;"
+        " skip: write the good rows and report the bad ones",
+    )
+    p.add_argument(
+        "--rejects",
+        metavar="FILE",
+        help="write each rejected row (error + original row) to this JSONL file",
+    )
+    p.add_argument(
+        "--report",
+        choices=("text", "json"),
+        default="text",
+        help="summary format on stdout (default text)",
+    )
+    p.add_argument(
+        "--max-errors",
+        type=_non_negative,
+        default=DEFAULT_MAX_ERRORS,
+        metavar="N",
+        help="print at most N errors (all are counted); 0 prints all"
+        f" (default {DEFAULT_MAX_ERRORS})",
+    )
     p.add_argument("--split", help="split of a DatasetDict folder")
-    p.add_argument("--merge-consecutive", action="store_true",
-                   help="join consecutive same-role turns with a blank line (counted) instead of rejecting")
-    p.add_argument("--drop-leading-assistant", action="store_true",
-                   help="drop assistant turns before the first user turn (counted) instead of rejecting")
-    p.add_argument("--shuffle-seed", type=int, metavar="N",
-                   help="preference rows: place the chosen response at a seeded random position"
-                   " (default: always response_a)")
+    p.add_argument(
+        "--merge-consecutive",
+        action="store_true",
+        help="join consecutive same-role turns with a blank line (counted) instead of rejecting",
+    )
+    p.add_argument(
+        "--drop-leading-assistant",
+        action="store_true",
+        help="drop assistant turns before the first user turn (counted) instead of rejecting",
+    )
+    p.add_argument(
+        "--shuffle-seed",
+        type=int,
+        metavar="N",
+        help="preference rows: place the chosen response at a seeded random position"
+        " (default: always response_a)",
+    )
     p.add_argument("--allow-empty", action="store_true", help="accept empty turn content")
     p.add_argument("--source", help="value of the records' 'source' field")
     p.set_defaults(run=run)
 
 
 def _summary_line(label: str, counts: dict[str, Any]) -> str:
-    text = (f"{label}, {counts['rows']} rows, {counts['converted']} converted,"
-            f" {counts['rejected']} rejected")
+    text = (
+        f"{label}, {counts['rows']} rows, {counts['converted']} converted,"
+        f" {counts['rejected']} rejected"
+    )
     reasons = counts["rejected_by_reason"]
     if reasons:
         text += " (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")"
@@ -125,13 +165,15 @@ def run(args: argparse.Namespace) -> int:
     if len(kinds) > 1:
         raise UsageError(
             "the inputs hold both SFT and preference data ("
-            + ", ".join(f"{s.path}: {f}" for s, f in zip(sources, formats) if f is not None)
+            + ", ".join(
+                f"{s.path}: {f}" for s, f in zip(sources, formats, strict=True) if f is not None
+            )
             + "); an output file holds one kind of record: convert them to separate files"
         )
     with ExitStack() as stack:
         out = stack.enter_context(AtomicTextFile(args.output))
         rejects = stack.enter_context(AtomicTextFile(args.rejects)) if args.rejects else None
-        for src, fmt in zip(sources, formats):
+        for src, fmt in zip(sources, formats, strict=True):
             summary = ConvertSummary()
             if fmt is None:
                 print(f"alignkit: warning: {src.path}: no readable rows", file=sys.stderr)
@@ -153,9 +195,12 @@ def run(args: argparse.Namespace) -> int:
                 assert result.error is not None
                 if args.on_error == "fail":
                     print(result.error.format(), file=sys.stderr)
-                    print("alignkit: error: stopped at the first row that cannot be converted;"
-                          " nothing was written (fix the row, or use --on-error skip to write"
-                          " the others and report the rejected ones)", file=sys.stderr)
+                    print(
+                        "alignkit: error: stopped at the first row that cannot be converted;"
+                        " nothing was written (fix the row, or use --on-error skip to write"
+                        " the others and report the rejected ones)",
+                        file=sys.stderr,
+                    )
                     return 1
                 if rejects is not None:
                     rejects.write(_reject_line(result))
@@ -169,8 +214,10 @@ def run(args: argparse.Namespace) -> int:
         if rejects is not None:
             rejects.commit()
     if hidden:
-        print(f"alignkit: {hidden} more errors not shown (raise --max-errors, or 0 to show all)",
-              file=sys.stderr)
+        print(
+            f"alignkit: {hidden} more errors not shown (raise --max-errors, or 0 to show all)",
+            file=sys.stderr,
+        )
     if args.report == "json":
         files = [{"path": path, "format": fmt, **s.to_dict()} for path, fmt, s in per_file]
         doc = {

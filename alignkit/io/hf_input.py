@@ -42,7 +42,8 @@ def is_dataset_folder(path: str | os.PathLike[str]) -> bool:
     """True for a folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``."""
     folder = Path(path)
     return folder.is_dir() and (
-        (folder / "dataset_info.json").is_file() or (folder / "dataset_dict.json").is_file()
+        (folder / "dataset_info.json").is_file()
+        or (folder / "dataset_dict.json").is_file()
         or (folder / "state.json").is_file()
     )
 

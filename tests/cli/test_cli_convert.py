@@ -31,8 +31,10 @@ def test_converts_with_auto_detection(tmp_path: Path, capsys: pytest.CaptureFixt
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(src), "-o", str(out)]) == 0
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == ('{"turns":[{"role":"user","content":"Wie viel ist 2+2? ü"},'
-                        '{"role":"assistant","content":"4"}]}')
+    assert lines[0] == (
+        '{"turns":[{"role":"user","content":"Wie viel ist 2+2? ü"},'
+        '{"role":"assistant","content":"4"}]}'
+    )
     assert all(ChatExample.model_validate_json(line) for line in lines)
     stdout = capsys.readouterr().out
     assert f"{src}: pairs, 2 rows, 2 converted, 0 rejected" in stdout
@@ -49,7 +51,9 @@ def test_output_is_byte_identical_across_runs(tmp_path: Path) -> None:
     assert all(r.chosen_response == "A" for r in records)
 
 
-def test_fail_mode_stops_and_leaves_no_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fail_mode_stops_and_leaves_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path / "gsm.jsonl", [GOOD, BAD, GOOD])
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n")
@@ -61,17 +65,33 @@ def test_fail_mode_stops_and_leaves_no_output(tmp_path: Path, capsys: pytest.Cap
     assert _leftovers(tmp_path) == []
 
 
-def test_skip_mode_writes_good_rows_and_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_skip_mode_writes_good_rows_and_rejects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path / "gsm.jsonl", [GOOD, BAD, GOOD])
     (tmp_path / "gsm.jsonl").open("a").write("not json\n")
     out, rejects = tmp_path / "out.jsonl", tmp_path / "rej.jsonl"
-    code = main(["convert", str(src), "-o", str(out), "--on-error", "skip",
-                 "--rejects", str(rejects), "--report", "json"])
+    code = main(
+        [
+            "convert",
+            str(src),
+            "-o",
+            str(out),
+            "--on-error",
+            "skip",
+            "--rejects",
+            str(rejects),
+            "--report",
+            "json",
+        ]
+    )
     assert code == 0
     assert len(out.read_text().splitlines()) == 2
     bad = [json.loads(x) for x in rejects.read_text().splitlines()]
     assert [(b["line"], b["type"], b["row"]) for b in bad] == [
-        (2, "empty_content", BAD), (4, "json_invalid", None)]
+        (2, "empty_content", BAD),
+        (4, "json_invalid", None),
+    ]
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["total"]["rows"] == 4
@@ -81,10 +101,14 @@ def test_skip_mode_writes_good_rows_and_rejects(tmp_path: Path, capsys: pytest.C
     assert f"{src}:4: invalid JSON" in captured.err
 
 
-def test_max_errors_limits_printed_errors_not_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_max_errors_limits_printed_errors_not_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path / "gsm.jsonl", [BAD] * 4)
     out = tmp_path / "out.jsonl"
-    assert main(["convert", str(src), "-o", str(out), "--on-error", "skip", "--max-errors", "1"]) == 0
+    assert (
+        main(["convert", str(src), "-o", str(out), "--on-error", "skip", "--max-errors", "1"]) == 0
+    )
     captured = capsys.readouterr()
     assert captured.err.count("[empty_content]") == 1
     assert "3 more errors not shown" in captured.err
@@ -92,7 +116,9 @@ def test_max_errors_limits_printed_errors_not_counts(tmp_path: Path, capsys: pyt
     assert out.read_text() == ""
 
 
-def test_unknown_format_exits_2_and_suggests_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_format_exits_2_and_suggests_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path / "x.jsonl", [{"text": "hello"}])
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(src), "-o", str(out)]) == 2
@@ -102,9 +128,18 @@ def test_unknown_format_exits_2_and_suggests_from(tmp_path: Path, capsys: pytest
 
 
 def test_explicit_from_overrides_detection(tmp_path: Path) -> None:
-    src = _write(tmp_path / "x.jsonl", [{"messages": [{"role": "user", "content": "q"},
-                                                      {"role": "assistant", "content": "a"}],
-                                         "conversations": []}])
+    src = _write(
+        tmp_path / "x.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "a"},
+                ],
+                "conversations": [],
+            }
+        ],
+    )
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(src), "-o", str(out)]) == 2
     assert main(["convert", str(src), "--from", "openai", "-o", str(out)]) == 0
@@ -124,13 +159,32 @@ def test_sft_and_preference_inputs_cannot_share_an_output(
 
 
 def test_fix_options_are_passed_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    row = {"conversations": [{"from": "gpt", "value": "hello"}, {"from": "human", "value": "a"},
-                             {"from": "human", "value": "b"}, {"from": "gpt", "value": "c"}]}
+    row = {
+        "conversations": [
+            {"from": "gpt", "value": "hello"},
+            {"from": "human", "value": "a"},
+            {"from": "human", "value": "b"},
+            {"from": "gpt", "value": "c"},
+        ]
+    }
     src = _write(tmp_path / "s.jsonl", [row])
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(src), "-o", str(out)]) == 1
-    assert main(["convert", str(src), "-o", str(out), "--merge-consecutive",
-                 "--drop-leading-assistant", "--source", "sg"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(src),
+                "-o",
+                str(out),
+                "--merge-consecutive",
+                "--drop-leading-assistant",
+                "--source",
+                "sg",
+            ]
+        )
+        == 0
+    )
     record = ChatExample.model_validate_json(out.read_text())
     assert [t.content for t in record.turns] == ["a\n\nb", "c"]
     assert record.source == "sg"
@@ -156,7 +210,9 @@ def test_from_accepts_dashes_and_capitals(tmp_path: Path) -> None:
     assert PreferenceExample.model_validate_json(out.read_text()).response_b == "B"
 
 
-def test_real_fastchat_file_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_real_fastchat_file_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = shared_path("data", "alignment/sft/fastchat/dummy_conversation.json")
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(src), "-o", str(out)]) == 0

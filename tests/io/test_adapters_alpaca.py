@@ -31,7 +31,12 @@ def test_alpaca_empty_input_is_left_out(empty: str | None) -> None:
 def test_alpaca_system_and_history() -> None:
     row = {"system": "S", "history": [["q0", "a0"]], "instruction": "q1", "output": "a1"}
     assert _turns(row, "alpaca") == [
-        ("system", "S"), ("user", "q0"), ("assistant", "a0"), ("user", "q1"), ("assistant", "a1")]
+        ("system", "S"),
+        ("user", "q0"),
+        ("assistant", "a0"),
+        ("user", "q1"),
+        ("assistant", "a1"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -50,8 +55,13 @@ def test_alpaca_bad_rows(row: dict[str, object], expected: tuple[str, str]) -> N
 
 
 def test_self_instruct_gives_one_record_per_instance() -> None:
-    row = {"id": "seed_task_1", "name": "n", "instruction": "Add.", "is_classification": False,
-           "instances": [{"input": "1 1", "output": "2"}, {"input": "", "output": "0"}]}
+    row = {
+        "id": "seed_task_1",
+        "name": "n",
+        "instruction": "Add.",
+        "is_classification": False,
+        "instances": [{"input": "1 1", "output": "2"}, {"input": "", "output": "0"}],
+    }
     results = list(convert_rows([row], "self_instruct"))
     assert [r.part for r in results] == [0, 1]
     records = [r.record for r in results]
@@ -73,7 +83,9 @@ def test_self_instruct_bad_instance_is_reported_alone() -> None:
 
 def test_self_instruct_without_instances_is_rejected() -> None:
     assert error_of({"instruction": "i", "instances": []}, "self_instruct") == (
-        "empty_instances", "instances")
+        "empty_instances",
+        "instances",
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,20 +101,30 @@ def test_pairs_key_variants(row: dict[str, object], prompt: str, response: str) 
 
 
 def test_pairs_system_and_conversational_prompt_completion() -> None:
-    row = {"system": "S", "prompt": [{"role": "user", "content": "p"}],
-           "completion": [{"role": "assistant", "content": "c"}]}
+    row = {
+        "system": "S",
+        "prompt": [{"role": "user", "content": "p"}],
+        "completion": [{"role": "assistant", "content": "c"}],
+    }
     assert _turns(row, "pairs") == [("system", "S"), ("user", "p"), ("assistant", "c")]
 
 
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ({"prompt": "p", "completion": [{"role": "assistant", "content": "c"}]},
-         ("wrong_type", "prompt")),
+        (
+            {"prompt": "p", "completion": [{"role": "assistant", "content": "c"}]},
+            ("wrong_type", "prompt"),
+        ),
         ({"question": "q", "answer": 4}, ("wrong_type", "answer")),
         ({"question": "q"}, ("missing", "")),
-        ({"prompt": [{"role": "user", "content": "p"}], "completion": [{"role": "user", "content": "c"}]},
-         ("consecutive_roles", "completion.0")),
+        (
+            {
+                "prompt": [{"role": "user", "content": "p"}],
+                "completion": [{"role": "user", "content": "c"}],
+            },
+            ("consecutive_roles", "completion.0"),
+        ),
     ],
 )
 def test_pairs_bad_rows(row: dict[str, object], expected: tuple[str, str]) -> None:
@@ -110,6 +132,7 @@ def test_pairs_bad_rows(row: dict[str, object], expected: tuple[str, str]) -> No
 
 
 def test_source_option_fills_source() -> None:
-    results = list(convert_rows([{"question": "q", "answer": "a"}], "pairs",
-                                ConvertOptions(source="gsm8k")))
+    results = list(
+        convert_rows([{"question": "q", "answer": "a"}], "pairs", ConvertOptions(source="gsm8k"))
+    )
     assert results[0].record is not None and results[0].record.source == "gsm8k"

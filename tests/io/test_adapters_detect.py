@@ -14,11 +14,16 @@ A = {"role": "assistant", "content": "Yo"}
 EXAMPLES: dict[str, dict[str, object]] = {
     "alignkit": {"turns": [U, A]},
     "openai": {"messages": [U, A]},
-    "sharegpt": {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]},
+    "sharegpt": {
+        "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]
+    },
     "alpaca": {"instruction": "i", "input": "", "output": "o"},
     "self_instruct": {"instruction": "i", "instances": [{"input": "", "output": "o"}]},
     "pairs": {"question": "q", "answer": "a"},
-    "hh_rlhf": {"chosen": "\n\nHuman: Q\n\nAssistant: A", "rejected": "\n\nHuman: Q\n\nAssistant: B"},
+    "hh_rlhf": {
+        "chosen": "\n\nHuman: Q\n\nAssistant: A",
+        "rejected": "\n\nHuman: Q\n\nAssistant: B",
+    },
     "trl": {"prompt": "Q", "chosen": "A", "rejected": "B"},
 }
 
@@ -51,7 +56,9 @@ def test_unknown_keys_error_lists_formats_and_suggests_from() -> None:
 
 def test_row_matching_two_formats_is_ambiguous() -> None:
     row = {"messages": [U, A], "conversations": []}
-    with pytest.raises(UsageError, match=r"ambiguous input format: item 0 .* matches openai, sharegpt"):
+    with pytest.raises(
+        UsageError, match=r"ambiguous input format: item 0 .* matches openai, sharegpt"
+    ):
         detect_format([(0, row)], "f.json", "item")
 
 

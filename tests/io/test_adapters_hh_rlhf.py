@@ -16,7 +16,9 @@ from alignkit.records import PreferenceExample
 
 def hh(*turns: str, reply: str) -> str:
     """A transcript: alternating Human/Assistant turns, then an assistant reply."""
-    text = "".join(f"\n\n{'Human' if i % 2 == 0 else 'Assistant'}: {t}" for i, t in enumerate(turns))
+    text = "".join(
+        f"\n\n{'Human' if i % 2 == 0 else 'Assistant'}: {t}" for i, t in enumerate(turns)
+    )
     return f"{text}\n\nAssistant: {reply}"
 
 
@@ -36,7 +38,10 @@ def test_multi_turn_history_is_parsed_into_turns() -> None:
     turns = ("q1", "a1", "q2")
     record = _pref({"chosen": hh(*turns, reply="good"), "rejected": hh(*turns, reply="bad")})
     assert [(t.role, t.content) for t in record.history] == [
-        ("user", "q1"), ("assistant", "a1"), ("user", "q2")]
+        ("user", "q1"),
+        ("assistant", "a1"),
+        ("user", "q2"),
+    ]
 
 
 def test_response_containing_assistant_marker_is_not_split_there() -> None:
@@ -67,19 +72,36 @@ def test_common_prefix_inside_a_reply_backs_off_to_the_marker() -> None:
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ({"chosen": hh("Q", reply="A"), "rejected": hh("Q", reply="A")},
-         ("identical_responses", "rejected")),
-        ({"chosen": hh("Q1", reply="A"), "rejected": hh("Q2", reply="A")},
-         ("no_common_prompt", "rejected")),
-        ({"chosen": "preamble" + hh("Q", reply="A"), "rejected": "preamble" + hh("Q", reply="B")},
-         ("bad_transcript", "chosen")),
-        ({"chosen": hh("Q", reply=""), "rejected": hh("Q", reply="B")},
-         ("empty_response", "response_a")),
-        ({"chosen": hh("", reply="A"), "rejected": hh("", reply="B")},
-         ("empty_content", "history.0.content")),
-        ({"chosen": "\n\nHuman: a\n\nHuman: b\n\nAssistant: A",
-          "rejected": "\n\nHuman: a\n\nHuman: b\n\nAssistant: B"},
-         ("consecutive_roles", "chosen (turn 1)")),
+        (
+            {"chosen": hh("Q", reply="A"), "rejected": hh("Q", reply="A")},
+            ("identical_responses", "rejected"),
+        ),
+        (
+            {"chosen": hh("Q1", reply="A"), "rejected": hh("Q2", reply="A")},
+            ("no_common_prompt", "rejected"),
+        ),
+        (
+            {
+                "chosen": "preamble" + hh("Q", reply="A"),
+                "rejected": "preamble" + hh("Q", reply="B"),
+            },
+            ("bad_transcript", "chosen"),
+        ),
+        (
+            {"chosen": hh("Q", reply=""), "rejected": hh("Q", reply="B")},
+            ("empty_response", "response_a"),
+        ),
+        (
+            {"chosen": hh("", reply="A"), "rejected": hh("", reply="B")},
+            ("empty_content", "history.0.content"),
+        ),
+        (
+            {
+                "chosen": "\n\nHuman: a\n\nHuman: b\n\nAssistant: A",
+                "rejected": "\n\nHuman: a\n\nHuman: b\n\nAssistant: B",
+            },
+            ("consecutive_roles", "chosen (turn 1)"),
+        ),
         ({"chosen": hh("Q", reply="A"), "rejected": 3}, ("wrong_type", "rejected")),
         ({"chosen": hh("Q", reply="A")}, ("missing", "rejected")),
     ],
@@ -89,19 +111,25 @@ def test_bad_rows_are_rejected(row: dict[str, object], expected: tuple[str, str]
 
 
 def test_merge_consecutive_fixes_repeated_human_turns() -> None:
-    row = {"chosen": "\n\nHuman: a\n\nHuman: b\n\nAssistant: A",
-           "rejected": "\n\nHuman: a\n\nHuman: b\n\nAssistant: B"}
+    row = {
+        "chosen": "\n\nHuman: a\n\nHuman: b\n\nAssistant: A",
+        "rejected": "\n\nHuman: a\n\nHuman: b\n\nAssistant: B",
+    }
     record = _pref(row, merge_consecutive=True)
     assert [t.content for t in record.history] == ["a\n\nb"]
 
 
 def test_shuffle_seed_is_deterministic_and_keeps_the_preference() -> None:
-    rows = [{"chosen": hh(f"Q{i}", reply=f"good{i}"), "rejected": hh(f"Q{i}", reply=f"bad{i}")}
-            for i in range(40)]
-    runs = [list(convert_rows(rows, "hh_rlhf", ConvertOptions(shuffle_seed=seed)))
-            for seed in (1, 1, 2)]
-    positions = [[r.record.chosen for r in run if isinstance(r.record, PreferenceExample)]
-                 for run in runs]
+    rows = [
+        {"chosen": hh(f"Q{i}", reply=f"good{i}"), "rejected": hh(f"Q{i}", reply=f"bad{i}")}
+        for i in range(40)
+    ]
+    runs = [
+        list(convert_rows(rows, "hh_rlhf", ConvertOptions(shuffle_seed=seed))) for seed in (1, 1, 2)
+    ]
+    positions = [
+        [r.record.chosen for r in run if isinstance(r.record, PreferenceExample)] for run in runs
+    ]
     assert positions[0] == positions[1]
     assert positions[0] != positions[2]
     assert {"a", "b"} == set(positions[0])
@@ -111,14 +139,23 @@ def test_shuffle_seed_is_deterministic_and_keeps_the_preference() -> None:
         assert result.record.rejected_response == f"bad{i}"
 
 
-_TEXT = st.text(alphabet=st.sampled_from(list("ab :\nHumanAssist")), min_size=1, max_size=12).filter(
-    lambda s: s.strip() != "" and "\n\nHuman:" not in s and "\n\nAssistant:" not in s
-    and not s.endswith("\n") and not s.startswith("Human:") and not s.startswith("Assistant:")
+_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab :\nHumanAssist")), min_size=1, max_size=12
+).filter(
+    lambda s: (
+        s.strip() != ""
+        and "\n\nHuman:" not in s
+        and "\n\nAssistant:" not in s
+        and not s.endswith("\n")
+        and not s.startswith("Human:")
+        and not s.startswith("Assistant:")
+    )
 )
 
 
-_TAIL = st.lists(st.sampled_from(["a", " ", "\n", ":", "\n\nAssistant: ", "\n\nHuman: "]),
-                 max_size=6).map("".join)
+_TAIL = st.lists(
+    st.sampled_from(["a", " ", "\n", ":", "\n\nAssistant: ", "\n\nHuman: "]), max_size=6
+).map("".join)
 
 
 @given(
@@ -136,6 +173,7 @@ def test_split_recovers_history_and_replies(
     reply_a, reply_b = f"A{first}{tail_a}", f"B{first}{tail_b}"
     record = _pref({"chosen": hh(*turns, reply=reply_a), "rejected": hh(*turns, reply=reply_b)})
     assert [t.content for t in record.history] == turns
-    assert [t.role for t in record.history] == ["user" if i % 2 == 0 else "assistant"
-                                                for i in range(len(turns))]
+    assert [t.role for t in record.history] == [
+        "user" if i % 2 == 0 else "assistant" for i in range(len(turns))
+    ]
     assert (record.response_a, record.response_b) == (reply_a, reply_b)

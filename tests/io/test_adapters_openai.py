@@ -12,21 +12,30 @@ A = {"role": "assistant", "content": "Hello!"}
 
 
 def test_plain_messages_become_turns_and_extra_keys_metadata() -> None:
-    row = {"id": 7, "dataset": "super_ni", "messages": [{"role": "system", "content": "Be kind."}, U, A]}
+    row = {
+        "id": 7,
+        "dataset": "super_ni",
+        "messages": [{"role": "system", "content": "Be kind."}, U, A],
+    }
     record = convert_one(row, "openai").record
     assert isinstance(record, ChatExample)
     assert [(t.role, t.content) for t in record.turns] == [
-        ("system", "Be kind."), ("user", "Hi"), ("assistant", "Hello!")]
+        ("system", "Be kind."),
+        ("user", "Hi"),
+        ("assistant", "Hello!"),
+    ]
     assert record.id == "7"
     assert record.metadata == {"dataset": "super_ni"}
 
 
 def test_text_parts_are_joined_and_developer_is_system() -> None:
-    row = {"messages": [
-        {"role": "developer", "content": "Rules."},
-        {"role": "user", "content": [{"type": "text", "text": "Hello "}, "world"]},
-        A,
-    ]}
+    row = {
+        "messages": [
+            {"role": "developer", "content": "Rules."},
+            {"role": "user", "content": [{"type": "text", "text": "Hello "}, "world"]},
+            A,
+        ]
+    }
     record = convert_one(row, "openai").record
     assert isinstance(record, ChatExample)
     assert record.turns[0].role == "system"
@@ -35,8 +44,15 @@ def test_text_parts_are_joined_and_developer_is_system() -> None:
 
 @pytest.mark.parametrize("part_type", ["image_url", "input_image", "input_audio", "file"])
 def test_non_text_parts_are_refused_with_their_location(part_type: str) -> None:
-    row = {"messages": [{"role": "user", "content": [{"type": "text", "text": "see"},
-                                                     {"type": part_type, part_type: {}}]}, A]}
+    row = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "see"}, {"type": part_type, part_type: {}}],
+            },
+            A,
+        ]
+    }
     assert error_of(row, "openai") == ("non_text_content", "messages.0.content.1.type")
 
 
@@ -46,8 +62,12 @@ def test_unknown_part_type_is_refused() -> None:
 
 
 def test_reasoning_and_train_are_kept() -> None:
-    row = {"messages": [U, {"role": "assistant", "content": "4", "reasoning_content": "2+2",
-                            "train": False}]}
+    row = {
+        "messages": [
+            U,
+            {"role": "assistant", "content": "4", "reasoning_content": "2+2", "train": False},
+        ]
+    }
     record = convert_one(row, "openai").record
     assert isinstance(record, ChatExample)
     assert record.turns[1].reasoning == "2+2"
@@ -61,20 +81,29 @@ def test_reasoning_and_train_are_kept() -> None:
         ({"messages": ["hi"]}, ("wrong_type", "messages.0")),
         ({"messages": [{"role": "robot", "content": "x"}, A]}, ("unknown_role", "messages.0.role")),
         ({"messages": [{"content": "x"}, A]}, ("wrong_type", "messages.0.role")),
-        ({"messages": [U, {"role": "assistant", "content": None}]},
-         ("missing_content", "messages.1.content")),
-        ({"messages": [U, {"role": "assistant", "content": None,
-                           "tool_calls": [{"id": "1"}]}]},
-         ("tool_calls_unsupported", "messages.1.tool_calls")),
-        ({"messages": [U, {"role": "assistant", "content": 3}]},
-         ("wrong_type", "messages.1.content")),
+        (
+            {"messages": [U, {"role": "assistant", "content": None}]},
+            ("missing_content", "messages.1.content"),
+        ),
+        (
+            {"messages": [U, {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}]},
+            ("tool_calls_unsupported", "messages.1.tool_calls"),
+        ),
+        (
+            {"messages": [U, {"role": "assistant", "content": 3}]},
+            ("wrong_type", "messages.1.content"),
+        ),
         ({"messages": [U, U, A]}, ("consecutive_roles", "messages.1")),
         ({"messages": [A, U, A]}, ("leading_assistant", "messages.0")),
         ({"messages": [U]}, ("no_assistant_turn", "turns")),
-        ({"messages": [U, {"role": "assistant", "content": "  "}]},
-         ("empty_content", "turns.1.content")),
-        ({"messages": [U, A, {"role": "system", "content": "late"}]},
-         ("system_not_first", "turns.2.role")),
+        (
+            {"messages": [U, {"role": "assistant", "content": "  "}]},
+            ("empty_content", "turns.1.content"),
+        ),
+        (
+            {"messages": [U, A, {"role": "system", "content": "late"}]},
+            ("system_not_first", "turns.2.role"),
+        ),
     ],
 )
 def test_bad_rows_are_rejected_with_type_and_location(

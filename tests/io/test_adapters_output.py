@@ -36,8 +36,13 @@ def test_write_outside_the_block_is_an_error(tmp_path: Path) -> None:
 
 
 def test_record_json_is_compact_ordered_and_keeps_non_ascii() -> None:
-    record = PreferenceExample(history=[Turn(role="user", content="¿Qué?")],
-                               response_a="sí", response_b="no", chosen="a", metadata={"k": None})
+    record = PreferenceExample(
+        history=[Turn(role="user", content="¿Qué?")],
+        response_a="sí",
+        response_b="no",
+        chosen="a",
+        metadata={"k": None},
+    )
     assert record_json(record) == (
         '{"history":[{"role":"user","content":"¿Qué?"}],"response_a":"sí","response_b":"no",'
         '"chosen":"a","metadata":{"k":null}}'

@@ -18,10 +18,16 @@ HH = "alignment/preference/hh-rlhf"
 #: split → (rows, converted, rejected by reason); see the README section "Converting other formats".
 HH_COUNTS = {
     "harmless-base": (2312, 2304, {"consecutive_roles": 4, "empty_response": 4}),
-    "helpful-base": (2354, 2341, {"consecutive_roles": 7, "empty_content": 1, "empty_response": 3,
-                                  "identical_responses": 2}),
-    "helpful-online": (1137, 1131, {"empty_content": 1, "empty_response": 3,
-                                    "identical_responses": 2}),
+    "helpful-base": (
+        2354,
+        2341,
+        {"consecutive_roles": 7, "empty_content": 1, "empty_response": 3, "identical_responses": 2},
+    ),
+    "helpful-online": (
+        1137,
+        1131,
+        {"empty_content": 1, "empty_response": 3, "identical_responses": 2},
+    ),
     "helpful-rejection-sampled": (2749, 2717, {"identical_responses": 32}),
 }
 
@@ -98,8 +104,9 @@ def test_super_ni_messages() -> None:
 
 def test_self_instruct_seed_tasks_one_record_per_instance() -> None:
     path = shared_path("data", "alignment/sft/self-instruct/seed_tasks.jsonl")
-    instances = sum(len(json.loads(line)["instances"])
-                    for line in path.read_text(encoding="utf-8").splitlines())
+    instances = sum(
+        len(json.loads(line)["instances"]) for line in path.read_text(encoding="utf-8").splitlines()
+    )
     summary, results = _run(path)
     assert summary.rows == 175
     assert summary.converted + summary.rejected == instances

@@ -32,13 +32,15 @@ def test_role_map_covers_every_record_role() -> None:
 
 
 def test_system_turn_tool_turns_and_role_content_items() -> None:
-    row = {"conversations": [
-        {"from": "system", "value": "S"},
-        {"role": "user", "content": "Q"},
-        {"from": "function_call", "value": '{"name": "f"}'},
-        {"from": "observation", "value": "42"},
-        G,
-    ]}
+    row = {
+        "conversations": [
+            {"from": "system", "value": "S"},
+            {"role": "user", "content": "Q"},
+            {"from": "function_call", "value": '{"name": "f"}'},
+            {"from": "observation", "value": "42"},
+            G,
+        ]
+    }
     record = convert_one(row, "sharegpt").record
     assert isinstance(record, ChatExample)
     assert [t.role for t in record.turns] == ["system", "user", "assistant", "tool", "assistant"]
@@ -60,18 +62,26 @@ def test_list_of_strings_alternates_user_and_assistant() -> None:
     ("row", "expected"),
     [
         ({"conversations": []}, ("empty_conversation", "conversations")),
-        ({"conversations": [{"from": "alien", "value": "x"}, G]},
-         ("unknown_role", "conversations.0.from")),
-        ({"conversations": [{"from": "human", "value": 3}, G]},
-         ("wrong_type", "conversations.0.value")),
+        (
+            {"conversations": [{"from": "alien", "value": "x"}, G]},
+            ("unknown_role", "conversations.0.from"),
+        ),
+        (
+            {"conversations": [{"from": "human", "value": 3}, G]},
+            ("wrong_type", "conversations.0.value"),
+        ),
         ({"conversations": [{"value": "x"}, G]}, ("wrong_type", "conversations.0.from")),
         ({"conversations": [H, H, G]}, ("consecutive_roles", "conversations.1")),
         ({"conversations": [H, G, G]}, ("consecutive_roles", "conversations.2")),
         ({"conversations": [G, H, G]}, ("leading_assistant", "conversations.0")),
-        ({"conversations": [{"from": "system", "value": "S"}, G, H, G]},
-         ("leading_assistant", "conversations.1")),
-        ({"system": "S", "conversations": [{"from": "system", "value": "T"}, H, G]},
-         ("duplicate_system", "system")),
+        (
+            {"conversations": [{"from": "system", "value": "S"}, G, H, G]},
+            ("leading_assistant", "conversations.1"),
+        ),
+        (
+            {"system": "S", "conversations": [{"from": "system", "value": "T"}, H, G]},
+            ("duplicate_system", "system"),
+        ),
         ({"conversations": [H]}, ("no_assistant_turn", "turns")),
         ({"conversations": "Hi"}, ("wrong_type", "conversations")),
     ],

@@ -22,24 +22,37 @@ def _jsonl(path: Path, lines: list[bytes]) -> Path:
 
 
 def test_jsonl_bad_lines_are_reported_with_their_numbers(tmp_path: Path) -> None:
-    path = _jsonl(tmp_path / "g.jsonl", [
-        json.dumps(GOOD).encode(),
-        b"",
-        b"{not json",
-        b"[1, 2]",
-        b'{"question": "\xff", "answer": "a"}',
-        b'{"question": "\\ud800", "answer": "a"}',
-        json.dumps(BAD).encode(),
-        json.dumps(GOOD).encode(),
-    ])
+    path = _jsonl(
+        tmp_path / "g.jsonl",
+        [
+            json.dumps(GOOD).encode(),
+            b"",
+            b"{not json",
+            b"[1, 2]",
+            b'{"question": "\xff", "answer": "a"}',
+            b'{"question": "\\ud800", "answer": "a"}',
+            json.dumps(BAD).encode(),
+            json.dumps(GOOD).encode(),
+        ],
+    )
     results = list(convert_file(path, "pairs"))
     got = [(r.number, r.error.error_type if r.error else "ok") for r in results]
-    assert got == [(1, "ok"), (2, "blank_line"), (3, "json_invalid"), (4, "not_an_object"),
-                   (5, "invalid_utf8"), (6, "lone_surrogate"), (7, "empty_content"), (8, "ok")]
+    assert got == [
+        (1, "ok"),
+        (2, "blank_line"),
+        (3, "json_invalid"),
+        (4, "not_an_object"),
+        (5, "invalid_utf8"),
+        (6, "lone_surrogate"),
+        (7, "empty_content"),
+        (8, "ok"),
+    ]
     error = results[6].error
     assert error is not None
-    assert str(error) == f"{path}:7: turns.1.content: turn 1 has empty content; fill it or drop" \
+    assert (
+        str(error) == f"{path}:7: turns.1.content: turn 1 has empty content; fill it or drop"
         " the turn (or validate with allow_empty) [empty_content]"
+    )
 
 
 def test_auto_detection_skips_unreadable_lines(tmp_path: Path) -> None:
@@ -58,8 +71,13 @@ def test_json_array_items_are_numbered_from_zero(tmp_path: Path) -> None:
     path.write_text(json.dumps([GOOD, "text", BAD]))
     results = list(convert_file(path))
     assert [(r.unit, r.number, r.ok) for r in results] == [
-        ("item", 0, True), ("item", 1, False), ("item", 2, False)]
-    assert str(results[1].error) == f"{path}: item 1: expected a JSON object, got str [not_an_object]"
+        ("item", 0, True),
+        ("item", 1, False),
+        ("item", 2, False),
+    ]
+    assert (
+        str(results[1].error) == f"{path}: item 1: expected a JSON object, got str [not_an_object]"
+    )
     assert str(results[2].error).startswith(f"{path}: item 2: turns.1.content: ")
 
 
@@ -103,8 +121,14 @@ def test_parquet_file(tmp_path: Path) -> None:
 
 
 def test_parquet_nested_messages_with_null_struct_fields(tmp_path: Path) -> None:
-    rows = [{"messages": [{"role": "user", "content": "Hi", "name": None},
-                          {"role": "assistant", "content": "Yo", "name": "bot"}]}]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Hi", "name": None},
+                {"role": "assistant", "content": "Yo", "name": "bot"},
+            ]
+        }
+    ]
     path = tmp_path / "m.parquet"
     datasets.Dataset.from_list(rows).to_parquet(str(path))
     assert [r.ok for r in convert_file(path)] == [True]
@@ -122,8 +146,12 @@ def test_save_to_disk_folder_and_dataset_dict_splits(tmp_path: Path) -> None:
     datasets.Dataset.from_list([GOOD]).save_to_disk(str(single))
     assert [(r.unit, r.number, r.ok) for r in convert_file(single)] == [("row", 0, True)]
     both = tmp_path / "dict"
-    datasets.DatasetDict({"train": datasets.Dataset.from_list([GOOD, GOOD]),
-                          "test": datasets.Dataset.from_list([BAD])}).save_to_disk(str(both))
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list([GOOD, GOOD]),
+            "test": datasets.Dataset.from_list([BAD]),
+        }
+    ).save_to_disk(str(both))
     assert [r.ok for r in convert_file(both, split="test")] == [False]
     with pytest.raises(UsageError, match=r"no split was given; choose one of \['test', 'train'\]"):
         open_source(both)

@@ -81,7 +81,9 @@ class ConvertError(InputError):
         if self.unit == "line":
             return super().format()
         field_part = f" {self.loc}:" if self.loc else ""
-        return f"{self.path}: {self.unit} {self.line}:{field_part} {self.message} [{self.error_type}]"
+        return (
+            f"{self.path}: {self.unit} {self.line}:{field_part} {self.message} [{self.error_type}]"
+        )
 
     def to_dict(self) -> dict[str, object]:
         out = super().to_dict()

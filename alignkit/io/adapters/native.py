@@ -34,13 +34,15 @@ def convert(row: Mapping[str, object], options: ConvertOptions, number: int) -> 
     if "turns" in row:
         if "history" in row or "response_a" in row:
             raise RowProblem(
-                "", "the row has both 'turns' (SFT) and 'history'/'response_a' (preference)",
+                "",
+                "the row has both 'turns' (SFT) and 'history'/'response_a' (preference)",
                 "ambiguous_record",
             )
         return [Draft("sft", data)]
     if "history" in row or "response_a" in row:
         return [Draft("preference", data)]
     raise RowProblem(
-        "", "not an alignkit record: expected 'turns' or 'history'/'response_a'/'response_b'",
+        "",
+        "not an alignkit record: expected 'turns' or 'history'/'response_a'/'response_b'",
         "unknown_record_kind",
     )

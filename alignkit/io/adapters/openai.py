@@ -66,7 +66,9 @@ def text_content(content: object, loc: str) -> str:
         raise RowProblem(loc, "content is null; give the message text", "missing_content")
     if not isinstance(content, list):
         raise RowProblem(
-            loc, f"expected a string or a list of text parts, got {type_name(content)}", "wrong_type"
+            loc,
+            f"expected a string or a list of text parts, got {type_name(content)}",
+            "wrong_type",
         )
     texts: list[str] = []
     for i, part in enumerate(content):
@@ -95,7 +97,9 @@ def text_content(content: object, loc: str) -> str:
     return TEXT_PART_SEPARATOR.join(texts)
 
 
-def message_turn(message: object, loc: str, role_map: Mapping[str, str] = ROLE_MAP) -> dict[str, object]:
+def message_turn(
+    message: object, loc: str, role_map: Mapping[str, str] = ROLE_MAP
+) -> dict[str, object]:
     """One OpenAI message as a record turn (a dict with ``role`` and ``content``).
 
     >>> message_turn({"role": "developer", "content": "Be brief."}, "messages.0")
@@ -104,11 +108,15 @@ def message_turn(message: object, loc: str, role_map: Mapping[str, str] = ROLE_M
     msg = as_mapping(message, loc, "a message")
     raw_role = msg.get("role")
     if not isinstance(raw_role, str):
-        raise RowProblem(f"{loc}.role", f"expected a role string, got {type_name(raw_role)}", "wrong_type")
+        raise RowProblem(
+            f"{loc}.role", f"expected a role string, got {type_name(raw_role)}", "wrong_type"
+        )
     role = role_map.get(raw_role.lower())
     if role is None:
         known = ", ".join(sorted(role_map))
-        raise RowProblem(f"{loc}.role", f"unknown role {raw_role!r}; known roles: {known}", "unknown_role")
+        raise RowProblem(
+            f"{loc}.role", f"unknown role {raw_role!r}; known roles: {known}", "unknown_role"
+        )
     for key in ("tool_calls", "function_call"):
         if msg.get(key):
             raise RowProblem(
@@ -117,7 +125,10 @@ def message_turn(message: object, loc: str, role_map: Mapping[str, str] = ROLE_M
                 " or render the call into the content",
                 "tool_calls_unsupported",
             )
-    turn: dict[str, object] = {"role": role, "content": text_content(msg.get("content"), f"{loc}.content")}
+    turn: dict[str, object] = {
+        "role": role,
+        "content": text_content(msg.get("content"), f"{loc}.content"),
+    }
     train = msg.get("train")
     if isinstance(train, bool):
         turn["train"] = train

@@ -139,7 +139,9 @@ def _convert_row(
             record = _validate(draft, options)
         except ValidationError as err:
             error = _validation_error(err, src, number)
-            yield ConvertResult(*where, error=error, part=draft.part, notes=tuple(draft.notes), row=row)
+            yield ConvertResult(
+                *where, error=error, part=draft.part, notes=tuple(draft.notes), row=row
+            )
             continue
         yield ConvertResult(*where, record=record, part=draft.part, notes=tuple(draft.notes))
 

@@ -38,21 +38,46 @@ class Adapter:
 
 
 _ADAPTERS: Final = (
-    Adapter("alignkit", "any", "turns | history, response_a, response_b, chosen",
-            native.matches, native.convert),
+    Adapter(
+        "alignkit",
+        "any",
+        "turns | history, response_a, response_b, chosen",
+        native.matches,
+        native.convert,
+    ),
     Adapter("openai", "sft", "messages: [{role, content}, ...]", openai.matches, openai.convert),
-    Adapter("sharegpt", "sft", "conversations: [{from, value}, ...]",
-            sharegpt.matches, sharegpt.convert),
+    Adapter(
+        "sharegpt", "sft", "conversations: [{from, value}, ...]", sharegpt.matches, sharegpt.convert
+    ),
     Adapter("alpaca", "sft", "instruction, input, output", alpaca.matches, alpaca.convert),
-    Adapter("self_instruct", "sft", "instruction, instances: [{input, output}, ...]",
-            alpaca.matches_self_instruct, alpaca.convert_self_instruct),
-    Adapter("pairs", "sft", "prompt + response | prompt + completion | question + answer",
-            pairs.matches, pairs.convert),
-    Adapter("hh_rlhf", "preference", 'chosen, rejected: "\\n\\nHuman: ...\\n\\nAssistant: ..."',
-            hh_rlhf.matches, hh_rlhf.convert),
-    Adapter("trl", "preference",
-            "prompt, chosen, rejected (strings or messages) | chosen, rejected: [messages]",
-            trl.matches, trl.convert),
+    Adapter(
+        "self_instruct",
+        "sft",
+        "instruction, instances: [{input, output}, ...]",
+        alpaca.matches_self_instruct,
+        alpaca.convert_self_instruct,
+    ),
+    Adapter(
+        "pairs",
+        "sft",
+        "prompt + response | prompt + completion | question + answer",
+        pairs.matches,
+        pairs.convert,
+    ),
+    Adapter(
+        "hh_rlhf",
+        "preference",
+        'chosen, rejected: "\\n\\nHuman: ...\\n\\nAssistant: ..."',
+        hh_rlhf.matches,
+        hh_rlhf.convert,
+    ),
+    Adapter(
+        "trl",
+        "preference",
+        "prompt, chosen, rejected (strings or messages) | chosen, rejected: [messages]",
+        trl.matches,
+        trl.convert,
+    ),
 )
 
 #: Every format by its ``--from`` name.

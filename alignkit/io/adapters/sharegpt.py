@@ -73,18 +73,24 @@ def _item_turn(item: object, loc: str) -> dict[str, object]:
     speaker = entry.get(speaker_key)
     if not isinstance(speaker, str):
         raise RowProblem(
-            f"{loc}.from", f"expected a speaker string in 'from', got {type_name(speaker)}", "wrong_type"
+            f"{loc}.from",
+            f"expected a speaker string in 'from', got {type_name(speaker)}",
+            "wrong_type",
         )
     role = ROLE_MAP.get(speaker.strip().lower())
     if role is None:
         known = ", ".join(sorted(ROLE_MAP))
         raise RowProblem(
-            f"{loc}.{speaker_key}", f"unknown speaker {speaker!r}; known speakers: {known}", "unknown_role"
+            f"{loc}.{speaker_key}",
+            f"unknown speaker {speaker!r}; known speakers: {known}",
+            "unknown_role",
         )
     text = entry.get(text_key)
     if not isinstance(text, str):
         raise RowProblem(
-            f"{loc}.{text_key}", f"expected the turn text as a string, got {type_name(text)}", "wrong_type"
+            f"{loc}.{text_key}",
+            f"expected the turn text as a string, got {type_name(text)}",
+            "wrong_type",
         )
     return {"role": role, "content": text}
 
@@ -120,7 +126,9 @@ def convert(row: Mapping[str, object], options: ConvertOptions, number: int) -> 
         used.add("system")
         if turns[0]["role"] == "system":
             raise RowProblem(
-                "system", "the row has both a 'system' field and a system turn; keep one", "duplicate_system"
+                "system",
+                "the row has both a 'system' field and a system turn; keep one",
+                "duplicate_system",
             )
         if system.strip():
             turns.insert(0, {"role": "system", "content": system})

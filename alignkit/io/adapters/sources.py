@@ -61,13 +61,18 @@ def parse_line(path: str, number: int, raw: bytes) -> Mapping[str, object] | Inp
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         return InputError(
-            path, number, "", f"invalid UTF-8 at byte {err.start}; re-encode the file as UTF-8",
+            path,
+            number,
+            "",
+            f"invalid UTF-8 at byte {err.start}; re-encode the file as UTF-8",
             "invalid_utf8",
         )
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        return InputError(path, number, "", f"invalid JSON: {err.msg} at column {err.colno}", "json_invalid")
+        return InputError(
+            path, number, "", f"invalid JSON: {err.msg} at column {err.colno}", "json_invalid"
+        )
     except RecursionError:
         return InputError(path, number, "", "JSON nested too deeply", "nesting_too_deep")
     if not isinstance(value, dict):
@@ -78,8 +83,11 @@ def parse_line(path: str, number: int, raw: bytes) -> Mapping[str, object] | Inp
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             return InputError(
-                path, number, "", "a string holds a lone surrogate escape (\\ud800-\\udfff);"
-                " fix the text", "lone_surrogate",
+                path,
+                number,
+                "",
+                "a string holds a lone surrogate escape (\\ud800-\\udfff); fix the text",
+                "lone_surrogate",
             )
     return value
 

@@ -61,7 +61,8 @@ def _response(value: object, loc: str) -> str:
     turn = message_turn(value[0], f"{loc}.0")
     if turn["role"] != "assistant":
         raise RowProblem(
-            f"{loc}.0.role", f"the response must be an assistant message, not {turn['role']}",
+            f"{loc}.0.role",
+            f"the response must be an assistant message, not {turn['role']}",
             "response_not_assistant",
         )
     content = turn["content"]
@@ -89,7 +90,8 @@ def _implicit(
     rejected = [message_turn(m, f"rejected.{i}") for i, m in enumerate(get_list(row, "rejected"))]
     if chosen == rejected:
         raise RowProblem(
-            "rejected", "chosen and rejected are identical; the pair carries no preference",
+            "rejected",
+            "chosen and rejected are identical; the pair carries no preference",
             "identical_responses",
         )
     n = 0
@@ -119,10 +121,14 @@ def _explicit(
         history = message_turns(prompt, "prompt", options, notes)
     else:
         raise RowProblem(
-            "prompt", f"expected a string or a list of messages, got {type_name(prompt)}", "wrong_type"
+            "prompt",
+            f"expected a string or a list of messages, got {type_name(prompt)}",
+            "wrong_type",
         )
     if "chosen" not in row or "rejected" not in row:
-        raise RowProblem("chosen" if "chosen" not in row else "rejected", "missing field", "missing")
+        raise RowProblem(
+            "chosen" if "chosen" not in row else "rejected", "missing field", "missing"
+        )
     return history, _response(row["chosen"], "chosen"), _response(row["rejected"], "rejected")
 
 
@@ -145,7 +151,8 @@ def convert(row: Mapping[str, object], options: ConvertOptions, number: int) -> 
     if system is not None and system.strip():
         if history and history[0]["role"] == "system":
             raise RowProblem(
-                "system", "the row has both a 'system' field and a system message; keep one",
+                "system",
+                "the row has both a 'system' field and a system message; keep one",
                 "duplicate_system",
             )
         history.insert(0, {"role": "system", "content": system})
