@@ -2,18 +2,46 @@
 
 The stable entry points (adapters, the serializer and the CLI use them):
 
-- :func:`read_lines` — numbered raw lines of a JSONL / ``.jsonl.gz`` file, streamed.
+- :func:`read_lines` — numbered raw lines of a JSONL / ``.jsonl.gz`` file, streamed
+  (:mod:`alignkit.io.jsonl`).
 - :func:`iter_records` — one :class:`RecordResult` (a record, or that line's
-  :class:`~alignkit.errors.InputError` s) per line.
-- :func:`validate_file` — counts and errors for a whole file (``alignkit validate``).
+  :class:`~alignkit.errors.InputError` s) per line; :class:`RecordParser` does the same
+  one line at a time (:mod:`alignkit.io.reader`).
+- :func:`validate_file` — counts and errors for a whole file, as ``alignkit validate``
+  reports them (:mod:`alignkit.io.validate`).
+
+Names are loaded on first use, so importing :mod:`alignkit.io.jsonl` alone does not
+import pydantic (``alignkit --help`` stays fast).
 """
 
-from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, Line, open_binary, read_lines
-from alignkit.io.reader import KINDS, Kind, RecordParser, RecordResult, iter_records
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, Line, open_binary, read_lines
+    from alignkit.io.reader import KINDS, Kind, RecordParser, RecordResult, iter_records
+    from alignkit.io.validate import FileReport, validate_file
+
+_WHERE = {
+    "DEFAULT_MAX_LINE_BYTES": "alignkit.io.jsonl",
+    "Line": "alignkit.io.jsonl",
+    "open_binary": "alignkit.io.jsonl",
+    "read_lines": "alignkit.io.jsonl",
+    "KINDS": "alignkit.io.reader",
+    "Kind": "alignkit.io.reader",
+    "RecordParser": "alignkit.io.reader",
+    "RecordResult": "alignkit.io.reader",
+    "iter_records": "alignkit.io.reader",
+    "FileReport": "alignkit.io.validate",
+    "validate_file": "alignkit.io.validate",
+}
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "KINDS",
+    "FileReport",
     "Kind",
     "Line",
     "RecordParser",
@@ -21,4 +49,14 @@ __all__ = [
     "iter_records",
     "open_binary",
     "read_lines",
+    "validate_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alignkit.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -126,3 +126,18 @@ def test_subprocess_console_entry_point(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith(f"{a}:2: turns.0.role: ")
     assert done.stdout == f"{a}: sft, 2 records, 1 valid, 1 invalid (errors: literal_error 1)\n"
+
+
+def test_pre_commit_hook_definition() -> None:
+    import re
+
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parents[2]
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] == "alignkit-validate" and hook["language"] == "python"
+    assert hook["entry"] == "alignkit validate"
+    files = re.compile(hook["files"])
+    assert files.search("data/sft.jsonl") and files.search("x/pairs.jsonl.gz")
+    assert not files.search("a.json") and not files.search("a.jsonl.bak")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "id: alignkit-validate" in readme
