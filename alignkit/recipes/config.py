@@ -19,18 +19,13 @@ Paths inside a recipe are relative to the folder of the recipe file.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alignkit.errors import RecipeError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the project requires Python 3.11
-    raise ImportError("alignkit recipes need Python >= 3.11 (tomllib)")
 
 _CLOSED = ConfigDict(extra="forbid", frozen=True)
 

@@ -22,7 +22,7 @@ from alignkit.recipes.minhash import NearDupIndex
 from alignkit.recipes.normalize import dedup_key, digest, text_view
 
 T = TypeVar("T", Item, Pair)
-_BATCH = 512
+_BATCH = 128
 
 
 def item_text(item: Item | Pair, kind: str) -> str:

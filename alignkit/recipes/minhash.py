@@ -40,19 +40,25 @@ class Shingler:
         self.ngram = ngram
         self._cache: dict[str, int] = {}
 
-    def _word(self, w: str) -> int:
-        h = self._cache.get(w)
-        if h is None:
-            h = int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
-            if len(self._cache) < 2_000_000:
-                self._cache[w] = h
-        return h
+    def _hash_words(self, ws: list[str]) -> U64:
+        cache = self._cache
+        try:
+            vals = list(map(cache.__getitem__, ws))
+        except KeyError:
+            if len(cache) > 2_000_000:  # bound the memory of a huge vocabulary
+                cache.clear()
+            for w in ws:
+                if w not in cache:
+                    digest = hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest()
+                    cache[w] = int.from_bytes(digest, "little")
+            vals = list(map(cache.__getitem__, ws))
+        return np.array(vals, dtype=np.uint64)
 
     def shingles(self, text: str) -> U64:
         ws = words(text)
         if not ws:
             return _EMPTY
-        arr = np.fromiter((self._word(w) for w in ws), dtype=np.uint64, count=len(ws))
+        arr = self._hash_words(ws)
         n = min(self.ngram, len(ws))
         m = len(ws) - n + 1
         h = arr[:m].copy()
@@ -106,7 +112,9 @@ class MinHasher:
         flat = np.concatenate([batch[i] for i in keep])
         starts = np.cumsum([0] + [batch[i].size for i in keep[:-1]])
         with np.errstate(over="ignore"):
-            hv = (self.a[:, None] * flat[None, :] + self.b[:, None]) >> np.uint64(32)
+            hv = np.multiply(self.a[:, None], flat[None, :])
+            hv += self.b[:, None]
+        hv >>= np.uint64(32)
         out[keep] = np.minimum.reduceat(hv, starts, axis=1).T.astype(np.uint32)
         return out
 
@@ -133,8 +141,9 @@ class NearDupIndex:
         self.comparisons = 0
 
     def _keys(self, sig: npt.NDArray[np.uint32]) -> list[bytes]:
-        r = self.rows
-        return [sig[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
+        raw = sig.tobytes()
+        w = self.rows * 4  # bytes per band (uint32 rows)
+        return [raw[i * w : (i + 1) * w] for i in range(self.bands)]
 
     def match(self, sh: U64, sig: npt.NDArray[np.uint32]) -> tuple[int, float] | None:
         """The first kept text (lowest index) at or above the threshold, or ``None``."""
