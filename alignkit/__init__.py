@@ -1,8 +1,54 @@
 """alignkit: chat and preference data to validated, training-ready token tensors."""
 
+from typing import TYPE_CHECKING
+
 from alignkit._compiled import COMPILED as COMPILED
 from alignkit._version import __version__ as __version__
 from alignkit.bpe import Tokenizer as Tokenizer
 from alignkit.bpe import load_tokenizer as load_tokenizer
 
-__all__ = ["COMPILED", "Tokenizer", "__version__", "load_tokenizer"]
+if TYPE_CHECKING:
+    from alignkit.io.reader import iter_records as iter_records
+    from alignkit.io.validate import validate_file as validate_file
+    from alignkit.recipes import load_recipe as load_recipe
+    from alignkit.recipes import run_recipe as run_recipe
+    from alignkit.records import ChatExample as ChatExample
+    from alignkit.records import PreferenceExample as PreferenceExample
+    from alignkit.records import Turn as Turn
+
+__all__ = [
+    "COMPILED",
+    "ChatExample",
+    "PreferenceExample",
+    "Tokenizer",
+    "Turn",
+    "__version__",
+    "iter_records",
+    "load_recipe",
+    "load_tokenizer",
+    "run_recipe",
+    "validate_file",
+]
+
+# Records and readers load pydantic, so they are imported on first use (`alignkit --help`
+# stays fast): `from alignkit import ChatExample` works as usual.
+_LAZY = {
+    "ChatExample": "alignkit.records",
+    "PreferenceExample": "alignkit.records",
+    "Turn": "alignkit.records",
+    "iter_records": "alignkit.io.reader",
+    "validate_file": "alignkit.io.validate",
+    "load_recipe": "alignkit.recipes",
+    "run_recipe": "alignkit.recipes",
+}
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alignkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -123,3 +123,17 @@ def test_property_system_first_and_assistant_present(roles: list[str], system: b
         assert [e["type"] for e in exc.errors()] == ["no_assistant_turn"]
     else:
         assert "assistant" in roles
+
+
+def test_public_names_are_re_exported_lazily() -> None:
+    import alignkit
+    from alignkit import io as alignkit_io
+
+    assert alignkit.ChatExample is ChatExample and alignkit.Turn is Turn
+    assert alignkit.PreferenceExample is PreferenceExample
+    assert alignkit.iter_records is alignkit_io.iter_records
+    assert alignkit.validate_file is alignkit_io.validate_file
+    with pytest.raises(AttributeError):
+        alignkit.no_such_name  # noqa: B018
+    with pytest.raises(AttributeError):
+        alignkit_io.no_such_name  # noqa: B018
