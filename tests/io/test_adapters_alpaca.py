@@ -136,3 +136,8 @@ def test_source_option_fills_source() -> None:
         convert_rows([{"question": "q", "answer": "a"}], "pairs", ConvertOptions(source="gsm8k"))
     )
     assert results[0].record is not None and results[0].record.source == "gsm8k"
+
+
+def test_kto_rows_with_a_boolean_label_are_not_sft() -> None:
+    row = {"prompt": "Q", "completion": "bad answer", "label": False}
+    assert error_of(row, "pairs") == ("unpaired_preference", "label")

@@ -95,3 +95,18 @@ def test_pass_through_keeps_records_as_they_are() -> None:
 )
 def test_pass_through_errors(row: dict[str, object], expected: tuple[str, str]) -> None:
     assert error_of(row, "alignkit") == expected
+
+
+def test_ultrafeedback_style_rows_are_trl() -> None:
+    row = {
+        "prompt": "Hi",
+        "messages": [U, A],
+        "chosen": [U, A],
+        "rejected": [U, {"role": "assistant", "content": "no"}],
+        "score_chosen": 8.0,
+        "score_rejected": 3.0,
+    }
+    assert detect_format([(1, row)], "f", "line") == "trl"
+    record = convert_one(row, "trl").record
+    assert isinstance(record, PreferenceExample)
+    assert (record.chosen_response, record.rejected_response) == ("Yo", "no")

@@ -143,3 +143,24 @@ def test_shuffle_moves_scores_with_their_response() -> None:
 )
 def test_bad_rows_are_rejected(row: dict[str, object], expected: tuple[str, str]) -> None:
     assert error_of(row, "trl") == expected
+
+
+def test_chosen_rejected_repeating_the_prompt_are_split() -> None:
+    shared = [msg("user", "Q")]
+    row = {
+        "prompt": "Q",
+        "chosen": [*shared, msg("assistant", "good")],
+        "rejected": [*shared, msg("assistant", "bad")],
+    }
+    record = _pref(row)
+    assert [t.content for t in record.history] == ["Q"]
+    assert (record.response_a, record.response_b) == ("good", "bad")
+
+
+def test_repeated_prompt_must_match_the_prompt() -> None:
+    row = {
+        "prompt": "other",
+        "chosen": [msg("user", "Q"), msg("assistant", "good")],
+        "rejected": [msg("user", "Q"), msg("assistant", "bad")],
+    }
+    assert error_of(row, "trl") == ("prompt_mismatch", "prompt")

@@ -2,7 +2,8 @@
 
 Each row is matched against every format of :data:`~alignkit.io.adapters.registry.FORMATS`.
 The first :data:`DETECT_ROWS` readable rows must all match exactly one format, and
-the same one; otherwise a :class:`~alignkit.errors.UsageError` lists the formats
+the same one (one tie is broken: a row with ``messages`` and TRL's
+``chosen``/``rejected``, as in UltraFeedback-binarized, is ``trl``); otherwise a :class:`~alignkit.errors.UsageError` lists the formats
 and their keys and suggests ``--from``.
 
 Example::
@@ -28,6 +29,8 @@ from alignkit.io.adapters.registry import FORMATS, format_table
 #: How many readable rows auto-detection looks at.
 DETECT_ROWS: Final = 20
 
+_PREFERENCE_OVER_CHAT: Final = {"openai", "trl"}
+
 
 def row_formats(row: Mapping[str, object]) -> list[str]:
     """The names of the formats whose keys ``row`` has.
@@ -35,7 +38,12 @@ def row_formats(row: Mapping[str, object]) -> list[str]:
     >>> row_formats({"messages": []})
     ['openai']
     """
-    return [name for name, adapter in FORMATS.items() if adapter.matches(row)]
+    names = [name for name, adapter in FORMATS.items() if adapter.matches(row)]
+    if set(names) == _PREFERENCE_OVER_CHAT:
+        # UltraFeedback-binarized rows carry `messages` beside `prompt`/`chosen`/`rejected`:
+        # rows with chosen/rejected are preference data.
+        return ["trl"]
+    return names
 
 
 def _help() -> str:

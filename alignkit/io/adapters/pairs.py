@@ -1,6 +1,9 @@
 """Prompt/response pairs: ``prompt``+``response``, ``prompt``+``completion`` (TRL's
 prompt-completion rows) and ``question``+``answer`` (GSM8K).
 
+Rows with a boolean ``label`` (TRL's unpaired preference / KTO rows) are refused
+as ``unpaired_preference``: a completion labelled ``false`` is not training data.
+
 String fields give a user turn and an assistant turn, after an optional ``system``
 turn. TRL's conversational form, where ``prompt`` and ``completion`` are message
 lists, is accepted too: the prompt messages come first, then the completion
@@ -54,6 +57,14 @@ def convert(row: Mapping[str, object], options: ConvertOptions, number: int) -> 
         wanted = ", ".join(f"{p}/{r}" for p, r in KEY_PAIRS)
         raise RowProblem("", f"expected one of the key pairs {wanted}", "missing")
     prompt_key, response_key = keys
+    if isinstance(row.get("label"), bool):
+        raise RowProblem(
+            "label",
+            "a boolean 'label' marks an unpaired preference (KTO) row: its completion may be"
+            " an undesirable one, so it is not SFT data; convert only label=true rows, or"
+            " pair them with --from trl",
+            "unpaired_preference",
+        )
     notes: list[str] = []
     turns: list[dict[str, object]] = []
     system = opt_str(row, "system")

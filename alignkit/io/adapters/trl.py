@@ -2,7 +2,9 @@
 
 Explicit prompt: ``prompt`` is a string (one user turn) or a message list (the
 history, OpenAI message rules); ``chosen`` and ``rejected`` are strings or a list
-holding one assistant message. An optional ``system`` string comes first.
+holding one assistant message; when both are longer conversations that repeat the
+prompt (UltraFeedback-binarized), they are split like implicit-prompt rows and their
+shared messages must end with the prompt (``prompt_mismatch`` otherwise). An optional ``system`` string comes first.
 
 Implicit prompt (no ``prompt`` key): ``chosen`` and ``rejected`` are whole
 conversations (message lists) sharing a prefix; the longest common prefix of
@@ -129,7 +131,36 @@ def _explicit(
         raise RowProblem(
             "chosen" if "chosen" not in row else "rejected", "missing field", "missing"
         )
-    return history, _response(row["chosen"], "chosen"), _response(row["rejected"], "rejected")
+    chosen, rejected = row["chosen"], row["rejected"]
+    if (
+        isinstance(chosen, list)
+        and isinstance(rejected, list)
+        and max(len(chosen), len(rejected)) > 1
+    ):
+        return _repeated_prompt(history, row, options, notes)
+    return history, _response(chosen, "chosen"), _response(rejected, "rejected")
+
+
+def _repeated_prompt(
+    history: list[dict[str, object]],
+    row: Mapping[str, object],
+    options: ConvertOptions,
+    notes: list[str],
+) -> tuple[list[dict[str, object]], str, str]:
+    """``chosen``/``rejected`` that repeat the prompt (UltraFeedback-binarized): split them
+    as implicit-prompt rows and check that their shared part is the prompt."""
+    shared, chosen, rejected = _implicit(row, options, notes)
+    same = shared == history
+    if not same and len(history) == 1 and shared:
+        same = shared[-1] == history[0]  # a string prompt is the last shared user turn
+    if not same:
+        raise RowProblem(
+            "prompt",
+            "chosen and rejected are whole conversations, but their shared messages do not"
+            " end with the prompt; give chosen/rejected as the responses only",
+            "prompt_mismatch",
+        )
+    return shared, chosen, rejected
 
 
 def matches(row: Mapping[str, object]) -> bool:
