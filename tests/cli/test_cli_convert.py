@@ -218,3 +218,21 @@ def test_real_fastchat_file_through_the_cli(
     assert main(["convert", str(src), "-o", str(out)]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 500
     assert "sharegpt, 500 rows, 500 converted, 0 rejected" in capsys.readouterr().out
+
+
+def test_dataset_folder_split_and_row_locations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datasets
+
+    folder = tmp_path / "ds"
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list([GOOD, BAD]), "test": datasets.Dataset.from_list([GOOD])}
+    ).save_to_disk(str(folder))
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", str(folder), "-o", str(out)]) == 2
+    assert "choose one of ['test', 'train'] with --split" in capsys.readouterr().err
+    code = main(["convert", str(folder), "--split", "train", "-o", str(out), "--on-error", "skip"])
+    assert code == 0
+    assert f"{folder}: row 1: turns.1.content: " in capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == 1
