@@ -15,7 +15,7 @@ folders with a ``chat_template``.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+import importlib
 
 from alignkit.errors import TemplateError
 from alignkit.templates.render import (
@@ -24,8 +24,6 @@ from alignkit.templates.render import (
     POLICY_EVERYTHING,
     POLICY_LAST_ASSISTANT,
     TurnTuple,
-    render,
-    render_completion,
 )
 from alignkit.templates.segments import KIND_SPECIAL, KIND_TEXT, Segment, segments_text
 from alignkit.templates.specs import BUILTIN_SPECS, ChatSpec
@@ -56,23 +54,18 @@ def get_template(name: str) -> ChatSpec:
     return spec
 
 
-if TYPE_CHECKING:
-    from alignkit.templates.chat import ChatTemplate, turn_tuples
-
-
 def __getattr__(name: str) -> object:
-    # ChatTemplate imports alignkit.encode, which imports this package's segments:
-    # load it lazily to keep the import graph acyclic.
+    # ChatTemplate (typed: import it from alignkit.templates.chat) imports alignkit.encode,
+    # which imports this package, and pydantic/jinja2: loading it lazily keeps the import
+    # graph acyclic and keeps the mypyc build (which type-checks this package's __init__
+    # without the runtime dependencies installed) free of them.
     if name in ("ChatTemplate", "turn_tuples"):
-        from alignkit.templates import chat
-
-        return getattr(chat, name)
+        return getattr(importlib.import_module("alignkit.templates.chat"), name)
     raise AttributeError(f"module 'alignkit.templates' has no attribute {name!r}")
 
 __all__ = [
     "ALIASES",
     "ChatSpec",
-    "ChatTemplate",
     "KIND_SPECIAL",
     "KIND_TEXT",
     "POLICIES",
@@ -82,9 +75,6 @@ __all__ = [
     "Segment",
     "TurnTuple",
     "get_template",
-    "render",
-    "render_completion",
     "segments_text",
     "template_names",
-    "turn_tuples",
 ]

@@ -25,7 +25,7 @@ from templates_realdata import Message, real_conversations
 from templates_tokenizers import llama3_tokenizer, qwen3_tokenizer
 
 from alignkit.encode import IGNORE_INDEX
-from alignkit.templates import ChatTemplate
+from alignkit.templates.chat import ChatTemplate
 
 transformers = pytest.importorskip("transformers")
 

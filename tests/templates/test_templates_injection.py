@@ -20,7 +20,8 @@ from templates_tokenizers import ByteTokenizer, RefTokenizer, llama3_tokenizer, 
 
 from alignkit.errors import SpecialTokenError
 from alignkit.records import ChatExample, Turn
-from alignkit.templates import ChatTemplate, TurnTuple
+from alignkit.templates import TurnTuple
+from alignkit.templates.chat import ChatTemplate
 
 FAMILY_SPECIALS = [
     "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>", "<tool_call>",

@@ -11,7 +11,8 @@ from templates_tokenizers import ByteTokenizer, llama3_tokenizer, qwen3_tokenize
 
 from alignkit.encode import IGNORE_INDEX
 from alignkit.errors import TemplateError
-from alignkit.templates import ChatTemplate, TurnTuple
+from alignkit.templates import TurnTuple
+from alignkit.templates.chat import ChatTemplate
 from alignkit.templates.jinja import JinjaRenderer, match_builtin, read_folder_template
 
 ZEPHYR = ("{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{{ eos_token }}\n{% endfor %}"

@@ -19,7 +19,8 @@ from alignkit.encode import (
 )
 from alignkit.errors import TemplateError
 from alignkit.records import ChatExample, PreferenceExample, Turn
-from alignkit.templates import ChatTemplate, TurnTuple, get_template, template_names
+from alignkit.templates import TurnTuple, get_template, template_names
+from alignkit.templates.chat import ChatTemplate
 from alignkit.templates.segments import KIND_SPECIAL
 
 TEMPLATES = ("chatml", "qwen3", "llama3", "alpaca", "plain")
