@@ -55,8 +55,10 @@ class BPECore:
         b'hello'
     """
 
-    def __init__(self, ranks: dict[bytes, int], pattern: str) -> None:
+    def __init__(self, ranks: dict[bytes, int], pattern: str, cache_size: int = _CACHE_MAX) -> None:
         self.ranks: dict[bytes, int] = dict(ranks)
+        #: most pieces the cache holds before it is emptied (0 disables it).
+        self.cache_size: int = cache_size
         self.pattern: str = pattern
         self.kind: int = pattern_kind(pattern)
         self.regex: regex.Pattern[str] | None = (
@@ -137,9 +139,10 @@ class BPECore:
             if v is None:
                 v = self._lookup(piece)
                 if e - i <= _CACHE_PIECE_MAX:
-                    if len(cache) >= _CACHE_MAX:
+                    if len(cache) >= self.cache_size:
                         cache.clear()
-                    cache[piece] = v
+                    if self.cache_size > 0:
+                        cache[piece] = v
             if isinstance(v, list):
                 out.extend(v)
             else:

@@ -1,0 +1,259 @@
+"""The compiled scanners split exactly like ``regex.findall`` with the known patterns.
+
+Differential tests: hypothesis strings over a rich alphabet, hand-picked hard
+cases, real text (shared corpora, novel slices, Python stdlib source) and, in a
+slow test, every code point in a few contexts. The Unicode class tables are
+re-derived from the installed ``regex`` and compared with the committed ones.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sysconfig
+from pathlib import Path
+
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alignkit.bpe import _gen_unicode, _scan, _unicode, patterns
+from tests.conftest import shared_path
+
+KINDS: dict[str, int] = {
+    "gpt2": _scan.KIND_GPT2,
+    "cl100k": _scan.KIND_CL100K,
+    "o200k": _scan.KIND_O200K,
+    "llama3": _scan.KIND_LLAMA3,
+    "qwen": _scan.KIND_QWEN,
+}
+NAMES = sorted(KINDS)
+COMPILED_RE = {name: regex.compile(patterns.KNOWN_PATTERNS[name]) for name in NAMES}
+
+
+def scan_split(name: str, text: str) -> list[str]:
+    data = text.encode("utf-8", "surrogatepass")
+    ends = _scan.piece_ends(KINDS[name], data)
+    return [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends], ends)]
+
+
+def assert_same_split(name: str, text: str) -> None:
+    expected = COMPILED_RE[name].findall(text)
+    got = scan_split(name, text)
+    if got != expected:
+        k = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        raise AssertionError(
+            f"{name}: first difference at piece {k}: scanner {got[k - 1 : k + 2]!r} "
+            f"regex {expected[k - 1 : k + 2]!r}"
+        )
+
+
+# --- the Unicode tables -------------------------------------------------------
+
+
+def test_tables_match_the_installed_regex() -> None:
+    derived = _gen_unicode.derive_classes()
+    stage1, stage2 = _gen_unicode.build_tables(derived)
+    assert _unicode.STAGE1 == stage1, "regenerate with: python -m alignkit.bpe._gen_unicode"
+    assert _unicode.STAGE2 == stage2, "regenerate with: python -m alignkit.bpe._gen_unicode"
+    for cp in (0x41, 0x61, 0x85, 0xA0, 0x301, 0x1C, 0x3000, 0x1F600, 0xD800, 0x10FFFF, 0x2160):
+        assert _scan.code_point_class(cp) == derived[cp]
+
+
+def test_case_folds_match_the_installed_regex() -> None:
+    assert _unicode.FOLDS == {cp: ord(letter) for cp, letter in _gen_unicode.derive_folds().items()}
+    assert _unicode.FOLDS[0x17F] == ord("s")  # LATIN SMALL LETTER LONG S: (?i:s) matches it
+    assert 0x212A not in _unicode.FOLDS  # KELVIN SIGN folds to k, which no contraction uses
+
+
+def test_whitespace_is_regex_whitespace_not_str_isspace() -> None:
+    # \x1c..\x1f are str.isspace() but not \s in regex: the table follows regex.
+    for cp in (0x1C, 0x1D, 0x1E, 0x1F):
+        assert chr(cp).isspace() and _scan.code_point_class(cp) & 4 == 0
+    for cp in (0x85, 0xA0, 0x2028, 0x3000):
+        assert _scan.code_point_class(cp) & 4
+
+
+# --- pattern recognition ------------------------------------------------------
+
+
+def test_known_patterns_have_scanners_and_others_fall_back() -> None:
+    for name in NAMES:
+        assert _scan.pattern_kind(patterns.KNOWN_PATTERNS[name]) == KINDS[name]
+    assert _scan.pattern_kind(patterns.GPT2_ORIGINAL) == _scan.KIND_GPT2
+    assert _scan.pattern_kind(r"\w+|\s+") == _scan.KIND_REGEX
+    with pytest.raises(ValueError, match="regex fallback"):
+        _scan.next_end(_scan.KIND_REGEX, b"a", b"\x11", 0)
+
+
+# --- hand-picked hard cases -----------------------------------------------------
+
+HARD_CASES = [
+    "",
+    " ",
+    "a",
+    "Hello world",
+    "  leading and trailing  ",
+    "x  \n\n  y\r\n  \n z\n",
+    "tabs\t\tand\u00a0nbsp\u3000ideographic",
+    "end with spaces   ",
+    "end with newline \n",
+    "end with newlines \n \n ",
+    "\n\n\n",
+    "\r\n\r\n",
+    "I'm you're he'll we've they'd it's O'Neil rock'n'roll",
+    "I'M YOU'RE HE'LL WE'VE THEY'D IT'S 'S 'T 'Re 'vE",
+    "\u017f'\u017f '\u017f '\u017fx 'S 'LL 'lL 'Ll",
+    "'\u212a 'K 'k",  # KELVIN SIGN
+    "'",
+    "''s",
+    "x's'",
+    "HELLOworld ÀBc\u0301 ABC abc Abc aBC ǅungla",
+    "e\u0301 \u0301 a\u0301\u0301b !\u0301 \u0301\u0301",
+    "12345 1234567 ١٢٣٤٥ ⅠⅡⅢⅣ ½¼ ①②③ 𝟙𝟚𝟛",
+    "a/b\n/c//\n\n/",
+    "!!!\n\n   ???\r\n",
+    "😀😀 👍🏽 👨‍👩‍👧 🇫🇷",
+    "中文字符 日本語テキスト 한국어",
+    "Привет, мир! Ёлка",
+    "line\u2028sep\u2029para\x85nel",
+    "\x1c\x1d\x1e\x1f unit separators",
+    "a\ud800b \udfff \ud83d",  # lone surrogates
+    " \x00 \x7f \x80",
+    "   a",
+    "   1",
+    "   !",
+    " \n a",
+    "\t\ta",
+    "words\r\n\r\n\r\nmore",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hard_cases(name: str) -> None:
+    for text in HARD_CASES:
+        assert_same_split(name, text)
+
+
+def test_documented_splits() -> None:
+    # \s+(?!\S) gives back the last space; \s++$ keeps a trailing run whole.
+    assert scan_split("gpt2", "a   b  ") == ["a", "  ", " b", "  "]
+    # cl100k checks \s++$ before \s*[\r\n]; Llama 3 has no \s++$.
+    assert scan_split("cl100k", "a \n ") == ["a", " \n "]
+    assert scan_split("llama3", "a \n ") == ["a", " \n", " "]
+    # digits: 1-3 per piece except Qwen (one)
+    assert scan_split("cl100k", "12345") == ["123", "45"]
+    assert scan_split("qwen", "123") == ["1", "2", "3"]
+    # o200k splits a case change inside a word and keeps contractions on the word
+    assert scan_split("o200k", "HELLOworld I'M") == ["HELLOworld", " I'M"]
+    assert scan_split("o200k", "helloWORLD") == ["hello", "WORLD"]
+    assert scan_split("cl100k", "\u017f'\u017f") == ["\u017f", "'\u017f"]
+
+
+def test_gpt2_original_pattern_splits_like_gpt2() -> None:
+    original = regex.compile(patterns.GPT2_ORIGINAL)
+    for text in HARD_CASES:
+        assert original.findall(text) == COMPILED_RE["gpt2"].findall(text)
+
+
+# --- hypothesis ---------------------------------------------------------------
+
+_ALPHABET = (
+    "abcdeslmtvrxyzSDLMTVRE'' \t\n\r\x0b\x0c"
+    "0123456789"
+    "éÀçÑßǅ"
+    "\u017f\u212a"
+    "Привет"
+    "中文日本語한"
+    "\u0301\u0308\u20dd"
+    "\u0085\u00a0\u1680\u2000\u2028\u2029\u202f\u3000"
+    "١٢٣४५৬Ⅳ½①𝟙"
+    "!?.,;:/\\-_()[]{}<|>@#$%^&*+=~`\"\x00\x1c"
+)
+_PIECES = st.sampled_from(
+    [*_ALPHABET, "😀", "👍🏽", "\r\n", "'s", "'LL", "'ve", "<|endoftext|>", "   ", "\n\n", "\ud800"]
+)
+TEXTS = st.lists(_PIECES, max_size=40).map("".join)
+RANDOM_TEXTS = st.text(max_size=40)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=300, deadline=None)
+@given(text=TEXTS)
+def test_scanner_equals_regex_on_rich_strings(name: str, text: str) -> None:
+    assert_same_split(name, text)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=150, deadline=None)
+@given(text=RANDOM_TEXTS)
+def test_scanner_equals_regex_on_arbitrary_unicode(name: str, text: str) -> None:
+    assert_same_split(name, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXTS)
+def test_gpt2_original_equals_gpt2_on_rich_strings(text: str) -> None:
+    assert regex.findall(patterns.GPT2_ORIGINAL, text) == COMPILED_RE["gpt2"].findall(text)
+
+
+def test_classify_marks_every_byte_of_a_code_point() -> None:
+    data = "aé中😀\u0301 ".encode()
+    assert list(_scan.classify(data)) == [17, 17, 17, 25, 25, 25, 0, 0, 0, 0, 24, 24, 4]
+    # invalid UTF-8 is "other", byte by byte, and never raises
+    assert list(_scan.classify(b"\xff\xc3(\xe2\x82")) == [0, 0, 0, 0, 0]
+
+
+# --- real text ----------------------------------------------------------------
+
+
+def _novel_slice(path: Path, size: int) -> str:
+    with gzip.open(path, "rb") as f:
+        data = f.read(size)
+    return data.decode("utf-8", "ignore")
+
+
+def _stdlib_source(limit: int) -> str:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    parts: list[str] = []
+    total = 0
+    for path in sorted(root.glob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        parts.append(text)
+        total += len(text)
+        if total >= limit:
+            break
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scanner_equals_regex_on_shared_corpora(name: str) -> None:
+    folder = shared_path("data", "corpora", "cs336")
+    for path in sorted(folder.glob("*.txt")) + [folder / "corpus.en"]:
+        assert_same_split(name, path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scanner_equals_regex_on_novel_slices_and_source(name: str) -> None:
+    for novel in ("en_novels.txt.gz", "multi_novels.txt.gz"):
+        assert_same_split(name, _novel_slice(shared_path("bench", novel), 100_000))
+    assert_same_split(name, _stdlib_source(150_000))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_scanner_equals_regex_on_large_real_text(name: str) -> None:
+    for novel in ("en_novels.txt.gz", "multi_novels.txt.gz"):
+        assert_same_split(name, _novel_slice(shared_path("bench", novel), 3_000_000))
+    assert_same_split(name, _stdlib_source(3_000_000))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_every_code_point_in_context(name: str) -> None:
+    # Each context is joined over all code points (surrogates included, which
+    # regex sees as \p{Cs}); any disagreement on any code point shows up in the split.
+    for context in ("a{c}b", " {c}{c}", "'{c}", "{c}'s ", "\n{c}1"):
+        for start in range(0, 0x110000, 0x10000):
+            text = "".join(context.format(c=chr(cp)) for cp in range(start, start + 0x10000))
+            assert_same_split(name, text)
