@@ -63,6 +63,20 @@ def read_bytes(path: str | Path) -> bytes:
     return data
 
 
+def peek(path: str | Path, size: int = 256) -> bytes:
+    """The first ``size`` bytes of a file's content (gunzipped when compressed)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            if head == b"\x1f\x8b":
+                with gzip.open(f) as g:
+                    return g.read(size)
+            return f.read(size)
+    except (OSError, EOFError) as err:
+        raise TokenizerFileError(f"{path}: cannot read the tokenizer file: {err}") from None
+
+
 def read_text(path: str | Path) -> str:
     """A UTF-8 text file (gzip allowed)."""
     try:

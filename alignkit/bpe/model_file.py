@@ -12,8 +12,8 @@ The file is JSON (gzipped when the name ends in ``.gz``)::
 
 from __future__ import annotations
 
-import base64
 import binascii
+import re
 import gzip
 import json
 import os
@@ -23,6 +23,8 @@ from pathlib import Path
 from alignkit.bpe._fileio import expect_dict, read_json
 from alignkit.bpe.tokenizer import FORMAT, VERSION, Tokenizer, content_hash
 from alignkit.errors import TokenizerFileError
+
+_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def save_tokenizer(tok: Tokenizer, path: str | os.PathLike[str]) -> None:
@@ -57,14 +59,22 @@ def _pairs(doc: dict[str, object], key: str, where: str) -> list[tuple[bytes, in
     if not isinstance(raw, list):
         raise TokenizerFileError(f"{where}: '{key}' must be a list of [base64, id] pairs")
     out: list[tuple[bytes, int]] = []
-    for n, item in enumerate(raw):
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], int)):
+    decode = binascii.a2b_base64
+    try:
+        for item in raw:
+            out.append((decode(item[0]), item[1]))
+    except (binascii.Error, TypeError, IndexError, KeyError, ValueError):
+        pass
+    else:
+        if all(type(i) is int and t for t, i in out):
+            return out
+    for n, item in enumerate(raw):  # slow path: say which entry is wrong
+        ok = isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and type(item[1]) is int
+        if ok and not _B64.fullmatch(item[0]):
+            raise TokenizerFileError(f"{where}: {key}[{n}] is not valid base64")
+        if not ok:
             raise TokenizerFileError(f"{where}: {key}[{n}] must be [base64, id], found {item!r:.60}")
-        try:
-            out.append((base64.b64decode(item[0], validate=True), item[1]))
-        except binascii.Error:
-            raise TokenizerFileError(f"{where}: {key}[{n}] is not valid base64") from None
-    return out
+    raise TokenizerFileError(f"{where}: '{key}' is malformed")
 
 
 def tokenizer_from_dict(doc: dict[str, object], where: str, *, require_hash: bool = False) -> Tokenizer:

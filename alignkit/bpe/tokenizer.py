@@ -15,7 +15,7 @@ surrogate becomes U+FFFD.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import json
 import unicodedata
@@ -361,7 +361,7 @@ class Tokenizer:
     # ---------------------------------------------------------------- identity
     def to_dict(self) -> dict[str, object]:
         """The canonical serialization (what :attr:`hash` hashes and files store)."""
-        b64 = base64.b64encode
+        b64 = binascii.b2a_base64
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -369,8 +369,8 @@ class Tokenizer:
             "normalizer": self.normalizer,
             "add_prefix_space": self.add_prefix_space,
             "specials": sorted(([s, i] for s, i in self._specials.items()), key=lambda t: (t[1], t[0])),
-            "tokens": [[b64(t).decode("ascii"), i] for t, i in self._order],
-            "added": [[b64(t).decode("ascii"), i] for i, t in sorted(self._added.items())],
+            "tokens": [[b64(t, newline=False).decode("ascii"), i] for t, i in self._order],
+            "added": [[b64(t, newline=False).decode("ascii"), i] for i, t in sorted(self._added.items())],
         }
 
     @property

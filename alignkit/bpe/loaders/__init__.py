@@ -6,7 +6,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from alignkit.bpe._fileio import read_bytes
+from alignkit.bpe._fileio import peek
 from alignkit.bpe.loaders.folder import load_folder
 from alignkit.bpe.loaders.gpt2_files import load_vocab_merges
 from alignkit.bpe.loaders.hf_json import load_hf_json
@@ -43,8 +43,8 @@ def _load_file(path: Path, name: str | None) -> Tokenizer:
         if not (vocab_path.exists() and merges_path.exists()):
             raise TokenizerFileError(f"{path}: a GPT-2 vocab.json needs merges.txt beside it (and vice versa)")
         return load_folder(path.parent) if (path.parent / "tokenizer_config.json").exists() else _gpt2_pair(vocab_path, merges_path)
-    head = read_bytes(path)[:4096].lstrip()
-    if head.startswith(b"{") and b'"alignkit-bpe"' in read_bytes(path)[:200]:
+    head = peek(path).lstrip()
+    if head.startswith(b"{") and b'"alignkit-bpe"' in head:
         return load_model_file(path)
     if head.startswith(b"{"):
         return load_hf_json(path)
