@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from alignkit.cli import main
-from conftest import REPO_ROOT, SAMPLE_DATA
+from conftest import SAMPLE_DATA
 
 ENC = ["--encoder", "_byte_encoder:make"]
 TESTS = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_no_files_runs_on_sample_data(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def _spawn(args: list[str], out: Path, pause: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO_ROOT)]),
+    env = dict(os.environ, PYTHONPATH=str(TESTS),
                ALIGNKIT_TEST_PAUSE_BEFORE_COMMIT=pause)
     cmd = [sys.executable, "-m", "alignkit", "tokenize", *args, "-o", str(out), *ENC]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
