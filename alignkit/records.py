@@ -229,7 +229,12 @@ class PreferenceExample(BaseModel):
         return [*self.history, Turn(role="assistant", content=self.rejected_response)]
 
 
-def _record_kind(value: object) -> str | None:
+def record_kind(value: object) -> str | None:
+    """``"sft"`` or ``"preference"`` by the keys of a dict (or the type of a record), else None.
+
+        >>> record_kind({"turns": []}), record_kind({"response_a": "x"}), record_kind([1])
+        ('sft', 'preference', None)
+    """
     if isinstance(value, dict):
         if "turns" in value:
             return "sft"
@@ -250,7 +255,7 @@ Record = Annotated[
         Annotated[PreferenceExample, Tag("preference")],
     ],
     Discriminator(
-        _record_kind,
+        record_kind,
         custom_error_type="unknown_record_kind",
         custom_error_message="cannot tell the record kind: an SFT record has 'turns',"
         " a preference record has 'history', 'response_a', 'response_b' and 'chosen'",

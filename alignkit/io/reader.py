@@ -21,6 +21,7 @@ these, for lines that are not a JSON object at all:
 ``line_too_long``       longer than ``max_line_bytes``
 ``unknown_record_kind`` (auto kind) an object with neither ``turns`` nor ``history``/``response_a``
 ``mixed_kinds``         (auto kind) a record of the other kind than the file's first record
+``wrong_kind``          (fixed kind) a record plainly of the other kind than ``kind``
 
 Example::
 
@@ -48,7 +49,7 @@ from pydantic_core import ErrorDetails
 
 from alignkit.errors import InputError, UsageError
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, Line, read_lines
-from alignkit.records import ChatExample, PreferenceExample, Record, error_loc
+from alignkit.records import ChatExample, PreferenceExample, Record, record_kind, error_loc
 
 #: ``--kind`` values: a fixed kind, or ``auto`` (decided per file by its first record).
 Kind = Literal["sft", "preference", "auto"]
@@ -144,6 +145,10 @@ class RecordParser:
                     mixed = self._check_kind(tag, line.number)
                     if mixed is not None:
                         return RecordResult(line.number, None, (mixed,))
+            else:
+                wrong = self._wrong_kind(details, line.number)
+                if wrong is not None:
+                    return RecordResult(line.number, None, (wrong,))
             errors = tuple(self._convert(d, line, tagged) for d in details)
             return RecordResult(line.number, None, errors)
         if tagged:
@@ -167,6 +172,18 @@ class RecordParser:
             " (split the file)",
             "mixed_kinds",
         )
+
+    def _wrong_kind(self, details: list[ErrorDetails], number: int) -> InputError | None:
+        """With a fixed kind: a record that is plainly of the other kind, as one error."""
+        key, other = ("turns", "preference") if self.kind == "sft" else ("history", "sft")
+        for d in details:
+            if d["type"] == "missing" and tuple(d["loc"]) == (key,):
+                found = record_kind(d.get("input"))
+                if found == other:
+                    return self._error(
+                        number, "", f"this is {_KIND_NAMES[other]} record, but --kind is"
+                        f" {self.kind}; pass --kind {other} (or --kind auto)", "wrong_kind")
+        return None
 
     def _error(self, number: int, loc: str, message: str, error_type: str) -> InputError:
         return InputError(self.path, number, loc, message, error_type)

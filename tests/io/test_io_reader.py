@@ -162,12 +162,16 @@ def test_mixed_kind_message_names_the_deciding_line(tmp_path: Path) -> None:
     assert "first record (line 2) is a preference" in err.message
 
 
-def test_fixed_kind_reports_fields_of_that_kind(tmp_path: Path) -> None:
-    errors = run(tmp_path, [SFT_OK, PREF_OK], "sft")
-    assert (2, "turns", "missing") in errors
-    assert (2, "history", "extra_forbidden") in errors
-    errors = run(tmp_path, [b"[]"], "preference")
-    assert errors == [(1, "", "not_an_object")]
+def test_fixed_kind_names_a_record_of_the_other_kind(tmp_path: Path) -> None:
+    assert run(tmp_path, [SFT_OK, PREF_OK], "sft") == [(2, "", "wrong_kind")]
+    assert run(tmp_path, [PREF_OK, SFT_OK], "preference") == [(2, "", "wrong_kind")]
+    p = tmp_path / "data.jsonl"
+    (result,) = [r for r in iter_records(p, "preference") if r.errors]
+    assert "pass --kind sft" in result.errors[0].message
+    # a record of neither kind gets the field errors of the declared kind
+    errors = run(tmp_path, [b'{"prompt": "x"}'], "sft")
+    assert errors == [(1, "turns", "missing"), (1, "prompt", "extra_forbidden")]
+    assert run(tmp_path, [b"[]"], "preference") == [(1, "", "not_an_object")]
 
 
 def test_allow_empty_and_skip_blank(tmp_path: Path) -> None:
@@ -222,3 +226,49 @@ def test_preference_record_type(tmp_path: Path) -> None:
     (r,) = iter_records(p, "preference")
     assert isinstance(r.record, PreferenceExample)
     assert (r.record.chosen_response, r.record.score_a) == ("5", 1.0)
+
+
+SAMPLE_SFT = (Path(__file__).resolve().parents[2] / "sample_data" / "sft.jsonl").read_bytes().splitlines()
+
+
+def _corrupt(line: bytes, how: str, turn: int) -> tuple[bytes, tuple[str, str]]:
+    """One seeded corruption of a valid SFT line, and the (loc, type) it must produce."""
+    doc = json.loads(line)
+    t = turn % len(doc["turns"])
+    if how == "delete_content":
+        del doc["turns"][t]["content"]
+        return json.dumps(doc).encode(), (f"turns.{t}.content", "missing")
+    if how == "wrong_type":
+        doc["turns"][t]["content"] = len(doc["turns"][t]["content"])
+        return json.dumps(doc).encode(), (f"turns.{t}.content", "string_type")
+    if how == "extra_key":
+        doc["turns"][t]["weight"] = 1
+        return json.dumps(doc).encode(), (f"turns.{t}.weight", "extra_forbidden")
+    if how == "bad_role":
+        doc["turns"][t]["role"] = "gpt"
+        return json.dumps(doc).encode(), (f"turns.{t}.role", "literal_error")
+    if how == "empty_turns":
+        doc["turns"] = []
+        return json.dumps(doc).encode(), ("turns", "too_short")
+    if how == "truncate":
+        text = line.decode("utf-8")
+        return text[: len(text) // 2 + turn % 7].encode("utf-8"), ("", "json_invalid")
+    assert how == "latin1"
+    text = json.dumps(doc, ensure_ascii=False)
+    return text.encode("utf-8").replace(b'"content": "', b'"content": "\xe9', 1), ("", "invalid_utf8")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, len(SAMPLE_SFT) - 1),
+       st.sampled_from(["delete_content", "wrong_type", "extra_key", "bad_role", "empty_turns",
+                        "truncate", "latin1"]),
+       st.integers(0, 50))
+def test_seeded_corruptions_of_sample_data_are_located(tmp_path: Path, index: int, how: str,
+                                                       turn: int) -> None:
+    bad, (loc, error_type) = _corrupt(SAMPLE_SFT[index], how, turn)
+    lines = list(SAMPLE_SFT)
+    lines[index] = bad
+    p = tmp_path / "corrupt.jsonl"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    got = [(e.line, e.loc, e.error_type) for r in iter_records(p, "sft") for e in r.errors]
+    assert got == [(index + 1, loc, error_type)]
