@@ -1,20 +1,11 @@
 """alignkit: chat and preference data to validated, training-ready token tensors."""
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from alignkit._compiled import COMPILED as COMPILED
 from alignkit._version import __version__ as __version__
 from alignkit.bpe import Tokenizer as Tokenizer
 from alignkit.bpe import load_tokenizer as load_tokenizer
-
-if TYPE_CHECKING:
-    from alignkit.io.reader import iter_records as iter_records
-    from alignkit.io.validate import validate_file as validate_file
-    from alignkit.recipes import load_recipe as load_recipe
-    from alignkit.recipes import run_recipe as run_recipe
-    from alignkit.records import ChatExample as ChatExample
-    from alignkit.records import PreferenceExample as PreferenceExample
-    from alignkit.records import Turn as Turn
 
 __all__ = [
     "COMPILED",
@@ -31,7 +22,11 @@ __all__ = [
 ]
 
 # Records and readers load pydantic, so they are imported on first use (`alignkit --help`
-# stays fast): `from alignkit import ChatExample` works as usual.
+# stays fast): `from alignkit import ChatExample` works as usual. Do not add
+# `if TYPE_CHECKING:` imports of them here: mypyc's type check of the compiled modules
+# follows them into pydantic, which the isolated build environment lacks, and
+# `pip install .` fails. Typed code imports from the defining module
+# (`from alignkit.records import ChatExample`).
 _LAZY = {
     "ChatExample": "alignkit.records",
     "PreferenceExample": "alignkit.records",
@@ -43,7 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     import importlib
 
     module = _LAZY.get(name)
