@@ -146,6 +146,7 @@ strategy = "best_vs_worst"
     assert set(rep["steps"][0]["reasons"]) <= {"tie", "identical_responses", "empty_response"}
 
 
+@pytest.mark.slow
 def test_pairs_from_real_hh_rlhf() -> None:
     rows = [(f"preference/hh-rlhf/{split}/test.jsonl.gz", f"hh/{split}", "hh_rlhf")
             for split in ("helpful-base", "harmless-base")]

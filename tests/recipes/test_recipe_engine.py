@@ -135,3 +135,21 @@ def test_cli_reports_a_bad_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "r.toml: stepz: Extra inputs are not permitted" in err
     assert "r.toml: inputs: Field required" in err
+
+
+@pytest.mark.slow
+def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    recipe = REPO_ROOT / "recipes" / "lima.toml"
+    _inputs_present(recipe)
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"{seed}.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "alignkit", "recipe", "run", str(recipe), "-q", "-o", str(out),
+                        "--report", str(tmp_path / f"{seed}.json")], check=True, env=env, cwd=tmp_path)
+        outs.append((out.read_bytes(), (tmp_path / f"{seed}.json").read_bytes()))
+    assert outs[0] == outs[1]
