@@ -138,15 +138,92 @@ def _reject_line(result: Any) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
+class _Printer:
+    """Prints errors to stderr up to a limit (0: no limit), counting the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.shown: list[dict[str, object]] = []
+        self.hidden = 0
+
+    def __call__(self, err: Any) -> None:
+        if self.limit and len(self.shown) >= self.limit:
+            self.hidden += 1
+            return
+        self.shown.append(err.to_dict())
+        print(err.format(), file=sys.stderr)
+
+
+class _OneKind:
+    """Refuses an output that would mix SFT and preference records."""
+
+    def __init__(self) -> None:
+        self.first: tuple[str, str] | None = None
+
+    def check_formats(self, pairs: list[tuple[str, str | None]]) -> None:
+        from alignkit.errors import UsageError
+        from alignkit.io.adapters.registry import FORMATS
+
+        kinds = {FORMATS[fmt].kind for _, fmt in pairs if fmt is not None} - {"any"}
+        if len(kinds) > 1:
+            found = ", ".join(f"{path}: {fmt}" for path, fmt in pairs if fmt is not None)
+            raise UsageError(
+                f"the inputs hold both SFT and preference data ({found}); an output file"
+                " holds one kind of record: convert them to separate files"
+            )
+
+    def check_record(self, result: Any) -> None:
+        from alignkit.errors import UsageError
+
+        kind = type(result.record).__name__
+        where = f"{result.path} ({result.unit} {result.number})"
+        if self.first is None:
+            self.first = (kind, where)
+        elif kind != self.first[0]:
+            raise UsageError(
+                f"{where} gives a {kind}, but {self.first[1]} gave a {self.first[0]}; an output"
+                " file holds one kind of record: convert SFT and preference data to separate files"
+            )
+
+
+def _report(args: argparse.Namespace, per_file: list[Any], total: Any, printer: _Printer) -> None:
+    if printer.hidden:
+        print(
+            f"alignkit: {printer.hidden} more errors not shown (raise --max-errors, or 0 to show"
+            " all)",
+            file=sys.stderr,
+        )
+    if args.report == "json":
+        files = [{"path": path, "format": fmt, **s.to_dict()} for path, fmt, s in per_file]
+        doc = {
+            "ok": total.rejected == 0,
+            "output": args.output,
+            "rejects": args.rejects,
+            "files": files,
+            "total": total.to_dict(),
+            "errors": printer.shown,
+            "errors_not_shown": printer.hidden,
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    for path, fmt, s in per_file:
+        print(_summary_line(f"{path}: {fmt or 'no rows'}", s.to_dict()))
+    if len(per_file) > 1:
+        print(_summary_line(f"total: {len(per_file)} inputs", total.to_dict()))
+    print(f"wrote {total.converted} records to {args.output}")
+
+
 def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
+    from pathlib import Path
 
-    from alignkit.io.adapters import ConvertOptions, ConvertSummary, convert_source, open_source
     from alignkit.errors import UsageError
+    from alignkit.io.adapters import ConvertOptions, ConvertSummary, convert_source, open_source
     from alignkit.io.adapters.output import AtomicTextFile, record_json
-    from alignkit.io.adapters.registry import FORMATS
     from alignkit.io.adapters.pipeline import resolve_format
 
+    if args.rejects and Path(args.rejects).resolve() == Path(args.output).resolve():
+        raise UsageError("--rejects and -o name the same file; give the rejects their own file")
     options = ConvertOptions(
         merge_consecutive=args.merge_consecutive,
         drop_leading_assistant=args.drop_leading_assistant,
@@ -156,20 +233,11 @@ def run(args: argparse.Namespace) -> int:
     )
     sources = [open_source(name, args.split) for name in args.inputs]
     formats = [resolve_format(src, args.fmt) for src in sources]  # fail fast, exit 2
+    one_kind = _OneKind()
+    one_kind.check_formats([(src.path, fmt) for src, fmt in zip(sources, formats, strict=True)])
+    printer = _Printer(args.max_errors)
     total = ConvertSummary()
     per_file: list[tuple[str, str | None, ConvertSummary]] = []
-    shown: list[dict[str, object]] = []
-    hidden = 0
-    first_kind: tuple[str, str] | None = None
-    kinds = {FORMATS[f].kind for f in formats if f is not None} - {"any"}
-    if len(kinds) > 1:
-        raise UsageError(
-            "the inputs hold both SFT and preference data ("
-            + ", ".join(
-                f"{s.path}: {f}" for s, f in zip(sources, formats, strict=True) if f is not None
-            )
-            + "); an output file holds one kind of record: convert them to separate files"
-        )
     with ExitStack() as stack:
         out = stack.enter_context(AtomicTextFile(args.output))
         rejects = stack.enter_context(AtomicTextFile(args.rejects)) if args.rejects else None
@@ -181,18 +249,10 @@ def run(args: argparse.Namespace) -> int:
                 summary.add(result)
                 total.add(result)
                 if result.record is not None:
-                    kind = type(result.record).__name__
-                    if first_kind is None:
-                        first_kind = (kind, f"{src.path} ({src.unit} {result.number})")
-                    elif kind != first_kind[0]:
-                        raise UsageError(
-                            f"{src.path}: {src.unit} {result.number} gives a {kind}, but"
-                            f" {first_kind[1]} gave a {first_kind[0]}; an output file holds one"
-                            " kind of record: convert SFT and preference data to separate files"
-                        )
+                    one_kind.check_record(result)
                     out.write(record_json(result.record) + "\n")
                     continue
-                assert result.error is not None
+                assert result.error is not None  # a result is a record or an error
                 if args.on_error == "fail":
                     print(result.error.format(), file=sys.stderr)
                     print(
@@ -204,36 +264,10 @@ def run(args: argparse.Namespace) -> int:
                     return 1
                 if rejects is not None:
                     rejects.write(_reject_line(result))
-                if args.max_errors and len(shown) >= args.max_errors:
-                    hidden += 1
-                else:
-                    shown.append(result.error.to_dict())
-                    print(result.error.format(), file=sys.stderr)
+                printer(result.error)
             per_file.append((src.path, fmt, summary))
         out.commit()
         if rejects is not None:
             rejects.commit()
-    if hidden:
-        print(
-            f"alignkit: {hidden} more errors not shown (raise --max-errors, or 0 to show all)",
-            file=sys.stderr,
-        )
-    if args.report == "json":
-        files = [{"path": path, "format": fmt, **s.to_dict()} for path, fmt, s in per_file]
-        doc = {
-            "ok": total.rejected == 0,
-            "output": args.output,
-            "rejects": args.rejects,
-            "files": files,
-            "total": total.to_dict(),
-            "errors": shown,
-            "errors_not_shown": hidden,
-        }
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
-    else:
-        for path, fmt, s in per_file:
-            print(_summary_line(f"{path}: {fmt or 'no rows'}", s.to_dict()))
-        if len(per_file) > 1:
-            print(_summary_line(f"total: {len(per_file)} inputs", total.to_dict()))
-        print(f"wrote {total.converted} records to {args.output}")
+    _report(args, per_file, total, printer)
     return 0

@@ -227,7 +227,10 @@ def test_dataset_folder_split_and_row_locations(
 
     folder = tmp_path / "ds"
     datasets.DatasetDict(
-        {"train": datasets.Dataset.from_list([GOOD, BAD]), "test": datasets.Dataset.from_list([GOOD])}
+        {
+            "train": datasets.Dataset.from_list([GOOD, BAD]),
+            "test": datasets.Dataset.from_list([GOOD]),
+        }
     ).save_to_disk(str(folder))
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(folder), "-o", str(out)]) == 2
@@ -236,3 +239,12 @@ def test_dataset_folder_split_and_row_locations(
     assert code == 0
     assert f"{folder}: row 1: turns.1.content: " in capsys.readouterr().err
     assert len(out.read_text().splitlines()) == 1
+
+
+def test_rejects_file_must_differ_from_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "g.jsonl", [GOOD])
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", str(src), "-o", str(out), "--rejects", str(out)]) == 2
+    assert "same file" in capsys.readouterr().err
