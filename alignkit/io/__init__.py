@@ -11,18 +11,16 @@ The stable entry points (adapters, the serializer and the CLI use them):
   reports them (:mod:`alignkit.io.validate`).
 
 Names are loaded on first use, so importing :mod:`alignkit.io.jsonl` alone does not
-import pydantic (``alignkit --help`` stays fast).
+import pydantic (``alignkit --help`` stays fast). For precise types, import from the
+defining module (``from alignkit.io.reader import iter_records``); there are no
+``TYPE_CHECKING`` imports here, because mypyc's type check would follow them into
+pydantic, which the isolated build environment lacks.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, Line, open_binary, read_lines
-    from alignkit.io.reader import KINDS, Kind, RecordParser, RecordResult, iter_records
-    from alignkit.io.validate import FileReport, validate_file
+from typing import Any
 
 _WHERE = {
     "DEFAULT_MAX_LINE_BYTES": "alignkit.io.jsonl",
@@ -53,7 +51,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'alignkit.io' has no attribute {name!r}")
