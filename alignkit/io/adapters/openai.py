@@ -78,7 +78,7 @@ def text_content(content: object, loc: str) -> str:
             continue
         part_map = as_mapping(part, where, "a content part")
         kind = part_map.get("type")
-        if kind in NON_TEXT_PARTS:
+        if isinstance(kind, str) and kind in NON_TEXT_PARTS:
             raise RowProblem(
                 f"{where}.type",
                 f"a {kind} part cannot be converted: alignkit records are text-only;"

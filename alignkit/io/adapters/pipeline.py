@@ -153,10 +153,12 @@ def _readable(rows: Iterable[NumberedRow]) -> Iterator[tuple[int, Mapping[str, o
 
 
 def resolve_format(src: RowSource, fmt: str) -> str | None:
-    """``fmt`` checked against the registry, or the detected format when ``fmt`` is ``auto``.
+    """``fmt`` checked against the registry, or the detected format when ``fmt`` is ``auto``
+    (case and ``-`` for ``_`` are forgiven: ``HH-RLHF`` is ``hh_rlhf``).
 
     Returns ``None`` for an ``auto`` input without any readable row.
     """
+    fmt = fmt.strip().lower().replace("-", "_")
     if fmt == "auto":
         rows = src.rows()
         try:
