@@ -129,3 +129,8 @@ def test_consecutive_tool_results_are_allowed() -> None:
 def test_empty_content_is_accepted_with_allow_empty() -> None:
     row = {"messages": [U, {"role": "assistant", "content": ""}]}
     assert convert_one(row, "openai", allow_empty=True).ok
+
+
+def test_part_type_that_is_not_a_string_is_refused() -> None:
+    row = {"messages": [{"role": "user", "content": [{"type": ["text"], "text": "x"}]}, A]}
+    assert error_of(row, "openai") == ("unsupported_part", "messages.0.content.0")
