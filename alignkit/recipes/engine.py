@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,8 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
             for label, fn in lengths.items():
                 report.set_lengths(label, "before", [fn(u) for u in before])
         report.add_step(step_index + 1, step.type, before, units, drops, stats)
-        all_drops.extend(drops)
+        by_uid = {u.uid: u for u in before}
+        all_drops.extend(replace(d, payload=by_uid.get(d.uid)) for d in drops)
     if not recipe.steps and recipe.kind == "sft":
         for label, fn in lengths.items():
             report.set_lengths(label, "before", [fn(u) for u in units])
@@ -177,7 +178,8 @@ def _write_atomic(path: Path, lines: list[str] | str) -> None:
 
 def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report: str | Path | None = None,
                   dropped: str | Path | None = None) -> Path:
-    """Write the records (JSONL), and optionally the JSON report and the dropped-records file.
+    """Write the records (JSONL), and optionally the JSON report and the dropped-records
+    file (one JSON line per dropped record: id, source, step, reason, detail, record).
 
     ``out`` defaults to the recipe's ``output.path`` (relative to the recipe's folder).
     """
@@ -190,5 +192,6 @@ def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report
     if report is not None:
         _write_atomic(Path(report), result.report.to_json())
     if dropped is not None:
-        _write_atomic(Path(dropped), [json.dumps(d.to_dict(), ensure_ascii=False) for d in result.drops])
+        _write_atomic(Path(dropped), [json.dumps(d.to_dict(with_record=True), ensure_ascii=False)
+                                      for d in result.drops])
     return out

@@ -80,19 +80,40 @@ class Pair:
 
 @dataclass(frozen=True)
 class Drop:
-    """Why one record (or group, or pair) left the recipe."""
+    """Why one record (or group, or pair) left the recipe.
+
+    ``payload`` is the dropped unit itself (an :class:`Item`, :class:`Group`,
+    :class:`Pair`, or the raw input row of a rejected line) for the dropped file.
+    """
 
     uid: str
     source: str
     step: str
     reason: str
     detail: str = ""
+    payload: Any = field(default=None, compare=False, repr=False)
 
-    def to_dict(self) -> dict[str, str]:
-        out = {"id": self.uid, "source": self.source, "step": self.step, "reason": self.reason}
+    def to_dict(self, with_record: bool = False) -> dict[str, Any]:
+        """The JSON form; ``with_record`` adds the dropped record (``record``) when known."""
+        out: dict[str, Any] = {"id": self.uid, "source": self.source, "step": self.step, "reason": self.reason}
         if self.detail:
             out["detail"] = self.detail
+        if with_record and self.payload is not None:
+            out["record"] = _payload_json(self.payload)
         return out
+
+
+def _payload_json(unit: Any) -> Any:
+    if isinstance(unit, Item):
+        return unit.record.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(unit, Group | Pair):
+        history = [t.model_dump(mode="json", exclude_defaults=True) for t in unit.history]
+        if isinstance(unit, Pair):
+            return {"history": history, "chosen": unit.chosen.text, "rejected": unit.rejected.text,
+                    "chosen_score": unit.chosen_score, "rejected_score": unit.rejected_score}
+        return {"history": history, "responses": [
+            {"text": c.text, "score": c.score, "ratings": c.ratings, "label": c.label} for c in unit.candidates]}
+    return unit
 
 
 @dataclass

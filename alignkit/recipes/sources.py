@@ -72,7 +72,7 @@ def _adapted(spec: InputSpec, path: Path, kind: str) -> tuple[list[Any], list[Dr
             if rec is None:
                 err = res.error
                 drops.append(Drop(uid, spec.source, "read", err.error_type if err else "rejected",
-                                  str(err.message) if err else ""))
+                                  str(err.message) if err else "", payload=_jsonable(res.row)))
             elif kind == "sft":
                 out.append(Item(uid, spec.source, _as_chat(rec, uid)))
             elif isinstance(rec, PreferenceExample):
@@ -83,6 +83,15 @@ def _adapted(spec: InputSpec, path: Path, kind: str) -> tuple[list[Any], list[Dr
     except AlignkitError as err:
         raise RecipeError(f"input {spec.path!r} (source {spec.source!r}): {err}") from None
     return out, drops
+
+
+def _jsonable(row: object) -> object:
+    """The raw row of a rejected line when it can go into JSON, else ``None``."""
+    try:
+        json.dumps(row)
+    except (TypeError, ValueError):
+        return None
+    return row
 
 
 def _as_chat(rec: ChatExample | PreferenceExample, uid: str) -> ChatExample:
@@ -178,10 +187,10 @@ def read_input(spec: InputSpec, base: Path, kind: str) -> tuple[list[Item] | lis
         try:
             out.append(_to_group(row, spec, uid))
         except RowError as err:
-            drops.append(Drop(uid, spec.source, "read", err.reason, str(err)))
+            drops.append(Drop(uid, spec.source, "read", err.reason, str(err), _jsonable(row)))
         except ValidationError as err:
             e = err.errors(include_url=False)[0]
-            drops.append(Drop(uid, spec.source, "read", f"invalid:{e['type']}", e["msg"]))
+            drops.append(Drop(uid, spec.source, "read", f"invalid:{e['type']}", e["msg"], row))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-            drops.append(Drop(uid, spec.source, "read", "bad_row", f"{type(err).__name__}: {err}"))
+            drops.append(Drop(uid, spec.source, "read", "bad_row", f"{type(err).__name__}: {err}", row))
     return out, drops

@@ -56,6 +56,10 @@ def test_shipped_recipe_runs_and_is_deterministic(path: Path, tmp_path: Path) ->
     read = sum(i["read"] for i in report["inputs"])
     assert steps[0]["in"] == read
     dropped = outs[0][2].decode().splitlines()
+    for line in dropped:
+        d = json.loads(line)
+        assert d["reason"] and d["step"]
+        assert d["step"] == "read" or "record" in d
     assert len(dropped) == sum(s["dropped"] for s in steps) + sum(i["rejected"] for i in report["inputs"])
     if result.recipe.kind == "sft":
         assert report["accounting"]["adds_up"]
@@ -103,6 +107,9 @@ def test_rejected_rows_are_reported_not_lost(tmp_path: Path) -> None:
     assert len(result.records) == 1
     assert {d.uid for d in result.drops} == {"p:2", "p:3"}
     assert result.report.data["inputs"][0]["rejected"] == 2
+    by_uid = {d.uid: d.to_dict(with_record=True) for d in result.drops}
+    assert by_uid["p:3"]["record"] == {"prompt": "", "response": "b"}  # the raw row
+    assert "record" not in by_uid["p:2"]  # not JSON: nothing to show
 
 
 def test_missing_input_and_output(tmp_path: Path) -> None:
@@ -125,8 +132,11 @@ def test_cli_recipe_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "chosen_on_a" in err and f"to {out}" in err
     recs = [PreferenceExample.model_validate_json(line) for line in out.read_text().splitlines()]
     assert all((r.chosen_score or 0) - (r.rejected_score or 0) >= 1 for r in recs)
-    assert {json.loads(line)["reason"] for line in drop.read_text().splitlines()} <= {
-        "tie", "below_min_margin", "length_ratio", "unjoinable"}
+    dropped = [json.loads(line) for line in drop.read_text().splitlines()]
+    assert dropped and {d["reason"] for d in dropped} <= {"tie", "below_min_margin", "length_ratio", "unjoinable"}
+    for d in dropped:  # the dropped unit itself is in the file, for inspection
+        assert d["record"]["history"][0]["role"] == "user"
+        assert ("responses" in d["record"]) == (d["step"] == "pairs")
 
 
 def test_cli_reports_a_bad_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
