@@ -39,7 +39,6 @@ Example::
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -48,6 +47,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from alignkit.errors import InputError, UsageError
+from alignkit.io.diagnostics import explain, json_error, json_type
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, Line, read_lines
 from alignkit.records import ChatExample, PreferenceExample, Record, record_kind, error_loc
 
@@ -60,15 +60,6 @@ _PREFERENCE: Final = TypeAdapter(PreferenceExample)
 _RECORD: Final[TypeAdapter[ChatExample | PreferenceExample]] = TypeAdapter(Record)
 _TAGS: Final = ("sft", "preference")
 _KIND_NAMES: Final = {"sft": "an SFT (ChatExample)", "preference": "a preference (PreferenceExample)"}
-
-_BOM: Final = b"\xef\xbb\xbf"
-_POSITION: Final = re.compile(r" at line \d+ column (\d+)$")
-_SURROGATE_ESCAPE: Final = re.compile(rb"\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
-_JSON_TYPES: Final = {
-    dict: "object", list: "array", str: "string", bool: "boolean",
-    int: "number", float: "number", type(None): "null",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
@@ -194,16 +185,16 @@ class RecordParser:
         if tagged and loc and loc[0] in _TAGS:
             loc = loc[1:]
         if error_type == "json_invalid":
-            return _json_error(self.path, line, str(detail.get("ctx", {}).get("error", detail["msg"])))
+            return json_error(self.path, line, str(detail.get("ctx", {}).get("error", detail["msg"])))
         value = detail.get("input")
         if not loc and error_type in ("model_type", "unknown_record_kind") and not isinstance(value, dict):
             return self._error(
                 line.number, "",
-                f"the line is a JSON {_json_type(value)}, not an object; each line must be"
+                f"the line is a JSON {json_type(value)}, not an object; each line must be"
                 " one JSON object (one record)", "not_an_object")
         ctx = detail.get("ctx")
         where = error_loc(loc, dict(ctx) if ctx else None)
-        return self._error(line.number, where, _explain(error_type, detail["msg"], loc, value),
+        return self._error(line.number, where, explain(error_type, detail["msg"], loc, value),
                            error_type)
 
 
@@ -213,85 +204,6 @@ def _tag_of(details: list[ErrorDetails]) -> str | None:
         if loc and loc[0] in _TAGS:
             return str(loc[0])
     return None
-
-
-def _json_type(value: object) -> str:
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _got(value: object) -> str:
-    kind = _json_type(value)
-    if isinstance(value, (dict, list)) or value is None:
-        return kind
-    text = repr(value)
-    return f"{kind} {text[:40] + '…' if len(text) > 40 else text}"
-
-
-def _explain(error_type: str, message: str, loc: tuple[int | str, ...], value: object) -> str:
-    """Pydantic's message, with what was found and how to fix it."""
-    name = str(loc[-1]) if loc else "record"
-    if error_type == "missing":
-        return f"required key {name!r} is missing; add it"
-    if error_type == "extra_forbidden":
-        where = "turns have role, content, train, reasoning" if len(loc) > 1 else (
-            "put extra information under 'metadata'")
-        return f"unknown key {name!r}; remove it ({where})"
-    if error_type == "too_short" and name in ("turns", "history"):
-        return "empty list; it needs at least one turn"
-    if error_type.endswith("_type") or error_type in ("literal_error", "bool_parsing"):
-        return f"{message} (got {_got(value)})"
-    return message
-
-
-def _json_error(path: str, line: Line, detail: str) -> InputError:
-    """Classify pydantic's ``json_invalid`` into the error types above."""
-    match = _POSITION.search(detail)
-    bare = detail[: match.start()] if match else detail
-    at = f" at byte {match.group(1)}" if match else ""  # pydantic counts bytes, from 1
-    raw = line.raw
-    if "recursion limit" in bare:
-        return InputError(path, line.number, "", f"JSON nested too deeply{at}; a record is only"
-                          " a few levels deep, so this line is not one", "nesting_too_deep")
-    try:  # not UTF-8 is the more basic problem, whatever the parser tripped on
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        bad = raw[err.start : err.end].hex(" ")
-        return InputError(path, line.number, "", f"invalid UTF-8 at byte {err.start + 1}"
-                          f" ({bad}); the file must be UTF-8: re-encode it (e.g. with iconv)",
-                          "invalid_utf8")
-    if line.number > 1 and raw.startswith(_BOM):
-        return InputError(path, line.number, "", "byte-order mark (ef bb bf) at the start of the"
-                          " line; only line 1 may have one (were files concatenated?): delete it",
-                          "misplaced_bom")
-    if ("surrogate" in bare or "escape" in bare) and _has_lone_surrogate(raw):
-        return InputError(path, line.number, "", f"lone UTF-16 surrogate escape{at}: a \\ud800-"
-                          "\\udfff escape without its pair cannot be encoded as UTF-8; remove it or"
-                          " write the character as a proper pair", "lone_surrogate")
-    if "control character" in bare or b"\x00" in raw:
-        if b"\x00" in raw:
-            return InputError(path, line.number, "", f"raw NUL byte at byte {raw.index(0) + 1};"
-                              " JSON text cannot hold one (write \\u0000 inside a string if you"
-                              " mean it; often the file is UTF-16 or binary)", "nul_byte")
-        return InputError(path, line.number, "", f"raw control character inside a string{at};"
-                          " escape it (\\t, \\n, \\u001b…)", "control_character")
-    return InputError(path, line.number, "", f"invalid JSON: {bare}{at}; each line must be one"
-                      " complete JSON object", "json_invalid")
-
-
-def _has_lone_surrogate(raw: bytes) -> bool:
-    """Whether ``raw`` holds a ``\\uD800``-``\\uDFFF`` escape that is not half of a pair."""
-    pending_high = -1  # end offset of a high-surrogate escape waiting for its low half
-    for m in _SURROGATE_ESCAPE.finditer(raw):
-        is_high = int(m.group(1), 16) < 0xDC00
-        if pending_high >= 0:
-            if is_high or m.start() != pending_high:
-                return True
-            pending_high = -1
-            continue
-        if not is_high:
-            return True
-        pending_high = m.end()
-    return pending_high >= 0
 
 
 def iter_records(

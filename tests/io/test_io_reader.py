@@ -272,3 +272,13 @@ def test_seeded_corruptions_of_sample_data_are_located(tmp_path: Path, index: in
     p.write_bytes(b"\n".join(lines) + b"\n")
     got = [(e.line, e.loc, e.error_type) for r in iter_records(p, "sft") for e in r.errors]
     assert got == [(index + 1, loc, error_type)]
+
+
+@pytest.mark.parametrize(("raw", "lone"), [
+    (rb'"\ud83d\ude00"', False), (rb'"\uD83D\uDE00"', False), (rb'"plain \u00e9"', False),
+    (rb'"\ud83d"', True), (rb'"\ude00"', True), (rb'"\ud83d x \ude00"', True),
+    (rb'"\ud83d\ud83d\ude00"', True), (rb'"\ud83d\ude00 \udfff"', True)])
+def test_lone_surrogate_detection(raw: bytes, lone: bool) -> None:
+    from alignkit.io.diagnostics import has_lone_surrogate
+
+    assert has_lone_surrogate(raw) is lone
