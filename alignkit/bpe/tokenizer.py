@@ -297,6 +297,13 @@ class Tokenizer:
             >>> load_default().decode_bytes([31373, 995])  # doctest: +SKIP
             b'hello world'
         """
+        if type(ids) is not list:
+            ids = list(ids)
+        if self._remap is None:
+            try:
+                return self._core.decode_bytes(ids)  # fast path: ordinary ids only
+            except (KeyError, TypeError):
+                pass  # a special, decode-only or unknown id: the facade's table below
         decoder = self._decoder
         try:
             return b"".join([decoder[i] for i in ids])

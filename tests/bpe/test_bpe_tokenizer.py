@@ -239,3 +239,14 @@ def test_hash_is_stable_and_content_sensitive(gpt2: Tokenizer) -> None:
     assert tiny().hash != tiny(["<|end|>"]).hash
     assert tiny().hash != tiny(normalizer="NFC").hash
     assert tiny().hash != tiny(pattern=r"\S+|\s+").hash
+
+
+def test_decode_mixes_ordinary_special_and_decode_only_ids() -> None:
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"ab", 300: b"zz"}  # 300: in no merge
+    tok = Tokenizer(vocab, [(b"a", b"b")], ["<|end|>"])
+    assert tok.decode([256, 301, 300, 97]) == "ab<|end|>zza"
+    assert tok.decode((256, 97)) == "aba"  # any iterable
+    with pytest.raises(ValueError, match="not in this tokenizer"):
+        tok.decode([256, 299])
+    with pytest.raises(ValueError, match="not in this tokenizer"):
+        tok.decode([256, "x"])  # type: ignore[list-item]
