@@ -190,7 +190,25 @@ def test_hf_json_unsupported_parts_are_refused(tmp_path: Path, key: str, value: 
         load_hf_json(_write(tmp_path, doc))
 
 
-@pytest.mark.parametrize(("field", "value"), [("ignore_merges", True), ("dropout", 0.1), ("byte_fallback", True)])
+def test_hf_json_ignore_merges_exact_or_refused(tmp_path: Path) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    doc = _gpt2_json()
+    model = doc["model"]
+    assert isinstance(model, dict)
+    model["ignore_merges"] = True
+    path = _write(tmp_path, doc)
+    ours, ref = load_hf_json(path), tokenizers.Tokenizer.from_file(str(path))
+    ref.no_truncation()
+    text = shared_path("data", "corpora", "cs336", "address.txt").read_text(encoding="utf-8")
+    assert ours.encode(text) == ref.encode(text, add_special_tokens=False).ids
+    vocab = model["vocab"]
+    assert isinstance(vocab, dict)
+    vocab["ĠorphanĠtoken"] = 50257  # an entry no merge produces: HF would emit it, the core cannot
+    with pytest.raises(TokenizerFileError, match="ignore_merges=true with 1 vocabulary entries"):
+        load_hf_json(_write(tmp_path, doc))
+
+
+@pytest.mark.parametrize(("field", "value"), [("dropout", 0.1), ("byte_fallback", True)])
 def test_hf_json_model_options_are_refused(tmp_path: Path, field: str, value: object) -> None:
     doc = _gpt2_json()
     model = doc["model"]

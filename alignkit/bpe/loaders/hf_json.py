@@ -4,7 +4,8 @@ Supported: ``model.type`` BPE over a byte-level vocabulary; normalizer None,
 NFC/NFKC/NFD/NFKD or a Sequence of those; pre-tokenizer ByteLevel (with
 ``use_regex`` → GPT-2's pattern, ``add_prefix_space`` honoured) or
 Sequence[Split(Regex, Isolated), ByteLevel(use_regex=false)]; added tokens;
-decoder ByteLevel. ``truncation``, ``padding`` and the post-processor are
+decoder ByteLevel; ``ignore_merges`` when every vocabulary entry is a byte or a
+merge result (then it is what the core does anyway). ``truncation``, ``padding`` and the post-processor are
 ignored (alignkit never truncates, pads or adds BOS inside the tokenizer).
 Everything else is refused with a message naming it: never approximated.
 """
@@ -87,8 +88,6 @@ def _check_model(model: dict[str, object], where: str) -> None:
         raise _refuse(where, f"model type {model.get('type')!r} (only BPE)")
     if model.get("dropout") not in (None, 0, 0.0):
         raise _refuse(where, f"BPE dropout {model.get('dropout')}")
-    if model.get("ignore_merges"):
-        raise _refuse(where, "ignore_merges=true")
     for key in ("continuing_subword_prefix", "end_of_word_suffix"):
         if model.get(key):
             raise _refuse(where, f"{key}={model.get(key)!r}")
@@ -144,6 +143,12 @@ def load_hf_json(path: str | Path) -> Tokenizer:
     tok = Tokenizer(
         vocab, merges, specials, pattern=pattern, normalizer=normalizer, add_prefix_space=prefix, name=name
     )
+    if model.get("ignore_merges") and tok._added:
+        # ignore_merges: a pre-token that is a vocabulary entry becomes that token. The core
+        # does this for every BPE token; it equals HF only when no entry lies outside the merges.
+        raise _refuse(
+            where, f"ignore_merges=true with {len(tok._added)} vocabulary entries that no merge produces"
+        )
     tok.source = str(Path(path).resolve())
     return tok
 
