@@ -98,8 +98,13 @@ class TemplateEncoder(Encoder):
         from alignkit.templates.chat import ChatTemplate
 
         self.tokenizer = load_tokenizer(config.tokenizer)
-        name = config.template or default_template(self.tokenizer, config.tokenizer)
-        self.template = ChatTemplate(name, self.tokenizer, policy=config.mask)
+        folder = Path(config.tokenizer)
+        if config.template is None and (folder / "tokenizer_config.json").is_file():
+            # a model folder: its own chat_template (a matching built-in, else sandboxed Jinja)
+            self.template = ChatTemplate.from_folder(folder, self.tokenizer, policy=config.mask)
+        else:
+            name = config.template or default_template(self.tokenizer, config.tokenizer)
+            self.template = ChatTemplate(name, self.tokenizer, policy=config.mask)
         self.n_vocab = self.tokenizer.n_vocab
         eos = self.template.eos_token
         self.pad_id = self.tokenizer.special_tokens.get(eos, 0) if eos else 0

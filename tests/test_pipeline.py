@@ -182,3 +182,17 @@ def test_default_encoder_matches_the_template(tmp_path: Path) -> None:
     eot = 50256
     assert ds[20]["input_ids"].count(eot) == tmpl.encode(
         ChatExample.model_validate(_sft(0, 3))).input_ids.count(eot)  # content never becomes special
+
+
+@pytest.mark.slow
+def test_model_folder_brings_its_template(tmp_path: Path) -> None:
+    """``--tokenizer DIR`` with a chat_template and no ``--template``: the folder's template."""
+    from conftest import shared_path
+
+    folder = shared_path("data", "tokenizers", "qwen3")
+    src = _write(tmp_path / "s.jsonl", [_sft(1, 3)])
+    report = tokenize_files([src], tmp_path / "o", TokenizeConfig(tokenizer=str(folder)))
+    assert report.manifest["template"]["name"] == "qwen3"  # type: ignore[index]
+    assert report.manifest["tokenizer"]["n_vocab"] == 151669  # type: ignore[index]
+    assert report.manifest["columns"]["input_ids"] == "uint32"  # type: ignore[index]
+    assert str(folder.parent) not in (tmp_path / "o" / "manifest.json").read_text()
