@@ -163,16 +163,24 @@ def record_line(record: ChatExample | PreferenceExample) -> str:
 
 
 def _write_atomic(path: Path, lines: list[str] | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temp file in the same folder, fsync, then rename (a killed run
+    leaves the old file or none, never a half-written one)."""
     text = lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines)
+    tmp = ""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except OSError as err:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
         raise OutputError(f"{path}: cannot write: {err.strerror}") from None
 
 

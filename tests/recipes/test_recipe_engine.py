@@ -163,3 +163,20 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
                         "--report", str(tmp_path / f"{seed}.json")], check=True, env=env, cwd=tmp_path)
         outs.append((out.read_bytes(), (tmp_path / f"{seed}.json").read_bytes()))
     assert outs[0] == outs[1]
+
+
+def test_unwritable_output_is_an_output_error(tmp_path: Path) -> None:
+    import os
+
+    from alignkit.errors import OutputError
+
+    (tmp_path / "pool.jsonl").write_text('{"prompt": "q", "response": "a"}\n')
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\n')
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="cannot write"):
+        write_outputs(run_recipe(tmp_path / "r.toml"), tmp_path / "file" / "out.jsonl")
+    out = write_outputs(run_recipe(tmp_path / "r.toml"), tmp_path / "new" / "out.jsonl")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file, not mkstemp's 0600
+    assert [p.name for p in out.parent.iterdir()] == ["out.jsonl"]  # no temp file left
