@@ -114,7 +114,7 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
         units.extend(got)
         all_drops.extend(drops)
     read_total = len(units)
-    lengths = _length_views(recipe.kind)
+    lengths = _length_views(recipe.kind, ctx.count_tokens)
     for step_index, step in enumerate(recipe.steps):
         ctx.step_index = step_index + 1
         before = units
@@ -150,11 +150,21 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
     return RecipeResult(records, report, all_drops, recipe, base)
 
 
-def _length_views(kind: str) -> dict[str, Callable[[Any], int]]:
+def _length_views(kind: str, count: Callable[[str], int] | None) -> dict[str, Callable[[Any], int]]:
+    """What the report's length distributions measure (tokens too when a tokenizer is set)."""
     if kind == "sft":
-        return {"response_chars": lambda it: len(text_view(it.record, "response")),
-                "prompt_chars": lambda it: len(text_view(it.record, "prompt"))}
-    return {"chosen_chars": lambda p: len(p.chosen.text), "rejected_chars": lambda p: len(p.rejected.text)}
+        views: dict[str, Callable[[Any], int]] = {
+            "response_chars": lambda it: len(text_view(it.record, "response")),
+            "prompt_chars": lambda it: len(text_view(it.record, "prompt")),
+        }
+        if count is not None:
+            views["response_tokens"] = lambda it: count(text_view(it.record, "response"))
+        return views
+    views = {"chosen_chars": lambda p: len(p.chosen.text), "rejected_chars": lambda p: len(p.rejected.text)}
+    if count is not None:
+        views["chosen_tokens"] = lambda p: count(p.chosen.text)
+        views["rejected_tokens"] = lambda p: count(p.rejected.text)
+    return views
 
 
 def record_line(record: ChatExample | PreferenceExample) -> str:

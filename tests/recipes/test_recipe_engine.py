@@ -180,3 +180,20 @@ def test_unwritable_output_is_an_output_error(tmp_path: Path) -> None:
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file, not mkstemp's 0600
     assert [p.name for p in out.parent.iterdir()] == ["out.jsonl"]  # no temp file left
+
+
+def test_longest_in_tokens_with_the_bundled_tokenizer() -> None:
+    from alignkit.bpe import load_tokenizer
+
+    path = REPO_ROOT / "sample_data" / "sft.jsonl"
+    if not path.exists():
+        pytest.skip("sample_data/sft.jsonl is not in this checkout")
+    text = (f'name = "r"\nkind = "sft"\ntokenizer = "gpt2"\n[[inputs]]\npath = "{path.as_posix()}"\nsource = "s"\n'
+            '[[steps]]\ntype = "select"\nmethod = "longest"\nlength_unit = "tokens"\nk = 5\n')
+    result = run_recipe(parse_recipe(text))
+    tok = load_tokenizer("gpt2")
+    pool = run_recipe(parse_recipe(text.replace("k = 5", "k = 1000"))).records
+    count = [len(tok.encode_ordinary(r.turns[-1].content)) for r in pool]
+    picked = sorted((len(tok.encode_ordinary(r.turns[-1].content)) for r in result.records), reverse=True)
+    assert picked == sorted(count, reverse=True)[:5]
+    assert result.report.data["lengths"]["response_tokens"]["after"]["max"] == max(count)
