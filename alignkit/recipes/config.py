@@ -187,7 +187,8 @@ class SelectStep(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> SelectStep:
-        if (self.method == "score" or self.order == "score" and self.method == "diverse") and not self.score_field:
+        by_score = self.method == "score" or (self.method == "diverse" and self.order == "score")
+        if by_score and not self.score_field:
             raise ValueError("score-based selection needs 'score_field'")
         if self.k is None and self.quotas is None and self.method in ("longest", "random", "first"):
             raise ValueError(f"method {self.method!r} needs 'k' (or 'quotas')")
