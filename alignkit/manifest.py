@@ -8,17 +8,17 @@ manifests, whatever ``--num-proc``.
     >>> stats = RunStats()
     >>> stats.add_tokens([1, 2, 2], [-100, 5, 6])
     >>> stats.tokens_by_role, stats.trained_by_role
-    ({1: 1, 2: 2}, {2: 2})
+    ([0, 1, 2, 0, 0, 0], [0, 0, 2, 0, 0, 0])
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 
 from alignkit._version import __version__
 from alignkit.encode import IGNORE_INDEX, ROLE_IDS
+from alignkit.tally import NUM_ROLES, tally_roles
 
 #: Bumped when the layout of output folders changes.
 FORMAT_VERSION = 1
@@ -35,18 +35,13 @@ class RunStats:
     truncated: int = 0
     zero_trained: int = 0
     special_in_content: int = 0
-    tokens_by_role: dict[int, int] = field(default_factory=dict)
-    trained_by_role: dict[int, int] = field(default_factory=dict)
+    #: Tokens per role id, and trained tokens per role id (index = role id).
+    tokens_by_role: list[int] = field(default_factory=lambda: [0] * NUM_ROLES)
+    trained_by_role: list[int] = field(default_factory=lambda: [0] * NUM_ROLES)
 
     def add_tokens(self, role_ids: list[int], labels: list[int]) -> None:
         """Count the tokens of one sequence (``labels`` may be shorter: prompt-only parts)."""
-        totals = self.tokens_by_role
-        trained = self.trained_by_role
-        for role, n in Counter(role_ids).items():
-            totals[role] = totals.get(role, 0) + n
-        kept = [r for r, label in zip(role_ids, labels) if label != IGNORE_INDEX]
-        for role, n in Counter(kept).items():
-            trained[role] = trained.get(role, 0) + n
+        tally_roles(role_ids, labels, self.tokens_by_role, self.trained_by_role)
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -64,20 +59,17 @@ class RunStats:
         for mine, theirs in ((self.rejected, other.rejected), (self.dropped, other.dropped)):
             for reason, n in theirs.items():
                 mine[reason] = mine.get(reason, 0) + n
-        for counts, more in (
-            (self.tokens_by_role, other.tokens_by_role),
-            (self.trained_by_role, other.trained_by_role),
-        ):
-            for role, n in more.items():
-                counts[role] = counts.get(role, 0) + n
+        for role in range(NUM_ROLES):
+            self.tokens_by_role[role] += other.tokens_by_role[role]
+            self.trained_by_role[role] += other.trained_by_role[role]
 
     @property
     def total_tokens(self) -> int:
-        return sum(self.tokens_by_role.values())
+        return sum(self.tokens_by_role)
 
     @property
     def trained_tokens(self) -> int:
-        return sum(self.trained_by_role.values())
+        return sum(self.trained_by_role)
 
     def trained_fraction(self) -> float:
         """Trained tokens / all tokens written (0.0 when nothing was written)."""
@@ -102,11 +94,9 @@ class RunStats:
         """The ``tokens`` section: per role name, tokens and trained tokens."""
         names = {v: k for k, v in ROLE_IDS.items()}
         by_role = {
-            names.get(role, str(role)): {
-                "tokens": self.tokens_by_role.get(role, 0),
-                "trained": self.trained_by_role.get(role, 0),
-            }
-            for role in sorted(self.tokens_by_role)
+            names[role]: {"tokens": self.tokens_by_role[role], "trained": self.trained_by_role[role]}
+            for role in range(NUM_ROLES)
+            if self.tokens_by_role[role]
         }
         return {
             "total": self.total_tokens,

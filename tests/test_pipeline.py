@@ -196,3 +196,25 @@ def test_model_folder_brings_its_template(tmp_path: Path) -> None:
     assert report.manifest["tokenizer"]["n_vocab"] == 151669  # type: ignore[index]
     assert report.manifest["columns"]["input_ids"] == "uint32"  # type: ignore[index]
     assert str(folder.parent) not in (tmp_path / "o" / "manifest.json").read_text()
+
+
+def test_role_tally_matches_a_plain_count() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from alignkit.tally import NUM_ROLES, tally_roles
+
+    @given(st.lists(st.tuples(st.integers(0, NUM_ROLES - 1), st.booleans()), max_size=50),
+           st.integers(0, 50))
+    def check(tokens: list[tuple[int, bool]], cut: int) -> None:
+        roles = [r for r, _ in tokens]
+        labels = [7 if t else IGNORE_INDEX for _, t in tokens][:cut]
+        totals, trained = [0] * NUM_ROLES, [0] * NUM_ROLES
+        tally_roles(roles, labels, totals, trained)
+        assert totals == [roles.count(r) for r in range(NUM_ROLES)]
+        assert trained == [sum(1 for i, (role, t) in enumerate(tokens) if role == r and t and i < cut)
+                           for r in range(NUM_ROLES)]
+
+    check()
+    with pytest.raises(ValueError, match="role id 6"):
+        tally_roles([6], [], [0] * NUM_ROLES, [0] * NUM_ROLES)
