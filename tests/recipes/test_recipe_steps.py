@@ -192,7 +192,10 @@ def test_select_diverse_in_score_order_is_deitas_loop() -> None:
     base = " ".join(f"w{i}" for i in range(40))
     pool = [item("s:1", "q", base, score=1), item("s:2", "q", base + " extra", score=9),
             item("s:3", "q", "different text here", score=5)]
-    step = SelectStep(type="select", method="diverse", order="score", score_field="score", theta=0.5, k=2)
-    kept, drops, _ = select(pool, step, ctx())
+    step = SelectStep(type="select", method="diverse", order="score", score_field="score", theta=0.5, k=3)
+    kept, drops, stats = select(pool, step, ctx())
     assert uids(kept) == ["s:2", "s:3"]  # the higher-scored twin wins
     assert [d.reason for d in drops] == ["too_similar"]
+    assert stats["shortfall"] == 1
+    kept, drops, _ = select(pool, step.model_copy(update={"k": 2}), ctx())
+    assert uids(kept) == ["s:2", "s:3"] and [d.reason for d in drops] == ["not_selected"]  # never examined
