@@ -25,7 +25,8 @@ derived from the rendered text by searching for markers. Two paths:
    end-of-turn token (the turn's role id, trained with the turn); an assistant turn
    without one cannot be trained and the template is refused.
 
-    >>> src = "{% for m in messages %}<|im_start|>{{ m.role }}\\n{{ m.content }}<|im_end|>\\n{% endfor %}"
+    >>> src = ("{% for m in messages %}<|im_start|>{{ m.role }}\\n{{ m.content }}<|im_end|>\\n"
+    ...        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\\n{% endif %}")
     >>> match_builtin(src, None, None).name
     'chatml'
 """

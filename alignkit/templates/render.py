@@ -233,30 +233,3 @@ def same_tokens(a: Segment, b: Segment) -> bool:
     """Same role, kind and text (the trained flag may differ)."""
     return a.role == b.role and a.kind == b.kind and a.text == b.text
 
-
-def render_completion(spec: ChatSpec, history: list[TurnTuple], prompt: list[Segment],
-                      response: str, policy: str) -> list[Segment]:
-    """Segments that follow ``prompt`` when ``response`` answers ``history``.
-
-    ``prompt`` must be ``render(spec, history, policy, True)``; the full rendering of
-    ``history + [response]`` is checked to start with it (the prefix property), so a
-    template that rewrites earlier turns when a response is added is refused.
-
-    Raises:
-        TemplateError: the rendering is not prefix-stable.
-    """
-    turns = list(history)
-    turns.append(("assistant", response, None, None))
-    full = render(spec, turns, policy, False)
-    n = len(prompt)
-    ok = len(full) >= n
-    i = 0
-    while ok and i < n:
-        ok = same_tokens(full[i], prompt[i])
-        i += 1
-    if not ok:
-        raise TemplateError(
-            f"template {spec.name!r} renders the prompt differently once a response is"
-            " added, so preference pairs cannot share one prompt; use another template"
-        )
-    return full[n:]

@@ -148,3 +148,31 @@ def test_glue_content_boundary_is_kept(models: dict[str, tuple[Any, ChatTemplate
     assert theirs[: len(hf_prompt)] != hf_prompt
     prompt = chat.encode_prompt(turns[:1]).input_ids
     assert prompt == hf_prompt and ours[: len(prompt)] == prompt
+
+
+QWEN3_BRANCHES = [
+    # reasoning on the final turn, and on a history turn (dropped by the template)
+    [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1", "reasoning_content": "r1"},
+     {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2", "reasoning_content": "\nr2 here\n"}],
+    # think tags inside content are split by the template
+    [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>\nhmm\n</think>\n\nyes"}],
+    # tool calls: consecutive tool turns share one user block; both assistant turns follow the last query
+    [{"role": "system", "content": "sys"}, {"role": "user", "content": "weather?"},
+     {"role": "assistant", "content": "calling", "reasoning_content": "need tool"},
+     {"role": "tool", "content": "sunny 21"}, {"role": "tool", "content": "wind 3"},
+     {"role": "assistant", "content": "Sunny, 21 degrees"}],
+    # a user turn that is a wrapped tool response does not count as the last query
+    [{"role": "user", "content": "go"}, {"role": "assistant", "content": "step", "reasoning_content": "think"},
+     {"role": "user", "content": "<tool_response>ok</tool_response>"}, {"role": "assistant", "content": "done"}],
+]
+
+
+@pytest.mark.parametrize("messages", QWEN3_BRANCHES)
+def test_qwen3_template_branches(models: dict[str, tuple[Any, ChatTemplate]], messages: list[dict[str, str]]) -> None:
+    hf, chat = models["qwen3"]
+    turns = [(m["role"], m["content"], None, m.get("reasoning_content")) for m in messages]
+    wrapped = any(m["content"].startswith("<tool_response>") for m in messages)
+    for gen in (False, True):
+        assert chat.text(turns, gen) == hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+        if not wrapped:  # transformers would turn "<tool_response>" in content into a special id
+            assert chat.encode(turns, add_generation_prompt=gen).input_ids == _hf_ids(hf, messages, gen)

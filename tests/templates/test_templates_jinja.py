@@ -112,3 +112,15 @@ def test_template_injection_is_blocked(payload: str, tmp_path: Path, monkeypatch
     with pytest.raises(TemplateError):
         JinjaRenderer(payload, [], None, None).render([("user", "hi", None, None)])
     assert not (tmp_path / "SENTINEL").exists()
+
+
+def test_folder_with_unknown_template_uses_the_sandboxed_renderer(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"chat_template": [{"name": "default", "template": ZEPHYR}], "eos_token": {"content": "</s>"}}))
+    tok = ByteTokenizer(("</s>",))
+    chat = ChatTemplate.from_folder(tmp_path, tok)
+    assert chat.jinja is not None and chat.name == f"jinja:{tmp_path.name}"
+    assert chat.text([("user", "hi", None, None)], add_generation_prompt=True) == "<|user|>\nhi</s>\n<|assistant|>\n"
+    assert chat.describe()["sha256"] != ChatTemplate("chatml", ByteTokenizer()).describe()["sha256"]
