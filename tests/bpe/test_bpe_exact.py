@@ -69,12 +69,28 @@ def ref_encode(name: str, text: str, *, specials: bool) -> list[int]:
         if specials:
             return list(ref.encode(text, allowed_special="all"))  # type: ignore[attr-defined]
         return list(ref.encode_ordinary(text))  # type: ignore[attr-defined]
-    assert specials, "HF tokenizers always match added tokens"
-    return list(ref.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+    ref.encode_special_tokens = not specials  # type: ignore[attr-defined]  # added tokens as plain text
+    try:
+        return list(ref.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+    finally:
+        ref.encode_special_tokens = False  # type: ignore[attr-defined]
+
+
+def _nonspecial_added(name: str) -> list[str]:
+    """HF added tokens with special=false: HF matches them even with encode_special_tokens."""
+    if name not in HF_FILES:
+        return []
+    ref = _reference(name)
+    return [t.content for t in ref.get_added_tokens_decoder().values() if not t.special]  # type: ignore[attr-defined]
 
 
 def assert_same(name: str, text: str, *, specials: bool = True) -> None:
     ours = _ours(name)
+    if not specials and any(t in text for t in _nonspecial_added(name)):
+        # alignkit's encode_ordinary never yields an added token (the role-spoofing guarantee);
+        # HF cannot be told to treat non-special added tokens as text, so there is no reference.
+        assert not set(ours.special_tokens.values()) & set(ours.encode_ordinary(text))
+        return
     got = ours.encode(text) if specials else ours.encode_ordinary(text)
     want = ref_encode(name, text, specials=specials)
     if got != want:
@@ -133,8 +149,7 @@ ALIGNMENT = [
 def test_cs336_corpora(name: str, corpus: str) -> None:
     text = shared_path("data", "corpora", "cs336", corpus).read_text(encoding="utf-8")
     assert_same(name, text)
-    if name in TIKTOKEN_FILES:
-        assert_same(name, text, specials=False)
+    assert_same(name, text, specials=False)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -153,14 +168,14 @@ def _bench(file: str, size: int) -> str:
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("file", ["en_novels.txt.gz", "multi_novels.txt.gz"])
 def test_bench_slice_small(name: str, file: str) -> None:
-    assert_same(name, _bench(file, 150_000), specials=name not in TIKTOKEN_FILES)
+    assert_same(name, _bench(file, 150_000), specials=False)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("file", ["en_novels.txt.gz", "multi_novels.txt.gz"])
 def test_bench_slice_2mb(name: str, file: str) -> None:
-    assert_same(name, _bench(file, 2_000_000), specials=name not in TIKTOKEN_FILES)
+    assert_same(name, _bench(file, 2_000_000), specials=False)
 
 
 # --------------------------------------------------------------------------- generated text
@@ -174,8 +189,12 @@ PIECES = [
     "<|endoftext|>", "<|endoftext", "|>", "<|", "<|endoftext|><|endoftext|>", "<|end<|endoftext|>oftext|>",
     "<|im_start|>", "<|im_end|>", "<think>", "<|eot_id|>", "<|begin_of_text|>", "<EOT>", "<|fim_prefix|>",
 ]
+# Code points unassigned in Python's Unicode database (14.0) are left out: the reference
+# libraries and the `regex` module classify some of them differently (their Unicode versions
+# differ; e.g. U+3D000 is a letter for `regex`, unassigned for tiktoken), so no id is "right".
+assigned = st.characters(blacklist_categories=("Cn", "Cs"))
 texts = st.lists(
-    st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=30
+    st.one_of(st.sampled_from(PIECES), st.text(assigned, max_size=8)), max_size=30
 ).map("".join)
 
 
@@ -185,8 +204,7 @@ texts = st.lists(
 def test_generated_strings(name: str, text: str) -> None:
     text = text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates (tested elsewhere)
     assert_same(name, text)
-    if name in TIKTOKEN_FILES:
-        assert_same(name, text, specials=False)
+    assert_same(name, text, specials=False)
 
 
 @pytest.mark.parametrize("name", ALL)
