@@ -95,7 +95,7 @@ class _Tokenize:
         """``datasets.Features`` of the output (dtypes as the CLI writes them)."""
         import datasets
 
-        from alignkit.pipeline import column_dtype
+        from alignkit.worker import column_dtype
 
         n_vocab = _encoder(self.config).n_vocab
         return datasets.Features(

@@ -47,7 +47,16 @@ from alignkit.errors import InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
 from alignkit.manifest import RunStats, build_manifest, dumps
 from alignkit.io.writers import Column, position_dtype, token_dtype
-from alignkit.worker import Chunk, ChunkResult, TokenizeConfig, init_worker, process_chunk
+from alignkit.worker import (
+    PAIR_COLUMNS,
+    SFT_COLUMNS,
+    Chunk,
+    ChunkResult,
+    TokenizeConfig,
+    column_dtype,
+    init_worker,
+    process_chunk,
+)
 
 __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
@@ -119,7 +128,6 @@ def _chunks(paths: list[str], kinds: list[tuple[str | None, int]]) -> Iterator[C
 
 def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
     if num_proc <= 1:
-        init_worker(config)
         for chunk in chunks:
             yield process_chunk(chunk)
         return
@@ -160,13 +168,11 @@ def tokenize_files(
     if config.pack and kind == "preference":
         raise UsageError("--pack is for SFT data; preference pairs are written one pair per row")
     kinds = [(kind, line) for _, line in kinds]
-    from alignkit.encoder import build_encoder
-
-    encoder = build_encoder(config)
+    # Built once here; forked workers inherit it (init_worker is then a no-op).
+    encoder = init_worker(config)
     stats = RunStats()
-    rows: list[tuple[list[int], ...]] = []
+    parts: list[list[tuple[Any, Any]]] = []
     rejects: list[dict[str, object]] = []
-    max_id = -1
     bar = _progress(progress)
     try:
         for result in _results(config, _chunks(names, kinds), num_proc):
@@ -178,17 +184,14 @@ def tokenize_files(
                             str(reject["message"]), str(reject["reason"]),
                         )
             stats.merge(result.stats)
-            rows.extend(result.rows)
+            parts.append(result.columns)
             rejects.extend(result.rejects)
-            max_id = max(max_id, result.max_id)
             if bar is not None:
                 bar.update(result.stats.records_in)
     finally:
         if bar is not None:
             bar.close()
-    if max_id >= encoder.n_vocab:
-        raise UsageError(f"token id {max_id} is outside the vocabulary ({encoder.n_vocab} ids)")
-    columns, packing = columns_for(kind, rows, config, encoder.n_vocab, encoder.pad_id)
+    columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
     return _write(config, kind, names, out, stats, rejects, columns, packing, encoder)
 
 
@@ -241,35 +244,38 @@ def _write(
     )
 
 
-_SFT_COLUMNS = ("input_ids", "labels", "role_ids")
-_PAIR_COLUMNS = (
-    "prompt_input_ids", "prompt_role_ids", "chosen_input_ids", "chosen_labels", "chosen_role_ids",
-    "rejected_input_ids", "rejected_labels", "rejected_role_ids",
-)
+def _join(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: int) -> list[Column]:
+    """Concatenate the chunks' flat columns, in chunk order."""
+    import numpy as np
 
-
-def column_dtype(name: str, n_vocab: int) -> str:
-    """The dtype of an unpacked output column (ids by vocabulary size, labels int32, roles uint8)."""
-    if name.endswith("input_ids"):
-        return token_dtype(n_vocab)
-    if name.endswith("labels"):
-        return "int32"
-    return "uint8"
+    cols = []
+    for k, name in enumerate(names):
+        dtype = column_dtype(name, n_vocab)
+        values = [p[k][0] for p in parts] or [np.zeros(0, dtype=dtype)]
+        lengths = [p[k][1] for p in parts] or [np.zeros(0, dtype=np.int64)]
+        cols.append(Column.from_flat(name, dtype, np.concatenate(values), np.concatenate(lengths)))
+    return cols
 
 
 def columns_for(
-    kind: str, rows: list[tuple[list[int], ...]], config: TokenizeConfig, n_vocab: int, pad_id: int
+    kind: str, parts: list[list[tuple[Any, Any]]], config: TokenizeConfig, n_vocab: int, pad_id: int
 ) -> tuple[list[Column], dict[str, object] | None]:
-    """The output columns of encoded rows, packed when ``config.pack``; and the packing report."""
+    """The output columns of the encoded chunks, packed when ``config.pack``; and the packing report."""
+    import numpy as np
+
     if kind == "preference":
-        return [Column(n, column_dtype(n, n_vocab), [r[i] for r in rows]) for i, n in enumerate(_PAIR_COLUMNS)], None
+        return _join(parts, PAIR_COLUMNS, n_vocab), None
+    cols = _join(parts, SFT_COLUMNS, n_vocab)
     if not config.pack:
-        cols = [Column(n, column_dtype(n, n_vocab), [r[i] for r in rows]) for i, n in enumerate(_SFT_COLUMNS)]
-        cols.append(Column("attention_mask", "uint8", [[1] * len(r[0]) for r in rows]))
+        ids = cols[0]
+        cols.append(Column.from_flat("attention_mask", "uint8", np.ones(len(ids.values), dtype=np.uint8),
+                                     np.diff(ids.offsets)))
         return cols, None
     from alignkit.pack import pack_examples
 
-    packed = pack_examples([EncodedExample(r[0], r[1], r[2]) for r in rows], config.max_seq_len, pad_id)
+    ids, labels, roles = cols
+    examples = [EncodedExample(ids.row(i), labels.row(i), roles.row(i)) for i in range(len(ids))]
+    packed = pack_examples(examples, config.max_seq_len, pad_id)
     cu = [[0, *_cumsum(lens)] for lens in packed.seq_lens]
     n = config.max_seq_len
     cols = [
@@ -285,7 +291,7 @@ def columns_for(
     report: dict[str, object] = {
         "row_length": n,
         "rows": len(packed.input_ids),
-        "examples": len(rows),
+        "examples": len(examples),
         "tokens": packed.num_tokens,
         "slots": packed.num_slots,
         "efficiency": round(packed.efficiency(), 6),

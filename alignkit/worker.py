@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alignkit.encode import IGNORE_INDEX, EncodedExample
-from alignkit.errors import InputError, UsageError
+from alignkit.encoder import Encoder
+from alignkit.errors import InputError, OutputError, UsageError
 from alignkit.manifest import RunStats
 from alignkit.truncate import (
     DROPPED,
@@ -109,24 +111,72 @@ class Chunk:
 
 @dataclass
 class ChunkResult:
-    """Encoded rows (tuples of int lists), rejects and counts of one chunk."""
+    """Encoded columns (flat values in their dtype + per-row lengths), rejects and counts.
 
-    rows: list[tuple[list[int], ...]]
+    Flat numpy arrays pickle fast and take a fraction of the memory of int lists.
+    """
+
+    columns: list[tuple[Any, Any]]
     rejects: list[dict[str, object]]
     stats: RunStats
-    max_id: int
+
+
+#: Row layouts (the tuples :func:`sft_row` / :func:`pair_row` return), in order.
+SFT_COLUMNS = ("input_ids", "labels", "role_ids")
+PAIR_COLUMNS = (
+    "prompt_input_ids", "prompt_role_ids", "chosen_input_ids", "chosen_labels", "chosen_role_ids",
+    "rejected_input_ids", "rejected_labels", "rejected_role_ids",
+)
+
+
+def column_dtype(name: str, n_vocab: int) -> str:
+    """The dtype of an output column: ids by vocabulary size, labels ``int32``, roles ``uint8``."""
+    from alignkit.io.writers import token_dtype
+
+    if name.endswith("input_ids"):
+        return token_dtype(n_vocab)
+    if name.endswith("labels"):
+        return "int32"
+    return "uint8"
+
+
+def flatten(rows: list[tuple[list[int], ...]], names: tuple[str, ...], n_vocab: int) -> list[tuple[Any, Any]]:
+    """Per column: (values in the column's dtype, int64 lengths); ids checked against ``n_vocab``.
+
+    Raises:
+        OutputError: an id outside the vocabulary, or a value that does not fit its dtype.
+    """
+    import itertools
+
+    import numpy as np
+
+    from alignkit.io.writers import checked_cast
+
+    out: list[tuple[Any, Any]] = []
+    for k, name in enumerate(names):
+        lengths = np.fromiter((len(r[k]) for r in rows), dtype=np.int64, count=len(rows))
+        wide = np.fromiter(itertools.chain.from_iterable(r[k] for r in rows), dtype=np.int64,
+                           count=int(lengths.sum()))
+        if name.endswith("input_ids") and len(wide) and int(wide.max()) >= n_vocab:
+            raise OutputError(f"token id {int(wide.max())} is outside the vocabulary ({n_vocab} ids);"
+                              " this is a bug in the tokenizer or template, please report it")
+        out.append((checked_cast(name, wide, column_dtype(name, n_vocab)), lengths))
+    return out
 
 
 _STATE: dict[str, object] = {}
 
 
-def init_worker(config: TokenizeConfig) -> None:
-    """Build this process's encoder once."""
+def init_worker(config: TokenizeConfig) -> Encoder:
+    """This process's encoder for ``config``, built once (a forked worker inherits it)."""
     from alignkit.encoder import build_encoder
 
     if _STATE.get("config") != config:
         _STATE["config"] = config
         _STATE["encoder"] = build_encoder(config)
+    encoder = _STATE["encoder"]
+    assert isinstance(encoder, Encoder)
+    return encoder
 
 
 def _reject(path: str, err: InputError, status: str = "rejected") -> dict[str, object]:
@@ -142,7 +192,6 @@ def _dropped(path: str, line: int, reason: str, message: str) -> dict[str, objec
 
 def process_chunk(chunk: Chunk) -> ChunkResult:
     """Validate, encode and truncate one chunk (see :mod:`alignkit.pipeline`)."""
-    from alignkit.encoder import Encoder
     from alignkit.io.jsonl import Line
     from alignkit.io.reader import RecordParser
     from alignkit.records import ChatExample
@@ -157,7 +206,6 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     stats = RunStats()
     rows: list[tuple[list[int], ...]] = []
     rejects: list[dict[str, object]] = []
-    max_id = -1
     for err in chunk.errors:
         stats.records_in += 1
         stats.reject(err.error_type)
@@ -208,10 +256,8 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
             continue
         stats.written += 1
         rows.append(row)
-        ids_columns = (0, 2, 5) if len(row) > 3 else (0,)  # input-id columns of the row
-        for k in ids_columns:
-            max_id = max(max_id, max(row[k], default=-1))
-    return ChunkResult(rows, rejects, stats, max_id)
+    names = PAIR_COLUMNS if chunk.kind == "preference" else SFT_COLUMNS
+    return ChunkResult(flatten(rows, names, encoder.n_vocab), rejects, stats)
 
 
 @dataclass(frozen=True)

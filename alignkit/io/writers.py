@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from alignkit.errors import OutputError
@@ -50,43 +49,84 @@ def position_dtype(max_len: int) -> str:
     return "uint16" if max_len <= 1 << 16 else "uint32"
 
 
-@dataclass(frozen=True)
 class Column:
-    """One output column: ``name``, numpy ``dtype`` name, and one int list per row."""
+    """One output column: a ``name``, a numpy ``dtype`` name, and its rows.
 
-    name: str
-    dtype: str
-    rows: list[list[int]]
-
-
-def flat_values(column: Column) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
-    """The column's values concatenated (in its dtype) and its ``int64`` row offsets.
+    Stored flat: ``values`` (all rows concatenated, in ``dtype``) and ``offsets``
+    (``int64``, rows + 1 entries). Build it from int lists (``Column(name, dtype, rows)``)
+    or from flat arrays (:meth:`from_flat`); either way every value is range-checked
+    before the cast.
 
     Raises:
         OutputError: a value does not fit the dtype.
     """
+
+    def __init__(self, name: str, dtype: str, rows: list[list[int]]) -> None:
+        import numpy as np
+
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        total = int(lengths.sum())
+        wide = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total)
+        self._set(name, dtype, wide, lengths)
+
+    @classmethod
+    def from_flat(cls, name: str, dtype: str, values: npt.NDArray[np.generic],
+                  lengths: npt.NDArray[np.int64]) -> Column:
+        """A column from concatenated ``values`` and per-row ``lengths``."""
+        column = cls.__new__(cls)
+        column._set(name, dtype, values, lengths)
+        return column
+
+    def _set(self, name: str, dtype: str, values: npt.NDArray[np.generic],
+             lengths: npt.NDArray[np.int64]) -> None:
+        import numpy as np
+
+        self.name = name
+        self.dtype = dtype
+        self.offsets: npt.NDArray[np.int64] = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        if int(self.offsets[-1]) != len(values):
+            raise OutputError(f"column {name!r}: {len(values)} values but the lengths sum to"
+                              f" {int(self.offsets[-1])}")
+        self.values: npt.NDArray[np.generic] = checked_cast(name, values, dtype)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def row(self, i: int) -> list[int]:
+        """Row ``i`` as a list of ints."""
+        out: list[int] = self.values[int(self.offsets[i]) : int(self.offsets[i + 1])].tolist()
+        return out
+
+
+def checked_cast(name: str, values: npt.NDArray[np.generic], dtype: str) -> npt.NDArray[np.generic]:
+    """``values`` as ``dtype``, after checking that every value fits (never a silent wrap)."""
     import numpy as np
 
-    lengths = np.fromiter((len(r) for r in column.rows), dtype=np.int64, count=len(column.rows))
-    offsets = np.zeros(len(column.rows) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
-    wide = np.fromiter(itertools.chain.from_iterable(column.rows), dtype=np.int64, count=total)
-    info = np.iinfo(np.dtype(column.dtype))
-    if total and (int(wide.min()) < info.min or int(wide.max()) > info.max):
-        bad = int(wide.max()) if int(wide.max()) > info.max else int(wide.min())
-        raise OutputError(
-            f"column {column.name!r}: value {bad} does not fit {column.dtype}"
-            f" ({info.min}..{info.max}); this is a bug in the dtype choice, please report it"
-        )
-    return wide.astype(column.dtype), offsets
+    if values.dtype == np.dtype(dtype):
+        return values
+    info = np.iinfo(np.dtype(dtype))
+    if len(values):
+        low, high = int(values.min()), int(values.max())
+        if low < info.min or high > info.max:
+            bad = high if high > info.max else low
+            raise OutputError(
+                f"column {name!r}: value {bad} does not fit {dtype} ({info.min}..{info.max});"
+                " this is a bug in the dtype choice, please report it"
+            )
+    return values.astype(dtype)
+
+
+def flat_values(column: Column) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
+    """The column's values concatenated (in its dtype) and its ``int64`` row offsets."""
+    return column.values, column.offsets
 
 
 def write_columns(out: AtomicOutputDir, columns: list[Column], fmt: str) -> None:
     """Write ``columns`` into ``out`` in format ``fmt`` (one of :data:`FORMATS`)."""
     if fmt not in FORMATS:
         raise OutputError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
-    n_rows = {len(c.rows) for c in columns}
+    n_rows = {len(c) for c in columns}
     if len(n_rows) > 1:
         raise OutputError(f"columns of different row counts: {sorted(n_rows)}")
     if fmt == "npy":
@@ -116,13 +156,11 @@ def _write_npy(out: AtomicOutputDir, columns: list[Column]) -> None:
 
 
 def _write_jsonl(out: AtomicOutputDir, columns: list[Column]) -> None:
-    for column in columns:
-        flat_values(column)  # range check only
     name = "data.jsonl"
-    n = len(columns[0].rows) if columns else 0
+    n = len(columns[0]) if columns else 0
     with open(out.file(name), "w", encoding="utf-8", newline="\n") as handle:
         for i in range(n):
-            row = {c.name: c.rows[i] for c in columns}
+            row = {c.name: c.row(i) for c in columns}
             handle.write(json.dumps(row, separators=(",", ":")))
             handle.write("\n")
     out.seal(name)

@@ -1,0 +1,218 @@
+"""Benchmark: end-to-end ``alignkit tokenize`` vs raw encode vs the transformers path.
+
+Builds 10k+ real SFT conversations at run time from the shared data folder
+(GSM8K train + test, Super-NI, FastChat, and the chosen dialogues of HH-RLHF
+helpful-base; nothing is copied into the repository), then times, on the same
+conversations and with one thread each (``RAYON_NUM_THREADS=1``):
+
+1. raw encode: ``Tokenizer.encode_ordinary`` over every turn's text (the floor);
+2. ``alignkit tokenize`` end to end (a fresh process: read, validate, render,
+   encode, truncate, write Arrow + manifest), ``--num-proc 1`` and ``2``;
+3. transformers: ``apply_chat_template(..., tokenize=True, return_dict=True)``
+   plus assistant masks by re-rendering each prefix (the usual recipe), with
+   Qwen3's fast tokenizer (``tokenizer.json``).
+
+Each phase runs in its own child process, which reports its own peak RSS
+(``ru_maxrss``, children included for ``--num-proc 2``).
+
+Usage (run it against the compiled build)::
+
+    python benchmarks/bench_tokenize.py [--data ../shared/data] [--limit-hf 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _hh_turns(dialogue: str) -> list[dict[str, str]]:
+    turns: list[dict[str, str]] = []
+    for block in dialogue.split("\n\nHuman: ")[1:]:
+        parts = block.split("\n\nAssistant: ")
+        turns.append({"role": "user", "content": parts[0].strip()})
+        for answer in parts[1:]:
+            turns.append({"role": "assistant", "content": answer.strip()})
+    return turns
+
+
+def build_conversations(data: Path) -> list[dict[str, object]]:
+    """Real conversations as alignkit SFT records (invalid ones left out)."""
+    from alignkit.records import ChatExample
+
+    raw: list[list[dict[str, str]]] = []
+    for name in ("train.jsonl", "test.jsonl"):
+        for row in _jsonl(data / "alignment/sft/gsm8k" / name):
+            raw.append([{"role": "user", "content": str(row["question"])},
+                        {"role": "assistant", "content": str(row["answer"])}])
+    for row in _jsonl(data / "alignment/sft/super_ni/super_ni_data_1000.jsonl"):
+        raw.append([{"role": str(m["role"]), "content": str(m["content"])} for m in row["messages"]])  # type: ignore[attr-defined]
+    roles = {"human": "user", "gpt": "assistant"}
+    for row in json.loads((data / "alignment/sft/fastchat/dummy_conversation.json").read_text()):
+        raw.append([{"role": roles[m["from"]], "content": m["value"]} for m in row["conversations"]])
+    for row in _jsonl(data / "alignment/preference/hh-rlhf/helpful-base/test.jsonl.gz"):
+        raw.append(_hh_turns(str(row["chosen"])))
+    out = []
+    for turns in raw:
+        try:
+            ChatExample.model_validate({"turns": turns})
+        except ValueError:
+            continue
+        if turns[-1]["role"] == "assistant":
+            out.append({"turns": turns})
+    return out
+
+
+def _peak_mib(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def phase_raw(src: Path, tok_dir: Path) -> dict[str, object]:
+    from alignkit.bpe.loaders import load_tokenizer
+
+    tok = load_tokenizer(str(tok_dir))
+    texts = [t["content"] for row in _jsonl(src) for t in row["turns"]]  # type: ignore[union-attr,index]
+    start = time.perf_counter()
+    n = sum(len(tok.encode_ordinary(t)) for t in texts)
+    secs = time.perf_counter() - start
+    return {"seconds": secs, "tokens": n, "peak_mib": _peak_mib()}
+
+
+def phase_alignkit(src: Path, tok_dir: Path, out: Path, num_proc: int) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "alignkit", "tokenize", str(src), "-o", str(out),
+           "--tokenizer", str(tok_dir), "--template", "qwen3", "--max-seq-len", "0",
+           "--num-proc", str(num_proc), "--report", "json"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    secs = time.perf_counter() - start
+    report = json.loads(proc.stdout)
+    return {"seconds": secs, "tokens": report["tokens"]["total"], "written": report["counts"]["written"],
+            "peak_mib": _peak_mib(children=True)}
+
+
+def phase_load(tok_dir: Path) -> dict[str, object]:
+    """Startup cost alone: import alignkit and load the tokenizer and template (subtracted)."""
+    start = time.perf_counter()
+    from alignkit.encoder import build_encoder
+    from alignkit.worker import TokenizeConfig
+
+    build_encoder(TokenizeConfig(tokenizer=str(tok_dir), template="qwen3"))
+    return {"seconds": time.perf_counter() - start, "peak_mib": _peak_mib()}
+
+
+def phase_hf(src: Path, tok_dir: Path, limit: int) -> dict[str, object]:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tok_dir))
+    rows = _jsonl(src)[:limit]
+    start = time.perf_counter()
+    n = 0
+    for row in rows:
+        msgs = row["turns"]
+        full = tok.apply_chat_template(msgs, tokenize=True, return_dict=True)
+        ids = full["input_ids"]
+        labels = [-100] * len(ids)
+        for i, m in enumerate(msgs):  # type: ignore[arg-type]
+            if m["role"] != "assistant":
+                continue
+            lo = len(tok.apply_chat_template(msgs[:i], tokenize=True, add_generation_prompt=True,  # type: ignore[index]
+                                             return_dict=True)["input_ids"])
+            hi = len(tok.apply_chat_template(msgs[: i + 1], tokenize=True, return_dict=True)["input_ids"])  # type: ignore[index]
+            labels[lo:hi] = ids[lo:hi]
+        n += len(ids)
+    secs = time.perf_counter() - start
+    return {"seconds": secs, "tokens": n, "rows": len(rows), "peak_mib": _peak_mib()}
+
+
+def _child(phase: str, *args: str) -> dict[str, object]:
+    env = dict(os.environ, RAYON_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
+               OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, __file__, "--phase", phase, *args], env=env,
+                          check=True, capture_output=True, text=True)
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--limit-hf", type=int, default=3000, help="conversations for transformers")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    ns = parser.parse_args()
+    if ns.phase:
+        a = ns.args
+        funcs = {
+            "raw": lambda: phase_raw(Path(a[0]), Path(a[1])),
+            "load": lambda: phase_load(Path(a[0])),
+            "alignkit": lambda: phase_alignkit(Path(a[0]), Path(a[1]), Path(a[2]), int(a[3])),
+            "hf": lambda: phase_hf(Path(a[0]), Path(a[1]), int(a[2])),
+        }
+        print(json.dumps(funcs[ns.phase]()))
+        return
+    import alignkit
+
+    data = Path(ns.data)
+    work = Path(tempfile.mkdtemp(prefix="alignkit-bench-"))
+    try:
+        tok_dir = work / "qwen3"
+        shutil.copytree(data / "tokenizers/qwen3", tok_dir)
+        with gzip.open(tok_dir / "tokenizer.json.gz") as fin, open(tok_dir / "tokenizer.json", "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        (tok_dir / "tokenizer.json.gz").unlink()
+        convs = build_conversations(data)
+        src = work / "conversations.jsonl"
+        src.write_text("".join(json.dumps(c) + "\n" for c in convs))
+        print(f"alignkit {alignkit.__version__}, compiled: {alignkit.COMPILED}; python {platform.python_version()};"
+              f" {platform.machine()} {os.cpu_count()} cpus; {len(convs)} conversations,"
+              f" {src.stat().st_size / 1e6:.1f} MB", flush=True)
+        raw = _child("raw", str(src), str(tok_dir))
+        load = _child("load", str(tok_dir))
+        ak1 = _child("alignkit", str(src), str(tok_dir), str(work / "o1"), "1")
+        ak2 = _child("alignkit", str(src), str(tok_dir), str(work / "o2"), "2")
+        hf = _child("hf", str(src), str(tok_dir), str(ns.limit_hf))
+        same = (work / "o1/manifest.json").read_bytes() == (work / "o2/manifest.json").read_bytes()
+        rate = lambda r: float(r["tokens"]) / float(r["seconds"])  # noqa: E731
+        net1 = {"tokens": ak1["tokens"], "seconds": float(ak1["seconds"]) - float(load["seconds"])}
+        rows = [
+            ("raw encode_ordinary (floor)", raw),
+            ("alignkit tokenize --num-proc 1 (wall, incl. startup)", ak1),
+            ("alignkit tokenize --num-proc 1 (minus startup)", net1),
+            ("alignkit tokenize --num-proc 2 (wall, incl. startup)", ak2),
+            (f"transformers apply_chat_template + masks ({hf['rows']} convs)", hf),
+        ]
+        print(f"| path | tokens | seconds | tokens/s | peak RSS MiB |\n|---|---|---|---|---|")
+        for name, r in rows:
+            peak = r.get("peak_mib")
+            print(f"| {name} | {r['tokens']} | {float(r['seconds']):.2f} | {rate(r):,.0f} |"
+                  f" {'' if peak is None else f'{float(peak):.0f}'} |")
+        print(f"\nstartup (import + load tokenizer/template): {float(load['seconds']):.2f} s")
+        print(f"alignkit (minus startup) / raw encode: {rate(net1) / rate(raw):.2f}")
+        print(f"alignkit (minus startup) / transformers: {rate(net1) / rate(hf):.1f}x")
+        print(f"--num-proc 2 / 1 (wall): {float(ak1['seconds']) / float(ak2['seconds']):.2f}x;"
+              f" identical manifests: {same}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
