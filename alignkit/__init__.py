@@ -11,6 +11,9 @@ __all__ = [
     "COMPILED",
     "ChatExample",
     "PreferenceExample",
+    "PreferenceTokenize",
+    "SFTTokenize",
+    "TokenizeConfig",
     "Tokenizer",
     "Turn",
     "__version__",
@@ -18,6 +21,7 @@ __all__ = [
     "load_recipe",
     "load_tokenizer",
     "run_recipe",
+    "tokenize_files",
     "validate_file",
 ]
 
@@ -35,6 +39,10 @@ _LAZY = {
     "validate_file": "alignkit.io.validate",
     "load_recipe": "alignkit.recipes",
     "run_recipe": "alignkit.recipes",
+    "tokenize_files": "alignkit.pipeline",
+    "TokenizeConfig": "alignkit.worker",
+    "SFTTokenize": "alignkit.hf",
+    "PreferenceTokenize": "alignkit.hf",
 }
 
 
