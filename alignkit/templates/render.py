@@ -1,7 +1,7 @@
 """Render conversations into segments, with masks decided from structure (compiled).
 
 Input turns are plain tuples ``(role, content, train, reasoning)`` (see
-:func:`alignkit.templates.turn_tuples`), so this module never touches pydantic.
+:func:`alignkit.templates.chat.turn_tuples`), so this module never touches pydantic.
 
 Masking policies (``policy``):
 
@@ -15,7 +15,8 @@ A trained turn trains its content and its end-of-turn token(s) (the spec's
 Everything else the template adds is glue (role id 4), trained only under
 ``everything``; in particular ChatML's ``"\\n"`` after ``<|im_end|>`` is glue and not
 trained, as in TRL's ``{% generation %}`` training templates: a model stops at
-``<|im_end|>`` and never generates that newline.
+``<|im_end|>`` and never generates that newline. A default system prompt the template
+adds (the Alpaca preamble) is glue too: it comes from the template, not the data.
 
 Qwen3 (``spec.qwen3``) follows the template in Qwen3's ``tokenizer_config.json``: an
 assistant turn after the last user query gets ``<think>\\n{reasoning}\\n</think>\\n\\n``
