@@ -11,6 +11,7 @@ This stays interpreted: the work is one C-level regex scan over the text.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Final
 
@@ -37,6 +38,8 @@ class SpecialSplitter:
             re.compile("|".join(re.escape(s) for s in names)) if names else None
         )
         self.max_len: int = max((len(s) for s in names), default=0)
+        #: Common prefix of all specials ("<|" for most): where it is absent, nothing matches.
+        self.prefix: str = os.path.commonprefix(names) if names else ""
 
     def split(self, text: str) -> list[tuple[str, int]]:
         """Ordinary runs as ``(text, TEXT)``, specials as ``(token, id)``, in order.
@@ -48,7 +51,7 @@ class SpecialSplitter:
             [('<s>', 1), ('hi', -1)]
         """
         regex = self.regex
-        if regex is None:
+        if regex is None or (self.prefix and self.prefix not in text):
             return [(text, TEXT)] if text else []
         out: list[tuple[str, int]] = []
         start = 0
@@ -69,7 +72,7 @@ class SpecialSplitter:
             >>> SpecialSplitter({"<s>": 1}).find("a <s> b")
             '<s>'
         """
-        if self.regex is None:
+        if self.regex is None or (self.prefix and self.prefix not in text):
             return None
         m = self.regex.search(text)
         return None if m is None else m.group()

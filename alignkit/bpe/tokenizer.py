@@ -157,6 +157,12 @@ class Tokenizer:
         for s, i in specials.items():
             decoder[i] = s.encode("utf-8")
         self._decoder = decoder
+        table: list[bytes | None] = [None] * (max(decoder, default=-1) + 1)
+        for i, token in decoder.items():
+            table[i] = token
+        self._table = table
+        self._decode_core: BPECore | None = None
+        self._decode_core_built = False
         self._encoder: dict[bytes, int] = {t: i for i, t in decoder.items()}
         ids = [i for _, i in order]
         increasing = all(ids[k] < ids[k + 1] for k in range(len(ids) - 1))
@@ -299,17 +305,35 @@ class Tokenizer:
         """
         if type(ids) is not list:
             ids = list(ids)
-        if self._remap is None:
+        core = self._decoding_core()
+        if core is not None:
             try:
-                return self._core.decode_bytes(ids)  # fast path: ordinary ids only
+                return core.decode_bytes(ids)
             except (KeyError, TypeError):
-                pass  # a special, decode-only or unknown id: the facade's table below
+                pass  # an unknown id: the facade's table below says which
         decoder = self._decoder
         try:
-            return b"".join([decoder[i] for i in ids])
-        except (KeyError, TypeError):
+            if ids and min(ids) < 0:
+                raise IndexError
+            return b"".join(map(self._table.__getitem__, ids))  # type: ignore[arg-type]
+        except (IndexError, TypeError):
             bad = [i for i in ids if not isinstance(i, int) or i not in decoder][:5]
             raise ValueError(f"ids not in this tokenizer's vocabulary (n_vocab={self.n_vocab}): {bad}") from None
+
+    def _decoding_core(self) -> BPECore | None:
+        """A compiled core whose decoder knows every id (specials too), built on first use.
+
+        None when two ids share their bytes (one table cannot hold both).
+        """
+        if not self._decode_core_built:
+            self._decode_core_built = True
+            if self._remap is None and len(self._decoder) == len(self._order):
+                self._decode_core = self._core
+            else:
+                everything = {t: i for i, t in self._decoder.items()}
+                if len(everything) == len(self._decoder):
+                    self._decode_core = BPECore(everything, self.pattern)
+        return self._decode_core
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """Decode ids to text; invalid UTF-8 becomes U+FFFD (``errors="replace"``).
