@@ -10,6 +10,9 @@ from alignkit.bpe import load_tokenizer as load_tokenizer
 __all__ = [
     "COMPILED",
     "ChatExample",
+    "ChatTemplate",
+    "EncodedExample",
+    "EncodedPair",
     "PreferenceExample",
     "PreferenceTokenize",
     "SFTTokenize",
@@ -17,6 +20,7 @@ __all__ = [
     "Tokenizer",
     "Turn",
     "__version__",
+    "get_template",
     "iter_records",
     "load_recipe",
     "load_tokenizer",
@@ -43,6 +47,10 @@ _LAZY = {
     "TokenizeConfig": "alignkit.worker",
     "SFTTokenize": "alignkit.hf",
     "PreferenceTokenize": "alignkit.hf",
+    "ChatTemplate": "alignkit.templates.chat",
+    "get_template": "alignkit.templates",
+    "EncodedExample": "alignkit.encode",
+    "EncodedPair": "alignkit.encode",
 }
 
 
