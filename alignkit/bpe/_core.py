@@ -21,6 +21,7 @@ them with U+FFFD before calling the core (as tiktoken does), so ids never carry 
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
 from typing import Final, cast, final
 
 import regex
@@ -274,18 +275,18 @@ class BPECore:
         heap: list[int] = []
         for i in range(n - 1):
             if pair[i] != _NO_RANK:
-                _push(heap, pair[i] * width + i)
+                heappush(heap, pair[i] * width + i)
         while len(heap) > 0:
-            top = _pop(heap)
+            top = heappop(heap)
             r = top // width
             i = top - r * width
             if pair[i] != r:
                 continue
             p = self._join(piece, i, r, ids, pair, nxt, prv)
             if pair[i] != _NO_RANK:
-                _push(heap, pair[i] * width + i)
+                heappush(heap, pair[i] * width + i)
             if p >= 0 and pair[p] != _NO_RANK:
-                _push(heap, pair[p] * width + p)
+                heappush(heap, pair[p] * width + p)
         return _collect(ids, nxt, n)
 
     def decode_bytes(self, ids: list[int]) -> bytes:
@@ -324,38 +325,3 @@ def _collect(ids: list[int], nxt: list[int], n: int) -> list[int]:
         out.append(ids[i])
         i = nxt[i]
     return out
-
-
-def _push(heap: list[int], item: int) -> None:
-    heap.append(item)
-    k = len(heap) - 1
-    while k > 0:
-        parent = (k - 1) >> 1
-        v = heap[parent]
-        if v <= item:
-            break
-        heap[k] = v
-        k = parent
-    heap[k] = item
-
-
-def _pop(heap: list[int]) -> int:
-    top = heap[0]
-    last = heap.pop()
-    size = len(heap)
-    if size == 0:
-        return top
-    k = 0
-    while True:
-        child = 2 * k + 1
-        if child >= size:
-            break
-        if child + 1 < size and heap[child + 1] < heap[child]:
-            child += 1
-        v = heap[child]
-        if v >= last:
-            break
-        heap[k] = v
-        k = child
-    heap[k] = last
-    return top
