@@ -74,16 +74,20 @@ def add_parser(sub: Any) -> None:
 class _Printer:
     """Prints errors to stderr up to a limit, counting the rest."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, keep: bool) -> None:
         self.limit = limit
+        self.keep = keep  # keep the printed errors for the JSON report
+        self.count = 0
         self.shown: list[dict[str, object]] = []
         self.hidden = 0
 
     def __call__(self, err: Any) -> None:
-        if self.limit and len(self.shown) >= self.limit:
+        if self.limit and self.count >= self.limit:
             self.hidden += 1
             return
-        self.shown.append(err.to_dict())
+        self.count += 1
+        if self.keep:
+            self.shown.append(err.to_dict())
         print(err.format(), file=sys.stderr)
 
 
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     for name in args.files:  # fail fast (exit 2) before reporting anything
         open_binary(name).close()
-    printer = _Printer(args.max_errors)
+    printer = _Printer(args.max_errors, keep=args.report == "json")
     reports = []
     for name in args.files:
         report = validate_file(
