@@ -123,12 +123,15 @@ class ChatTemplate:
                 "sha256": hashlib.sha256(blob).hexdigest()}
 
     def render(self, turns: Sequence[Turn] | Sequence[TurnTuple],
-               add_generation_prompt: bool = False, policy: str | None = None) -> list[Segment]:
-        """The segments of ``turns`` (``policy`` overrides the bound one)."""
+               add_generation_prompt: bool = False, policy: str | None = None,
+               enable_thinking: bool = True) -> list[Segment]:
+        """The segments of ``turns`` (``policy`` overrides the bound one; ``enable_thinking``
+        is Qwen3's generation-prompt switch)."""
         plain = turn_tuples(turns)
         if self.jinja is not None:
             return self.jinja.render(plain, policy or self.policy, add_generation_prompt)
-        return render(self._spec(), plain, policy or self.policy, add_generation_prompt)
+        return render(self._spec(), plain, policy or self.policy, add_generation_prompt,
+                      enable_thinking)
 
     def text(self, turns: Sequence[Turn] | Sequence[TurnTuple],
              add_generation_prompt: bool = False) -> str:
@@ -157,9 +160,14 @@ class ChatTemplate:
                 return found
         return ""
 
-    def encode_prompt(self, turns: Sequence[Turn] | Sequence[TurnTuple]) -> EncodedExample:
-        """The inference prompt (``add_generation_prompt=True``); every label ``-100``."""
-        return self.encoder.encode_untrained(self.render(turns, True))
+    def encode_prompt(self, turns: Sequence[Turn] | Sequence[TurnTuple],
+                      enable_thinking: bool = True) -> EncodedExample:
+        """The inference prompt (``add_generation_prompt=True``); every label ``-100``.
+
+        With Qwen3, ``enable_thinking=False`` ends it with the empty think block, which is
+        also a prefix of the training ids of a non-reasoning answer.
+        """
+        return self.encoder.encode_untrained(self.render(turns, True, enable_thinking=enable_thinking))
 
     def encode_pair(self, pair: PreferenceExample) -> EncodedPair:
         """A DPO-ready pair: the prompt rendered and encoded once, two completions."""

@@ -179,7 +179,7 @@ def _qwen3_tool(out: list[Segment], content: str, first: bool, last: bool, train
 
 
 def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSISTANT,
-           add_generation_prompt: bool = False) -> list[Segment]:
+           add_generation_prompt: bool = False, enable_thinking: bool = True) -> list[Segment]:
     """Segments of ``turns`` under ``spec``, with role ids and trained flags.
 
     Args:
@@ -187,6 +187,8 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
         turns: ``(role, content, train, reasoning)`` tuples.
         policy: one of :data:`POLICIES` (or an alias in :data:`POLICY_ALIASES`).
         add_generation_prompt: append the assistant header (the inference prompt).
+        enable_thinking: Qwen3 only, with ``add_generation_prompt``: ``False`` appends the
+            empty think block, as Qwen3's template does for ``enable_thinking=False``.
 
     Raises:
         TemplateError: unknown policy or role.
@@ -227,6 +229,11 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
     if add_generation_prompt:
         header = spec.header["assistant"]
         _pieces(out, header, 0, len(header), ROLE_TEMPLATE, everything)
+        if spec.qwen3 and not enable_thinking:
+            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", everything))
+            out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything))
+            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", everything))
+            out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything))
     return out
 
 

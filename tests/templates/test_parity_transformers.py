@@ -176,3 +176,16 @@ def test_qwen3_template_branches(models: dict[str, tuple[Any, ChatTemplate]], me
         assert chat.text(turns, gen) == hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
         if not wrapped:  # transformers would turn "<tool_response>" in content into a special id
             assert chat.encode(turns, add_generation_prompt=gen).input_ids == _hf_ids(hf, messages, gen)
+
+
+def test_qwen3_enable_thinking_false_prompt(models: dict[str, tuple[Any, ChatTemplate]]) -> None:
+    hf, chat = models["qwen3"]
+    messages = [{"role": "user", "content": "2+2?"}]
+    turns = [("user", "2+2?", None, None)]
+    ids = chat.encode_prompt(turns, enable_thinking=False).input_ids
+    expected = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                      enable_thinking=False, return_dict=True)["input_ids"]
+    assert ids == list(expected)
+    # a non-reasoning answer's training ids start with this prompt (its empty think block is glue)
+    full = chat.encode([*turns, ("assistant", "4", None, None)]).input_ids
+    assert full[: len(ids)] == ids
