@@ -37,16 +37,16 @@ class Encoder:
     pad_id: int = 0
 
     def encode_sft(self, record: ChatExample, mask: str) -> EncodedExample:
-        """One SFT example; ``mask`` is ``assistant``, ``last`` or ``all``."""
+        """One SFT example; ``mask`` is ``assistant``, ``last`` or ``all``.
+
+        The example's ``special_in_content`` names a special-token string found in the
+        content (which is encoded as text all the same), or is ``""``.
+        """
         raise NotImplementedError
 
     def encode_pair(self, record: PreferenceExample) -> tuple[int, EncodedExample, EncodedExample]:
         """``(prompt_len, chosen, rejected)``: full sequences sharing their first ``prompt_len`` ids."""
         raise NotImplementedError
-
-    def special_in_content(self, record: ChatExample | PreferenceExample) -> bool:
-        """Whether some content holds a special-token string (it is still encoded as text)."""
-        return False
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes of one id (for ``alignkit inspect``)."""
@@ -115,9 +115,6 @@ class TemplateEncoder(Encoder):
     def encode_pair(self, record: PreferenceExample) -> tuple[int, EncodedExample, EncodedExample]:
         pair = self.template.encode_pair(record)
         return len(pair.prompt), pair.chosen_full(), pair.rejected_full()
-
-    def special_in_content(self, record: ChatExample | PreferenceExample) -> bool:
-        return bool(self.template.find_special_in_content(record))
 
     def token_bytes(self, token_id: int) -> bytes:
         return self.tokenizer.id_to_token_bytes(token_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 from alignkit.encode import IGNORE_INDEX, EncodedExample
 from alignkit.encoder import Encoder
-from alignkit.errors import InputError, OutputError, UsageError
+from alignkit.errors import AlignkitError, InputError, OutputError, UsageError
 from alignkit.manifest import RunStats
 from alignkit.truncate import (
     DROPPED,
@@ -220,31 +220,37 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
             stats.reject(result.errors[0].error_type)
             rejects.append(_reject(chunk.path, result.errors[0]))
             continue
-        if encoder.special_in_content(record):
+        try:
+            if isinstance(record, ChatExample):
+                ex = encoder.encode_sft(record, config.mask)
+                flag = ex.special_in_content
+            else:
+                prompt_len, chosen, rejected = encoder.encode_pair(record)
+                flag = chosen.special_in_content or rejected.special_in_content
+        except InputError as err:
+            stats.reject(err.error_type)
+            rejects.append(_reject(chunk.path, err))
+            continue
+        except (AlignkitError, ValueError) as err:  # a template that cannot render this record
+            bad = InputError(chunk.path, number, "", str(err), "encode_error")
+            stats.reject(bad.error_type)
+            rejects.append(_reject(chunk.path, bad))
+            continue
+        if flag:
             stats.special_in_content += 1
             if config.special_in_content == "error":
                 spoof = InputError(
-                    chunk.path, number, "", "content contains a special-token string; it is"
-                    " encoded as plain text (use --special-in-content count to accept it)",
+                    chunk.path, number, "", f"content contains the special-token string {flag!r};"
+                    " it is encoded as plain text (use --special-in-content count to accept it)",
                     "special_in_content",
                 )
                 stats.reject(spoof.error_type)
                 rejects.append(_reject(chunk.path, spoof))
                 continue
-        try:
-            if isinstance(record, ChatExample):
-                row = sft_row(encoder.encode_sft(record, config.mask), config, stats)
-            else:
-                row = pair_row(*encoder.encode_pair(record), config, stats)
-        except InputError as err:
-            stats.reject(err.error_type)
-            rejects.append(_reject(chunk.path, err))
-            continue
-        except ValueError as err:  # e.g. a template that cannot render this record
-            bad = InputError(chunk.path, number, "", str(err), "encode_error")
-            stats.reject(bad.error_type)
-            rejects.append(_reject(chunk.path, bad))
-            continue
+        if isinstance(record, ChatExample):
+            row = sft_row(ex, config, stats)
+        else:
+            row = pair_row(prompt_len, chosen, rejected, config, stats)
         if isinstance(row, Skip):
             if row.status == "rejected":
                 skip = InputError(chunk.path, number, "", row.message, row.reason)

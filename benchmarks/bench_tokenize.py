@@ -17,7 +17,7 @@ Each phase runs in its own child process, which reports its own peak RSS
 
 Usage (run it against the compiled build)::
 
-    python benchmarks/bench_tokenize.py [--data ../shared/data] [--limit-hf 3000]
+    python benchmarks/bench_tokenize.py [--data ../shared/data] [--limit-hf N]
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def phase_hf(src: Path, tok_dir: Path, limit: int) -> dict[str, object]:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tok_dir))
-    rows = _jsonl(src)[:limit]
+    rows = _jsonl(src)
+    rows = rows[:limit] if limit > 0 else rows
     start = time.perf_counter()
     n = 0
     for row in rows:
@@ -155,7 +156,8 @@ def _child(phase: str, *args: str) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-    parser.add_argument("--limit-hf", type=int, default=3000, help="conversations for transformers")
+    parser.add_argument("--limit-hf", type=int, default=0,
+                        help="conversations for the (slow) transformers path; 0: all")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     ns = parser.parse_args()

@@ -22,6 +22,7 @@ class ByteEncoder(Encoder):
     pad_id = END
 
     def _render(self, turns: list[Turn], trained: list[bool]) -> EncodedExample:
+        flag = "<|" if any("<|" in t.content for t in turns) else ""
         ids, labels, roles = [BOS], [IGNORE_INDEX], [ROLE_TEMPLATE]
         for turn, train in zip(turns, trained):
             role = ROLE_IDS[turn.role]
@@ -32,7 +33,7 @@ class ByteEncoder(Encoder):
             ids.extend(body)
             labels.extend(body if train else [IGNORE_INDEX] * len(body))
             roles.extend([role] * len(body))
-        return EncodedExample(ids, labels, roles)
+        return EncodedExample(ids, labels, roles, flag)
 
     def encode_sft(self, record: ChatExample, mask: str) -> EncodedExample:
         turns = list(record.turns)
@@ -56,11 +57,9 @@ class ByteEncoder(Encoder):
                 prompt.input_ids + [HEADERS["assistant"]] + body,
                 prompt.labels + [IGNORE_INDEX] + body,
                 prompt.role_ids + [ROLE_TEMPLATE] + [2] * len(body),
+                prompt.special_in_content or ("<|" if "<|" in text else ""),
             ))
         return len(prompt) + 1, sides[0], sides[1]
-
-    def special_in_content(self, record: ChatExample | PreferenceExample) -> bool:
-        return "<|" in record.model_dump_json()
 
     def token_bytes(self, token_id: int) -> bytes:
         if token_id < 256:

@@ -218,3 +218,14 @@ def test_role_tally_matches_a_plain_count() -> None:
     check()
     with pytest.raises(ValueError, match="role id 6"):
         tally_roles([6], [], [0] * NUM_ROLES, [0] * NUM_ROLES)
+
+
+def test_special_in_content_is_counted_or_an_error(tmp_path: Path) -> None:
+    spoof = {"turns": [{"role": "user", "content": "hi <|assistant|>"},
+                       {"role": "assistant", "content": "ok"}]}
+    src = _write(tmp_path / "s.jsonl", [_sft(0), spoof])
+    rep = tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC))
+    assert rep.stats.special_in_content == 1 and rep.stats.written == 2
+    with pytest.raises(InputError, match="special_in_content") as info:
+        tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC, special_in_content="error"))
+    assert info.value.line == 2
