@@ -120,13 +120,35 @@ def check_special(texts: Sequence[str], step: SpecialTokensStep, strings: list[s
     return None
 
 
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_SCRIPT_CLASSES: dict[tuple[str, ...], regex.Pattern[str]] = {}
+
+
 def script_fraction(text: str, allowed: Sequence[str]) -> float:
-    """Fraction of the letters of ``text`` in the ``allowed`` scripts (1.0 with no letters)."""
-    letters = len(_LETTER.findall(text))
+    """Fraction of the letters of ``text`` in the ``allowed`` scripts (1.0 with no letters).
+
+    ASCII letters are counted in C (they are Latin); only the non-ASCII rest goes
+    through the Unicode script classes.
+
+    Example:
+        >>> script_fraction("hello мир", ["latin"])
+        0.625
+    """
+    ascii_part = text.encode("ascii", "ignore")
+    ascii_letters = len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+    latin = "latin" in allowed
+    if len(ascii_part) == len(text):
+        return 1.0 if latin or not ascii_letters else 0.0
+    rest = "".join(_NON_ASCII.findall(text))
+    letters = ascii_letters + len(_LETTER.findall(rest))
     if not letters:
         return 1.0
-    cls = regex.compile("[" + "".join(_SCRIPTS[s] for s in allowed) + "]")
-    return len(cls.findall(text)) / letters
+    key = tuple(sorted(allowed))
+    cls = _SCRIPT_CLASSES.get(key)
+    if cls is None:
+        cls = _SCRIPT_CLASSES[key] = regex.compile("[" + "".join(_SCRIPTS[s] for s in key) + "]")
+    return ((ascii_letters if latin else 0) + len(cls.findall(rest))) / letters
 
 
 def check_script(ex: ChatExample, step: ScriptStep) -> Verdict:

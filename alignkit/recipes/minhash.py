@@ -135,7 +135,8 @@ class NearDupIndex:
             self.bands, self.rows = choose_bands(threshold, num_perm)
         else:
             self.bands, self.rows = bands, max(1, num_perm // bands)
-        self._buckets: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        # Band key -> the kept index, or a list of them once a second one shares the key.
+        self._buckets: list[dict[bytes, int | list[int]]] = [{} for _ in range(self.bands)]
         self._kept: list[U64] = []
         #: Exact Jaccard computations done (candidates verified): the work that LSH saves.
         self.comparisons = 0
@@ -152,7 +153,11 @@ class NearDupIndex:
         cands: set[int] = set()
         for bucket, key in zip(self._buckets, self._keys(sig)):
             hit = bucket.get(key)
-            if hit is not None:
+            if hit is None:
+                continue
+            if isinstance(hit, int):
+                cands.add(hit)
+            else:
                 cands.update(hit)
         for j in sorted(cands):
             self.comparisons += 1
@@ -167,7 +172,13 @@ class NearDupIndex:
         self._kept.append(sh)
         if sh.size:
             for bucket, key in zip(self._buckets, self._keys(sig)):
-                bucket.setdefault(key, []).append(idx)
+                hit = bucket.get(key)
+                if hit is None:
+                    bucket[key] = idx
+                elif isinstance(hit, int):
+                    bucket[key] = [hit, idx]
+                else:
+                    hit.append(idx)
         return idx
 
     def add_if_new(self, text: str) -> tuple[int, float] | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _recipe_helpers import ctx, item
 
 from alignkit.errors import RecipeError
@@ -199,3 +201,20 @@ def test_select_diverse_in_score_order_is_deitas_loop() -> None:
     assert stats["shortfall"] == 1
     kept, drops, _ = select(pool, step.model_copy(update={"k": 2}), ctx())
     assert uids(kept) == ["s:2", "s:3"] and [d.reason for d in drops] == ["not_selected"]  # never examined
+
+
+def _ref_script_fraction(text: str, allowed: list[str]) -> float:
+    import regex
+
+    names = {"latin": r"\p{Latin}", "cyrillic": r"\p{Cyrillic}", "cjk": r"\p{Han}\p{Hiragana}\p{Katakana}"}
+    letters = len(regex.findall(r"\p{L}", text))
+    if not letters:
+        return 1.0
+    return len(regex.findall("[" + "".join(names[a] for a in allowed) + "]", text)) / letters
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab Z1!éßМир日本ーｱ\u0301")), max_size=40),
+       st.sampled_from([["latin"], ["cyrillic"], ["latin", "cjk"], ["cjk"]]))
+def test_script_fraction_matches_the_plain_regex_count(text: str, allowed: list[str]) -> None:
+    assert script_fraction(text, allowed) == pytest.approx(_ref_script_fraction(text, allowed))
