@@ -28,7 +28,7 @@ import regex
 
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
-_NO_RANK: Final = 1 << 62
+_NO_RANK: Final = 1 << 60  # above every rank; still a short (unboxed) int in mypyc
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _CACHE_PIECE_MAX: Final = 64  # bytes; longer pieces bypass the cache
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
