@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "alignkit.cli.tokenize",
     "alignkit.cli.inspect",
     "alignkit.cli.recipe",
+    "alignkit.cli.train_tokenizer",
 )
 
 

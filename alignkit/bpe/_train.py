@@ -1,0 +1,246 @@
+"""Compiled core of BPE training: the merge loop over counted pre-tokens.
+
+The input is the set of distinct pre-tokens ("words", as UTF-8 bytes) with
+their counts. Internally token ``b`` (``0 <= b < 256``) is the single byte
+``b`` and the ``i``-th merge creates token ``256 + i``; the facade
+(:mod:`alignkit.bpe.train`) maps these to the public vocabulary layout.
+
+Algorithm (exact, incremental):
+
+- every distinct word is a list of token ids, with its count;
+- ``slot`` = one distinct adjacent pair: its count (summed over words, weighted
+  by word counts) and the ids of the words that contain it (may hold stale ids;
+  a word is re-checked when visited);
+- a binary max-heap of ``(count, slot)`` entries ordered by count, ties by the
+  lexicographically greater ``(left bytes, right bytes)``, with lazy
+  invalidation: an entry is valid when its count equals the slot's count;
+  a stale entry with a higher count is pushed back with the current count;
+- a merge ``(a, b) -> n`` visits only the words containing the pair and
+  updates only the pairs that touch a merged span: each old pair touching a
+  span is decremented once, each new pair containing ``n`` is incremented.
+
+Only pairs containing the new token ever increase, so only those are pushed.
+"""
+
+from __future__ import annotations
+
+from typing import Final, final
+
+_SHIFT: Final = 32
+
+
+@final
+class MergeTrainer:
+    """Learns merges over counted words; see the module docstring.
+
+    Example:
+        >>> t = MergeTrainer([b"low", b"lower", b"newest"], [5, 2, 6])
+        >>> t.train(2)
+        2
+        >>> [t.token_bytes[t.merges_left[i]] + t.token_bytes[t.merges_right[i]] for i in range(2)]
+        [b'st', b'est']
+    """
+
+    def __init__(self, words: list[bytes], counts: list[int]) -> None:
+        if len(words) != len(counts):
+            raise ValueError("words and counts must have the same length")
+        self.token_bytes: list[bytes] = [bytes([i]) for i in range(256)]
+        self.words: list[list[int]] = []
+        self.word_counts: list[int] = []
+        self.word_stamp: list[int] = []
+        self.pair_slot: dict[int, int] = {}
+        self.slot_left: list[int] = []
+        self.slot_right: list[int] = []
+        self.slot_count: list[int] = []
+        self.slot_words: list[list[int]] = []
+        self.slot_stamp: list[int] = []
+        self.heap_count: list[int] = []
+        self.heap_slot: list[int] = []
+        self.merges_left: list[int] = []
+        self.merges_right: list[int] = []
+        self.stamp: int = 0
+        self.exhausted: bool = False
+        fresh: list[int] = []
+        for k in range(len(words)):
+            word = words[k]
+            if len(word) < 2 or counts[k] <= 0:
+                continue
+            ids: list[int] = [0] * len(word)
+            for j in range(len(word)):
+                ids[j] = word[j]
+            w = len(self.words)
+            self.words.append(ids)
+            self.word_counts.append(counts[k])
+            self.word_stamp.append(0)
+            for j in range(len(ids) - 1):
+                self._add_pair(ids[j], ids[j + 1], counts[k], w, fresh)
+        for s in range(len(self.slot_count)):
+            self._push(self.slot_count[s], s)
+
+    # -- pair slots -------------------------------------------------------------
+
+    def _add_pair(self, x: int, y: int, count: int, w: int, fresh: list[int]) -> None:
+        key = (x << _SHIFT) | y
+        s = self.pair_slot.get(key, -1)
+        if s < 0:
+            s = len(self.slot_left)
+            self.pair_slot[key] = s
+            self.slot_left.append(x)
+            self.slot_right.append(y)
+            self.slot_count.append(0)
+            self.slot_words.append([])
+            self.slot_stamp.append(-1)
+        self.slot_count[s] += count
+        members = self.slot_words[s]
+        if len(members) == 0 or members[len(members) - 1] != w:
+            members.append(w)
+        if self.slot_stamp[s] != self.stamp:
+            self.slot_stamp[s] = self.stamp
+            fresh.append(s)
+
+    def _sub_pair(self, x: int, y: int, count: int) -> None:
+        s = self.pair_slot[(x << _SHIFT) | y]
+        self.slot_count[s] -= count
+
+    # -- heap ---------------------------------------------------------------------
+
+    def _above(self, c1: int, s1: int, c2: int, s2: int) -> bool:
+        """Whether entry (c1, s1) outranks (c2, s2): higher count, then greater pair bytes."""
+        if c1 != c2:
+            return c1 > c2
+        tb = self.token_bytes
+        l1 = tb[self.slot_left[s1]]
+        l2 = tb[self.slot_left[s2]]
+        if l1 != l2:
+            return l1 > l2
+        return tb[self.slot_right[s1]] > tb[self.slot_right[s2]]
+
+    def _push(self, count: int, slot: int) -> None:
+        hc = self.heap_count
+        hs = self.heap_slot
+        i = len(hc)
+        hc.append(count)
+        hs.append(slot)
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not self._above(count, slot, hc[parent], hs[parent]):
+                break
+            hc[i] = hc[parent]
+            hs[i] = hs[parent]
+            i = parent
+        hc[i] = count
+        hs[i] = slot
+
+    def _pop_into_top(self) -> None:
+        """Remove the heap's root (the caller has read it)."""
+        hc = self.heap_count
+        hs = self.heap_slot
+        last_c = hc.pop()
+        last_s = hs.pop()
+        n = len(hc)
+        if n == 0:
+            return
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            right = child + 1
+            if right < n and self._above(hc[right], hs[right], hc[child], hs[child]):
+                child = right
+            if not self._above(hc[child], hs[child], last_c, last_s):
+                break
+            hc[i] = hc[child]
+            hs[i] = hs[child]
+            i = child
+        hc[i] = last_c
+        hs[i] = last_s
+
+    def _best_slot(self) -> int:
+        """The slot of the pair to merge next, or -1 when no pair is left."""
+        hc = self.heap_count
+        hs = self.heap_slot
+        while len(hc) > 0:
+            c = hc[0]
+            s = hs[0]
+            self._pop_into_top()
+            cur = self.slot_count[s]
+            if c == cur and cur > 0:
+                return s
+            if c > cur and cur > 0:
+                self._push(cur, s)
+        return -1
+
+    # -- merging ------------------------------------------------------------------
+
+    def _merge_word(self, w: int, a: int, b: int, n: int, fresh: list[int]) -> None:
+        old = self.words[w]
+        size = len(old)
+        first = -1
+        for i in range(size - 1):
+            if old[i] == a and old[i + 1] == b:
+                first = i
+                break
+        if first < 0:
+            return  # stale index entry
+        count = self.word_counts[w]
+        new: list[int] = old[:first]
+        last_end = -2  # index of the last token of the previous merged span
+        i = first
+        while i < size:
+            if i + 1 < size and old[i] == a and old[i + 1] == b:
+                if i > 0 and last_end != i - 1:
+                    self._sub_pair(old[i - 1], a, count)
+                self._sub_pair(a, b, count)
+                if i + 2 < size:
+                    self._sub_pair(b, old[i + 2], count)
+                new.append(n)
+                last_end = i + 1
+                i += 2
+            else:
+                new.append(old[i])
+                i += 1
+        self.words[w] = new
+        for j in range(len(new) - 1):
+            x = new[j]
+            y = new[j + 1]
+            if x == n or y == n:
+                self._add_pair(x, y, count, w, fresh)
+
+    def merge_once(self) -> bool:
+        """Learn one merge; False (and ``exhausted`` set) when no pair is left."""
+        s = self._best_slot()
+        if s < 0:
+            self.exhausted = True
+            return False
+        a = self.slot_left[s]
+        b = self.slot_right[s]
+        n = len(self.token_bytes)
+        self.token_bytes.append(self.token_bytes[a] + self.token_bytes[b])
+        self.merges_left.append(a)
+        self.merges_right.append(b)
+        self.stamp += 1
+        stamp = self.stamp
+        members = self.slot_words[s]
+        self.slot_words[s] = []
+        fresh: list[int] = []
+        word_stamp = self.word_stamp
+        for k in range(len(members)):
+            w = members[k]
+            if word_stamp[w] != stamp:
+                word_stamp[w] = stamp
+                self._merge_word(w, a, b, n, fresh)
+        self.slot_count[s] = 0
+        for k in range(len(fresh)):
+            f = fresh[k]
+            c = self.slot_count[f]
+            if c > 0:
+                self._push(c, f)
+        return True
+
+    def train(self, max_merges: int) -> int:
+        """Learn up to ``max_merges`` more merges; returns how many were learned."""
+        done = 0
+        while done < max_merges and self.merge_once():
+            done += 1
+        return done

@@ -1,0 +1,217 @@
+"""Pre-token counting for BPE training: stream corpora, cut them safely, count in parallel.
+
+Memory stays bounded by the number of DISTINCT pre-tokens, never by the corpus
+size: files are read in blocks, each block is pre-tokenized and counted, and
+only a short tail (the last, possibly unfinished pre-token) is carried over.
+
+Cutting is exact (counts equal those of pre-tokenizing each whole file):
+
+- declared special tokens split the text and are dropped (no pre-token
+  crosses them);
+- inside a block, the last pre-token is carried into the next block, because
+  only a match that reaches the end of the text can change when more text
+  follows (the split patterns have no look-behind);
+- files are divided among processes at a special-token start or at a newline
+  that the GPT-2 pattern always makes a pre-token boundary: ``X\\n`` followed by
+  ``Y`` or by one ASCII whitespace and ``Y``, with ``X`` and ``Y`` printable
+  ASCII (see :func:`find_chunk_boundaries`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+
+import regex
+
+from alignkit.errors import UsageError
+
+#: Bytes read per block while streaming a corpus.
+BLOCK_SIZE = 1 << 20
+
+#: Bytes scanned per step while looking for a cut point.
+SCAN_WINDOW = 1 << 16
+
+#: Scalar counter shared with worker processes (``multiprocessing.Value``); ``None`` in-process.
+_progress_counter: object | None = None
+
+#: A cut point after ``X\n`` (see the module docstring). Used for byte ranges only.
+_SAFE_NEWLINE = rb"(?<=[!-~]\n)(?=[!-~]|[ \t\r\x0b\x0c\n][!-~])"
+
+
+def special_pattern(special_tokens: Sequence[str]) -> str | None:
+    """A regex matching any special token, longest first at each position; None if none."""
+    if not special_tokens:
+        return None
+    return "|".join(re.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
+
+
+def _may_overlap(special_tokens: Sequence[str]) -> bool:
+    """Whether two occurrences of special tokens can overlap (a suffix of one starts another).
+
+    Then the start of an occurrence found mid-file need not be where splitting
+    the whole text puts one, so it is no safe cut.
+    """
+    for s in special_tokens:
+        for t in special_tokens:
+            for k in range(1, min(len(s), len(t))):
+                if s[-k:] == t[:k]:
+                    return True
+    return False
+
+
+def find_chunk_boundaries(path: str, num_chunks: int, special_tokens: Sequence[str]) -> list[int]:
+    """Byte offsets that cut ``path`` into about ``num_chunks`` independently countable ranges.
+
+    Each inner offset is the start of a special token or a safe newline cut,
+    found by scanning forward from an evenly spaced guess; ranges that find no
+    cut before the next guess merge. Special tokens that can overlap each other
+    are not used as cuts, nor newlines when a special token contains one.
+    Returns sorted offsets from 0 to the size.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as f:
+        ...     _ = f.write(b"one two<|e|>three four<|e|>five")
+        >>> find_chunk_boundaries(f.name, 4, ["<|e|>"])
+        [0, 7, 22, 31]
+    """
+    size = os.path.getsize(path)
+    alternatives: list[bytes] = []
+    if not _may_overlap(special_tokens):
+        alternatives += [b"(?=" + re.escape(s.encode("utf-8")) + b")" for s in special_tokens]
+    if not any("\n" in s for s in special_tokens):
+        alternatives.append(_SAFE_NEWLINE)
+    if not alternatives:
+        return [0, size]
+    cut = re.compile(b"|".join(alternatives))
+    overlap = max([len(s.encode("utf-8")) for s in special_tokens] + [2]) + 2
+    bounds = [0]
+    with open(path, "rb") as f:
+        for k in range(1, max(1, num_chunks)):
+            guess = max(size * k // num_chunks, bounds[-1] + 1)
+            found = -1
+            pos = guess
+            while pos < size:
+                lo = max(pos - 2, 0)  # two bytes of look-behind
+                f.seek(lo)
+                window = f.read(pos - lo + SCAN_WINDOW + overlap)
+                m = cut.search(window, pos - lo)
+                # Accept a cut only where the window had room for its look-ahead (or ended the file).
+                if m is not None and lo + m.start() < size:
+                    if lo + m.start() < pos + SCAN_WINDOW or lo + len(window) >= size:
+                        found = lo + m.start()
+                        break
+                pos += SCAN_WINDOW
+            if found < 0:
+                break  # no cut between the guess and the end of the file
+            bounds.append(found)
+    if bounds[-1] != size:
+        bounds.append(size)
+    return bounds
+
+
+def _open_range(path: str, start: int) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
+    """(stream to read, raw file whose position measures progress)."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw), raw
+    raw.seek(start)
+    return raw, raw
+
+
+def count_range(
+    path: str, start: int, end: int, special_tokens: Sequence[str], pattern: str, counts: Counter[str]
+) -> None:
+    """Add the pre-token counts of bytes ``[start, end)`` of ``path`` to ``counts``.
+
+    ``start`` and ``end`` must be offsets from :func:`find_chunk_boundaries`
+    (for a ``.gz`` file: 0 and the compressed size). Raises :class:`UsageError`
+    naming the byte offset when the text is not valid UTF-8.
+    """
+    findall = regex.compile(pattern).findall
+    specials = special_pattern(special_tokens)
+    splitter = re.compile(specials) if specials else None
+    hold = max([len(s) for s in special_tokens] + [1]) - 1
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    stream, raw = _open_range(path, start)
+    gz = stream is not raw
+    carry = ""
+    done = start
+    last_reported = start
+    try:
+        while True:
+            want = max(BLOCK_SIZE, len(carry)) if gz else min(max(BLOCK_SIZE, len(carry)), end - done)
+            block = stream.read(want)
+            final = len(block) == 0 or (not gz and done + len(block) >= end)
+            try:
+                text = decoder.decode(block, final=final)
+            except UnicodeDecodeError as err:
+                offset = done + err.start if not gz else f"{err.start} of a block near {done}"
+                raise UsageError(
+                    f"{path}: byte {offset}: not valid UTF-8 ({err.reason}); "
+                    "re-encode the corpus as UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+                ) from None
+            done = raw.tell()
+            carry = _consume(carry + text, final, splitter, hold, findall, counts)
+            if _progress_counter is not None and done - last_reported > 0:
+                with _progress_counter.get_lock():  # type: ignore[attr-defined]
+                    _progress_counter.value += done - last_reported  # type: ignore[attr-defined]
+                last_reported = done
+            if final:
+                return
+    finally:
+        stream.close()
+        raw.close()
+
+
+def _consume(
+    buf: str,
+    final: bool,
+    splitter: re.Pattern[str] | None,
+    hold: int,
+    findall: Callable[[str], list[str]],
+    counts: Counter[str],
+) -> str:
+    """Count every pre-token of ``buf`` that cannot change with more text; return the rest."""
+    pos = 0
+    if splitter is not None:
+        # A special match is final only when the longest special could fit after its start.
+        limit = len(buf) if final else len(buf) - hold - 1
+        for m in splitter.finditer(buf):
+            if m.start() > limit:
+                break
+            counts.update(findall(buf[pos : m.start()]))
+            pos = m.end()
+    if final:
+        counts.update(findall(buf[pos:]))
+        return ""
+    cut = len(buf) - hold  # no special starts in [pos, cut): none was found there complete
+    if cut - pos < 2:
+        return buf[pos:]
+    pieces = findall(buf[pos:cut])
+    last = pieces.pop()
+    counts.update(pieces)
+    return buf[cut - len(last) :]
+
+
+def count_ranges(
+    tasks: list[tuple[str, int, int]], special_tokens: Sequence[str], pattern: str
+) -> dict[bytes, int]:
+    """Pre-token counts (UTF-8 bytes -> count) over several byte ranges; a worker entry point."""
+    counts: Counter[str] = Counter()
+    for path, start, end in tasks:
+        count_range(path, start, end, special_tokens, pattern, counts)
+    return {word.encode("utf-8"): n for word, n in counts.items()}
+
+
+def init_worker(counter: object) -> None:
+    """Process-pool initializer: share the progress counter (bytes read)."""
+    global _progress_counter
+    _progress_counter = counter
