@@ -91,10 +91,10 @@ def phase_raw(src: Path, tok_dir: Path) -> dict[str, object]:
 
     tok = load_tokenizer(str(tok_dir))
     texts = [t["content"] for row in _jsonl(src) for t in row["turns"]]  # type: ignore[union-attr,index]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     n = sum(len(tok.encode_ordinary(t)) for t in texts)
     secs = time.perf_counter() - start
-    return {"seconds": secs, "tokens": n, "peak_mib": _peak_mib()}
+    return {"seconds": secs, "cpu": time.process_time() - cpu, "tokens": n, "peak_mib": _peak_mib()}
 
 
 def phase_alignkit(src: Path, tok_dir: Path, out: Path, num_proc: int) -> dict[str, object]:
@@ -104,9 +104,10 @@ def phase_alignkit(src: Path, tok_dir: Path, out: Path, num_proc: int) -> dict[s
     start = time.perf_counter()
     proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
     secs = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI and its workers
     report = json.loads(proc.stdout)
-    return {"seconds": secs, "tokens": report["tokens"]["total"], "written": report["counts"]["written"],
-            "peak_mib": _peak_mib(children=True)}
+    return {"seconds": secs, "cpu": usage.ru_utime + usage.ru_stime, "tokens": report["tokens"]["total"],
+            "written": report["counts"]["written"], "peak_mib": _peak_mib(children=True)}
 
 
 def phase_load(tok_dir: Path) -> dict[str, object]:
@@ -116,7 +117,9 @@ def phase_load(tok_dir: Path) -> dict[str, object]:
     from alignkit.worker import TokenizeConfig
 
     build_encoder(TokenizeConfig(tokenizer=str(tok_dir), template="qwen3"))
-    return {"seconds": time.perf_counter() - start, "peak_mib": _peak_mib()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # interpreter start included
+    return {"seconds": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mib": _peak_mib()}
 
 
 def phase_hf(src: Path, tok_dir: Path, limit: int) -> dict[str, object]:
@@ -125,7 +128,7 @@ def phase_hf(src: Path, tok_dir: Path, limit: int) -> dict[str, object]:
     tok = AutoTokenizer.from_pretrained(str(tok_dir))
     rows = _jsonl(src)
     rows = rows[:limit] if limit > 0 else rows
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     n = 0
     for row in rows:
         msgs = row["turns"]
@@ -141,7 +144,8 @@ def phase_hf(src: Path, tok_dir: Path, limit: int) -> dict[str, object]:
             labels[lo:hi] = ids[lo:hi]
         n += len(ids)
     secs = time.perf_counter() - start
-    return {"seconds": secs, "tokens": n, "rows": len(rows), "peak_mib": _peak_mib()}
+    return {"seconds": secs, "cpu": time.process_time() - cpu, "tokens": n, "rows": len(rows),
+            "peak_mib": _peak_mib()}
 
 
 def _child(phase: str, *args: str) -> dict[str, object]:
@@ -193,25 +197,33 @@ def main() -> None:
         ak2 = _child("alignkit", str(src), str(tok_dir), str(work / "o2"), "2")
         hf = _child("hf", str(src), str(tok_dir), str(ns.limit_hf))
         same = (work / "o1/manifest.json").read_bytes() == (work / "o2/manifest.json").read_bytes()
-        rate = lambda r: float(r["tokens"]) / float(r["seconds"])  # noqa: E731
-        net1 = {"tokens": ak1["tokens"], "seconds": float(ak1["seconds"]) - float(load["seconds"])}
+        rate = lambda r, key: float(r["tokens"]) / float(r[key])  # noqa: E731
+        net1 = {"tokens": ak1["tokens"], "seconds": float(ak1["seconds"]) - float(load["seconds"]),
+                "cpu": float(ak1["cpu"]) - float(load["cpu"])}
         rows = [
             ("raw encode_ordinary (floor)", raw),
-            ("alignkit tokenize --num-proc 1 (wall, incl. startup)", ak1),
-            ("alignkit tokenize --num-proc 1 (minus startup)", net1),
-            ("alignkit tokenize --num-proc 2 (wall, incl. startup)", ak2),
+            ("alignkit tokenize --num-proc 1 (whole run, startup included)", ak1),
+            ("alignkit tokenize --num-proc 1 (startup subtracted)", net1),
+            ("alignkit tokenize --num-proc 2 (whole run, startup included)", ak2),
             (f"transformers apply_chat_template + masks ({hf['rows']} convs)", hf),
         ]
-        print(f"| path | tokens | seconds | tokens/s | peak RSS MiB |\n|---|---|---|---|---|")
+        print("| path | tokens | wall s | tokens/s (wall) | CPU s | tokens/CPU-s | peak RSS MiB |")
+        print("|---|---|---|---|---|---|---|")
         for name, r in rows:
             peak = r.get("peak_mib")
-            print(f"| {name} | {r['tokens']} | {float(r['seconds']):.2f} | {rate(r):,.0f} |"
+            print(f"| {name} | {r['tokens']} | {float(r['seconds']):.2f} | {rate(r, 'seconds'):,.0f} |"
+                  f" {float(r['cpu']):.2f} | {rate(r, 'cpu'):,.0f} |"
                   f" {'' if peak is None else f'{float(peak):.0f}'} |")
-        print(f"\nstartup (import + load tokenizer/template): {float(load['seconds']):.2f} s")
-        print(f"alignkit (minus startup) / raw encode: {rate(net1) / rate(raw):.2f}")
-        print(f"alignkit (minus startup) / transformers: {rate(net1) / rate(hf):.1f}x")
-        print(f"--num-proc 2 / 1 (wall): {float(ak1['seconds']) / float(ak2['seconds']):.2f}x;"
-              f" identical manifests: {same}")
+        print(f"\nstartup (interpreter, imports, tokenizer + template load): {float(load['seconds']):.2f} s"
+              f" wall, {float(load['cpu']):.2f} s CPU")
+        for key, what in (("cpu", "CPU time"), ("seconds", "wall time")):
+            print(f"by {what}: alignkit (startup subtracted) / raw encode ="
+                  f" {rate(net1, key) / rate(raw, key):.2f}; alignkit (startup subtracted) /"
+                  f" transformers = {rate(net1, key) / rate(hf, key):.1f}x; whole run /"
+                  f" transformers = {rate(ak1, key) / rate(hf, key):.1f}x")
+        print(f"--num-proc 2 vs 1: wall {float(ak1['seconds']) / float(ak2['seconds']):.2f}x,"
+              f" CPU {float(ak2['cpu']) / float(ak1['cpu']):.2f}x of 1; identical manifests: {same}")
+        print(f"load average at the end: {os.getloadavg()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
