@@ -130,6 +130,15 @@ def run(args: argparse.Namespace) -> int:
         for side in ("chosen", "rejected"):
             print(f"{side + ':':<10}" + _render(row[f"{side}_input_ids"], row[f"{side}_labels"],
                                                row[f"{side}_role_ids"], token_text, color))
+    elif "seq_lens" in row:  # a packed row: one block per example, padding left out
+        start = 0
+        for k, n in zip(row["example_index"], row["seq_lens"]):
+            print(f"--- example {k} ({n} tokens)")
+            stop = start + n
+            print(_render(row["input_ids"][start:stop], row["labels"][start:stop],
+                          row["role_ids"][start:stop], token_text, color))
+            start = stop
+        print(f"--- padding: {len(row['input_ids']) - start} tokens")
     else:
         print(_render(row["input_ids"], row["labels"], row["role_ids"], token_text, color))
     return 0

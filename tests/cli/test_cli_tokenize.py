@@ -46,6 +46,7 @@ def test_tokenize_and_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["inspect", str(out), "--index", "0", "--color", "never"]) == 0
     shown = capsys.readouterr().out
     assert "[[answer" in shown and "<|assistant|>" in shown and "efficiency" in shown
+    assert "--- example " in shown and "--- padding: " in shown
     assert main(["inspect", str(out), "--index", "999"]) == 2
 
 
@@ -109,3 +110,25 @@ def test_interrupted_run_exits_130_and_cleans_up(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(6))
+def test_sigkill_at_a_random_moment_never_leaves_a_torn_output(tmp_path: Path, trial: int) -> None:
+    """No pause hook: kill a real run at a random moment; OUT is absent or fully verifiable."""
+    import hashlib
+    import random
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(20_000))
+    out = tmp_path / "out"
+    proc = _spawn([str(src), "--format", "npy"], out, "")
+    time.sleep(random.Random(trial).uniform(0.5, 6.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if out.exists():  # the run finished before the kill: it must verify
+        manifest = json.loads((out / "manifest.json").read_text())
+        for name, entry in manifest["files"].items():
+            assert hashlib.sha256((out / name).read_bytes()).hexdigest() == entry["sha256"]
+    for partial in tmp_path.glob(".out.partial-*"):
+        assert not (partial / "manifest.json").exists()
