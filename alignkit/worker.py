@@ -146,21 +146,15 @@ def flatten(rows: list[tuple[list[int], ...]], names: tuple[str, ...], n_vocab: 
     Raises:
         OutputError: an id outside the vocabulary, or a value that does not fit its dtype.
     """
-    import itertools
-
-    import numpy as np
-
-    from alignkit.io.writers import checked_cast
+    from alignkit.io.writers import flat_rows
 
     out: list[tuple[Any, Any]] = []
     for k, name in enumerate(names):
-        lengths = np.fromiter((len(r[k]) for r in rows), dtype=np.int64, count=len(rows))
-        wide = np.fromiter(itertools.chain.from_iterable(r[k] for r in rows), dtype=np.int64,
-                           count=int(lengths.sum()))
-        if name.endswith("input_ids") and len(wide) and int(wide.max()) >= n_vocab:
-            raise OutputError(f"token id {int(wide.max())} is outside the vocabulary ({n_vocab} ids);"
+        values, lengths = flat_rows(name, column_dtype(name, n_vocab), [r[k] for r in rows])
+        if name.endswith("input_ids") and len(values) and int(values.max()) >= n_vocab:
+            raise OutputError(f"token id {int(values.max())} is outside the vocabulary ({n_vocab} ids);"
                               " this is a bug in the tokenizer or template, please report it")
-        out.append((checked_cast(name, wide, column_dtype(name, n_vocab)), lengths))
+        out.append((values, lengths))
     return out
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import itertools
 import json
+from array import array
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from alignkit.errors import OutputError
@@ -62,12 +64,8 @@ class Column:
     """
 
     def __init__(self, name: str, dtype: str, rows: list[list[int]]) -> None:
-        import numpy as np
-
-        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        total = int(lengths.sum())
-        wide = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total)
-        self._set(name, dtype, wide, lengths)
+        values, lengths = flat_rows(name, dtype, rows)
+        self._set(name, dtype, values, lengths)
 
     @classmethod
     def from_flat(cls, name: str, dtype: str, values: npt.NDArray[np.generic],
@@ -97,6 +95,50 @@ class Column:
         """Row ``i`` as a list of ints."""
         out: list[int] = self.values[int(self.offsets[i]) : int(self.offsets[i + 1])].tolist()
         return out
+
+
+#: numpy dtype name → ``array`` typecode of the same size and signedness.
+_TYPECODES = {"uint8": "B", "int8": "b", "uint16": "H", "int16": "h", "uint32": "I", "int32": "i",
+              "int64": "q", "uint64": "Q"}
+
+
+def flat_rows(name: str, dtype: str, rows: Iterable[list[int]]) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
+    """Rows of ints → (values concatenated in ``dtype``, ``int64`` row lengths), range-checked.
+
+    ``array.fromlist`` converts and checks each value in C (it raises on overflow),
+    about three times faster than ``numpy.fromiter`` over a chain of lists.
+
+    Raises:
+        OutputError: a value does not fit ``dtype``.
+    """
+    import numpy as np
+
+    acc = array(_TYPECODES[dtype])
+    if acc.itemsize != np.dtype(dtype).itemsize:  # an unusual C ABI: take the numpy path
+        rows = list(rows)
+        lens = np.array([len(r) for r in rows], dtype=np.int64)
+        wide = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lens.sum()))
+        return checked_cast(name, wide, dtype), lens
+    lengths: list[int] = []
+    try:
+        for row in rows:
+            acc.fromlist(row)
+            lengths.append(len(row))
+    except OverflowError:
+        bad = [v for v in row if not _fits(v, dtype)]
+        raise OutputError(
+            f"column {name!r}: value {bad[0] if bad else '?'} does not fit {dtype}; this is a bug"
+            " in the dtype choice, please report it"
+        ) from None
+    values = np.frombuffer(acc, dtype=np.dtype(dtype)) if len(acc) else np.zeros(0, dtype=dtype)
+    return values, np.array(lengths, dtype=np.int64)
+
+
+def _fits(value: int, dtype: str) -> bool:
+    import numpy as np
+
+    info = np.iinfo(np.dtype(dtype))
+    return info.min <= value <= info.max
 
 
 def checked_cast(name: str, values: npt.NDArray[np.generic], dtype: str) -> npt.NDArray[np.generic]:
