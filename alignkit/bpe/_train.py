@@ -17,7 +17,8 @@ Algorithm (exact, incremental):
   a stale entry with a higher count is pushed back with the current count;
 - a merge ``(a, b) -> n`` visits only the words containing the pair and
   updates only the pairs that touch a merged span: each old pair touching a
-  span is decremented once, each new pair containing ``n`` is incremented.
+  span is decremented once, each new pair containing ``n`` is incremented;
+  words are rewritten in place (no allocation per visit).
 
 Only pairs containing the new token ever increase, so only those are pushed.
 """
@@ -25,6 +26,8 @@ Only pairs containing the new token ever increase, so only those are pushed.
 from __future__ import annotations
 
 from typing import Final, final
+
+from alignkit.bpe._scan import classify, next_end
 
 _SHIFT: Final = 32
 
@@ -38,7 +41,7 @@ class MergeTrainer:
         >>> t.train(2)
         2
         >>> [t.token_bytes[t.merges_left[i]] + t.token_bytes[t.merges_right[i]] for i in range(2)]
-        [b'st', b'est']
+        [b'we', b'lo']
     """
 
     def __init__(self, words: list[bytes], counts: list[int]) -> None:
@@ -174,38 +177,50 @@ class MergeTrainer:
     # -- merging ------------------------------------------------------------------
 
     def _merge_word(self, w: int, a: int, b: int, n: int, fresh: list[int]) -> None:
-        old = self.words[w]
-        size = len(old)
+        """Merge every ``(a, b)`` of word ``w`` into ``n`` in place, updating pair counts."""
+        toks = self.words[w]
+        size = len(toks)
         first = -1
-        for i in range(size - 1):
-            if old[i] == a and old[i + 1] == b:
-                first = i
+        prev = toks[0]
+        for i in range(1, size):
+            cur = toks[i]
+            if prev == a and cur == b:
+                first = i - 1
                 break
+            prev = cur
         if first < 0:
             return  # stale index entry
         count = self.word_counts[w]
-        new: list[int] = old[:first]
-        last_end = -2  # index of the last token of the previous merged span
+        # Compact in place: write position j <= read position i, so toks[i - 1] (when not
+        # just merged) and toks[i + 2] still hold the old tokens when they are read.
+        # The merged pair itself is not decremented: its slot is zeroed by the caller.
+        # Positions before the first merge are not rewritten (storing an int boxes it).
+        last_end = -2  # read index of the last token of the previous merged span
         i = first
+        j = first
         while i < size:
-            if i + 1 < size and old[i] == a and old[i + 1] == b:
+            t = toks[i]
+            if t == a and i + 1 < size and toks[i + 1] == b:
                 if i > 0 and last_end != i - 1:
-                    self._sub_pair(old[i - 1], a, count)
-                self._sub_pair(a, b, count)
+                    self._sub_pair(toks[i - 1], a, count)
                 if i + 2 < size:
-                    self._sub_pair(b, old[i + 2], count)
-                new.append(n)
+                    self._sub_pair(b, toks[i + 2], count)
+                toks[j] = n
                 last_end = i + 1
                 i += 2
             else:
-                new.append(old[i])
+                if j != i:
+                    toks[j] = t
                 i += 1
-        self.words[w] = new
-        for j in range(len(new) - 1):
-            x = new[j]
-            y = new[j + 1]
+            j += 1
+        del toks[j:]
+        start = first - 1 if first > 0 else 0  # new pairs begin at the first merge
+        x = toks[start]
+        for k in range(start, j - 1):
+            y = toks[k + 1]
             if x == n or y == n:
                 self._add_pair(x, y, count, w, fresh)
+            x = y
 
     def merge_once(self) -> bool:
         """Learn one merge; False (and ``exhausted`` set) when no pair is left."""
@@ -244,3 +259,30 @@ class MergeTrainer:
         while done < max_merges and self.merge_once():
             done += 1
         return done
+
+
+def count_pieces(kind: int, data: bytes, counts: dict[bytes, int], keep_last: bool) -> int:
+    """Add the pre-tokens of ``data`` (split by compiled scanner ``kind``) to ``counts``.
+
+    With ``keep_last`` the last piece is not counted (more text may extend it)
+    and its start offset is returned; otherwise ``len(data)`` is returned.
+
+    Example:
+        >>> from alignkit.bpe._scan import KIND_GPT2
+        >>> counts: dict[bytes, int] = {}
+        >>> count_pieces(KIND_GPT2, b"the cat the ca", counts, True)
+        11
+        >>> counts
+        {b'the': 1, b' cat': 1, b' the': 1}
+    """
+    cls = classify(data)
+    n = len(data)
+    i = 0
+    while i < n:
+        end = next_end(kind, data, cls, i)
+        if keep_last and end >= n:
+            return i
+        piece = data[i:end]
+        counts[piece] = counts.get(piece, 0) + 1
+        i = end
+    return n

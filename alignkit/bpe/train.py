@@ -21,6 +21,7 @@ Counting streams the corpus in blocks and runs over processes
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import warnings
@@ -195,15 +196,22 @@ def learn_merges(
         >>> learn_merges({b"low": 5, b"lower": 2, b"newest": 6, b"widest": 3}, 3)
         ([(b's', b't'), (b'e', b'st'), (b'o', b'w')], False)
     """
-    trainer = MergeTrainer(list(words.keys()), list(words.values()))
-    done = 0
-    while done < num_merges:
-        learned = trainer.train(min(_MERGE_BATCH, num_merges - done))
-        done += learned
-        if progress is not None:
-            progress("merge", done, num_merges)
-        if trainer.exhausted:
-            break
+    # The loop makes no reference cycles; the cyclic GC would only re-scan its many lists.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        trainer = MergeTrainer(list(words.keys()), list(words.values()))
+        done = 0
+        while done < num_merges:
+            learned = trainer.train(min(_MERGE_BATCH, num_merges - done))
+            done += learned
+            if progress is not None:
+                progress("merge", done, num_merges)
+            if trainer.exhausted:
+                break
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     tb = trainer.token_bytes
     merges = [(tb[trainer.merges_left[i]], tb[trainer.merges_right[i]]) for i in range(done)]
     return merges, trainer.exhausted and done < num_merges

@@ -25,15 +25,22 @@ import io
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 
 import regex
 
+from alignkit.bpe import _train
+from alignkit.bpe._scan import KIND_REGEX, pattern_kind
 from alignkit.errors import UsageError
 
 #: Bytes read per block while streaming a corpus.
 BLOCK_SIZE = 1 << 20
+
+#: Count with the compiled scanners (True), with ``regex`` (False), or decide: scanners when
+#: the core is compiled and the pattern has one (None). Both give the same counts.
+USE_SCANNER: bool | None = None
 
 #: Bytes scanned per step while looking for a cut point.
 SCAN_WINDOW = 1 << 16
@@ -126,16 +133,64 @@ def _open_range(path: str, start: int) -> tuple[io.BufferedIOBase, io.BufferedIO
     return raw, raw
 
 
-def count_range(
-    path: str, start: int, end: int, special_tokens: Sequence[str], pattern: str, counts: Counter[str]
-) -> None:
-    """Add the pre-token counts of bytes ``[start, end)`` of ``path`` to ``counts``.
+class _RegexPieces:
+    """Counts pre-tokens found by ``regex`` (str keys, converted to bytes at the end)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.findall = regex.compile(pattern).findall
+        self.counts: Counter[str] = Counter()
+
+    def add(self, text: str) -> None:
+        self.counts.update(self.findall(text))
+
+    def add_but_last(self, text: str) -> int:
+        """Count all pieces but the last; return the last one's length in characters."""
+        pieces = self.findall(text)
+        last = pieces.pop()
+        self.counts.update(pieces)
+        return len(last)
+
+    def result(self) -> dict[bytes, int]:
+        return {word.encode("utf-8"): n for word, n in self.counts.items()}
+
+
+class _ScanPieces:
+    """Counts pre-tokens found by a compiled scanner (bytes keys throughout)."""
+
+    def __init__(self, kind: int) -> None:
+        self.kind = kind
+        self.counts: dict[bytes, int] = {}
+
+    def add(self, text: str) -> None:
+        _train.count_pieces(self.kind, text.encode("utf-8"), self.counts, False)
+
+    def add_but_last(self, text: str) -> int:
+        data = text.encode("utf-8")
+        start = _train.count_pieces(self.kind, data, self.counts, True)
+        return len(data[start:].decode("utf-8"))
+
+    def result(self) -> dict[bytes, int]:
+        return self.counts
+
+
+_Pieces = _RegexPieces | _ScanPieces
+
+
+def _piece_counter(pattern: str) -> _Pieces:
+    kind = pattern_kind(pattern)
+    use = USE_SCANNER
+    if use is None:
+        use = Path(_train.__file__ or "").suffix in (".so", ".pyd")
+    return _ScanPieces(kind) if use and kind != KIND_REGEX else _RegexPieces(pattern)
+
+
+def count_range(path: str, start: int, end: int, special_tokens: Sequence[str], pieces: _Pieces) -> None:
+    """Add the pre-token counts of bytes ``[start, end)`` of ``path`` to ``pieces``.
 
     ``start`` and ``end`` must be offsets from :func:`find_chunk_boundaries`
     (for a ``.gz`` file: 0 and the compressed size). Raises :class:`UsageError`
     naming the byte offset when the text is not valid UTF-8.
     """
-    findall = regex.compile(pattern).findall
     specials = special_pattern(special_tokens)
     splitter = re.compile(specials) if specials else None
     hold = max([len(s) for s in special_tokens] + [1]) - 1
@@ -159,7 +214,7 @@ def count_range(
                     "re-encode the corpus as UTF-8, e.g. `iconv -f latin1 -t utf-8`"
                 ) from None
             done = raw.tell()
-            carry = _consume(carry + text, final, splitter, hold, findall, counts)
+            carry = _consume(carry + text, final, splitter, hold, pieces)
             if _progress_counter is not None and done - last_reported > 0:
                 with _progress_counter.get_lock():  # type: ignore[attr-defined]
                     _progress_counter.value += done - last_reported  # type: ignore[attr-defined]
@@ -171,14 +226,7 @@ def count_range(
         raw.close()
 
 
-def _consume(
-    buf: str,
-    final: bool,
-    splitter: re.Pattern[str] | None,
-    hold: int,
-    findall: Callable[[str], list[str]],
-    counts: Counter[str],
-) -> str:
+def _consume(buf: str, final: bool, splitter: re.Pattern[str] | None, hold: int, pieces: _Pieces) -> str:
     """Count every pre-token of ``buf`` that cannot change with more text; return the rest."""
     pos = 0
     if splitter is not None:
@@ -187,28 +235,26 @@ def _consume(
         for m in splitter.finditer(buf):
             if m.start() > limit:
                 break
-            counts.update(findall(buf[pos : m.start()]))
+            pieces.add(buf[pos : m.start()])
             pos = m.end()
     if final:
-        counts.update(findall(buf[pos:]))
+        pieces.add(buf[pos:])
         return ""
     cut = len(buf) - hold  # no special starts in [pos, cut): none was found there complete
     if cut - pos < 2:
         return buf[pos:]
-    pieces = findall(buf[pos:cut])
-    last = pieces.pop()
-    counts.update(pieces)
-    return buf[cut - len(last) :]
+    last = pieces.add_but_last(buf[pos:cut])
+    return buf[cut - last :]
 
 
 def count_ranges(
     tasks: list[tuple[str, int, int]], special_tokens: Sequence[str], pattern: str
 ) -> dict[bytes, int]:
     """Pre-token counts (UTF-8 bytes -> count) over several byte ranges; a worker entry point."""
-    counts: Counter[str] = Counter()
+    pieces = _piece_counter(pattern)
     for path, start, end in tasks:
-        count_range(path, start, end, special_tokens, pattern, counts)
-    return {word.encode("utf-8"): n for word, n in counts.items()}
+        count_range(path, start, end, special_tokens, pieces)
+    return pieces.result()
 
 
 def init_worker(counter: object) -> None:

@@ -75,7 +75,7 @@ def test_reproduces_the_cs336_reference_exactly() -> None:
     ("name", "vocab_size"),
     [("tinystories_sample.txt", 400), ("address.txt", 400), ("german.txt", 330), pytest.param("corpus.en", 700, marks=pytest.mark.slow)],
 )
-def test_equals_the_reference_trainer_on_real_text(name: str, vocab_size: int) -> None:
+def test_equals_the_reference_trainer_on_real_text(name: str, vocab_size: int, counter: bool) -> None:
     path = _cs336(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingStoppedEarly)
@@ -157,10 +157,17 @@ _TEXT = st.lists(
 ).map("".join)
 
 
+@pytest.fixture(params=[False, True], ids=["regex", "scanner"])
+def counter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Count pre-tokens with ``regex`` or with the compiled scanners (both must agree)."""
+    monkeypatch.setattr(train_corpus, "USE_SCANNER", request.param)
+    return bool(request.param)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT, block=st.integers(1, 40), chunks=st.integers(1, 6))
 def test_streamed_and_cut_counts_equal_whole_file_counts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block: int, chunks: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: bool, text: str, block: int, chunks: int
 ) -> None:
     path = tmp_path / "c.txt"
     path.write_bytes(text.encode("utf-8"))
@@ -185,7 +192,7 @@ def test_cuts_without_special_tokens_are_exact(tmp_path: Path, text: str, chunks
     assert total == count_words(text, [])
 
 
-def test_novel_text_is_cut_in_many_places_and_counts_stay_exact(tmp_path: Path) -> None:
+def test_novel_text_is_cut_in_many_places_and_counts_stay_exact(tmp_path: Path, counter: bool) -> None:
     with gzip.open(shared_path("bench", "en_novels.txt.gz"), "rt", encoding="utf-8") as f:
         text = f.read(300_000)
     path = tmp_path / "novel.txt"
@@ -209,7 +216,9 @@ def test_parallel_counting_equals_in_process(tmp_path: Path, monkeypatch: pytest
     assert seen[-1] == ("count", len(text.encode()), len(text.encode()))
 
 
-def test_long_single_piece_is_carried_until_it_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_single_piece_is_carried_until_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: bool
+) -> None:
     text = "x " + "a" * 5000 + " b" + " " * 3000
     path = tmp_path / "p.txt"
     path.write_text(text, encoding="utf-8")
