@@ -113,12 +113,12 @@ def _chunks(paths: list[str], kinds: list[tuple[str | None, int]]) -> Iterator[C
     for path, (kind, kind_line) in zip(paths, kinds):
         label = input_label(path)
         lines: list[tuple[int, bytes]] = []
-        errors: list[InputError] = []
+        errors: list[dict[str, object]] = []
         for item in read_lines(path):
             if isinstance(item, Line):
                 lines.append((item.number, item.raw))
             else:
-                errors.append(item)
+                errors.append(item.to_dict())
             if len(lines) >= CHUNK_LINES:
                 yield Chunk(label, kind, kind_line, lines, errors)
                 lines, errors = [], []

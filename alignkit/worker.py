@@ -106,7 +106,9 @@ class Chunk:
     kind: str | None
     kind_line: int
     lines: list[tuple[int, bytes]]
-    errors: list[InputError] = field(default_factory=list)
+    #: Errors of reading (e.g. ``line_too_long``), as ``InputError.to_dict()`` (exceptions with
+    #: several arguments do not survive pickling).
+    errors: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass
@@ -200,7 +202,9 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     stats = RunStats()
     rows: list[tuple[list[int], ...]] = []
     rejects: list[dict[str, object]] = []
-    for err in chunk.errors:
+    for data in chunk.errors:
+        err = InputError(chunk.path, int(str(data["line"])), str(data["loc"]), str(data["message"]),
+                         str(data["type"]))
         stats.records_in += 1
         stats.reject(err.error_type)
         rejects.append(_reject(chunk.path, err))

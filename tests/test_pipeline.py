@@ -229,3 +229,21 @@ def test_special_in_content_is_counted_or_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="special_in_content") as info:
         tokenize_files([src], tmp_path / "o", TokenizeConfig(encoder=ENC, special_in_content="error"))
     assert info.value.line == 2
+
+
+def test_reading_errors_cross_process_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line_too_long error found while reading reaches rejects.jsonl, with any num_proc."""
+    import functools
+
+    import alignkit.io.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "read_lines", functools.partial(jsonl.read_lines, max_line_bytes=300))
+    rows: list[object] = [_sft(i) for i in range(600)]
+    rows[400] = _sft(400, answer_len=500)
+    src = _write(tmp_path / "s.jsonl", rows)
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip")
+    for n in (1, 2):
+        rep = tokenize_files([src], tmp_path / f"o{n}", cfg, num_proc=n)
+        assert rep.stats.rejected == {"line_too_long": 1} and rep.stats.written == 599
+        assert [(r["line"], r["reason"]) for r in rep.rejects] == [(401, "line_too_long")]
+    assert _tree_hash(tmp_path / "o1") == _tree_hash(tmp_path / "o2")
