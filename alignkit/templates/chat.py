@@ -37,6 +37,24 @@ class _Tokenizer(Protocol):
     def encode_ordinary(self, text: str) -> list[int]: ...
 
 
+def spec_from_dict(data: dict[str, Any]) -> ChatSpec:
+    """The :class:`ChatSpec` that :meth:`ChatSpec.to_dict` describes."""
+    def pieces(table: dict[str, list[list[Any]]]) -> dict[str, list[tuple[int, str]]]:
+        return {role: [(int(k), str(t)) for k, t in items] for role, items in table.items()}
+
+    return ChatSpec(str(data["name"]), pieces(data["header"]), pieces(data["footer"]),
+                    int(data["eot_pieces"]), str(data["bos"]), str(data["default_system"]),
+                    bool(data["strip_content"]), bool(data["qwen3"]), str(data.get("description", "")))
+
+
+def _rebuild(base: object, tokenizer: Any, policy: str, special_in_content: str,
+             bos_token: str | None, eos_token: str | None) -> ChatTemplate:
+    spec = spec_from_dict(base) if isinstance(base, dict) else base
+    assert isinstance(spec, (ChatSpec, JinjaRenderer))
+    return ChatTemplate(spec, tokenizer, policy=policy, special_in_content=special_in_content,
+                        bos_token=bos_token, eos_token=eos_token)
+
+
 def turn_tuples(turns: Sequence[Turn] | Sequence[TurnTuple]) -> list[TurnTuple]:
     """Turns as plain ``(role, content, train, reasoning)`` tuples.
 
@@ -97,8 +115,16 @@ class ChatTemplate:
         self.jinja: JinjaRenderer | None = base if isinstance(base, JinjaRenderer) else None
         self.spec = base.resolve(self.bos_token, self.eos_token) if isinstance(base, ChatSpec) else None
         self.policy = policy_name(policy)
+        self.special_in_content = special_in_content
         self.tokenizer = tokenizer
         self.encoder = Encoder(tokenizer, specials, special_in_content)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The compiled spec and encoder do not pickle; rebuild them from plain data
+        # (the tokenizer pickles itself), so a ChatTemplate can cross process boundaries.
+        base: object = self.jinja if self.jinja is not None else self._spec().to_dict()
+        return (_rebuild, (base, self.tokenizer, self.policy, self.special_in_content,
+                           self.bos_token, self.eos_token))
 
     @classmethod
     def from_folder(cls, folder: str | Path, tokenizer: _Tokenizer, **options: Any) -> ChatTemplate:

@@ -193,6 +193,10 @@ class JinjaRenderer:
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "source": self.source, "bos": self.bos_token, "eos": self.eos_token}
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # the compiled jinja2 Template does not pickle: recompile from the source
+        return (JinjaRenderer, (self.source, self.specials, self.bos_token, self.eos_token, self.name))
+
     def render(self, turns: list[TurnTuple], policy: str = "all_assistant",
                add_generation_prompt: bool = False) -> list[Segment]:
         """Segments of ``turns``; see the module docstring for the method.

@@ -101,6 +101,7 @@ class ChatSpec:
             "default_system": self.default_system,
             "strip_content": self.strip_content,
             "qwen3": self.qwen3,
+            "description": self.description,
         }
 
     def resolve(self, bos_token: str | None, eos_token: str | None) -> ChatSpec:
