@@ -81,6 +81,9 @@ class Report:
         for s in d["steps"]:
             why = f"  [{_fmt(s['reasons'])}]" if s["reasons"] else ""
             lines.append(f"  {s['index']:>2}. {s['type']:<15} {s['in']:>8} -> {s['out']:<8}{why}")
+            short = s.get("stats", {}).get("shortfall", 0)
+            if short:
+                lines.append(f"      warning: {short} short of k = {s['stats']['k']}: too few records were left")
         for label, when in d["lengths"].items():
             parts = [f"{w}: p50 {x.get('p50', '-')} (min {x.get('min', '-')}, max {x.get('max', '-')})"
                      for w, x in when.items()]

@@ -197,3 +197,13 @@ def test_longest_in_tokens_with_the_bundled_tokenizer() -> None:
     picked = sorted((len(tok.encode_ordinary(r.turns[-1].content)) for r in result.records), reverse=True)
     assert picked == sorted(count, reverse=True)[:5]
     assert result.report.data["lengths"]["response_tokens"]["after"]["max"] == max(count)
+
+
+def test_summary_warns_of_a_selection_shortfall(tmp_path: Path) -> None:
+    (tmp_path / "pool.jsonl").write_text('{"prompt": "q", "response": "a"}\n{"prompt": "q2", "response": "b"}\n')
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\n'
+                                     '[[steps]]\ntype = "select"\nmethod = "first"\nk = 5\n')
+    summary = run_recipe(tmp_path / "r.toml").report.summary()
+    assert "warning: 3 short of k = 5" in summary
+    (tmp_path / "r.toml").write_text((tmp_path / "r.toml").read_text().replace("k = 5", "k = 2"))
+    assert "warning" not in run_recipe(tmp_path / "r.toml").report.summary()
