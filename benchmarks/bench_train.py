@@ -79,7 +79,7 @@ def _run_one(peer: str, corpus: str, vocab: int, threads: int) -> dict[str, obje
         tok.train([corpus], trainer)
         info = {"merges": tok.get_vocab_size() - 257}
     elif peer == "rustbpe":
-        import rustbpe
+        import rustbpe  # type: ignore[import-not-found]
 
         from_gpt2 = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
         tok = rustbpe.Tokenizer()

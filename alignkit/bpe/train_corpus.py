@@ -73,6 +73,21 @@ def _may_overlap(special_tokens: Sequence[str]) -> bool:
     return False
 
 
+def _is_cut(window: bytes, at: int, specials: list[bytes], special_cuts: bool) -> bool:
+    r"""Whether a match of the cut pattern at ``at`` is a safe cut.
+
+    A special-token start is. A newline cut ``X\n|(c)Y`` is not when ``X`` ends a
+    special token or ``Y`` (or ``c``) starts one: splitting at special tokens would
+    then put the newline at the end or start of a part, where ``\s++$`` joins runs.
+    """
+    if special_cuts and any(window.startswith(s, at) for s in specials):
+        return True
+    for s in specials:
+        if window.endswith(s, 0, at - 1) or window.startswith(s, at) or window.startswith(s, at + 1):
+            return False
+    return True
+
+
 def find_chunk_boundaries(path: str, num_chunks: int, special_tokens: Sequence[str]) -> list[int]:
     """Byte offsets that cut ``path`` into about ``num_chunks`` independently countable ranges.
 
@@ -91,7 +106,8 @@ def find_chunk_boundaries(path: str, num_chunks: int, special_tokens: Sequence[s
     """
     size = os.path.getsize(path)
     alternatives: list[bytes] = []
-    if not _may_overlap(special_tokens):
+    special_cuts = not _may_overlap(special_tokens)
+    if special_cuts:
         alternatives += [b"(?=" + re.escape(s.encode("utf-8")) + b")" for s in special_tokens]
     if not any("\n" in s for s in special_tokens):
         alternatives.append(_SAFE_NEWLINE)
@@ -99,21 +115,23 @@ def find_chunk_boundaries(path: str, num_chunks: int, special_tokens: Sequence[s
         return [0, size]
     cut = re.compile(b"|".join(alternatives))
     overlap = max([len(s.encode("utf-8")) for s in special_tokens] + [2]) + 2
+    specials = [s.encode("utf-8") for s in special_tokens]
     bounds = [0]
     with open(path, "rb") as f:
         for k in range(1, max(1, num_chunks)):
             guess = max(size * k // num_chunks, bounds[-1] + 1)
             found = -1
             pos = guess
-            while pos < size:
-                lo = max(pos - 2, 0)  # two bytes of look-behind
+            while pos < size and found < 0:
+                lo = max(pos - overlap, 0)  # look-behind room
                 f.seek(lo)
                 window = f.read(pos - lo + SCAN_WINDOW + overlap)
-                m = cut.search(window, pos - lo)
-                # Accept a cut only where the window had room for its look-ahead (or ended the file).
-                if m is not None and lo + m.start() < size:
-                    if lo + m.start() < pos + SCAN_WINDOW or lo + len(window) >= size:
-                        found = lo + m.start()
+                for m in cut.finditer(window, pos - lo):
+                    at = m.start()
+                    if lo + at >= size or (lo + at >= pos + SCAN_WINDOW and lo + len(window) < size):
+                        break  # past the file, or too close to the window's end to judge
+                    if _is_cut(window, at, specials, special_cuts):
+                        found = lo + at
                         break
                 pos += SCAN_WINDOW
             if found < 0:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alignkit.bpe import _train, train_corpus
@@ -35,7 +35,7 @@ from alignkit.bpe.train import (
     train_bpe_detailed,
 )
 from alignkit.errors import UsageError
-from tests.conftest import shared_path
+from conftest import shared_path
 
 EOT = "<|endoftext|>"
 
@@ -166,6 +166,8 @@ def counter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT, block=st.integers(1, 40), chunks=st.integers(1, 6))
+@example(text=f"{EOT}\n\n{EOT}", block=1, chunks=2)  # a newline after a special is no safe cut
+@example(text=f"a\n\n{EOT}b", block=3, chunks=2)  # nor one before a special
 def test_streamed_and_cut_counts_equal_whole_file_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: bool, text: str, block: int, chunks: int
 ) -> None:

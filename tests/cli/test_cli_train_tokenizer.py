@@ -11,7 +11,7 @@ import pytest
 from alignkit.bpe import load_tokenizer
 from alignkit.bpe.train import train_bpe
 from alignkit.cli import main
-from tests.conftest import shared_path
+from conftest import shared_path
 
 EOT = "<|endoftext|>"
 
