@@ -20,12 +20,13 @@ Algorithm (exact, incremental):
   span is decremented once, each new pair containing ``n`` is incremented;
   words are rewritten in place (no allocation per visit).
 
-Only pairs containing the new token ever increase, so only those are pushed.
+Only pairs containing the new token ever increase, and they are exactly the
+pairs created by the merge, so only those are pushed.
 """
 
 from __future__ import annotations
 
-from typing import Final, final
+from typing import Final, cast, final
 
 from alignkit.bpe._scan import classify, next_end
 
@@ -50,20 +51,19 @@ class MergeTrainer:
         self.token_bytes: list[bytes] = [bytes([i]) for i in range(256)]
         self.words: list[list[int]] = []
         self.word_counts: list[int] = []
-        self.word_stamp: list[int] = []
         self.pair_slot: dict[int, int] = {}
         self.slot_left: list[int] = []
         self.slot_right: list[int] = []
         self.slot_count: list[int] = []
-        self.slot_words: list[list[int]] = []
-        self.slot_stamp: list[int] = []
+        # Word ids in the index lists are shared boxed objects: storing an int into a
+        # list[int] allocates a fresh object per entry, which doubles the index's memory.
+        self.slot_words: list[list[object]] = []
+        self.word_refs: list[object] = []
         self.heap_count: list[int] = []
         self.heap_slot: list[int] = []
         self.merges_left: list[int] = []
         self.merges_right: list[int] = []
-        self.stamp: int = 0
         self.exhausted: bool = False
-        fresh: list[int] = []
         for k in range(len(words)):
             word = words[k]
             if len(word) < 2 or counts[k] <= 0:
@@ -74,15 +74,15 @@ class MergeTrainer:
             w = len(self.words)
             self.words.append(ids)
             self.word_counts.append(counts[k])
-            self.word_stamp.append(0)
+            self.word_refs.append(w)
             for j in range(len(ids) - 1):
-                self._add_pair(ids[j], ids[j + 1], counts[k], w, fresh)
+                self._add_pair(ids[j], ids[j + 1], counts[k], w)
         for s in range(len(self.slot_count)):
             self._push(self.slot_count[s], s)
 
     # -- pair slots -------------------------------------------------------------
 
-    def _add_pair(self, x: int, y: int, count: int, w: int, fresh: list[int]) -> None:
+    def _add_pair(self, x: int, y: int, count: int, w: int) -> None:
         key = (x << _SHIFT) | y
         s = self.pair_slot.get(key, -1)
         if s < 0:
@@ -92,14 +92,10 @@ class MergeTrainer:
             self.slot_right.append(y)
             self.slot_count.append(0)
             self.slot_words.append([])
-            self.slot_stamp.append(-1)
         self.slot_count[s] += count
         members = self.slot_words[s]
-        if len(members) == 0 or members[len(members) - 1] != w:
-            members.append(w)
-        if self.slot_stamp[s] != self.stamp:
-            self.slot_stamp[s] = self.stamp
-            fresh.append(s)
+        if len(members) == 0 or cast(int, members[len(members) - 1]) != w:
+            members.append(self.word_refs[w])
 
     def _sub_pair(self, x: int, y: int, count: int) -> None:
         s = self.pair_slot[(x << _SHIFT) | y]
@@ -176,7 +172,7 @@ class MergeTrainer:
 
     # -- merging ------------------------------------------------------------------
 
-    def _merge_word(self, w: int, a: int, b: int, n: int, fresh: list[int]) -> None:
+    def _merge_word(self, w: int, a: int, b: int, n: int) -> None:
         """Merge every ``(a, b)`` of word ``w`` into ``n`` in place, updating pair counts."""
         toks = self.words[w]
         size = len(toks)
@@ -219,7 +215,7 @@ class MergeTrainer:
         for k in range(start, j - 1):
             y = toks[k + 1]
             if x == n or y == n:
-                self._add_pair(x, y, count, w, fresh)
+                self._add_pair(x, y, count, w)
             x = y
 
     def merge_once(self) -> bool:
@@ -234,20 +230,15 @@ class MergeTrainer:
         self.token_bytes.append(self.token_bytes[a] + self.token_bytes[b])
         self.merges_left.append(a)
         self.merges_right.append(b)
-        self.stamp += 1
-        stamp = self.stamp
+        # Every index list holds distinct words: a word joins a pair's list only in the
+        # step that creates the pair (all new pairs contain the new token), once.
         members = self.slot_words[s]
         self.slot_words[s] = []
-        fresh: list[int] = []
-        word_stamp = self.word_stamp
+        first_new = len(self.slot_left)
         for k in range(len(members)):
-            w = members[k]
-            if word_stamp[w] != stamp:
-                word_stamp[w] = stamp
-                self._merge_word(w, a, b, n, fresh)
+            self._merge_word(cast(int, members[k]), a, b, n)
         self.slot_count[s] = 0
-        for k in range(len(fresh)):
-            f = fresh[k]
+        for f in range(first_new, len(self.slot_left)):
             c = self.slot_count[f]
             if c > 0:
                 self._push(c, f)
