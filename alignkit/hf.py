@@ -31,11 +31,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alignkit._version import __version__
-from alignkit.worker import DEFAULT_ENCODER, Skip, TokenizeConfig, pair_row, sft_row
+from alignkit.worker import (
+    DEFAULT_ENCODER,
+    Skip,
+    TokenizeConfig,
+    pair_row,
+    sft_row,
+    tokenizer_file_state,
+)
 
 if TYPE_CHECKING:
     from alignkit.encoder import Encoder
@@ -46,19 +52,9 @@ _SFT_FIELDS = ("turns",)
 _PAIR_FIELDS = ("history", "response_a", "response_b", "chosen", "score_a", "score_b")
 
 
-def _file_state(spec: str) -> tuple[tuple[str, int, int], ...]:
-    """(name, size, mtime) of a tokenizer file or of a model folder's files; () for a name."""
-    path = Path(spec)
-    try:
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists())
-    except OSError:
-        return ()
-
-
 def _encoder(config: TokenizeConfig) -> Encoder:
     """This process's encoder for ``config``; rebuilt when the tokenizer files change."""
-    key = (config, _file_state(config.tokenizer))
+    key = (config, tokenizer_file_state(config.tokenizer))
     enc = _ENCODERS.get(key)
     if enc is None:
         from alignkit.encoder import build_encoder

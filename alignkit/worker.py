@@ -163,11 +163,27 @@ def flatten(rows: list[tuple[list[int], ...]], names: tuple[str, ...], n_vocab: 
 _STATE: dict[str, object] = {}
 
 
+def tokenizer_file_state(spec: str) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime) of a tokenizer file or of a model folder's files; ``()`` for a name."""
+    path = Path(spec)
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists())
+    except OSError:
+        return ()
+
+
 def init_worker(config: TokenizeConfig) -> Encoder:
-    """This process's encoder for ``config``, built once (a forked worker inherits it)."""
+    """This process's encoder for ``config``, built once (a forked worker inherits it).
+
+    It is rebuilt when the tokenizer files change, so a long-lived process never
+    serves a stale tokenizer.
+    """
     from alignkit.encoder import build_encoder
 
-    if _STATE.get("config") != config:
+    key = (config, tokenizer_file_state(config.tokenizer))
+    if _STATE.get("key") != key:
+        _STATE["key"] = key
         _STATE["config"] = config
         _STATE["encoder"] = build_encoder(config)
     encoder = _STATE["encoder"]
