@@ -26,6 +26,7 @@ __all__ = [
     "load_tokenizer",
     "run_recipe",
     "tokenize_files",
+    "train_bpe",
     "validate_file",
 ]
 
@@ -51,6 +52,7 @@ _LAZY = {
     "get_template": "alignkit.templates",
     "EncodedExample": "alignkit.encode",
     "EncodedPair": "alignkit.encode",
+    "train_bpe": "alignkit.bpe.train",
 }
 
 

@@ -1,8 +1,9 @@
 """Benchmark BPE training: alignkit vs Hugging Face ``BpeTrainer`` vs ``rustbpe``.
 
 Each measurement runs in a fresh subprocess, which reports the time inside the
-training call (wall and CPU), and its peak RSS (``ru_maxrss``; for alignkit
-also the largest counting worker's). Same corpus, same vocabulary size, same
+training call (wall, and CPU summed over threads and worker processes), and its
+peak RSS (``ru_maxrss``; for alignkit also the largest counting worker's: the
+workers live only while counting, before the merge loop allocates). Same corpus, same vocabulary size, same
 thread count (``RAYON_NUM_THREADS`` for the Rust trainers, ``num_proc`` for
 alignkit), GPT-2 pre-tokenization everywhere, ``<|endoftext|>`` as the special
 token (alignkit and BpeTrainer; rustbpe has no special tokens, so it gets one
@@ -88,7 +89,8 @@ def _run_one(peer: str, corpus: str, vocab: int, threads: int) -> dict[str, obje
     else:
         raise SystemExit(f"unknown peer {peer}")
     wall = time.perf_counter() - start_wall
-    cpu = time.process_time() - start_cpu
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # alignkit's counting workers
+    cpu = time.process_time() - start_cpu + children.ru_utime + children.ru_stime
     self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"peer": peer, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "rss_mib": self_kib // 1024,
