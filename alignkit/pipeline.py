@@ -45,8 +45,8 @@ from alignkit.encode import EncodedExample
 from alignkit.encoder import Encoder
 from alignkit.errors import InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
-from alignkit.manifest import RunStats, build_manifest, dumps
 from alignkit.io.writers import Column, position_dtype, token_dtype
+from alignkit.manifest import RunStats, build_manifest, dumps
 from alignkit.worker import (
     PAIR_COLUMNS,
     SFT_COLUMNS,
