@@ -61,6 +61,7 @@ from alignkit.worker import (
 __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
 CHUNK_LINES = 256
+_IN_FLIGHT_PER_PROC = 4
 REJECTS_NAME = "rejects.jsonl"
 
 
@@ -127,16 +128,27 @@ def _chunks(paths: list[str], kinds: list[tuple[str | None, int]]) -> Iterator[C
 
 
 def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
+    """Chunk results in input order; with ``num_proc > 1`` at most ``4 * num_proc`` chunks in flight.
+
+    (``Pool.imap`` would read the whole input ahead into its task queue.)
+    """
     if num_proc <= 1:
         for chunk in chunks:
             yield process_chunk(chunk)
         return
     import multiprocessing
+    from collections import deque
 
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ctx.Pool(num_proc, initializer=init_worker, initargs=(config,)) as pool:
-        yield from pool.imap(process_chunk, chunks, chunksize=1)
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(process_chunk, (chunk,)))
+            if len(pending) >= _IN_FLIGHT_PER_PROC * num_proc:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def tokenize_files(
