@@ -185,7 +185,8 @@ class BPECore:
     def _rank(self, piece: bytes, a: int, b: int) -> int:
         if b - a > self.max_len:
             return _NO_RANK
-        return self.ranks.get(piece[a:b], _NO_RANK)
+        r = self.ranks.get(piece[a:b])  # no default: boxing _NO_RANK would allocate
+        return _NO_RANK if r is None else r
 
     def _merge(self, piece: bytes) -> list[int]:
         if len(piece) >= _HEAP_MIN:
