@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -128,7 +129,12 @@ def run(args: argparse.Namespace) -> int:
     )
     reports = []
     for files, out in _jobs(args):
-        report = tokenize_files(files, out, config, num_proc=max(1, args.num_proc), progress=True)
+        job = config
+        if not args.files and config.pack and Path(files[0]).name == "preference.jsonl":
+            print("alignkit: note: --pack applies to SFT; the sample preference pairs are written"
+                  " one pair per row", file=sys.stderr)
+            job = dataclasses.replace(config, pack=False)
+        report = tokenize_files(files, out, job, num_proc=max(1, args.num_proc), progress=True)
         reports.append(report)
         for reject in report.rejects[:_MAX_SHOWN]:
             print(f"{reject['path']}:{reject['line']}: {reject['status']}: {reject['message']}"

@@ -64,8 +64,9 @@ def test_inspect_flags_incomplete_and_tampered_folders(tmp_path: Path) -> None:
 def test_no_files_runs_on_sample_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not (SAMPLE_DATA / "preference.jsonl").is_file():
         pytest.skip("sample_data/preference.jsonl missing")
-    assert main(["tokenize", "-o", str(tmp_path / "o"), *ENC]) == 0
+    assert main(["tokenize", "-o", str(tmp_path / "o"), "--pack", "--max-seq-len", "4096", *ENC]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["preference", "sft"]
+    assert json.loads((tmp_path / "o" / "sft" / "manifest.json").read_text())["packing"]
     manifest = json.loads((tmp_path / "o" / "preference" / "manifest.json").read_text())
     assert manifest["kind"] == "preference"
     assert manifest["inputs"][0]["path"] in ("sample_data/preference.jsonl", "preference.jsonl")
