@@ -144,6 +144,13 @@ class Tokenizer:
         name: str | None,
     ) -> None:
         self._forms = _check_normalizer(normalizer)
+        ids = [i for _, i in order]
+        taken = set(ids)
+        if len(taken) != len(ids) or len({t for t, _ in order}) != len(order):
+            raise TokenizerFileError("two BPE tokens share an id or a byte string: the vocabulary is corrupt")
+        clash = sorted((taken | added.keys()) & set(specials.values()))
+        if clash:
+            raise TokenizerFileError(f"special-token ids {clash[:5]} are also ids of ordinary tokens; give specials their own ids")
         self.normalizer: str | None = ",".join(self._forms) or None
         self.pattern: str = pattern
         self.add_prefix_space: bool = add_prefix_space
@@ -164,7 +171,6 @@ class Tokenizer:
         self._decode_core: BPECore | None = None
         self._decode_core_built = False
         self._encoder: dict[bytes, int] = {t: i for i, t in decoder.items()}
-        ids = [i for _, i in order]
         increasing = all(ids[k] < ids[k + 1] for k in range(len(ids) - 1))
         self._remap: list[int] | None = None if increasing else ids
         ranks = {t: (i if increasing else r) for r, (t, i) in enumerate(order)}

@@ -54,6 +54,14 @@ def test_missing_byte_and_bad_merge_are_refused() -> None:
         Tokenizer(vocab, [], normalizer="NFX")
 
 
+def test_id_clashes_are_refused() -> None:
+    ranks = {bytes([i]): i for i in range(256)}
+    with pytest.raises(TokenizerFileError, match="also ids of ordinary tokens"):
+        Tokenizer.from_ranks(ranks, {"<|end|>": 5})
+    with pytest.raises(TokenizerFileError, match="share an id"):
+        Tokenizer.from_ranks(ranks | {b"ab": 5})
+
+
 def test_ids_not_in_merge_order_are_remapped() -> None:
     """A vocabulary whose merged ids are not increasing in merge order gives the same tokens."""
     base = tiny()
