@@ -28,16 +28,25 @@ class InputError(AlignkitError):
 
     exit_code = 1
 
-    def __init__(self, path: str, line: int, loc: str, message: str, error_type: str) -> None:
+    def __init__(
+        self, path: str, line: int, loc: str, message: str, error_type: str, unit: str = "line"
+    ) -> None:
         self.path = path
         self.line = line
         self.loc = loc
         self.message = message
         self.error_type = error_type
+        #: What ``line`` counts: ``line`` (JSONL), ``item`` (JSON array), ``row`` (datasets).
+        self.unit = unit
         super().__init__(self.format())
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, int, str, str, str, str]]:
+        # Exceptions pickle their ``args``; say how to rebuild this one from its fields
+        # (errors cross process boundaries in ``--num-proc`` runs).
+        return (type(self), (self.path, self.line, self.loc, self.message, self.error_type, self.unit))
+
     def format(self) -> str:
-        where = f"{self.path}:{self.line}:"
+        where = f"{self.path}:{self.line}:" if self.unit == "line" else f"{self.path}: {self.unit} {self.line}:"
         field = f" {self.loc}:" if self.loc else ""
         return f"{where}{field} {self.message} [{self.error_type}]"
 
@@ -48,6 +57,7 @@ class InputError(AlignkitError):
             "loc": self.loc,
             "message": self.message,
             "type": self.error_type,
+            **({} if self.unit == "line" else {"unit": self.unit}),
         }
 
 

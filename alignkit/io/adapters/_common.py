@@ -71,25 +71,6 @@ class ConvertError(InputError):
     ``path: item N: loc: message [type]`` / ``path: row N: …`` otherwise.
     """
 
-    def __init__(
-        self, path: str, number: int, loc: str, message: str, error_type: str, unit: str = "line"
-    ) -> None:
-        self.unit = unit
-        super().__init__(path, number, loc, message, error_type)
-
-    def format(self) -> str:
-        if self.unit == "line":
-            return super().format()
-        field_part = f" {self.loc}:" if self.loc else ""
-        return (
-            f"{self.path}: {self.unit} {self.line}:{field_part} {self.message} [{self.error_type}]"
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        out = super().to_dict()
-        out["unit"] = self.unit
-        return out
-
 
 @dataclass
 class Draft:
