@@ -25,6 +25,7 @@ import gzip
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,17 @@ def _documents(path: str) -> Iterator[str]:
             yield from parts
     if carry:
         yield carry
+
+
+def _peak_kib() -> int:
+    """This process's peak RSS: VmHWM (``ru_maxrss`` would include the parent's RSS from before exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _run_one(peer: str, corpus: str, vocab: int, threads: int) -> dict[str, object]:
@@ -91,7 +103,7 @@ def _run_one(peer: str, corpus: str, vocab: int, threads: int) -> dict[str, obje
     wall = time.perf_counter() - start_wall
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # alignkit's counting workers
     cpu = time.process_time() - start_cpu + children.ru_utime + children.ru_stime
-    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    self_kib = _peak_kib()
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"peer": peer, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "rss_mib": self_kib // 1024,
             "worker_rss_mib": child_kib // 1024, **info}
@@ -108,13 +120,15 @@ def _measure(peer: str, corpus: str, vocab: int, threads: int) -> dict[str, obje
 
 
 def _prepare(source: str, prefix_mb: float | None, folder: str) -> str:
+    """Decompress the corpus (or its first MB, cut at a character boundary), in blocks."""
     path = Path(folder) / "corpus.txt"
     opener = gzip.open if source.endswith(".gz") else open
     with opener(source, "rb") as src, open(path, "wb") as dst:
-        data = src.read(int(prefix_mb * 1e6)) if prefix_mb else src.read()
-        if prefix_mb:  # cut at a character boundary
-            data = data[: len(data.decode("utf-8", "ignore").encode("utf-8"))]
-        dst.write(data)
+        if prefix_mb:
+            data = src.read(int(prefix_mb * 1e6))
+            dst.write(data[: len(data.decode("utf-8", "ignore").encode("utf-8"))])
+        else:
+            shutil.copyfileobj(src, dst, 1 << 20)
     return str(path)
 
 

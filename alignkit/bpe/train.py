@@ -196,11 +196,20 @@ def learn_merges(
         >>> learn_merges({b"low": 5, b"lower": 2, b"newest": 6, b"widest": 3}, 3)
         ([(b's', b't'), (b'e', b'st'), (b'o', b'w')], False)
     """
+    return _learn(words, num_merges, progress, consume=False)
+
+
+def _learn(
+    words: dict[bytes, int], num_merges: int, progress: ProgressFn | None, consume: bool
+) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """:func:`learn_merges`; with ``consume`` the counts are cleared once loaded (lower peak memory)."""
     # The loop makes no reference cycles; the cyclic GC would only re-scan its many lists.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         trainer = MergeTrainer(list(words.keys()), list(words.values()))
+        if consume:
+            words.clear()
         done = 0
         while done < num_merges:
             learned = trainer.train(min(_MERGE_BATCH, num_merges - done))
@@ -246,7 +255,8 @@ def train_bpe_detailed(
     words = count_pretokens(paths, specials, num_proc=num_proc, pattern=pattern, progress=progress)
     t1 = time.perf_counter()
     requested = vocab_size - 256 - len(specials)
-    merges, stopped = learn_merges(words, requested, progress)
+    distinct = len(words)
+    merges, stopped = _learn(words, requested, progress, consume=True)
     t2 = time.perf_counter()
     return TrainResult(
         vocab=build_vocab(specials, merges),
@@ -255,7 +265,7 @@ def train_bpe_detailed(
         requested_merges=requested,
         stopped_early=stopped,
         corpus_bytes=total,
-        distinct_pretokens=len(words),
+        distinct_pretokens=distinct,
         count_seconds=t1 - t0,
         merge_seconds=t2 - t1,
     )
