@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 from alignkit.errors import TokenizerFileError
@@ -49,7 +50,7 @@ def token_bytes(token: str, where: str) -> bytes:
         ) from None
 
 
-def read_bytes(path: str | Path) -> bytes:
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a file, gunzipped when it is gzip-compressed."""
     try:
         data = Path(path).read_bytes()
@@ -63,7 +64,7 @@ def read_bytes(path: str | Path) -> bytes:
     return data
 
 
-def peek(path: str | Path, size: int = 256) -> bytes:
+def peek(path: str | os.PathLike[str], size: int = 256) -> bytes:
     """The first ``size`` bytes of a file's content (gunzipped when compressed)."""
     try:
         with open(path, "rb") as f:
@@ -77,7 +78,7 @@ def peek(path: str | Path, size: int = 256) -> bytes:
         raise TokenizerFileError(f"{path}: cannot read the tokenizer file: {err}") from None
 
 
-def read_text(path: str | Path) -> str:
+def read_text(path: str | os.PathLike[str]) -> str:
     """A UTF-8 text file (gzip allowed)."""
     try:
         return read_bytes(path).decode("utf-8")
@@ -85,7 +86,7 @@ def read_text(path: str | Path) -> str:
         raise TokenizerFileError(f"{path}: not UTF-8 text (byte {err.start}); is this the right file?") from None
 
 
-def read_json(path: str | Path) -> object:
+def read_json(path: str | os.PathLike[str]) -> object:
     """A JSON file (gzip allowed), with the error position on failure."""
     try:
         return json.loads(read_text(path))

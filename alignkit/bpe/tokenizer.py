@@ -18,6 +18,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import os
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Literal
@@ -121,7 +122,10 @@ class Tokenizer:
 
     @classmethod
     def from_files(
-        cls, vocab_path: str, merges_path: str, special_tokens: Sequence[str] | None = None
+        cls,
+        vocab_path: str | os.PathLike[str],
+        merges_path: str | os.PathLike[str],
+        special_tokens: Sequence[str] | None = None,
     ) -> Tokenizer:
         """GPT-2 style ``vocab.json`` + ``merges.txt`` (also the CS336 reference output).
 
@@ -417,7 +421,7 @@ class Tokenizer:
             self._hash = content_hash(self.to_dict())
         return self._hash
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write alignkit's own versioned file atomically (``.gz`` suffix: gzipped).
 
         Example:

@@ -7,13 +7,14 @@ priority order, after an optional ``#version`` header.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json, read_text, token_bytes
 from alignkit.errors import TokenizerFileError
 
 
-def load_vocab(path: str | Path) -> dict[int, bytes]:
+def load_vocab(path: str | os.PathLike[str]) -> dict[int, bytes]:
     """id -> token bytes from a GPT-2 ``vocab.json``.
 
     Example:
@@ -44,7 +45,7 @@ def parse_merges(lines: list[str], where: str) -> list[tuple[bytes, bytes]]:
     return merges
 
 
-def load_merges(path: str | Path) -> list[tuple[bytes, bytes]]:
+def load_merges(path: str | os.PathLike[str]) -> list[tuple[bytes, bytes]]:
     """Merges in priority order from a GPT-2 ``merges.txt``.
 
     Example:
@@ -54,6 +55,8 @@ def load_merges(path: str | Path) -> list[tuple[bytes, bytes]]:
     return parse_merges(read_text(path).split("\n"), str(path))
 
 
-def load_vocab_merges(vocab_path: str | Path, merges_path: str | Path) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
+def load_vocab_merges(
+    vocab_path: str | os.PathLike[str], merges_path: str | os.PathLike[str]
+) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     """Both files at once: ``(vocab, merges)``, the CS336 ``Tokenizer`` arguments."""
     return load_vocab(vocab_path), load_merges(merges_path)
