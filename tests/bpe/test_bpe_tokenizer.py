@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import pickle
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -258,3 +259,18 @@ def test_decode_mixes_ordinary_special_and_decode_only_ids() -> None:
         tok.decode([256, 299])
     with pytest.raises(ValueError, match="not in this tokenizer"):
         tok.decode([256, "x"])  # type: ignore[list-item]
+
+
+def test_cs336_api_round_trip_through_training(tmp_path: Path) -> None:
+    """train_bpe -> Tokenizer(vocab, merges, specials) -> save -> load_tokenizer, CS336 shape."""
+    from alignkit.bpe import train_bpe
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("low lower lowest<|endoftext|>newer newest wider\n" * 20, encoding="utf-8")
+    vocab, merges = train_bpe(str(corpus), 270, ["<|endoftext|>"])
+    tok = Tokenizer(vocab, merges, ["<|endoftext|>"])
+    assert tok.special_tokens == {"<|endoftext|>": next(i for i, t in vocab.items() if t == b"<|endoftext|>")}
+    tok.save(tmp_path / "t.json.gz")
+    back = load_tokenizer(tmp_path / "t.json.gz")
+    text = "the lowest newer<|endoftext|>wider"
+    assert back.encode(text) == tok.encode(text) and back.decode(tok.encode(text)) == text
