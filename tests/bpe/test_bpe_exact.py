@@ -383,3 +383,14 @@ def test_nfkc_follows_python_unicodedata() -> None:
     assert tok.encode("\u32ff") == tok.encode("令和")
     assert not normalizers_agree("claude-legacy", "\u32ff")
     assert normalizers_agree("claude-legacy", "ﬁ ① ½ Ǆ e\u0301")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base", "llama3", "qwen3", "claude-legacy"])
+def test_every_unicode14_character_in_context(name: str) -> None:
+    """Each code point assigned in Python's Unicode database, in letter/digit/punct/space contexts."""
+    chars = [chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) != "Cn"]
+    for k in range(0, len(chars), 4000):
+        block = [c for c in chars[k : k + 4000] if normalizers_agree(name, c)]
+        text = "\n".join(f"x{c}<a {c}1'S{c}{c}A" for c in block)
+        assert_same(name, text, specials=False)
