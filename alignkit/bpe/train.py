@@ -53,7 +53,13 @@ class TrainingStoppedEarly(UserWarning):
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What :func:`train_bpe_detailed` learned, with a few facts about the run."""
+    """What :func:`train_bpe_detailed` learned, with a few facts about the run.
+
+    ``requested_merges`` is ``vocab_size - 256 - len(special_tokens)``;
+    ``stopped_early`` says fewer were learned because no pair was left;
+    ``corpus_bytes`` is the size of the input files (compressed size for ``.gz``);
+    ``distinct_pretokens`` the number of distinct pre-tokens counted.
+    """
 
     vocab: dict[int, bytes]
     merges: list[tuple[bytes, bytes]]
@@ -127,6 +133,12 @@ def _check_args(paths: list[str], vocab_size: int, special_tokens: list[str]) ->
     return total
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
 def count_pretokens(
     paths: Sequence[str],
     special_tokens: Sequence[str] = (),
@@ -146,7 +158,7 @@ def count_pretokens(
     """
     sizes = [os.path.getsize(p) for p in paths]
     total = sum(sizes)
-    procs = num_proc if num_proc is not None else len(os.sched_getaffinity(0))
+    procs = num_proc if num_proc is not None else usable_cpus()
     if procs <= 1 or total < PARALLEL_MIN_BYTES:
         counts = count_ranges([(p, 0, n) for p, n in zip(paths, sizes)], special_tokens, pattern)
         if progress is not None:

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     print(
         f"trained {len(result.merges)} merges, vocabulary {len(result.vocab)} "
-        f"({len(result.special_tokens)} special) from {result.corpus_bytes:,} bytes, "
+        f"({len(result.special_tokens)} special) from {result.corpus_bytes:,} bytes of input, "
         f"{result.distinct_pretokens:,} distinct pre-tokens in {seconds:.2f} s "
         f"(counting {result.count_seconds:.2f} s, merging {result.merge_seconds:.2f} s); wrote {args.output}"
     )
