@@ -54,6 +54,8 @@ class MergeTrainer:
         self.pair_slot: dict[int, int] = {}
         self.slot_left: list[int] = []
         self.slot_right: list[int] = []
+        self.slot_lb: list[bytes] = []  # bytes of each slot's left and right token, for the heap
+        self.slot_rb: list[bytes] = []
         self.slot_count: list[int] = []
         # Word ids in the index lists are shared boxed objects: storing an int into a
         # list[int] allocates a fresh object per entry, which doubles the index's memory.
@@ -90,6 +92,8 @@ class MergeTrainer:
             self.pair_slot[key] = s
             self.slot_left.append(x)
             self.slot_right.append(y)
+            self.slot_lb.append(self.token_bytes[x])
+            self.slot_rb.append(self.token_bytes[y])
             self.slot_count.append(0)
             self.slot_words.append([])
         self.slot_count[s] += count
@@ -107,12 +111,11 @@ class MergeTrainer:
         """Whether entry (c1, s1) outranks (c2, s2): higher count, then greater pair bytes."""
         if c1 != c2:
             return c1 > c2
-        tb = self.token_bytes
-        l1 = tb[self.slot_left[s1]]
-        l2 = tb[self.slot_left[s2]]
+        l1 = self.slot_lb[s1]
+        l2 = self.slot_lb[s2]
         if l1 != l2:
             return l1 > l2
-        return tb[self.slot_right[s1]] > tb[self.slot_right[s2]]
+        return self.slot_rb[s1] > self.slot_rb[s2]
 
     def _push(self, count: int, slot: int) -> None:
         hc = self.heap_count
@@ -131,7 +134,11 @@ class MergeTrainer:
         hs[i] = slot
 
     def _pop_into_top(self) -> None:
-        """Remove the heap's root (the caller has read it)."""
+        """Remove the heap's root (the caller has read it).
+
+        Bottom-up: the hole goes down to a leaf along the larger children (one
+        comparison per level), then the last entry rises from there (rarely far).
+        """
         hc = self.heap_count
         hs = self.heap_slot
         last_c = hc.pop()
@@ -140,18 +147,22 @@ class MergeTrainer:
         if n == 0:
             return
         i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= n:
-                break
+        child = 1
+        while child < n:
             right = child + 1
             if right < n and self._above(hc[right], hs[right], hc[child], hs[child]):
                 child = right
-            if not self._above(hc[child], hs[child], last_c, last_s):
-                break
             hc[i] = hc[child]
             hs[i] = hs[child]
             i = child
+            child = 2 * i + 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not self._above(last_c, last_s, hc[parent], hs[parent]):
+                break
+            hc[i] = hc[parent]
+            hs[i] = hs[parent]
+            i = parent
         hc[i] = last_c
         hs[i] = last_s
 
