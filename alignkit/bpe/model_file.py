@@ -21,13 +21,14 @@ import tempfile
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json
-from alignkit.bpe.tokenizer import FORMAT, VERSION, Tokenizer, content_hash
+from alignkit.bpe._persist import FORMAT, VERSION, Persistent, content_hash
+from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
 
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def save_tokenizer(tok: Tokenizer, path: str | os.PathLike[str]) -> None:
+def save_tokenizer(tok: Persistent, path: str | os.PathLike[str]) -> None:
     """Write ``tok`` to ``path`` atomically (temp file + fsync + rename).
 
     Example:

@@ -15,23 +15,21 @@ surrogate becomes U+FFFD.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
-import json
 import os
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Literal
 
 from alignkit.bpe._core import BPECore
+from alignkit.bpe._persist import FORMAT as FORMAT
+from alignkit.bpe._persist import VERSION as VERSION
+from alignkit.bpe._persist import Persistent
+from alignkit.bpe._persist import content_hash as content_hash
 from alignkit.bpe._specials import TEXT, SpecialSplitter
 from alignkit.bpe._vocab import bpe_order
 from alignkit.bpe.patterns import GPT2
 from alignkit.errors import SpecialTokenError, TokenizerFileError
 
-#: Format name and version of the canonical serialization (also the file format).
-FORMAT = "alignkit-bpe"
-VERSION = 1
 NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
 
 SpecialSet = Literal["all"] | Collection[str]
@@ -60,7 +58,7 @@ def _check_normalizer(normalizer: str | None) -> tuple[str, ...]:
     return forms
 
 
-class Tokenizer:
+class Tokenizer(Persistent):
     """A byte-level BPE tokenizer (CS336 API, tiktoken-style special-token options).
 
     Args:
@@ -399,69 +397,8 @@ class Tokenizer:
         except KeyError:
             raise KeyError(f"id {token_id} is not in this tokenizer (n_vocab={self.n_vocab})") from None
 
-    # ---------------------------------------------------------------- identity
-    def to_dict(self) -> dict[str, object]:
-        """The canonical serialization (what :attr:`hash` hashes and files store)."""
-        b64 = binascii.b2a_base64
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "pattern": self.pattern,
-            "normalizer": self.normalizer,
-            "add_prefix_space": self.add_prefix_space,
-            "specials": sorted(([s, i] for s, i in self._specials.items()), key=lambda t: (t[1], t[0])),
-            "tokens": [[b64(t, newline=False).decode("ascii"), i] for t, i in self._order],
-            "added": [[b64(t, newline=False).decode("ascii"), i] for i, t in sorted(self._added.items())],
-        }
-
-    @property
-    def hash(self) -> str:
-        """sha256 (hex) of the canonical serialization; stable across runs and machines."""
-        if self._hash is None:
-            self._hash = content_hash(self.to_dict())
-        return self._hash
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write alignkit's own versioned file atomically (``.gz`` suffix: gzipped).
-
-        Example:
-            >>> tok.save("my_tokenizer.json")  # doctest: +SKIP
-        """
-        from alignkit.bpe.model_file import save_tokenizer
-
-        save_tokenizer(self, path)
-
     def __repr__(self) -> str:
         return f"Tokenizer(name={self.name!r}, n_vocab={self.n_vocab}, specials={len(self._specials)})"
-
-    # ---------------------------------------------------------------- pickling
-    def __getstate__(self) -> dict[str, object]:
-        if self.source is not None:
-            return {"source": self.source, "hash": self.hash, "name": self.name}
-        return {"model": self.to_dict(), "name": self.name}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__["_pending"] = state
-
-    def __getattr__(self, attr: str) -> object:
-        # Only reached for missing attributes: after unpickling, rebuild once.
-        pending = self.__dict__.pop("_pending", None)
-        if pending is None:
-            raise AttributeError(attr)
-        from alignkit.bpe.model_file import rebuild
-
-        fresh = rebuild(pending)
-        self.__dict__.update(fresh.__dict__)
-        name = pending.get("name")
-        self.name = name if isinstance(name, str) else None
-        return getattr(self, attr)
-
-
-def content_hash(model: dict[str, object]) -> str:
-    """sha256 of the canonical JSON of ``model`` (its ``hash`` and ``name`` keys left out)."""
-    body = {k: v for k, v in model.items() if k not in ("hash", "name")}
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
 def load_default() -> Tokenizer:
