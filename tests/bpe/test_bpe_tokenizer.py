@@ -218,11 +218,17 @@ def test_encode_iterable_streams(gpt2: Tokenizer) -> None:
 # --------------------------------------------------------------------------- batches, pickling, hash
 
 
-def test_encode_batch_parallel_equals_sequential(gpt2: Tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_encode_batch_parallel_equals_sequential(gpt2: Tokenizer, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    import multiprocessing
+
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
     texts = [f"text number {i}: {'é' * (i % 5)} {EOT}" for i in range(40)]
     expected = [gpt2.encode(t) for t in texts]
     assert gpt2.encode_batch(texts) == expected
     monkeypatch.setattr(_parallel, "MIN_PARALLEL_CHARS", 0)
+    monkeypatch.setattr(_parallel, "start_method", lambda: method)
     assert gpt2.encode_batch(texts, num_proc=2) == expected
     with pytest.raises(ValueError, match="num_proc"):
         gpt2.encode_batch(texts, num_proc=0)
