@@ -169,7 +169,7 @@ def count_pretokens(
     ranges: list[tuple[str, int, int]] = []
     for path, size in zip(paths, sizes):
         pieces = 1 if path.endswith(".gz") else max(1, round(procs * 2 * size / total))
-        bounds = [0, size] if pieces == 1 else find_chunk_boundaries(path, pieces, special_tokens)
+        bounds = [0, size] if pieces == 1 else find_chunk_boundaries(path, pieces, special_tokens, pattern)
         ranges += [(path, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
     for task in sorted(ranges, key=lambda r: r[2] - r[1], reverse=True):
         k = load.index(min(load))

@@ -10,7 +10,7 @@ Cutting is exact (counts equal those of pre-tokenizing each whole file):
   crosses them);
 - inside a block, the last pre-token is carried into the next block, because
   only a match that reaches the end of the text can change when more text
-  follows (the split patterns have no look-behind);
+  follows (the known split patterns have no look-behind; tested for each);
 - files are divided among processes at a special-token start or at a newline
   that the GPT-2 pattern always makes a pre-token boundary: ``X\\n`` followed by
   ``Y`` or by one ASCII whitespace and ``Y``, with ``X`` and ``Y`` printable
@@ -28,11 +28,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-
 import regex
 
 from alignkit.bpe import _train
 from alignkit.bpe._scan import KIND_REGEX, pattern_kind
+from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
 from alignkit.errors import UsageError
 
 #: Bytes read per block while streaming a corpus.
@@ -88,13 +88,16 @@ def _is_cut(window: bytes, at: int, specials: list[bytes], special_cuts: bool) -
     return True
 
 
-def find_chunk_boundaries(path: str, num_chunks: int, special_tokens: Sequence[str]) -> list[int]:
-    """Byte offsets that cut ``path`` into about ``num_chunks`` independently countable ranges.
+def find_chunk_boundaries(
+    path: str, num_chunks: int, special_tokens: Sequence[str], pattern: str = GPT2
+) -> list[int]:
+    r"""Byte offsets that cut ``path`` into about ``num_chunks`` independently countable ranges.
 
     Each inner offset is the start of a special token or a safe newline cut,
     found by scanning forward from an evenly spaced guess; ranges that find no
     cut before the next guess merge. Special tokens that can overlap each other
-    are not used as cuts, nor newlines when a special token contains one.
+    are not used as cuts; newlines only with the GPT-2 pattern (others, e.g.
+    cl100k's ``\s*[\r\n]``, join newline runs) and when no special token holds one.
     Returns sorted offsets from 0 to the size.
 
     Example:
@@ -109,7 +112,7 @@ def find_chunk_boundaries(path: str, num_chunks: int, special_tokens: Sequence[s
     special_cuts = not _may_overlap(special_tokens)
     if special_cuts:
         alternatives += [b"(?=" + re.escape(s.encode("utf-8")) + b")" for s in special_tokens]
-    if not any("\n" in s for s in special_tokens):
+    if pattern in (GPT2, GPT2_ORIGINAL) and not any("\n" in s for s in special_tokens):
         alternatives.append(_SAFE_NEWLINE)
     if not alternatives:
         return [0, size]

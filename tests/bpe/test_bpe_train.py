@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from alignkit.bpe import _train, train_corpus
 from alignkit.bpe._reference_train import count_words, merge_counts, reference_train_bpe
-from alignkit.bpe.patterns import GPT2
+from alignkit.bpe.patterns import CL100K, GPT2, LLAMA3, O200K, QWEN
 from alignkit.bpe.train import (
     TrainingStoppedEarly,
     build_vocab,
@@ -192,6 +192,29 @@ def test_cuts_without_special_tokens_are_exact(tmp_path: Path, text: str, chunks
     for start, end in zip(bounds, bounds[1:]):
         total.update(train_corpus.count_ranges([(str(path), start, end)], [], GPT2))
     assert total == count_words(text, [])
+
+
+@pytest.mark.parametrize("pattern", [CL100K, O200K, LLAMA3, QWEN], ids=["cl100k", "o200k", "llama3", "qwen"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_TEXT, block=st.integers(1, 30), chunks=st.integers(1, 4))
+def test_other_patterns_stream_and_cut_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pattern: str, text: str, block: int, chunks: int
+) -> None:
+    path = tmp_path / "c.txt"
+    path.write_bytes(text.encode("utf-8"))
+    monkeypatch.setattr(train_corpus, "BLOCK_SIZE", block)
+    bounds = train_corpus.find_chunk_boundaries(str(path), chunks, [EOT], pattern)
+    total: Counter[bytes] = Counter()
+    for start, end in zip(bounds, bounds[1:]):
+        total.update(train_corpus.count_ranges([(str(path), start, end)], [EOT], pattern))
+    assert total == count_words(text, [EOT], pattern)
+
+
+def test_newlines_are_no_cut_for_patterns_that_join_them(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"a.\n\nb.\n\nc.\n\nd" * 100)
+    assert len(train_corpus.find_chunk_boundaries(str(path), 4, [], GPT2)) == 5
+    assert train_corpus.find_chunk_boundaries(str(path), 4, [], CL100K) == [0, path.stat().st_size]
 
 
 def test_novel_text_is_cut_in_many_places_and_counts_stay_exact(tmp_path: Path, counter: bool) -> None:
