@@ -19,7 +19,7 @@ from tiktoken.load import load_tiktoken_bpe
 from alignkit.bpe import _reference_encode as ref
 from alignkit.bpe import patterns
 from alignkit.bpe._core import BPECore
-from tests.conftest import shared_path
+from conftest import shared_path
 
 RANK_FILES = {
     "gpt2": ("r50k_base.tiktoken", patterns.GPT2),

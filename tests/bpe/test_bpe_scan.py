@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alignkit.bpe import _gen_unicode, _scan, _unicode, patterns
-from tests.conftest import shared_path
+from conftest import shared_path
 
 KINDS: dict[str, int] = {
     "gpt2": _scan.KIND_GPT2,
