@@ -60,6 +60,7 @@ class MergeTrainer:
         # Word ids in the index lists are shared boxed objects: storing an int into a
         # list[int] allocates a fresh object per entry, which doubles the index's memory.
         self.slot_words: list[list[object]] = []
+        self.no_words: list[object] = []  # shared by dead slots; never appended to
         self.word_refs: list[object] = []
         self.heap_count: list[int] = []
         self.heap_slot: list[int] = []
@@ -102,8 +103,15 @@ class MergeTrainer:
             members.append(self.word_refs[w])
 
     def _sub_pair(self, x: int, y: int, count: int) -> None:
-        s = self.pair_slot[(x << _SHIFT) | y]
-        self.slot_count[s] -= count
+        key = (x << _SHIFT) | y
+        s = self.pair_slot[key]
+        left = self.slot_count[s] - count
+        self.slot_count[s] = left
+        if left == 0:
+            # A pair whose count reaches 0 never comes back (a merge only makes pairs with
+            # the new token), so its key and word list can go: memory stays lower at 32K.
+            del self.pair_slot[key]
+            self.slot_words[s] = self.no_words
 
     # -- heap ---------------------------------------------------------------------
 
@@ -249,6 +257,7 @@ class MergeTrainer:
         for k in range(len(members)):
             self._merge_word(cast(int, members[k]), a, b, n)
         self.slot_count[s] = 0
+        self.pair_slot.pop((a << _SHIFT) | b, 0)
         for f in range(first_new, len(self.slot_left)):
             c = self.slot_count[f]
             if c > 0:
