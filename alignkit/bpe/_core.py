@@ -29,6 +29,7 @@ import regex
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
 _NO_RANK: Final = 1 << 60  # above every rank; still a short (unboxed) int in mypyc
+_NO: Final[object] = _NO_RANK  # the same, boxed once
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _CACHE_PIECE_MAX: Final = 64  # bytes; longer pieces bypass the cache
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
@@ -82,6 +83,12 @@ class BPECore:
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
         self.pair2: list[int] = pair2
+        pair2_obj: list[object] = [_NO] * 65536
+        for k in range(65536):
+            if pair2[k] != _NO_RANK:
+                pair2_obj[k] = self.ranks.get(decoder[pair2[k]])
+        #: the same, holding the rank table's int objects (no boxing in the merge loop).
+        self.pair2_obj: list[object] = pair2_obj
         byte_ids: list[object] = []
         for b in range(256):
             byte_ids.append(self.ranks.get(bytes([b])))
@@ -207,32 +214,61 @@ class BPECore:
             pair[k] = pair2[(piece[k] << 8) | piece[k + 1]]
 
     def _merge_short(self, piece: bytes) -> list[int]:
-        """Merge a short piece: parts in a linked list, a linear scan for the best pair.
+        """Merge a short piece: a linear scan for the best pair after each merge.
 
-        ``nxt[i]`` is the start of the part after the part starting at ``i``;
-        ``pair[i]`` is the rank of that part joined with the next one, and the rank
-        of a merged pair is the id of the merged part (rank == id).
+        ``pair[i]`` is the rank of the part starting at byte ``i`` joined with the next
+        part (``_NO`` where no part starts or no join is a token); ``nxt``/``prv`` link
+        the parts. Ranks and ids are kept as the rank table's own int objects, so no
+        int is boxed in the loop; the rank of a merged pair is its id (rank == id).
         """
         n = len(piece)
-        ids: list[int] = []
-        pair: list[int] = [_NO_RANK] * n
-        self._start(piece, ids, pair)
+        byte_ids = self.byte_ids
+        pair2 = self.pair2_obj
+        ids: list[object] = []
+        pair: list[object] = []
+        for k in range(n):
+            t = byte_ids[piece[k]]
+            if t is None:
+                raise _missing(piece[k : k + 1])
+            ids.append(t)
+            pair.append(pair2[(piece[k] << 8) | piece[k + 1]] if k + 1 < n else _NO)
         nxt: list[int] = list(range(1, n + 1))
         prv: list[int] = list(range(-1, n - 1))
+        last = n - 1
         while True:
             best = _NO_RANK
             at = -1
-            i = 0
-            while i < n:
-                r = pair[i]
+            for k in range(last):
+                r = cast(int, pair[k])
                 if r < best:
                     best = r
-                    at = i
-                i = nxt[i]
+                    at = k
             if at < 0:
                 break
-            self._join(piece, at, best, ids, pair, nxt, prv)
-        return _collect(ids, nxt, n)
+            j = nxt[at]
+            k = nxt[j]
+            nxt[at] = k
+            if k < n:
+                prv[k] = at
+            ids[at] = pair[at]
+            pair[j] = _NO
+            pair[at] = self._rank_obj(piece, at, nxt[k]) if k < n else _NO
+            p = prv[at]
+            if p >= 0:
+                pair[p] = self._rank_obj(piece, p, k)
+        out: list[object] = []
+        i = 0
+        while i < n:
+            out.append(ids[i])
+            i = nxt[i]
+        return cast("list[int]", out)
+
+    def _rank_obj(self, piece: bytes, a: int, b: int) -> object:
+        """Like :meth:`_rank`, but the rank table's int object (or ``_NO``)."""
+        if b - a > self.max_len:
+            return _NO
+        r = self.ranks.get(piece[a:b])
+        return _NO if r is None else r
 
     def _join(
         self,
