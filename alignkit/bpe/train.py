@@ -33,6 +33,7 @@ from typing import Union
 
 from alignkit.bpe._train import MergeTrainer
 from alignkit.bpe.patterns import GPT2
+from alignkit.bpe import train_corpus
 from alignkit.bpe.train_corpus import count_ranges, find_chunk_boundaries, init_worker
 from alignkit.errors import UsageError
 
@@ -160,7 +161,18 @@ def count_pretokens(
     total = sum(sizes)
     procs = num_proc if num_proc is not None else usable_cpus()
     if procs <= 1 or total < PARALLEL_MIN_BYTES:
-        counts = count_ranges([(p, 0, n) for p, n in zip(paths, sizes)], special_tokens, pattern)
+        read = [0]
+
+        def hook(n: int) -> None:
+            read[0] += n
+            if progress is not None:
+                progress("count", min(read[0], total), total)
+
+        train_corpus.progress_hook = hook
+        try:
+            counts = count_ranges([(p, 0, n) for p, n in zip(paths, sizes)], special_tokens, pattern)
+        finally:
+            train_corpus.progress_hook = None
         if progress is not None:
             progress("count", total, total)
         return counts

@@ -25,7 +25,7 @@ import io
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import regex
@@ -45,8 +45,19 @@ USE_SCANNER: bool | None = None
 #: Bytes scanned per step while looking for a cut point.
 SCAN_WINDOW = 1 << 16
 
-#: Scalar counter shared with worker processes (``multiprocessing.Value``); ``None`` in-process.
+#: Bytes-read counter shared with worker processes (``multiprocessing.Value``), or None.
 _progress_counter: object | None = None
+
+#: In-process progress: called with the bytes read since the last call, or None.
+progress_hook: Callable[[int], None] | None = None
+
+
+def _report(read: int) -> None:
+    if progress_hook is not None:
+        progress_hook(read)
+    if _progress_counter is not None:
+        with _progress_counter.get_lock():  # type: ignore[attr-defined]
+            _progress_counter.value += read  # type: ignore[attr-defined]
 
 #: A cut point after ``X\n`` (see the module docstring). Used for byte ranges only.
 _SAFE_NEWLINE = rb"(?<=[!-~]\n)(?=[!-~]|[ \t\r\x0b\x0c\n][!-~])"
@@ -236,9 +247,8 @@ def count_range(path: str, start: int, end: int, special_tokens: Sequence[str], 
                 ) from None
             done = raw.tell()
             carry = _consume(carry + text, final, splitter, hold, pieces)
-            if _progress_counter is not None and done - last_reported > 0:
-                with _progress_counter.get_lock():  # type: ignore[attr-defined]
-                    _progress_counter.value += done - last_reported  # type: ignore[attr-defined]
+            if done - last_reported > 0:
+                _report(done - last_reported)
                 last_reported = done
             if final:
                 return

@@ -241,6 +241,16 @@ def test_parallel_counting_equals_in_process(tmp_path: Path, monkeypatch: pytest
     assert seen[-1] == ("count", len(text.encode()), len(text.encode()))
 
 
+def test_in_process_counting_reports_progress_per_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _cs336("corpus.en")
+    monkeypatch.setattr(train_corpus, "BLOCK_SIZE", 1 << 14)
+    seen: list[tuple[str, int, int]] = []
+    count_pretokens([str(path)], [EOT], num_proc=1, progress=lambda *a: seen.append(a))
+    done = [d for _, d, _ in seen]
+    assert len(seen) > 5 and done == sorted(done) and seen[-1] == ("count", 133027, 133027)
+    assert train_corpus.progress_hook is None
+
+
 def test_long_single_piece_is_carried_until_it_ends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: bool
 ) -> None:
