@@ -275,25 +275,33 @@ class MergeTrainer:
 def count_pieces(kind: int, data: bytes, counts: dict[bytes, int], keep_last: bool) -> int:
     """Add the pre-tokens of ``data`` (split by compiled scanner ``kind``) to ``counts``.
 
-    With ``keep_last`` the last piece is not counted (more text may extend it)
-    and its start offset is returned; otherwise ``len(data)`` is returned.
+    With ``keep_last`` the last TWO pieces are not counted (more text may join
+    them: ``'`` and ``l`` become the contraction ``'ll``; a backtracking ``\\s*[\\r\\n]+``
+    ends early at the text's end) and the start of the first of them is
+    returned; otherwise everything is counted and ``len(data)`` is returned.
 
     Example:
         >>> from alignkit.bpe._scan import KIND_GPT2
         >>> counts: dict[bytes, int] = {}
         >>> count_pieces(KIND_GPT2, b"the cat the ca", counts, True)
-        11
+        7
         >>> counts
-        {b'the': 1, b' cat': 1, b' the': 1}
+        {b'the': 1, b' cat': 1}
     """
     cls = classify(data)
     n = len(data)
     i = 0
+    pending = -1  # start of the previous piece, counted once the next one is known
     while i < n:
         end = next_end(kind, data, cls, i)
         if keep_last and end >= n:
-            return i
-        piece = data[i:end]
-        counts[piece] = counts.get(piece, 0) + 1
+            return pending if pending >= 0 else i
+        if pending >= 0:
+            piece = data[pending:i]
+            counts[piece] = counts.get(piece, 0) + 1
+        pending = i
         i = end
+    if pending >= 0:
+        piece = data[pending:n]
+        counts[piece] = counts.get(piece, 0) + 1
     return n

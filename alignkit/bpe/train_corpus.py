@@ -8,9 +8,10 @@ Cutting is exact (counts equal those of pre-tokenizing each whole file):
 
 - declared special tokens split the text and are dropped (no pre-token
   crosses them);
-- inside a block, the last pre-token is carried into the next block, because
-  only a match that reaches the end of the text can change when more text
-  follows (the known split patterns have no look-behind; tested for each);
+- inside a block, the last two pre-tokens are carried into the next block:
+  only they can change when more text follows (a contraction cut as ``'`` +
+  ``l``, a backtracking newline run), as the known split patterns have no
+  look-behind (tested for each with hypothesis);
 - files are divided among processes at a special-token start or at a newline
   that the GPT-2 pattern always makes a pre-token boundary: ``X\\n`` followed by
   ``Y`` or by one ASCII whitespace and ``Y``, with ``X`` and ``Y`` printable
@@ -176,11 +177,15 @@ class _RegexPieces:
         self.counts.update(self.findall(text))
 
     def add_but_last(self, text: str) -> int:
-        """Count all pieces but the last; return the last one's length in characters."""
+        """Count all pieces but the last two; return their length in characters.
+
+        Two, not one: more text can join them (``'`` + ``l`` becomes ``'ll``; a
+        backtracking ``\\s*[\\r\\n]+`` stops at an earlier newline at the end).
+        """
         pieces = self.findall(text)
-        last = pieces.pop()
-        self.counts.update(pieces)
-        return len(last)
+        kept = pieces[-2:]
+        self.counts.update(pieces[:-2])
+        return len(kept[0]) + (len(kept[1]) if len(kept) > 1 else 0)
 
     def result(self) -> dict[bytes, int]:
         return {word.encode("utf-8"): n for word, n in self.counts.items()}

@@ -151,7 +151,8 @@ def test_layout_specials_then_bytes_then_merges() -> None:
 
 _TEXT = st.lists(
     st.sampled_from(
-        ["a", "bc", " ", "  ", "\n", "\n\n", "\t", "\r\n", ".", "'s", "1", "é", "\u00a0", "\u3000", "日本", EOT, "<|"]
+        ["a", "bc", " ", "  ", "\n", "\n\n", "\t", "\r\n", ".", "'s", "'ll", "'", "l", "V", "1", "é", "\u00a0", "\u3000"]
+        + ["日本", EOT, "<|"]
     ),
     max_size=120,
 ).map("".join)
@@ -168,6 +169,7 @@ def counter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 @given(text=_TEXT, block=st.integers(1, 40), chunks=st.integers(1, 6))
 @example(text=f"{EOT}\n\n{EOT}", block=1, chunks=2)  # a newline after a special is no safe cut
 @example(text=f"a\n\n{EOT}b", block=3, chunks=2)  # nor one before a special
+@example(text="we'll", block=4, chunks=1)  # a block ending in "'l": the contraction is carried whole
 def test_streamed_and_cut_counts_equal_whole_file_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: bool, text: str, block: int, chunks: int
 ) -> None:
@@ -197,6 +199,7 @@ def test_cuts_without_special_tokens_are_exact(tmp_path: Path, text: str, chunks
 @pytest.mark.parametrize("pattern", [CL100K, O200K, LLAMA3, QWEN], ids=["cl100k", "o200k", "llama3", "qwen"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT, block=st.integers(1, 30), chunks=st.integers(1, 4))
+@example(text="aa\n  \nb", block=3, chunks=1)  # backtracking \s*[\r\n]+ at a block end
 def test_other_patterns_stream_and_cut_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pattern: str, text: str, block: int, chunks: int
 ) -> None:
