@@ -327,3 +327,11 @@ def test_corpus_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "latin1.txt").write_bytes(b"caf\xe9 ok")
     with pytest.raises(UsageError, match=r"latin1.txt: byte 3: not valid UTF-8"):
         train_bpe(tmp_path / "latin1.txt", 300)
+
+
+def test_worker_errors_reach_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"hello world\n\nagain caf\xe9 here\n\nmore text\n")
+    monkeypatch.setattr("alignkit.bpe.train.PARALLEL_MIN_BYTES", 0)
+    with pytest.raises(UsageError, match=r"bad.txt: byte 22: not valid UTF-8"):
+        train_bpe(path, 300, num_proc=2)
