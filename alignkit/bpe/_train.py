@@ -21,7 +21,11 @@ Algorithm (exact, incremental):
   words are rewritten in place (no allocation per visit).
 
 Only pairs containing the new token ever increase, and they are exactly the
-pairs created by the merge, so only those are pushed.
+pairs created by the merge, so only those are pushed. A pair whose count
+reaches 0 never returns, so its key and word list are dropped.
+
+Also here, because it is the other hot loop of training: :func:`count_pieces`,
+pre-token counting with the compiled scanners of :mod:`alignkit.bpe._scan`.
 """
 
 from __future__ import annotations
