@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("out", metavar="OUT", help="a folder written by alignkit tokenize")
     p.add_argument("--index", type=int, default=0, metavar="I", help="row to render (default 0)")
+    p.add_argument("--tokenizer", metavar="NAME|PATH|DIR",
+                   help="tokenizer to decode with, when the one the manifest names is not found here"
+                   " (its sha256 must match the manifest's)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="highlight with ANSI colours (auto: on a terminal)")
     p.set_defaults(run=run)
@@ -71,22 +74,40 @@ def _read_rows(folder: Path, manifest: dict[str, Any], index: int) -> dict[str, 
     return result
 
 
-def _render(ids: list[int], labels: list[int] | None, roles: list[int] | None, token_text: Any,
+def _render(ids: list[int], labels: list[int] | None, roles: list[int] | None, token_bytes: Any,
             color: bool) -> str:
-    """Tokens decoded one by one; runs of trained tokens highlighted (padding left out)."""
+    """Runs of trained and untrained tokens, each decoded from its tokens' bytes (padding left out).
+
+    Bytes are joined within a run before decoding, so a character split over several
+    tokens shows as itself, not as escapes; ``token_bytes`` returns ``None`` when no
+    tokenizer is at hand, and ids are shown as ``<id>``.
+    """
     parts: list[str] = []
+    run_bytes: list[bytes] = []
     in_run = False
+
+    def flush() -> None:
+        if run_bytes:
+            parts.append(b"".join(run_bytes).decode("utf-8", errors="backslashreplace"))
+            run_bytes.clear()
+
     for k, tok in enumerate(ids):
         if roles is not None and roles[k] == 5:  # padding
             continue
         trained = labels is not None and labels[k] != -100
         if trained != in_run:
+            flush()
             if color:
                 parts.append(_GREEN if trained else _RESET)
             else:
                 parts.append("[[" if trained else "]]")
             in_run = trained
-        parts.append(token_text(tok))
+        raw = token_bytes(tok)
+        if raw is None:
+            parts.append(f"<{tok}>")
+        else:
+            run_bytes.append(raw)
+    flush()
     if in_run:
         parts.append(_RESET if color else "]]")
     return "".join(parts)
@@ -122,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         row = _read_rows(folder, manifest, args.index)
     except IndexError:
         raise UsageError(f"--index {args.index} is out of range ({manifest['counts']['written']} examples)") from None
-    token_text = _token_text(manifest)
+    token_text = _token_bytes(manifest, args.tokenizer)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(f"--- row {args.index} ({'trained tokens ' + ('in green' if color else 'in [[...]]')})")
     if manifest["kind"] == "preference":
@@ -144,29 +165,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _token_text(manifest: dict[str, Any]) -> Any:
-    """A function id → display text, from the encoder the manifest names."""
+def _token_bytes(manifest: dict[str, Any], tokenizer: str | None) -> Any:
+    """A function id → token bytes (``None``: show ids), from the tokenizer the manifest names."""
     from alignkit.encoder import build_encoder
+    from alignkit.errors import AlignkitError
     from alignkit.worker import TokenizeConfig
 
-    from alignkit.errors import AlignkitError
-
     cfg = dict(manifest["config"])
+    if tokenizer is not None:
+        cfg["tokenizer"] = tokenizer
     config = TokenizeConfig(**{k: v for k, v in cfg.items() if k in TokenizeConfig.__dataclass_fields__})
     try:
         encoder = build_encoder(config)
         same = encoder.describe_tokenizer().get("sha256") == manifest["tokenizer"].get("sha256")
     except (AlignkitError, OSError) as err:
-        print(f"cannot load the tokenizer {config.tokenizer!r} ({err}); showing ids", file=sys.stderr)
+        print(f"cannot load the tokenizer {config.tokenizer!r} ({err}); showing ids"
+              " (pass --tokenizer PATH to decode)", file=sys.stderr)
         same, encoder = False, None
     if encoder is None or not same:
         if encoder is not None:
             print(f"the tokenizer {config.tokenizer!r} found here is not the one the output was"
                   " made with (sha256 differs); showing ids", file=sys.stderr)
-        return lambda token_id: f"<{token_id}>"
-
-    def text(token_id: int) -> str:
-        raw = encoder.token_bytes(token_id)
-        return raw.decode("utf-8", errors="backslashreplace")
-
-    return text
+        return lambda token_id: None
+    return encoder.token_bytes

@@ -157,3 +157,36 @@ def test_byte_identical_across_hash_seeds_and_builds(tmp_path: Path) -> None:
     assert trees[0] == trees[1]
     digest = hashlib.sha256(trees[0]["data.jsonl"]).hexdigest()
     assert digest == GOLDEN_JSONL_SHA256
+
+
+def test_inspect_decodes_characters_split_over_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GPT-2 splits "’" (3 UTF-8 bytes) and emoji over several byte-level tokens;
+    # inspect joins a run's bytes before decoding, so they show as themselves.
+    src = tmp_path / "in.jsonl"
+    turns = [{"role": "user", "content": "Don’t 🙂"}, {"role": "assistant", "content": "Café ’ 🦜"}]
+    src.write_text(json.dumps({"turns": turns}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["tokenize", str(src), "-o", str(out), "--tokenizer", "gpt2"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out), "--color", "never"]) == 0
+    shown = capsys.readouterr().out
+    assert "Don’t 🙂" in shown and "[[Café ’ 🦜<|endoftext|>]]" in shown
+    assert "\\x" not in shown
+
+
+def test_inspect_takes_a_tokenizer_when_the_named_one_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(3))
+    out = tmp_path / "out"
+    assert main(["tokenize", str(src), "-o", str(out), "--tokenizer", "gpt2"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["config"]["tokenizer"] = str(tmp_path / "moved-away")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["inspect", str(out), "--color", "never"]) == 0
+    shown = capsys.readouterr()
+    assert "pass --tokenizer PATH" in shown.err and "<50256>" in shown.out
+    assert main(["inspect", str(out), "--color", "never", "--tokenizer", "gpt2"]) == 0
+    assert "<|endoftext|>]]" in capsys.readouterr().out
