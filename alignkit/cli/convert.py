@@ -24,17 +24,9 @@ import json
 import sys
 from typing import Any
 
+from alignkit.cli._args import non_negative_int
+
 DEFAULT_MAX_ERRORS = 20
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {value}")
-    return value
 
 
 def _format_name(text: str) -> str:
@@ -87,7 +79,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--max-errors",
-        type=_non_negative,
+        type=non_negative_int,
         default=DEFAULT_MAX_ERRORS,
         metavar="N",
         help="print at most N errors (all are counted); 0 prints all"

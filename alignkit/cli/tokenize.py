@@ -23,18 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alignkit.cli._args import non_negative_int
+
 DEFAULT_OUT = "alignkit_out"
 _MAX_SHOWN = 20
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -54,13 +46,13 @@ def add_parser(sub: Any) -> None:
                    help=f"tokenizer name, file or model folder (default {d.tokenizer})")
     p.add_argument("--template", default=None, metavar="NAME",
                    help="chat template (default: the tokenizer folder's, else a plain one)")
-    p.add_argument("--max-seq-len", type=_non_negative, default=d.max_seq_len, metavar="N",
+    p.add_argument("--max-seq-len", type=non_negative_int, default=d.max_seq_len, metavar="N",
                    help=f"longest sequence (packed row length with --pack); 0: no limit (default {d.max_seq_len})")
     p.add_argument("--truncation", choices=("drop", "truncate", "error"), default=d.truncation,
                    help=f"what to do with longer sequences (default {d.truncation}: keep the start)")
     p.add_argument("--pack", action="store_true", help="pack SFT examples into rows of --max-seq-len")
     p.add_argument("--format", choices=FORMATS, default=d.format, help=f"output format (default {d.format})")
-    p.add_argument("--num-proc", type=_non_negative, default=1, metavar="N",
+    p.add_argument("--num-proc", type=non_negative_int, default=1, metavar="N",
                    help="worker processes (output is identical for any N; default 1)")
     p.add_argument("--on-error", choices=("fail", "skip"), default=d.on_error,
                    help="on a bad record: fail (write nothing) or skip it into rejects.jsonl")

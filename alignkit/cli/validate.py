@@ -20,27 +20,9 @@ import json
 import sys
 from typing import Any
 
+from alignkit.cli._args import non_negative_int, positive_int
+
 DEFAULT_MAX_ERRORS = 20
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {value}")
-    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -56,7 +38,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or gzipped JSONL files")
     p.add_argument("--kind", choices=("sft", "preference", "auto"), default="auto",
                    help="record kind; auto (default) decides per file from its first record")
-    p.add_argument("--max-errors", type=_non_negative, default=DEFAULT_MAX_ERRORS, metavar="N",
+    p.add_argument("--max-errors", type=non_negative_int, default=DEFAULT_MAX_ERRORS, metavar="N",
                    help=f"print at most N errors (all are counted); 0 prints all"
                    f" (default {DEFAULT_MAX_ERRORS})")
     p.add_argument("--report", choices=("text", "json"), default="text",
@@ -65,7 +47,7 @@ def add_parser(sub: Any) -> None:
                    help="accept empty turn content and empty responses")
     p.add_argument("--skip-blank", action="store_true",
                    help="skip blank lines instead of reporting them as errors")
-    p.add_argument("--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES,
+    p.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES,
                    metavar="N", help=f"longest line accepted (default {DEFAULT_MAX_LINE_BYTES},"
                    " 64 MiB); longer lines are errors")
     p.set_defaults(run=run)
