@@ -53,6 +53,9 @@ SPECIAL_IN_CONTENT_MODES: Final[tuple[str, ...]] = ("count", "error")
 
 _GLUE_CACHE_MAX: Final = 4096
 
+#: Number of role ids (``0 .. NUM_ROLES - 1``).
+NUM_ROLES: Final = len(ROLE_IDS)
+
 
 class TokenizerLike(Protocol):
     """What the encoder needs from a tokenizer."""
@@ -70,16 +73,26 @@ class EncodedExample:
     """
 
     def __init__(self, input_ids: list[int], labels: list[int], role_ids: list[int],
-                 special_in_content: str = "") -> None:
+                 special_in_content: str = "", role_tokens: list[int] | None = None,
+                 role_trained: list[int] | None = None) -> None:
         self.input_ids: list[int] = input_ids
         self.labels: list[int] = labels
         self.role_ids: list[int] = role_ids
         self.special_in_content: str = special_in_content
+        #: Tokens and trained tokens per role id (``NUM_ROLES`` entries each), counted by
+        #: :class:`Encoder` segment by segment while it builds the arrays; ``None`` when
+        #: the example was made otherwise (then :meth:`role_counts` is ``None`` and
+        #: callers count the arrays). The arrays must not be changed after construction.
+        self.role_tokens: list[int] | None = role_tokens
+        self.role_trained: list[int] | None = role_trained
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     def num_trained(self) -> int:
+        trained = self.role_trained
+        if trained is not None:
+            return sum(trained)
         n = 0
         for label in self.labels:
             if label != IGNORE_INDEX:
@@ -93,8 +106,14 @@ class EncodedExample:
     def concat(self, other: EncodedExample) -> EncodedExample:
         """This sequence followed by ``other``."""
         flag = self.special_in_content or other.special_in_content
+        totals: list[int] | None = None
+        trained: list[int] | None = None
+        a_tot, a_tr, b_tot, b_tr = self.role_tokens, self.role_trained, other.role_tokens, other.role_trained
+        if a_tot is not None and a_tr is not None and b_tot is not None and b_tr is not None:
+            totals = [a_tot[k] + b_tot[k] for k in range(len(a_tot))]
+            trained = [a_tr[k] + b_tr[k] for k in range(len(a_tr))]
         return EncodedExample(self.input_ids + other.input_ids, self.labels + other.labels,
-                              self.role_ids + other.role_ids, flag)
+                              self.role_ids + other.role_ids, flag, totals, trained)
 
 
 @final
@@ -166,6 +185,7 @@ class Encoder:
         self.raise_on_special: bool = special_in_content == "error"
         self.pattern: re.Pattern[str] | None = _special_pattern(self.specials)
         self.glue_cache: dict[str, list[int]] = {}
+        self.first_chars: str = "".join(sorted({name[0] for name in self.specials if name}))
 
     def special_id(self, name: str) -> int:
         sid = self.specials.get(name)
@@ -180,6 +200,14 @@ class Encoder:
         """The first special-token string inside ``text``, or ``""``."""
         pattern = self.pattern
         if pattern is None:
+            return ""
+        firsts = self.first_chars
+        found = False
+        for k in range(len(firsts)):  # a special can only start at one of these characters
+            if firsts[k] in text:
+                found = True
+                break
+        if not found:
             return ""
         m = pattern.search(text)
         return "" if m is None else m.group(0)
@@ -204,14 +232,23 @@ class Encoder:
         ids: list[int] = []
         labels: list[int] = []
         roles: list[int] = []
+        totals = [0] * NUM_ROLES
+        trained = [0] * NUM_ROLES
+        counted = True
         flagged = ""
         for seg in segments:
             role = seg.role
+            if role < 0 or role >= NUM_ROLES:
+                counted = False  # not counted here: whoever tallies the arrays reports it
             if seg.kind == KIND_SPECIAL:
                 sid = self.special_id(seg.text)
                 ids.append(sid)
                 labels.append(sid if seg.trained else IGNORE_INDEX)
                 roles.append(role)
+                if counted:
+                    totals[role] += 1
+                    if seg.trained:
+                        trained[role] += 1
                 continue
             if role != ROLE_TEMPLATE and not flagged:
                 flagged = self.find_special(seg.text)
@@ -222,16 +259,24 @@ class Encoder:
                         " (special_in_content='error'); clean the data or use 'count'"
                     )
             toks = self._text_ids(seg)
+            n = len(toks)
             ids.extend(toks)
             if seg.trained:
                 labels.extend(toks)
             else:
-                labels.extend([IGNORE_INDEX] * len(toks))
-            roles.extend([role] * len(toks))
-        return EncodedExample(ids, labels, roles, flagged)
+                labels.extend([IGNORE_INDEX] * n)
+            roles.extend([role] * n)
+            if counted:
+                totals[role] += n
+                if seg.trained:
+                    trained[role] += n
+        if not counted:
+            return EncodedExample(ids, labels, roles, flagged)
+        return EncodedExample(ids, labels, roles, flagged, totals, trained)
 
     def encode_untrained(self, segments: list[Segment]) -> EncodedExample:
         """Like :meth:`encode`, with every label ``-100`` (a DPO prompt)."""
         ex = self.encode(segments)
-        ex.labels = [IGNORE_INDEX] * len(ex.labels)
-        return ex
+        trained = None if ex.role_tokens is None else [0] * NUM_ROLES
+        return EncodedExample(ex.input_ids, [IGNORE_INDEX] * len(ex.labels), ex.role_ids,
+                              ex.special_in_content, ex.role_tokens, trained)

@@ -43,6 +43,18 @@ class RunStats:
         """Count the tokens of one sequence (``labels`` may be shorter: prompt-only parts)."""
         tally_roles(role_ids, labels, self.tokens_by_role, self.trained_by_role)
 
+    def add_counts(self, tokens_by_role: list[int], trained_by_role: list[int]) -> None:
+        """Add per-role counts already made (e.g. by the encoder, segment by segment).
+
+            >>> stats = RunStats()
+            >>> stats.add_counts([0, 1, 2, 0, 1, 0], [0, 0, 2, 0, 0, 0])
+            >>> stats.total_tokens, stats.trained_tokens
+            (4, 2)
+        """
+        for role in range(NUM_ROLES):
+            self.tokens_by_role[role] += tokens_by_role[role]
+            self.trained_by_role[role] += trained_by_role[role]
+
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
 

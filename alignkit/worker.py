@@ -305,7 +305,10 @@ def sft_row(
         return Skip("dropped", "zero_trained", "no trained token left (after truncation, or by the mask)")
     if status == TRUNCATED:
         stats.truncated += 1
-    stats.add_tokens(kept.role_ids, kept.labels)
+    if kept.role_tokens is not None and kept.role_trained is not None:  # counted while encoding
+        stats.add_counts(kept.role_tokens, kept.role_trained)
+    else:
+        stats.add_tokens(kept.role_ids, kept.labels)
     return (kept.input_ids, kept.labels, kept.role_ids)
 
 

@@ -105,8 +105,14 @@ _TYPECODES = {"uint8": "B", "int8": "b", "uint16": "H", "int16": "h", "uint32": 
 def flat_rows(name: str, dtype: str, rows: Iterable[list[int]]) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
     """Rows of ints → (values concatenated in ``dtype``, ``int64`` row lengths), range-checked.
 
-    ``array.fromlist`` converts and checks each value in C (it raises on overflow),
-    about three times faster than ``numpy.fromiter`` over a chain of lists.
+    The rows are joined into one list first (``list.extend`` is a C copy), then
+    converted in one call, each value checked in C: ``bytearray()`` for ``uint8`` and
+    ``array.fromlist`` otherwise (both raise on a value out of range), several times
+    faster than ``numpy.fromiter`` over a chain of lists.
+
+        >>> values, lengths = flat_rows("role_ids", "uint8", [[1, 2], [], [4]])
+        >>> values.tolist(), lengths.tolist()
+        ([1, 2, 4], [2, 0, 1])
 
     Raises:
         OutputError: a value does not fit ``dtype``.
@@ -120,17 +126,23 @@ def flat_rows(name: str, dtype: str, rows: Iterable[list[int]]) -> tuple[npt.NDA
         wide = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lens.sum()))
         return checked_cast(name, wide, dtype), lens
     lengths: list[int] = []
+    flat: list[int] = []
+    for row in rows:
+        flat.extend(row)
+        lengths.append(len(row))
     try:
-        for row in rows:
-            acc.fromlist(row)
-            lengths.append(len(row))
-    except OverflowError:
-        bad = [v for v in row if not _fits(v, dtype)]
+        if dtype == "uint8":
+            packed: bytearray | array[int] = bytearray(flat)
+        else:
+            acc.fromlist(flat)
+            packed = acc
+    except (OverflowError, ValueError):
+        bad = [v for v in flat if not _fits(v, dtype)]
         raise OutputError(
             f"column {name!r}: value {bad[0] if bad else '?'} does not fit {dtype}; this is a bug"
             " in the dtype choice, please report it"
         ) from None
-    values = np.frombuffer(acc, dtype=np.dtype(dtype)) if len(acc) else np.zeros(0, dtype=dtype)
+    values = np.frombuffer(packed, dtype=np.dtype(dtype)) if len(flat) else np.zeros(0, dtype=dtype)
     return values, np.array(lengths, dtype=np.int64)
 
 
