@@ -28,6 +28,7 @@ from typing import Any, Final
 from pydantic import TypeAdapter
 
 from alignkit.errors import UsageError
+from alignkit.io.atomic import atomic_write
 from alignkit.records import ChatExample, PreferenceExample, Record
 
 #: Default folder, relative to the working directory (the repository root in CI).
@@ -80,12 +81,7 @@ def export(directory: str | os.PathLike[str] = DEFAULT_DIR) -> list[str]:
         path = folder / name
         if _read(path) == text:
             continue
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8", newline="\n")
-            os.replace(tmp, path)
-        except OSError as err:
-            raise UsageError(f"{path}: cannot write: {err.strerror}") from None
+        atomic_write(path, text)
         changed.append(str(path))
     return changed
 

@@ -17,13 +17,13 @@ import re
 import gzip
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json
-from alignkit.bpe._persist import FORMAT, VERSION, Persistent, content_hash
+from alignkit.bpe._persist import FORMAT, VERSION, Persistent
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
+from alignkit.io.atomic import atomic_write
 
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -41,18 +41,7 @@ def save_tokenizer(tok: Persistent, path: str | os.PathLike[str]) -> None:
     blob = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if target.name.endswith(".gz"):
         blob = gzip.compress(blob, compresslevel=9, mtime=0)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, blob)
 
 
 def _pairs(doc: dict[str, object], key: str, where: str) -> list[tuple[bytes, int]]:

@@ -28,6 +28,7 @@ import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 from alignkit.errors import OutputError
 
@@ -46,7 +47,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder by path (a folder: so a rename in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -105,7 +107,7 @@ class AtomicOutputDir:
     def seal(self, name: str) -> None:
         """Fsync a file written at :meth:`file` and record its size and sha256."""
         path = self.path / name
-        _fsync_path(path)
+        fsync_path(path)
         self.files[name] = (path.stat().st_size, sha256_file(path))
 
     def write_bytes(self, name: str, data: bytes) -> Path:
@@ -130,7 +132,7 @@ class AtomicOutputDir:
             handle.write(manifest)
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync_path(self.path)
+        fsync_path(self.path)
         old: Path | None = None
         try:
             if self.target.exists():
@@ -140,9 +142,108 @@ class AtomicOutputDir:
                 os.replace(self.target, old)
             os.replace(self.path, self.target)
             self._committed = True
-            _fsync_path(self.target.parent)
+            fsync_path(self.target.parent)
         except OSError as err:
             raise OutputError(f"cannot move the output into {self.target}: {err}") from err
         finally:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+class AtomicTextFile:
+    """A UTF-8 text file that appears complete, at ``target``, or not at all.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.jsonl"
+    >>> with AtomicTextFile(target) as out:
+    ...     _ = out.write("{}\\n")
+    ...     out.commit()
+    >>> target.read_text()
+    '{}\\n'
+    """
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = Path(target)
+        self.temp = self.target.parent / f".{self.target.name}.partial-{uuid.uuid4().hex}"
+        self._handle: TextIO | None = None
+        self._committed = False
+
+    def __enter__(self) -> AtomicTextFile:
+        if self.target.is_dir():
+            raise OutputError(f"{self.target} is a folder; give a file name for the output")
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.temp, "x", encoding="utf-8", newline="\n")  # noqa: SIM115
+        except OSError as err:
+            raise OutputError(f"cannot write next to {self.target}: {err}") from err
+        return self
+
+    def write(self, text: str) -> int:
+        """Append ``text`` to the temporary file."""
+        if self._handle is None:
+            raise OutputError("the output file is not open (use it in a `with` block)")
+        return self._handle.write(text)
+
+    def commit(self) -> None:
+        """Flush, fsync and move the file into place."""
+        if self._handle is None:
+            raise OutputError("the output file is not open (use it in a `with` block)")
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            os.replace(self.temp, self.target)
+            self._committed = True
+            fsync_path(self.target.parent)
+        except OSError as err:
+            raise OutputError(f"cannot write {self.target}: {err}") from err
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        if not self._committed:
+            try:
+                self.temp.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Write a whole file atomically: temp file in the same folder, fsync, rename, fsync folder.
+
+    A killed run leaves the old file or none, never a half-written one.
+
+        >>> import pathlib, tempfile
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> atomic_write(p, "hi\\n"); p.read_text()
+        'hi\\n'
+    """
+    target = Path(path)
+    blob = data.encode("utf-8") if isinstance(data, str) else data
+    temp = target.parent / f".{target.name}.partial-{uuid.uuid4().hex}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp, "xb") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+        fsync_path(target.parent)
+    except OSError as err:
+        _discard(temp)
+        raise OutputError(f"cannot write {target}: {err.strerror or err}") from err
+    except BaseException:
+        _discard(temp)
+        raise
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:  # never written, or its folder is not one
+        pass

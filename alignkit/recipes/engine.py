@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,14 +18,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from alignkit.errors import OutputError, RecipeError
+from alignkit.errors import RecipeError
+from alignkit.io.adapters.output import record_json
+from alignkit.io.atomic import atomic_write
 from alignkit.recipes.config import (
-    ExactDedupStep, LengthBiasStep, NearDedupStep, NormalizeStep, PairsStep, Recipe, SelectStep,
-    SpecialTokensStep, load_recipe,
+    NormalizeStep, PairsStep, Recipe, SpecialTokensStep, load_recipe,
 )
 from alignkit.recipes.dedup import exact_dedup, near_dedup
 from alignkit.recipes.filters import filter_pairs_special, run_filter
-from alignkit.recipes.items import Context, Drop, Group, Item, Pair
+from alignkit.recipes.items import Context, Drop, Item
 from alignkit.recipes.normalize import clean_example, text_view
 from alignkit.recipes.pairs import assign_positions, build_pairs, chosen_longer, length_bias
 from alignkit.recipes.report import Report
@@ -167,31 +166,9 @@ def _length_views(kind: str, count: Callable[[str], int] | None) -> dict[str, Ca
     return views
 
 
-def record_line(record: ChatExample | PreferenceExample) -> str:
-    """One output JSONL line (defaults left out, UTF-8 kept)."""
-    return json.dumps(record.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
-
-
 def _write_atomic(path: Path, lines: list[str] | str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename (a killed run
-    leaves the old file or none, never a half-written one)."""
-    text = lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines)
-    tmp = ""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except OSError as err:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OutputError(f"{path}: cannot write: {err.strerror}") from None
+    """Write the text, or the lines each ended by a newline, atomically."""
+    atomic_write(path, lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines))
 
 
 def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report: str | Path | None = None,
@@ -206,7 +183,7 @@ def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report
             raise RecipeError("no output path: give -o/--output or set [output] path in the recipe")
         out = result.base_dir / result.recipe.output.path
     out = Path(out)
-    _write_atomic(out, [record_line(r) for r in result.records])
+    _write_atomic(out, [record_json(r) for r in result.records])
     if report is not None:
         _write_atomic(Path(report), result.report.to_json())
     if dropped is not None:

@@ -6,7 +6,6 @@ LIMA is read from the shared folder at test time only; nothing of it is stored h
 from __future__ import annotations
 
 import json
-from itertools import combinations
 from pathlib import Path
 
 import pytest

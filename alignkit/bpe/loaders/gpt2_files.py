@@ -8,7 +8,6 @@ priority order, after an optional ``#version`` header.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json, read_text, token_bytes
 from alignkit.errors import TokenizerFileError
