@@ -32,26 +32,47 @@ class Persistent:
     _added: dict[int, bytes]
     _hash: str | None
 
-    def to_dict(self) -> dict[str, object]:
-        """The canonical serialization (what :attr:`hash` hashes and files store)."""
+    def to_dict(self, *, with_tokens: bool = True) -> dict[str, object]:
+        """The canonical serialization (what :attr:`hash` hashes and files store).
+
+        ``with_tokens=False`` leaves out the ``tokens`` key (the bulk of it).
+        """
         b64 = binascii.b2a_base64
-        return {
+        model: dict[str, object] = {
             "format": FORMAT,
             "version": VERSION,
             "pattern": self.pattern,
             "normalizer": self.normalizer,
             "add_prefix_space": self.add_prefix_space,
             "specials": sorted(([s, i] for s, i in self._specials.items()), key=lambda t: (t[1], t[0])),
-            "tokens": [[b64(t, newline=False).decode("ascii"), i] for t, i in self._order],
-            "added": [[b64(t, newline=False).decode("ascii"), i] for i, t in sorted(self._added.items())],
         }
+        if with_tokens:
+            model["tokens"] = [[b64(t, newline=False).decode("ascii"), i] for t, i in self._order]
+        model["added"] = [[b64(t, newline=False).decode("ascii"), i] for i, t in sorted(self._added.items())]
+        return model
 
     @property
     def hash(self) -> str:
         """sha256 (hex) of the canonical serialization; stable across runs and machines."""
         if self._hash is None:
-            self._hash = content_hash(self.to_dict())
+            self._hash = self._content_hash()
         return self._hash
+
+    def _content_hash(self) -> str:
+        """``content_hash(self.to_dict())``, without building a list per token.
+
+        The canonical JSON is compact with sorted keys, and ``tokens`` sorts between
+        ``specials`` and ``version``; a token's base64 text needs no JSON escaping.
+        So the text is every other key's JSON, then the token list joined as strings.
+        """
+        b64 = binascii.b2a_base64
+        model = self.to_dict(with_tokens=False)
+        version = model.pop("version")
+        head = json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        items = [b64(t, newline=False).decode("ascii") + '",' + str(i) for t, i in self._order]
+        tokens = '[["' + '],["'.join(items) + "]]" if items else "[]"
+        blob = head[:-1] + ',"tokens":' + tokens + ',"version":' + json.dumps(version) + "}"
+        return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write alignkit's own versioned file atomically (``.gz`` suffix: gzipped).
