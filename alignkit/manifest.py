@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from alignkit._version import __version__
 from alignkit.encode import IGNORE_INDEX, ROLE_IDS
-from alignkit.tally import NUM_ROLES, tally_roles
+from alignkit.tally import NUM_ROLES, add_role_counts, tally_roles
 
 #: Bumped when the layout of output folders changes.
 FORMAT_VERSION = 1
@@ -51,9 +51,8 @@ class RunStats:
             >>> stats.total_tokens, stats.trained_tokens
             (4, 2)
         """
-        for role in range(NUM_ROLES):
-            self.tokens_by_role[role] += tokens_by_role[role]
-            self.trained_by_role[role] += trained_by_role[role]
+        add_role_counts(self.tokens_by_role, tokens_by_role)
+        add_role_counts(self.trained_by_role, trained_by_role)
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1

@@ -31,3 +31,17 @@ def tally_roles(role_ids: list[int], labels: list[int], totals: list[int], train
         totals[role] += 1
         if i < n_labels and labels[i] != IGNORE_INDEX:
             trained[role] += 1
+
+
+def add_role_counts(into: list[int], more: list[int]) -> None:
+    """Add ``more[role]`` to ``into[role]`` for every role (counts made elsewhere, e.g. by the encoder).
+
+        >>> into = [1, 0, 0, 0, 0, 0]
+        >>> add_role_counts(into, [1, 2, 0, 0, 0, 3])
+        >>> into
+        [2, 2, 0, 0, 0, 3]
+    """
+    if len(more) != len(into):
+        raise ValueError(f"{len(more)} role counts, expected {len(into)}")
+    for role in range(len(into)):
+        into[role] += more[role]

@@ -202,11 +202,36 @@ def _dropped(path: str, line: int, reason: str, message: str) -> dict[str, objec
     return {"path": path, "line": line, "loc": "", "status": "dropped", "reason": reason, "message": message}
 
 
+_ADAPTERS: dict[str, Any] = {}
+
+
+def _fast_adapter(kind: str | None) -> Any:
+    """A pydantic ``TypeAdapter`` of the one record type of a file of ``kind`` (or ``None``).
+
+    A line it accepts is exactly a line :class:`~alignkit.io.reader.RecordParser` accepts
+    as that kind (the tagged union picks the type by the same keys, and both forbid extra
+    keys), so valid lines skip the union's discriminator and the parser's bookkeeping.
+    """
+    if kind not in ("sft", "preference"):
+        return None
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        from alignkit.records import ChatExample, PreferenceExample
+
+        adapter = TypeAdapter(ChatExample if kind == "sft" else PreferenceExample)
+        _ADAPTERS[kind] = adapter
+    return adapter
+
+
 def process_chunk(chunk: Chunk) -> ChunkResult:
     """Validate, encode and truncate one chunk (see :mod:`alignkit.pipeline`)."""
+    from pydantic import ValidationError
+
     from alignkit.io.jsonl import Line
     from alignkit.io.reader import RecordParser
-    from alignkit.records import ChatExample
+    from alignkit.records import ChatExample, PreferenceExample
 
     config = _STATE["config"]
     encoder = _STATE["encoder"]
@@ -224,16 +249,25 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
         stats.records_in += 1
         stats.reject(err.error_type)
         rejects.append(_reject(chunk.path, err))
+    fast = _fast_adapter(chunk.kind)
     for number, raw in chunk.lines:
-        result = parser.parse(Line(number, raw))
-        if result.skipped:
-            continue
+        record: ChatExample | PreferenceExample | None = None
+        if fast is not None:
+            try:  # the common case: a valid record of the file's kind, validated once
+                record = fast.validate_json(raw)
+            except ValidationError:
+                record = None
+        if record is None:  # anything else: the parser gives its exact errors (or skips)
+            result = parser.parse(Line(number, raw))
+            if result.skipped:
+                continue
+            record = result.record
+            if record is None:
+                stats.records_in += 1
+                stats.reject(result.errors[0].error_type)
+                rejects.append(_reject(chunk.path, result.errors[0]))
+                continue
         stats.records_in += 1
-        record = result.record
-        if record is None:
-            stats.reject(result.errors[0].error_type)
-            rejects.append(_reject(chunk.path, result.errors[0]))
-            continue
         try:
             if isinstance(record, ChatExample):
                 ex = encoder.encode_sft(record, config.mask)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ def _sft(i: int, answer_len: int = 5) -> dict[str, object]:
                       {"role": "assistant", "content": "a" * answer_len + str(i)}]}
 
 
-def _write(path: Path, rows: list[object]) -> Path:
+def _write(path: Path, rows: Sequence[object]) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
     return path
 
@@ -261,3 +262,29 @@ def test_many_chunks_stay_in_order(sft_file: Path, tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(pipeline, "CHUNK_LINES", 1000)
     tokenize_files([sft_file], tmp_path / "c", cfg)
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "c")
+
+
+@pytest.mark.parametrize("first", ["sft", "preference"])
+def test_rejects_equal_the_readers_errors(tmp_path: Path, first: str) -> None:
+    """Valid lines take the worker's one-type fast path; every other line gets the reader's exact error."""
+    from alignkit.io.reader import iter_records
+
+    pair = {"history": [{"role": "user", "content": "q"}], "response_a": "x", "response_b": "y",
+            "chosen": "a"}
+    odd: list[object] = [
+        {"turns": [{"role": "bot", "content": "x"}]}, "not json", "", "[1, 2]", "  ",
+        {"turns": _sft(1)["turns"], "history": []}, {"turns": _sft(2)["turns"], "extra": 1},
+        {**pair, "turns": []}, {"response_a": "x"}, {"neither": 1}, {"turns": [{"role": "user"}]},
+        {**pair, "chosen": "c"}, '{"turns": [{"role": "user", "content": "\\ud800"}]}',
+    ]
+    valid: list[object] = [_sft(0), _sft(3)] if first == "sft" else [pair, pair]
+    src = _write(tmp_path / "mixed.jsonl", [valid[0], *odd, pair, _sft(5), valid[1]])
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip", max_seq_len=0)
+    report = tokenize_files([src], tmp_path / "out", cfg)
+    expected = [
+        (r.line, str(e.loc), e.error_type, e.message)
+        for r in iter_records(src) if not r.ok for e in r.errors[:1]
+    ]
+    got = [(r["line"], r["loc"], r["reason"], r["message"]) for r in report.rejects]
+    assert got == expected and len(expected) >= len(odd)
+    assert report.stats.written == sum(1 for r in iter_records(src) if r.ok) == 3
