@@ -28,12 +28,12 @@ import regex
 
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
-_NO_RANK: Final = 1 << 60  # above every rank; still a short (unboxed) int in mypyc
+_NO_RANK: Final = (1 << 30) - 1  # above every rank; one PyLong digit (unboxed inline by mypyc)
 _NO: Final[object] = _NO_RANK  # the same, boxed once
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _CACHE_PIECE_MAX: Final = 64  # bytes; longer pieces bypass the cache
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
-_DECODE_CHUNK: Final = 256  # ids joined at a time (keeps join's buffer table in cache)
+_DECODE_CHUNK: Final = 512  # ids joined at a time (keeps join's buffer table in cache)
 
 def _missing(piece: bytes) -> KeyError:
     return KeyError(
@@ -71,15 +71,19 @@ class BPECore:
         pair2: list[int] = [_NO_RANK] * 65536
         max_len = 0
         for token, rank in self.ranks.items():
-            if rank < 0 or len(token) == 0:
-                raise ValueError(f"token {token!r} has rank {rank}: need non-empty bytes, rank >= 0")
+            if rank < 0 or len(token) == 0 or rank >= _NO_RANK:
+                raise ValueError(
+                    f"token {token!r} has rank {rank}: need non-empty bytes, 0 <= rank < {_NO_RANK}"
+                )
             decoder[rank] = token
             if len(token) > max_len:
                 max_len = len(token)
             if len(token) == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
-        #: token bytes of each id.
+        #: token bytes of each id (b"" where no token has the id).
         self.decoder: list[bytes] = decoder
+        #: the same with None for b"" (``bytes.join`` rejects it: no per-id check in decode).
+        self.decode_table: list[bytes | None] = [t if len(t) > 0 else None for t in decoder]
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
         self.pair2: list[int] = pair2
@@ -95,8 +99,14 @@ class BPECore:
         #: id object of each single byte (None when the byte is not a token).
         self.byte_ids: list[object] = byte_ids
         # Piece cache: piece bytes -> its id (the int object, appended without
-        # re-boxing) or, for a piece of several tokens, the list of ids.
+        # re-boxing) or, for a piece of several tokens, the tuple of ids.
         self.cache: dict[bytes, object] = {}
+        # Scratch lists of the short merge (see _merge_short).
+        self.busy: bool = False
+        self.m_ids: list[object] = [_NO] * _HEAP_MIN
+        self.m_pair: list[object] = [_NO] * _HEAP_MIN
+        self.m_nxt: list[int] = [0] * _HEAP_MIN
+        self.m_prv: list[int] = [0] * _HEAP_MIN
 
     def clear_cache(self) -> None:
         """Empty the piece cache (results never depend on it; this only frees memory)."""
@@ -124,9 +134,13 @@ class BPECore:
             >>> BPECore({bytes([b]): b for b in range(256)}, O200K).encode_bytes(b"Hi")
             [72, 105]
         """
-        kind = self.kind
-        if kind == KIND_REGEX:
+        if self.kind == KIND_REGEX:
             return self._encode_regex(data)
+        return self._encode_scan(data)
+
+    def _encode_scan(self, data: bytes) -> list[int]:
+        """:meth:`encode_bytes` for a pattern with a compiled scanner."""
+        kind = self.kind
         byte_ids = self.byte_ids
         cache = self.cache
         cls = classify(data)
@@ -146,12 +160,14 @@ class BPECore:
             v = cache.get(piece)
             if v is None:
                 v = self._lookup(piece)
+                if isinstance(v, list):
+                    v = tuple(v)  # the GC untracks a tuple of ints: it never rescans the cache
                 if e - i <= _CACHE_PIECE_MAX:
                     if len(cache) >= self.cache_size:
                         cache.clear()
                     if self.cache_size > 0:
                         cache[piece] = v
-            if isinstance(v, list):
+            if isinstance(v, tuple):
                 out.extend(v)
             else:
                 out.append(v)
@@ -214,26 +230,44 @@ class BPECore:
             pair[k] = pair2[(piece[k] << 8) | piece[k + 1]]
 
     def _merge_short(self, piece: bytes) -> list[int]:
+        """Merge a short piece in the core's scratch lists (fresh ones if they are in use).
+
+        The scratch lists save allocating four lists per first-seen piece (and the
+        garbage collections they trigger). ``busy`` guards them against re-entry:
+        compiled code only lets another thread in through a finalizer run by the GC.
+        """
+        if self.busy:
+            return self._merge_in(
+                piece, [_NO] * _HEAP_MIN, [_NO] * _HEAP_MIN, [0] * _HEAP_MIN, [0] * _HEAP_MIN
+            )
+        self.busy = True
+        try:
+            return self._merge_in(piece, self.m_ids, self.m_pair, self.m_nxt, self.m_prv)
+        finally:
+            self.busy = False
+
+    def _merge_in(
+        self, piece: bytes, ids: list[object], pair: list[object], nxt: list[int], prv: list[int]
+    ) -> list[int]:
         """Merge a short piece: a linear scan for the best pair after each merge.
 
         ``pair[i]`` is the rank of the part starting at byte ``i`` joined with the next
         part (``_NO`` where no part starts or no join is a token); ``nxt``/``prv`` link
         the parts. Ranks and ids are kept as the rank table's own int objects, so no
         int is boxed in the loop; the rank of a merged pair is its id (rank == id).
+        The four lists hold at least ``len(piece)`` items; their contents are overwritten.
         """
         n = len(piece)
         byte_ids = self.byte_ids
         pair2 = self.pair2_obj
-        ids: list[object] = []
-        pair: list[object] = []
         for k in range(n):
             t = byte_ids[piece[k]]
             if t is None:
                 raise _missing(piece[k : k + 1])
-            ids.append(t)
-            pair.append(pair2[(piece[k] << 8) | piece[k + 1]] if k + 1 < n else _NO)
-        nxt: list[int] = list(range(1, n + 1))
-        prv: list[int] = list(range(-1, n - 1))
+            ids[k] = t
+            pair[k] = pair2[(piece[k] << 8) | piece[k + 1]] if k + 1 < n else _NO
+            nxt[k] = k + 1
+            prv[k] = k - 1
         last = n - 1
         while True:
             best = _NO_RANK
@@ -329,30 +363,47 @@ class BPECore:
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenate the bytes of ``ids``; raise ``KeyError`` naming the first unknown id.
 
+        The loop checks only the sign of each id: an id past the table raises
+        ``IndexError`` and an id with no token (``None`` in ``decode_table``) makes
+        ``join`` raise ``TypeError``; both re-run :meth:`_decode_checked` for the message.
+
         Example:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_bytes([0, 1, 0])
             b'aba'
         """
-        decoder = self.decoder
-        size = len(decoder)
+        table = self.decode_table
         n = len(ids)
         parts: list[bytes] = []
-        chunk: list[bytes] = [b""] * _DECODE_CHUNK
-        k = 0
-        while k < n:
-            m = n - k
-            if m > _DECODE_CHUNK:
-                m = _DECODE_CHUNK
-            j = 0
-            while j < m:
-                i = ids[k + j]
-                t = decoder[i] if 0 <= i < size else b""
-                if len(t) == 0:
-                    raise KeyError(f"token id {i} is not in this vocabulary (ids are 0..{size - 1})")
-                chunk[j] = t
-                j += 1
-            parts.append(b"".join(chunk if m == _DECODE_CHUNK else chunk[:m]))
-            k += m
+        chunk: list[bytes | None] = [None] * _DECODE_CHUNK
+        try:
+            k = 0
+            while k < n:
+                m = n - k
+                if m > _DECODE_CHUNK:
+                    m = _DECODE_CHUNK
+                j = 0
+                while j < m:
+                    i = ids[k + j]
+                    if i < 0:
+                        raise IndexError(i)
+                    chunk[j] = table[i]
+                    j += 1
+                parts.append(b"".join(chunk if m == _DECODE_CHUNK else chunk[:m]))  # type: ignore[arg-type]
+                k += m
+        except (IndexError, TypeError):
+            return self._decode_checked(ids)
+        return b"".join(parts)
+
+    def _decode_checked(self, ids: list[int]) -> bytes:
+        """Slow :meth:`decode_bytes` that checks each id (raises ``KeyError`` for the first bad one)."""
+        decoder = self.decoder
+        size = len(decoder)
+        parts: list[bytes] = []
+        for i in ids:
+            t = decoder[i] if 0 <= i < size else b""
+            if len(t) == 0:
+                raise KeyError(f"token id {i} is not in this vocabulary (ids are 0..{size - 1})")
+            parts.append(t)
         return b"".join(parts)
 
 def _collect(ids: list[int], nxt: list[int], n: int) -> list[int]:

@@ -119,6 +119,28 @@ def test_merge_ties_go_to_the_leftmost_pair() -> None:
     assert core._merge_long(b"a" * 7) == core._merge_short(b"a" * 7)
 
 
+def test_short_merge_scratch_lists_survive_reentry_and_errors() -> None:
+    core = BPECore(_ranks("gpt2"), patterns.GPT2)
+    piece = b" unbelievably"
+    expected = ref.merge_piece(core.ranks, piece)
+    core.busy = True  # as if another call were merging: fresh lists, same result
+    assert core._merge_short(piece) == expected
+    core.busy = False
+    holey = BPECore({b"a": 0, b"b": 1, b"ab": 2}, r"[\s\S]+")
+    with pytest.raises(KeyError, match="not a token"):
+        holey._merge_short(b"abc")
+    assert not holey.busy  # released on error
+    assert holey._merge_short(b"abab") == [2, 2]
+    assert core._merge_short(b" unbel") + core._merge_short(piece) == (
+        ref.merge_piece(core.ranks, b" unbel") + expected
+    )  # scratch contents from a longer piece do not leak into a shorter one
+
+
+def test_ranks_must_stay_below_the_no_rank_sentinel() -> None:
+    with pytest.raises(ValueError, match="rank"):
+        BPECore({b"a": 0, b"b": (1 << 30) - 1}, r".")
+
+
 # --- cache ------------------------------------------------------------------------
 
 
@@ -150,8 +172,9 @@ def test_decode_bytes_round_trips_every_id() -> None:
     for token, rank in core.ranks.items():
         assert core.decode_bytes([rank]) == token
     assert core.decode_bytes([]) == b""
-    ids = list(range(600)) * 3
-    assert core.decode_bytes(ids) == b"".join(core.decoder[i] for i in ids)
+    for n in (511, 512, 513, 1024, 1800):  # around and across whole decode chunks
+        ids = (list(range(600)) * 3)[:n]
+        assert core.decode_bytes(ids) == b"".join(core.decoder[i] for i in ids)
 
 
 @pytest.mark.parametrize("bad", [-1, 50_256, 10**9])
