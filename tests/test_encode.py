@@ -64,6 +64,27 @@ def test_arrays_are_made_segment_by_segment(segs: list[Segment]) -> None:
     assert sum(1 for i in ex.input_ids if i >= 500) == sum(1 for s in segs if s.kind == KIND_SPECIAL)
 
 
+def _plain_counts(ex: EncodedExample) -> tuple[list[int], list[int]]:
+    totals, trained = [0] * len(ROLE_IDS), [0] * len(ROLE_IDS)
+    for role, label in zip(ex.role_ids, ex.labels):
+        totals[role] += 1
+        trained[role] += label != IGNORE_INDEX
+    return totals, trained
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.lists(segment, max_size=12), b=st.lists(segment, max_size=12))
+def test_role_counts_made_while_encoding_equal_a_plain_count(a: list[Segment], b: list[Segment]) -> None:
+    enc = Encoder(Bytes(), SPECIALS)
+    first, second, prompt = enc.encode(a), enc.encode(b), enc.encode_untrained(a)
+    for ex in (first, second, prompt, first.concat(second), prompt.concat(second)):
+        assert (ex.role_tokens, ex.role_trained) == _plain_counts(ex)
+        assert ex.num_trained() == sum(1 for t in ex.labels if t != IGNORE_INDEX)
+    assert EncodedExample([1], [1], [2]).role_tokens is None  # made by hand: not counted
+    bad = enc.encode([*a, Segment(9, KIND_TEXT, "x", True)])  # a role outside the enum
+    assert bad.role_tokens is None and bad.role_trained is None
+
+
 def test_content_is_never_a_special_and_is_flagged() -> None:
     enc = Encoder(Bytes(), SPECIALS)
     ex = enc.encode([Segment(ROLE_USER, KIND_TEXT, "x<|a|>", False),
