@@ -1,0 +1,215 @@
+"""Streaming memory and parallel scaling of ``Tokenizer`` (the bundled GPT-2 by default).
+
+Two measurements, each checked for identical ids:
+
+1. ``encode_iterable`` over a large file read line by line, against ``encode`` of the
+   whole file read into one string: peak RSS of each, in a fresh child process per
+   mode (``resource.getrusage(...).ru_maxrss``), next to the RSS of a child that only
+   imports alignkit and loads the tokenizer. The ids are not kept: each child hashes
+   them (BLAKE2b over 32-bit ids, in blocks of 64K) and reports the count and digest.
+2. ``encode_batch(texts, num_proc=2)`` against ``num_proc=1`` on the documents of the
+   first ``--batch-mb`` MB: wall time (what parallelism buys), ids compared.
+
+    python benchmarks/bench_stream.py                          # en_novels (64 MB), batch 32 MB
+    python benchmarks/bench_stream.py --corpus stdlib --sizes 0 --batch-mb 0   # 32 MB of source code
+
+``--sizes`` streams the first N MB (whole lines, read into a list first) and the whole
+file (0, read from the open file); a measurement that runs past ``--timeout`` is reported
+as such (``encode_iterable`` cuts only after a lone newline followed by a letter or digit:
+text whose paragraphs are separated by blank lines has no such cut and is buffered whole).
+
+Run it with the COMPILED build (a venv with ``pip install .``), from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from array import array
+from itertools import islice
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+EOT = "<|endoftext|>"
+BLOCK = 1 << 16
+
+
+def _digest(ids: object) -> tuple[int, str]:
+    """Count and BLAKE2b digest of an iterable of ids, consumed in blocks (no list kept)."""
+    h = hashlib.blake2b(digest_size=16)
+    it = iter(ids)  # type: ignore[call-overload]
+    count = 0
+    while True:
+        block = array("I", islice(it, BLOCK))
+        if not block:
+            return count, h.hexdigest()
+        count += len(block)
+        h.update(block.tobytes())
+
+
+def _lines(path: str, limit: int) -> list[str] | None:
+    """The first ``limit`` characters of the file as whole lines (None: the whole file)."""
+    if limit <= 0:
+        return None
+    out: list[str] = []
+    size = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if size >= limit:
+                break
+            out.append(line)
+            size += len(line)
+    return out
+
+
+def child(mode: str, path: str, limit: str) -> None:
+    """One measurement in this (fresh) process; print a JSON line."""
+    from alignkit.bpe.tokenizer import load_default
+
+    tok = load_default()
+    tok.encode("warm up the tokenizer's lazy parts")
+    lines = _lines(path, int(float(limit) * 1e6))
+    c0, w0 = time.process_time(), time.perf_counter()
+    if mode == "stream":
+        if lines is not None:
+            count, digest = _digest(tok.encode_iterable(iter(lines)))
+        else:
+            with open(path, encoding="utf-8") as f:
+                count, digest = _digest(tok.encode_iterable(f))
+    elif mode == "whole":
+        text = Path(path).read_text(encoding="utf-8") if lines is None else "".join(lines)
+        del lines
+        ids = tok.encode(text)
+        del text
+        count, digest = _digest(ids)
+    else:  # "base": import + load only
+        count, digest = 0, ""
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"mode": mode, "ids": count, "digest": digest, "cpu": cpu, "wall": wall,
+                      "peak_rss_mb": rss_kb / 1024}))
+
+
+def run_child(mode: str, path: Path, limit_mb: float, timeout: float) -> dict[str, object] | None:
+    """Run one measurement in a fresh process; None if it ran past ``timeout`` seconds."""
+    try:
+        out = subprocess.run([sys.executable, __file__, "--child", mode, str(path), str(limit_mb)],
+                             capture_output=True, text=True, check=True, timeout=timeout).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def memory(path: Path, sizes: list[float], timeout: float) -> bool:
+    """Stream vs whole string at each size (0 = the whole file)."""
+    base_row = run_child("base", path, 0, timeout)
+    assert base_row is not None
+    base = float(base_row["peak_rss_mb"])  # type: ignore[arg-type]
+    print(f"import + load_default(): peak RSS {base:.1f} MB")
+    ok = True
+    for size in sizes:
+        rows = {m: run_child(m, path, size, timeout) for m in ("stream", "whole")}
+        label = f"{size:g} MB" if size else f"whole file ({path.stat().st_size / 1e6:.1f} MB)"
+        for m in ("stream", "whole"):
+            r = rows[m]
+            if r is None:
+                print(f"{label:>24} {m:6}: did not finish in {timeout:.0f} s", flush=True)
+                continue
+            print(f"{label:>24} {m:6}: {r['ids']} ids, peak RSS {r['peak_rss_mb']:7.1f} MB "
+                  f"(+{float(r['peak_rss_mb']) - base:6.1f} MB), "  # type: ignore[arg-type]
+                  f"CPU {r['cpu']:.2f} s, wall {r['wall']:.2f} s", flush=True)
+        s, w = rows["stream"], rows["whole"]
+        if s is not None and w is not None:
+            same = s["digest"] == w["digest"] and s["ids"] == w["ids"]
+            print(f"{label:>24} stream ids identical to whole-string ids: {'yes' if same else 'NO'}")
+            ok = ok and same
+    return ok
+
+
+def parallel(text: str, procs: int) -> bool:
+    from alignkit.bpe.tokenizer import load_default
+
+    docs = [d for d in text.split(EOT) if d]
+    mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
+    tok = load_default()
+    tok.encode("warm up")
+    times: dict[int, float] = {}
+    results: dict[int, list[list[int]]] = {}
+    for n in (1, procs):
+        # a fresh tokenizer each time: both start with an empty piece cache (cold)
+        tok = load_default()
+        tok.encode("warm up")
+        w0 = time.perf_counter()
+        results[n] = tok.encode_batch(docs, num_proc=n)
+        times[n] = time.perf_counter() - w0
+        print(f"encode_batch num_proc={n}: {len(docs)} docs, {mb:.1f} MB, wall {times[n]:.2f} s "
+              f"= {mb / times[n]:.1f} MB/s", flush=True)
+    same = results[1] == results[procs]
+    print(f"scaling num_proc={procs} vs 1: {times[1] / times[procs]:.2f}x (wall) on {os.cpu_count()} cores; "
+          f"ids identical: {'yes' if same else 'NO'}")
+    return same
+
+
+def write_stdlib(path: Path, limit: int) -> None:
+    """Concatenate this interpreter's standard-library sources (sorted) into ``path``."""
+    total = 0
+    with open(path, "w", encoding="utf-8") as dst:
+        for src in sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")):
+            if "site-packages" in src.parts or total >= limit:
+                continue
+            text = src.read_text(encoding="utf-8", errors="replace")
+            dst.write(text)
+            total += len(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "PATH", "MB"), help=argparse.SUPPRESS)
+    ap.add_argument("--bench-dir", type=Path, default=SHARED / "bench")
+    ap.add_argument("--corpus", default="en_novels", help="en_novels, multi_novels (bench folder) or stdlib")
+    ap.add_argument("--stdlib-mb", type=float, default=32, help="MB of stdlib source for --corpus stdlib")
+    ap.add_argument("--batch-mb", type=float, default=32, help="MB of documents for encode_batch (0: skip)")
+    ap.add_argument("--num-proc", type=int, default=2)
+    ap.add_argument("--sizes", default="0.5,1,2,0", help="MB of the file (whole lines) to stream; 0: all")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds per measurement before giving up")
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+    import alignkit
+
+    print(f"alignkit {alignkit.__version__} compiled={alignkit.COMPILED}; Python {sys.version.split()[0]}")
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="alignkit-stream-") as tmp:
+        plain = Path(tmp) / f"{args.corpus}.txt"
+        if args.corpus == "stdlib":
+            write_stdlib(plain, int(args.stdlib_mb * 1e6))
+        else:
+            with gzip.open(args.bench_dir / f"{args.corpus}.txt.gz", "rb") as src, open(plain, "wb") as dst:
+                while chunk := src.read(1 << 24):
+                    dst.write(chunk)
+        if not args.skip_memory:
+            ok = memory(plain, [float(x) for x in args.sizes.split(",")], args.timeout) and ok
+        if args.batch_mb > 0:
+            text = plain.read_text(encoding="utf-8")[: int(args.batch_mb * 1e6)]
+            ok = parallel(text, args.num_proc) and ok
+    if not ok:
+        print("FAILED: ids differ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
