@@ -7,8 +7,10 @@ Two measurements, each checked for identical ids:
    mode (``resource.getrusage(...).ru_maxrss``), next to the RSS of a child that only
    imports alignkit and loads the tokenizer. The ids are not kept: each child hashes
    them (BLAKE2b over 32-bit ids, in blocks of 64K) and reports the count and digest.
-2. ``encode_batch(texts, num_proc=2)`` against ``num_proc=1`` on the documents of the
-   first ``--batch-mb`` MB: wall time (what parallelism buys), ids compared.
+2. ``encode_batch(texts, num_proc=2)`` against ``num_proc=1`` on the first ``--batch-mb`` MB,
+   cut into texts of about ``--doc-kb`` KB at blank lines (the novels are only 38 documents
+   in 32 MB): wall time (what parallelism buys), ids compared; each side starts with a fresh
+   tokenizer (empty piece cache).
 
     python benchmarks/bench_stream.py                          # en_novels (64 MB), batch 32 MB
     python benchmarks/bench_stream.py --corpus stdlib --sizes 0 --batch-mb 0   # 32 MB of source code
@@ -137,10 +139,24 @@ def memory(path: Path, sizes: list[float], timeout: float) -> bool:
     return ok
 
 
-def parallel(text: str, procs: int) -> bool:
+def split_docs(text: str, doc_chars: int) -> list[str]:
+    """Documents (split on ``<|endoftext|>``), each cut at blank lines into texts of ~``doc_chars``."""
+    out: list[str] = []
+    for doc in text.split(EOT):
+        start = 0
+        while start < len(doc):
+            end = doc.find("\n\n", start + doc_chars) if doc_chars > 0 else -1
+            end = len(doc) if end < 0 else end + 2
+            out.append(doc[start:end])
+            start = end
+    return [d for d in out if d]
+
+
+def parallel(text: str, procs: int, doc_chars: int) -> bool:
     from alignkit.bpe.tokenizer import load_default
 
-    docs = [d for d in text.split(EOT) if d]
+    docs = split_docs(text, doc_chars)
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
     mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
     tok = load_default()
     tok.encode("warm up")
@@ -181,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stdlib-mb", type=float, default=32, help="MB of stdlib source for --corpus stdlib")
     ap.add_argument("--batch-mb", type=float, default=32, help="MB of documents for encode_batch (0: skip)")
     ap.add_argument("--num-proc", type=int, default=2)
+    ap.add_argument("--doc-kb", type=float, default=64, help="cut documents into texts of about this size (0: whole)")
     ap.add_argument("--sizes", default="0.5,1,2,0", help="MB of the file (whole lines) to stream; 0: all")
     ap.add_argument("--timeout", type=float, default=120, help="seconds per measurement before giving up")
     ap.add_argument("--skip-memory", action="store_true")
@@ -204,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = memory(plain, [float(x) for x in args.sizes.split(",")], args.timeout) and ok
         if args.batch_mb > 0:
             text = plain.read_text(encoding="utf-8")[: int(args.batch_mb * 1e6)]
-            ok = parallel(text, args.num_proc) and ok
+            ok = parallel(text, args.num_proc, int(args.doc_kb * 1000)) and ok
     if not ok:
         print("FAILED: ids differ", file=sys.stderr)
         return 1
