@@ -204,6 +204,40 @@ def test_classify_marks_every_byte_of_a_code_point() -> None:
     assert list(_scan.classify(b"\xff\xc3(\xe2\x82")) == [0, 0, 0, 0, 0]
 
 
+def _classify_reference(data: bytes) -> list[int]:
+    """One code point at a time: its class on each of its bytes; invalid bytes are 0."""
+    out: list[int] = []
+    i = 0
+    while i < len(data):
+        size = next((k for k in (4, 3, 2, 1) if i + k <= len(data) and _valid_sequence(data[i : i + k])), 1)
+        if size == 1 and data[i] >= 0x80:
+            out.append(0)
+        else:
+            cp = ord(data[i : i + size].decode("utf-8", "surrogatepass"))
+            out.extend([_scan.code_point_class(cp)] * size)
+        i += size
+    return out
+
+
+def _valid_sequence(seq: bytes) -> bool:
+    try:
+        return len(seq.decode("utf-8", "surrogatepass")) == 1
+    except UnicodeDecodeError:
+        return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    # (no raw binary: overlong sequences, which str.encode never makes, are classed by
+    # their code point, not as invalid)
+    data=st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass"))
+    | st.lists(st.sampled_from([b"a", b" ", b"\xc3\xa9", b"\xd0\x96", b"\xe2\x80\xa8", b"\xf0\x9f\x98\x80",
+                                b"\xed\xa0\x80", b"\xc3", b"\x80", b"\xc2\xa0", b"\xcc\x81"]), max_size=30).map(b"".join)
+)
+def test_classify_equals_a_per_code_point_reference(data: bytes) -> None:
+    assert list(_scan.classify(data)) == _classify_reference(data)
+
+
 # --- real text ----------------------------------------------------------------
 
 
