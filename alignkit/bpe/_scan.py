@@ -59,27 +59,6 @@ def _ascii_table() -> bytes:
 _ASCII: Final[bytes] = _ascii_table()
 
 
-def _two_byte_table() -> bytes:
-    """Class of every code point below U+0800 (the two-byte UTF-8 range), indexed directly."""
-    out = bytearray(0x800)
-    for cp in range(0x800):
-        out[cp] = STAGE2[(STAGE1[cp >> SHIFT] << SHIFT) | (cp & _MASK)]
-    return bytes(out)
-
-
-def _rep_table() -> list[bytes]:
-    """``[(size << 8) | v]`` -> ``bytes([v]) * size`` for sizes 1..4 (shared, never rebuilt)."""
-    out: list[bytes] = []
-    for size in range(5):
-        for v in range(256):
-            out.append(bytes([v]) * size)
-    return out
-
-
-_TWO_BYTE: Final[bytes] = _two_byte_table()
-_REPS: Final[list[bytes]] = _rep_table()
-
-
 def pattern_kind(pattern: str) -> int:
     """Return the scanner kind for a split pattern, or ``KIND_REGEX`` if it has none.
 
@@ -117,20 +96,12 @@ def classify(data: bytes) -> bytes:
     cls = data.translate(_ASCII)
     if data.isascii():
         return cls
-    # Output = slices of ``cls`` for ASCII runs + one shared bytes object per non-ASCII
-    # code point (its class repeated once per byte), joined once: no per-byte stores
-    # (a bytearray store is a generic call in mypyc).
-    parts: list[bytes] = []
-    reps = _REPS
-    two = _TWO_BYTE
+    buf = bytearray(cls)
     n = len(data)
     s1 = STAGE1
     s2 = STAGE2
-    start = 0
-    i = cls.find(_MARK)
+    i = buf.find(_MARK)
     while i >= 0:
-        if i > start:
-            parts.append(cls[start:i])
         while i < n:
             b = data[i]
             if b < 0x80:
@@ -159,17 +130,17 @@ def classify(data: bytes) -> bytes:
             else:
                 size = 1
             if size == 1:
-                parts.append(reps[256])  # one byte of class 0
+                buf[i] = 0
                 i += 1
                 continue
-            v = two[cp] if size == 2 else s2[(s1[cp >> SHIFT] << SHIFT) | (cp & _MASK)]
-            parts.append(reps[(size << 8) | v])
+            v = s2[(s1[cp >> SHIFT] << SHIFT) | (cp & _MASK)]
+            k = 0
+            while k < size:
+                buf[i + k] = v
+                k += 1
             i += size
-        start = i
-        i = cls.find(_MARK, i)
-    if start < n:
-        parts.append(cls[start:])
-    return b"".join(parts)
+        i = buf.find(_MARK, i)
+    return bytes(buf)
 
 
 def _next_cp(data: bytes, i: int, n: int) -> int:
