@@ -394,3 +394,25 @@ def test_every_unicode14_character_in_context(name: str) -> None:
         block = [c for c in chars[k : k + 4000] if normalizers_agree(name, c)]
         text = "\n".join(f"x{c}<a {c}1'S{c}{c}A" for c in block)
         assert_same(name, text, specials=False)
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base", "llama3", "qwen3", "claude-legacy"])
+def test_stream_cut_points_are_exact_in_every_context(name: str) -> None:
+    """Encoding the two sides of every cut ``last_cut`` picks equals encoding the whole."""
+    from alignkit.bpe import _stream
+
+    tok = _ours(name)
+    before_last = tok.pattern in _stream._CUT_BEFORE_LAST_NEWLINE
+    heads = ["x", "x.", "word,", "9", "a'", "é.", "é", "...", "x)", "<|endoftext|>x", "  x"]
+    runs = ["\n", "\n\n", "\n\n\n", " \n\n", "\r\n\n", "\t\n", "\n \n"]
+    tails = ["Next", "9a", "ll", "s", "A'LL", "x\u0301", "a b", "1234"]
+    checked = 0
+    for head in heads:
+        for run in runs:
+            for tail in tails:
+                text = head + run + tail
+                cut = _stream.last_cut(text, before_last_newline=before_last)
+                if cut:
+                    checked += 1
+                    assert tok.encode(text[:cut]) + tok.encode(text[cut:]) == tok.encode(text), (text, cut)
+    assert checked > 100

@@ -178,7 +178,11 @@ def test_last_cut() -> None:
     assert _stream.last_cut("ab\ncd\n  x") == 3
     assert _stream.last_cut("no newline") == 0
     assert _stream.last_cut("a\n\n\n") == 0
-    assert _stream.last_cut("a\n\nb") == 0  # "\n\n" alone is one piece, before "b" two
+    # A newline run before a letter: after the run (one piece in cl100k-style patterns),
+    # or before its last newline (GPT-2: the run splits into n-1 newlines and one).
+    assert _stream.last_cut("a\n\nb") == 3
+    assert _stream.last_cut("a\n\nb", before_last_newline=True) == 2
+    assert _stream.last_cut("a \n\nb") == 0  # whitespace before the run: no cut
     assert _stream.last_cut("a\r\nb") == 0
     assert _stream.last_cut("\nb") == 0
 
