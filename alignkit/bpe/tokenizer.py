@@ -280,7 +280,8 @@ class Tokenizer(Persistent):
         """Stream ids for a stream of text chunks (e.g. an open file), in bounded memory.
 
         Ids never depend on where the input was cut into chunks. Memory is
-        bounded by the longest line (cuts are made only after a newline).
+        bounded by the longest stretch of text without a newline run followed by an
+        ASCII letter or digit (where the buffer can be cut; see ``_stream``).
 
         Example:
             >>> with open("corpus.txt") as f:  # doctest: +SKIP
