@@ -24,7 +24,6 @@ a shared machine disturb less than wall time; wall time is printed too.
 from __future__ import annotations
 
 import argparse
-import base64
 import gc
 import gzip
 import json
@@ -48,23 +47,11 @@ from tiktoken.load import load_tiktoken_bpe  # noqa: E402
 
 import alignkit  # noqa: E402
 from alignkit.bpe import _core, patterns  # noqa: E402
+from alignkit.bpe._fileio import UNICODE_TO_BYTE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 EOT = "<|endoftext|>"
-
-
-def gpt2_byte_decoder() -> dict[str, int]:
-    """GPT-2's printable-unicode alphabet back to bytes (the vocab.json encoding)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
 
 
 def load_tokenizers(data: Path) -> dict[str, dict[str, Any]]:
@@ -84,7 +71,7 @@ def load_tokenizers(data: Path) -> dict[str, dict[str, Any]]:
 def read_ranks(spec: dict[str, Any]) -> dict[bytes, int]:
     if "ranks" in spec:
         return load_tiktoken_bpe(str(spec["ranks"]))
-    decoder = gpt2_byte_decoder()
+    decoder = UNICODE_TO_BYTE
     vocab = json.loads(Path(spec["vocab"]).read_text(encoding="utf-8"))
     return {bytes(decoder[c] for c in token): rank for token, rank in vocab.items()}
 

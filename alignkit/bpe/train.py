@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 from typing import Union
 
+from alignkit.bpe._fileio import bytes_to_unicode
 from alignkit.bpe._train import MergeTrainer
 from alignkit.bpe.patterns import GPT2
 from alignkit.bpe import train_corpus
@@ -81,8 +82,7 @@ def gpt2_byte_order() -> list[int]:
         >>> order[0], order[187], order[188], order[255]
         (33, 255, 0, 173)
     """
-    printable = [b for b in range(256) if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255]
-    return printable + [b for b in range(256) if b not in set(printable)]
+    return list(bytes_to_unicode())
 
 
 def build_vocab(special_tokens: Sequence[str], merges: Sequence[tuple[bytes, bytes]]) -> dict[int, bytes]:

@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 
 from alignkit.bpe._core import BPECore
+from alignkit.bpe._fileio import UNICODE_TO_BYTE
 from alignkit.bpe.patterns import LLAMA3, QWEN
 
 
@@ -37,19 +38,6 @@ class RefTokenizer:
         return b"".join(self.decoder[i] for i in ids).decode("utf-8", "replace")
 
 
-def _byte_decoder() -> dict[str, int]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
-
-
 @functools.lru_cache(maxsize=None)
 def llama3_tokenizer(data: Path) -> RefTokenizer:
     import tiktoken.load
@@ -65,7 +53,7 @@ def llama3_tokenizer(data: Path) -> RefTokenizer:
 @functools.lru_cache(maxsize=None)
 def qwen3_tokenizer(data: Path) -> RefTokenizer:
     folder = data / "tokenizers" / "qwen3"
-    dec = _byte_decoder()
+    dec = UNICODE_TO_BYTE
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     ranks = {bytes(dec[ch] for ch in tok): i for tok, i in vocab.items()}
     config = json.loads((folder / "tokenizer_config.json").read_text())
