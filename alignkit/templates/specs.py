@@ -143,10 +143,20 @@ def _per_role(make: dict[str, list[Piece]]) -> dict[str, list[Piece]]:
     return {role: list(make[role]) for role in ROLE_NAMES}
 
 
+def _chatml_header() -> dict[str, list[Piece]]:
+    """ChatML's ``<|im_start|>role\\n`` glue, shared by ChatML and Qwen3 (a fresh dict per spec)."""
+    return {r: [_s("<|im_start|>"), _t(r + "\n")] for r in ROLE_NAMES}
+
+
+def _chatml_footer() -> dict[str, list[Piece]]:
+    """ChatML's ``<|im_end|>\\n`` glue: the end-of-turn token, then an untrained newline."""
+    return {r: [_s("<|im_end|>"), _t("\n")] for r in ROLE_NAMES}
+
+
 CHATML: Final = ChatSpec(
     "chatml",
-    header={r: [_s("<|im_start|>"), _t(r + "\n")] for r in ROLE_NAMES},
-    footer={r: [_s("<|im_end|>"), _t("\n")] for r in ROLE_NAMES},
+    header=_chatml_header(),
+    footer=_chatml_footer(),
     eot_pieces=1,
     bos="",
     default_system="",
@@ -157,8 +167,8 @@ CHATML: Final = ChatSpec(
 
 QWEN3: Final = ChatSpec(
     "qwen3",
-    header={r: [_s("<|im_start|>"), _t(r + "\n")] for r in ROLE_NAMES},
-    footer={r: [_s("<|im_end|>"), _t("\n")] for r in ROLE_NAMES},
+    header=_chatml_header(),
+    footer=_chatml_footer(),
     eot_pieces=1,
     bos="",
     default_system="",
