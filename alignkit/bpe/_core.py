@@ -5,6 +5,7 @@ Interface (stable; the facade :mod:`alignkit.bpe.tokenizer` builds on it)::
     core = BPECore(ranks, pattern)       # ranks: token bytes -> id (id == merge priority)
     core.encode_ordinary(text) -> list[int]
     core.encode_bytes(utf8) -> list[int]
+    core.encode_bytes_into(utf8, out: vec[i32]) -> vec[i32]   # native ids, no list
     core.encode_piece(piece: bytes) -> list[int]
     core.decode_bytes(ids) -> bytes
 
@@ -13,6 +14,11 @@ the adjacent pair whose concatenation has the lowest rank is merged, leftmost
 first on ties, until no pair is a token. Known split patterns
 (:mod:`alignkit.bpe.patterns`) run a compiled scanner (:mod:`alignkit.bpe._scan`);
 any other pattern falls back to the ``regex`` module.
+
+Everything hot runs on mypyc's native ``librt`` containers: the merge state lives in
+``vec[i32]`` scratch buffers, the rank of two joined parts comes from a pair table keyed
+by their ids (:mod:`alignkit.bpe._pairs`), short pieces are cached by their bytes read
+as two words (:mod:`alignkit.bpe._pieces`), and decode writes into a ``BytesWriter``.
 
 Lone surrogates are not rejected: the text is encoded with ``surrogatepass`` and
 a surrogate is one "other" character, as ``regex`` sees it. The facade replaces
@@ -25,21 +31,32 @@ from heapq import heappop, heappush
 from typing import Final, cast, final
 
 import regex
+from librt.strings import BytesWriter
+from librt.vecs import append, vec
+from mypy_extensions import i32, i64
 
+from alignkit.bpe._pairs import NO_RANK, PairTable
+from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
-_NO_RANK: Final = (1 << 30) - 1  # above every rank; one PyLong digit (unboxed inline by mypyc)
-_NO: Final[object] = _NO_RANK  # the same, boxed once
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
-_CACHE_PIECE_MAX: Final = 64  # bytes; longer pieces bypass the cache
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
-_DECODE_CHUNK: Final = 512  # ids joined at a time (keeps join's buffer table in cache)
+
 
 def _missing(piece: bytes) -> KeyError:
     return KeyError(
         f"the bytes {piece!r} are not a token and cannot be merged from tokens: "
         "a byte-level vocabulary must contain all 256 single bytes"
     )
+
+
+def _zeros(n: i64) -> vec[i32]:
+    v = vec[i32](capacity=n)
+    k: i64 = 0
+    while k < n:
+        v = append(v, 0)
+        k += 1
+    return v
 
 
 @final
@@ -68,49 +85,52 @@ class BPECore:
         )
         size = max(self.ranks.values()) + 1 if self.ranks else 0
         decoder: list[bytes] = [b""] * size  # b"": no token has this id
-        pair2: list[int] = [_NO_RANK] * 65536
+        id_objs: list[object] = [None] * size
+        pair2 = _zeros(65536)
         max_len = 0
+        unique = True
+        for k in range(65536):
+            pair2[k] = NO_RANK
         for token, rank in self.ranks.items():
-            if rank < 0 or len(token) == 0 or rank >= _NO_RANK:
+            if rank < 0 or len(token) == 0 or rank >= NO_RANK:
                 raise ValueError(
-                    f"token {token!r} has rank {rank}: need non-empty bytes, 0 <= rank < {_NO_RANK}"
+                    f"token {token!r} has rank {rank}: need non-empty bytes, 0 <= rank < {NO_RANK}"
                 )
+            if len(decoder[rank]) > 0:
+                unique = False
             decoder[rank] = token
+            id_objs[rank] = rank
             if len(token) > max_len:
                 max_len = len(token)
             if len(token) == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
         #: token bytes of each id (b"" where no token has the id).
         self.decoder: list[bytes] = decoder
-        #: the same with None for b"" (``bytes.join`` rejects it: no per-id check in decode).
-        self.decode_table: list[bytes | None] = [t if len(t) > 0 else None for t in decoder]
+        #: the rank table's own int object of each id (ids are appended without boxing).
+        self.id_objs: list[object] = id_objs
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
-        self.pair2: list[int] = pair2
-        pair2_obj: list[object] = [_NO] * 65536
-        for k in range(65536):
-            if pair2[k] != _NO_RANK:
-                pair2_obj[k] = self.ranks.get(decoder[pair2[k]])
-        #: the same, holding the rank table's int objects (no boxing in the merge loop).
-        self.pair2_obj: list[object] = pair2_obj
-        byte_ids: list[object] = []
+        self.pair2: vec[i32] = pair2
+        byte_id = _zeros(256)
         for b in range(256):
-            byte_ids.append(self.ranks.get(bytes([b])))
-        #: id object of each single byte (None when the byte is not a token).
-        self.byte_ids: list[object] = byte_ids
-        # Piece cache: piece bytes -> its id (the int object, appended without
-        # re-boxing) or, for a piece of several tokens, the tuple of ids.
-        self.cache: dict[bytes, object] = {}
-        # Scratch lists of the short merge (see _merge_short).
+            byte_id[b] = self.ranks.get(bytes([b]), -1)
+        #: id of each single byte (-1 when the byte is not a token).
+        self.byte_id: vec[i32] = byte_id
+        #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
+        self.pairs: PairTable = PairTable(self.ranks, max_len, unique)
+        #: ids of pieces of 2..64 bytes (see :mod:`alignkit.bpe._pieces`); longer ones are not cached.
+        self.pieces: PieceCache = PieceCache(cache_size)
+        # Scratch buffers of the short merge (see _merge_short).
         self.busy: bool = False
-        self.m_ids: list[object] = [_NO] * _HEAP_MIN
-        self.m_pair: list[object] = [_NO] * _HEAP_MIN
-        self.m_nxt: list[int] = [0] * _HEAP_MIN
-        self.m_prv: list[int] = [0] * _HEAP_MIN
+        self.m_ids: vec[i32] = _zeros(_HEAP_MIN)
+        self.m_pair: vec[i32] = _zeros(_HEAP_MIN)
+        self.m_nxt: vec[i32] = _zeros(_HEAP_MIN)
+        self.m_prv: vec[i32] = _zeros(_HEAP_MIN)
 
     def clear_cache(self) -> None:
-        """Empty the piece cache (results never depend on it; this only frees memory)."""
-        self.cache = {}
+        """Empty the caches (results never depend on them; this only frees memory)."""
+        self.pieces.clear()
+        self.pairs.clear()
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text with no special-token handling.
@@ -134,60 +154,94 @@ class BPECore:
             >>> BPECore({bytes([b]): b for b in range(256)}, O200K).encode_bytes(b"Hi")
             [72, 105]
         """
-        if self.kind == KIND_REGEX:
-            return self._encode_regex(data)
-        return self._encode_scan(data)
+        return self.to_list(self.encode_bytes_into(data, vec[i32]()))
 
-    def _encode_scan(self, data: bytes) -> list[int]:
-        """:meth:`encode_bytes` for a pattern with a compiled scanner."""
-        kind = self.kind
-        byte_ids = self.byte_ids
-        cache = self.cache
-        cls = classify(data)
-        n = len(data)
-        out: list[object] = []
-        i = 0
-        while i < n:
-            e = next_end(kind, data, cls, i)
-            if e == i + 1:
-                t = byte_ids[data[i]]
-                if t is None:
-                    raise _missing(data[i:e])
-                out.append(t)
-                i = e
-                continue
-            piece = data[i:e]
-            v = cache.get(piece)
-            if v is None:
-                v = self._lookup(piece)
-                if isinstance(v, list):
-                    v = tuple(v)  # the GC untracks a tuple of ints: it never rescans the cache
-                if e - i <= _CACHE_PIECE_MAX:
-                    if len(cache) >= self.cache_size:
-                        cache.clear()
-                    if self.cache_size > 0:
-                        cache[piece] = v
-            if isinstance(v, tuple):
-                out.extend(v)
-            else:
-                out.append(v)
-            i = e
+    def encode_bytes_into(self, data: bytes, out: vec[i32]) -> vec[i32]:
+        """Append the ids of UTF-8 ``data`` to the native vector ``out``; return it.
+
+        ``vec`` is mypyc's native growable array (``librt.vecs``); ``append`` may
+        reallocate, so always use the returned vector. It exposes the buffer protocol:
+        ``numpy.frombuffer(memoryview(v), dtype=numpy.int32)`` is a zero-copy view
+        (keep ``v`` alive while the view is used).
+
+        Example:
+            >>> from librt.vecs import vec
+            >>> from mypy_extensions import i32
+            >>> core = BPECore({bytes([b]): b for b in range(256)}, r"\\w+|\\W")
+            >>> list(core.encode_bytes_into(b"a b", vec[i32]([1])))
+            [1, 97, 32, 98]
+        """
+        if self.kind == KIND_REGEX:
+            return self._encode_regex(data, out)
+        return self._encode_scan(data, out)
+
+    def to_list(self, ids: vec[i32]) -> list[int]:
+        """The ids of a native vector as a list (made of the rank table's int objects).
+
+        Example:
+            >>> from librt.vecs import vec
+            >>> from mypy_extensions import i32
+            >>> BPECore({b"a": 0, b"b": 1}, r".").to_list(vec[i32]([1, 0]))
+            [1, 0]
+        """
+        objs = self.id_objs
+        n: i64 = len(ids)
+        out: list[object] = [None] * n
+        k: i64 = 0
+        while k < n:
+            out[k] = objs[ids[k]]
+            k += 1
         return cast("list[int]", out)
 
-    def _lookup(self, piece: bytes) -> object:
-        """The piece's id object if it is one token, else the list of its ids."""
-        r = self.ranks.get(piece)
-        if r is not None:
-            return r
-        return self._merge(piece)
+    def _encode_scan(self, data: bytes, out: vec[i32]) -> vec[i32]:
+        """:meth:`encode_bytes_into` for a pattern with a compiled scanner."""
+        kind = self.kind
+        byte_id = self.byte_id
+        pieces = self.pieces
+        caching = self.cache_size > 0
+        cls = classify(data)
+        padded = data + PAD
+        n: i64 = len(data)
+        i: i64 = 0
+        while i < n:
+            e: i64 = next_end(kind, data, cls, i)
+            length = e - i
+            if length == 1:
+                t = byte_id[data[i]]
+                if t < 0:
+                    raise _missing(data[i:e])
+                out = append(out, t)
+            elif length <= MAX_PIECE and caching:
+                s = pieces.find(padded, i, length)
+                if s >= 0:
+                    out = pieces.emit(s, out)
+                else:
+                    start: i64 = len(out)
+                    out = self._piece_into(data, i, e, out)
+                    pieces.store(padded, i, length, out, start)
+            else:
+                out = self._piece_into(data, i, e, out)
+            i = e
+        return out
 
-    def _encode_regex(self, data: bytes) -> list[int]:
+    def _piece_into(self, data: bytes, a: i64, b: i64, out: vec[i32]) -> vec[i32]:
+        """Append the ids of the piece ``data[a:b]`` (one token, or merged)."""
+        if b - a <= self.max_len:
+            r = self.ranks.get(data[a:b])
+            if r is not None:
+                return append(out, i32(r))
+        if b - a >= _HEAP_MIN:
+            return self._merge_long(data, a, b, out)
+        return self._merge_short(data, a, b, out)
+
+    def _encode_regex(self, data: bytes, out: vec[i32]) -> vec[i32]:
         compiled = self.regex
         assert compiled is not None
         text = data.decode("utf-8", "surrogatepass")
-        out: list[int] = []
         for word in compiled.findall(text):
-            out.extend(self.encode_piece(str(word).encode("utf-8", "surrogatepass")))
+            piece = str(word).encode("utf-8", "surrogatepass")
+            if len(piece) > 0:
+                out = self._piece_into(piece, 0, len(piece), out)
         return out
 
     def encode_piece(self, piece: bytes) -> list[int]:
@@ -198,218 +252,184 @@ class BPECore:
             >>> core.encode_piece(b"abab"), core.encode_piece(b"ba")
             ([2, 2], [1, 0])
         """
-        r = self.ranks.get(piece, -1)
-        if r >= 0:
-            return [r]
         if len(piece) == 0:
             return []
-        return self._merge(piece)
+        return self.to_list(self._piece_into(piece, 0, len(piece), vec[i32]()))
 
-    def _rank(self, piece: bytes, a: int, b: int) -> int:
-        if b - a > self.max_len:
-            return _NO_RANK
-        r = self.ranks.get(piece[a:b])  # no default: boxing _NO_RANK would allocate
-        return _NO_RANK if r is None else r
-
-    def _merge(self, piece: bytes) -> list[int]:
-        if len(piece) >= _HEAP_MIN:
-            return self._merge_long(piece)
-        return self._merge_short(piece)
-
-    def _start(self, piece: bytes, ids: list[int], pair: list[int]) -> None:
-        """Fill the single-byte ids of ``piece`` and the ranks of its byte pairs."""
-        byte_ids = self.byte_ids
+    def _start(self, data: bytes, a: i64, n: i64, ids: vec[i32], pair: vec[i32], nxt: vec[i32], prv: vec[i32]) -> None:
+        """Fill single-byte ids, byte-pair ranks and links of the piece ``data[a:a + n]``."""
+        byte_id = self.byte_id
         pair2 = self.pair2
-        n = len(piece)
-        for k in range(n):
-            t = byte_ids[piece[k]]
-            if t is None:
-                raise _missing(piece[k : k + 1])
-            ids.append(cast(int, t))
-        for k in range(n - 1):
-            pair[k] = pair2[(piece[k] << 8) | piece[k + 1]]
+        k: i64 = 0
+        while k < n:
+            c = data[a + k]
+            t = byte_id[c]
+            if t < 0:
+                raise _missing(bytes([c]))
+            ids[k] = t
+            pair[k] = pair2[(c << 8) | data[a + k + 1]] if k + 1 < n else NO_RANK
+            nxt[k] = i32(k + 1)
+            prv[k] = i32(k - 1)
+            k += 1
 
-    def _merge_short(self, piece: bytes) -> list[int]:
-        """Merge a short piece in the core's scratch lists (fresh ones if they are in use).
+    def _merge_short(self, data: bytes, a: i64, b: i64, out: vec[i32]) -> vec[i32]:
+        """Merge a short piece in the core's scratch buffers (fresh ones if they are in use).
 
-        The scratch lists save allocating four lists per first-seen piece (and the
-        garbage collections they trigger). ``busy`` guards them against re-entry:
-        compiled code only lets another thread in through a finalizer run by the GC.
+        ``busy`` guards the scratch buffers against re-entry: compiled code only lets
+        another thread in through a finalizer run by the GC.
         """
-        if self.busy:
-            return self._merge_in(
-                piece, [_NO] * _HEAP_MIN, [_NO] * _HEAP_MIN, [0] * _HEAP_MIN, [0] * _HEAP_MIN
-            )
+        n: i64 = b - a
+        if self.busy or n > _HEAP_MIN:
+            return self._merge_in(data, a, b, out, _zeros(n), _zeros(n), _zeros(n), _zeros(n))
         self.busy = True
         try:
-            return self._merge_in(piece, self.m_ids, self.m_pair, self.m_nxt, self.m_prv)
+            return self._merge_in(data, a, b, out, self.m_ids, self.m_pair, self.m_nxt, self.m_prv)
         finally:
             self.busy = False
 
     def _merge_in(
-        self, piece: bytes, ids: list[object], pair: list[object], nxt: list[int], prv: list[int]
-    ) -> list[int]:
-        """Merge a short piece: a linear scan for the best pair after each merge.
+        self, data: bytes, a: i64, b: i64, out: vec[i32],
+        ids: vec[i32], pair: vec[i32], nxt: vec[i32], prv: vec[i32],
+    ) -> vec[i32]:
+        """Merge ``data[a:b]`` (shorter than ``_HEAP_MIN``): a linear scan for the best pair.
 
         ``pair[i]`` is the rank of the part starting at byte ``i`` joined with the next
-        part (``_NO`` where no part starts or no join is a token); ``nxt``/``prv`` link
-        the parts. Ranks and ids are kept as the rank table's own int objects, so no
-        int is boxed in the loop; the rank of a merged pair is its id (rank == id).
-        The four lists hold at least ``len(piece)`` items; their contents are overwritten.
+        part (``NO_RANK`` where no part starts or no join is a token); ``nxt``/``prv``
+        link the parts; the rank of a merged pair is its id (rank == id).
         """
-        n = len(piece)
-        byte_ids = self.byte_ids
-        pair2 = self.pair2_obj
-        for k in range(n):
-            t = byte_ids[piece[k]]
-            if t is None:
-                raise _missing(piece[k : k + 1])
-            ids[k] = t
-            pair[k] = pair2[(piece[k] << 8) | piece[k + 1]] if k + 1 < n else _NO
-            nxt[k] = k + 1
-            prv[k] = k - 1
-        last = n - 1
+        n: i64 = b - a
+        self._start(data, a, n, ids, pair, nxt, prv)
+        table = self.pairs
+        last: i64 = n - 1
         while True:
-            best = _NO_RANK
-            at = -1
-            for k in range(last):
-                r = cast(int, pair[k])
+            best: i32 = NO_RANK
+            at: i64 = -1
+            k: i64 = 0
+            while k < last:
+                r = pair[k]
                 if r < best:
                     best = r
                     at = k
+                k += 1
             if at < 0:
                 break
-            j = nxt[at]
-            k = nxt[j]
-            nxt[at] = k
+            j: i64 = i64(nxt[at])
+            k = i64(nxt[j])
+            nxt[at] = i32(k)
+            ids[at] = best
+            pair[j] = NO_RANK
             if k < n:
-                prv[k] = at
-            ids[at] = pair[at]
-            pair[j] = _NO
-            pair[at] = self._rank_obj(piece, at, nxt[k]) if k < n else _NO
-            p = prv[at]
+                prv[k] = i32(at)
+                pair[at] = table.rank(best, ids[k], data, a + at, a + i64(nxt[k]))
+            else:
+                pair[at] = NO_RANK
+            p: i64 = i64(prv[at])
             if p >= 0:
-                pair[p] = self._rank_obj(piece, p, k)
-        out: list[object] = []
-        i = 0
-        while i < n:
-            out.append(ids[i])
-            i = nxt[i]
-        return cast("list[int]", out)
+                pair[p] = table.rank(ids[p], best, data, a + p, a + k)
+        k = 0
+        while k < n:
+            out = append(out, ids[k])
+            k = i64(nxt[k])
+        return out
 
-    def _rank_obj(self, piece: bytes, a: int, b: int) -> object:
-        """Like :meth:`_rank`, but the rank table's int object (or ``_NO``)."""
-        if b - a > self.max_len:
-            return _NO
-        r = self.ranks.get(piece[a:b])
-        return _NO if r is None else r
-
-    def _join(
-        self,
-        piece: bytes,
-        i: int,
-        rank: int,
-        ids: list[int],
-        pair: list[int],
-        nxt: list[int],
-        prv: list[int],
-    ) -> int:
-        """Merge the part at ``i`` with the next one; return the start of the part before."""
-        n = len(piece)
-        j = nxt[i]
-        k = nxt[j]
-        nxt[i] = k
-        if k < n:
-            prv[k] = i
-        ids[i] = rank
-        pair[j] = _NO_RANK
-        pair[i] = self._rank(piece, i, nxt[k]) if k < n else _NO_RANK
-        p = prv[i]
-        if p >= 0:
-            pair[p] = self._rank(piece, p, k)
-        return p
-
-    def _merge_long(self, piece: bytes) -> list[int]:
-        """O(n log n) merge for long pieces: the same linked list, candidates in a heap.
+    def _merge_long(self, data: bytes, a: i64, b: i64, out: vec[i32]) -> vec[i32]:
+        """O(n log n) merge for long pieces: the same linked parts, candidates in a heap.
 
         Heap entries are ``rank * (n + 1) + start``: the smallest entry is the lowest
         rank and, among equal ranks, the leftmost pair, as in the short merge. An
         entry whose pair has changed since it was pushed is skipped when popped.
         """
-        n = len(piece)
-        width = n + 1
-        ids: list[int] = []
-        pair: list[int] = [_NO_RANK] * n
-        self._start(piece, ids, pair)
-        nxt: list[int] = list(range(1, n + 1))
-        prv: list[int] = list(range(-1, n - 1))
+        n: i64 = b - a
+        width: i64 = n + 1
+        ids = _zeros(n)
+        pair = _zeros(n)
+        nxt = _zeros(n)
+        prv = _zeros(n)
+        self._start(data, a, n, ids, pair, nxt, prv)
+        table = self.pairs
         heap: list[int] = []
-        for i in range(n - 1):
-            if pair[i] != _NO_RANK:
-                heappush(heap, pair[i] * width + i)
+        k: i64 = 0
+        while k < n - 1:
+            if pair[k] != NO_RANK:
+                heappush(heap, i64(pair[k]) * width + k)
+            k += 1
         while len(heap) > 0:
-            top = heappop(heap)
-            r = top // width
-            i = top - r * width
-            if pair[i] != r:
+            top: i64 = heappop(heap)
+            r: i64 = top // width
+            i: i64 = top - r * width
+            if i64(pair[i]) != r:
                 continue
-            p = self._join(piece, i, r, ids, pair, nxt, prv)
-            if pair[i] != _NO_RANK:
-                heappush(heap, pair[i] * width + i)
-            if p >= 0 and pair[p] != _NO_RANK:
-                heappush(heap, pair[p] * width + p)
-        return _collect(ids, nxt, n)
+            best = pair[i]
+            j: i64 = i64(nxt[i])
+            k = i64(nxt[j])
+            nxt[i] = i32(k)
+            ids[i] = best
+            pair[j] = NO_RANK
+            if k < n:
+                prv[k] = i32(i)
+                pair[i] = table.rank(best, ids[k], data, a + i, a + i64(nxt[k]))
+                if pair[i] != NO_RANK:
+                    heappush(heap, i64(pair[i]) * width + i)
+            else:
+                pair[i] = NO_RANK
+            p: i64 = i64(prv[i])
+            if p >= 0:
+                pair[p] = table.rank(ids[p], best, data, a + p, a + k)
+                if pair[p] != NO_RANK:
+                    heappush(heap, i64(pair[p]) * width + p)
+        k = 0
+        while k < n:
+            out = append(out, ids[k])
+            k = i64(nxt[k])
+        return out
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenate the bytes of ``ids``; raise ``KeyError`` naming the first unknown id.
-
-        The loop checks only the sign of each id: an id past the table raises
-        ``IndexError`` and an id with no token (``None`` in ``decode_table``) makes
-        ``join`` raise ``TypeError``; both re-run :meth:`_decode_checked` for the message.
 
         Example:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_bytes([0, 1, 0])
             b'aba'
         """
-        table = self.decode_table
-        n = len(ids)
-        parts: list[bytes] = []
-        chunk: list[bytes | None] = [None] * _DECODE_CHUNK
-        try:
-            k = 0
-            while k < n:
-                m = n - k
-                if m > _DECODE_CHUNK:
-                    m = _DECODE_CHUNK
-                j = 0
-                while j < m:
-                    i = ids[k + j]
-                    if i < 0:
-                        raise IndexError(i)
-                    chunk[j] = table[i]
-                    j += 1
-                parts.append(b"".join(chunk if m == _DECODE_CHUNK else chunk[:m]))  # type: ignore[arg-type]
-                k += m
-        except (IndexError, TypeError):
-            return self._decode_checked(ids)
-        return b"".join(parts)
-
-    def _decode_checked(self, ids: list[int]) -> bytes:
-        """Slow :meth:`decode_bytes` that checks each id (raises ``KeyError`` for the first bad one)."""
-        decoder = self.decoder
-        size = len(decoder)
-        parts: list[bytes] = []
-        for i in ids:
-            t = decoder[i] if 0 <= i < size else b""
+        table = self.decoder
+        size: i64 = len(table)
+        w = BytesWriter()
+        n: i64 = len(ids)
+        k: i64 = 0
+        while k < n:
+            i = ids[k]
+            if i < 0 or i >= size:
+                raise self._unknown(i)
+            t = table[i]
             if len(t) == 0:
-                raise KeyError(f"token id {i} is not in this vocabulary (ids are 0..{size - 1})")
-            parts.append(t)
-        return b"".join(parts)
+                raise self._unknown(i)
+            w.write(t)
+            k += 1
+        return w.getvalue()
 
-def _collect(ids: list[int], nxt: list[int], n: int) -> list[int]:
-    out: list[int] = []
-    i = 0
-    while i < n:
-        out.append(ids[i])
-        i = nxt[i]
-    return out
+    def decode_vec(self, ids: vec[i32]) -> bytes:
+        """:meth:`decode_bytes` of a native vector (see :meth:`encode_bytes_into`).
+
+        Example:
+            >>> from librt.vecs import vec
+            >>> from mypy_extensions import i32
+            >>> BPECore({b"a": 0, b"b": 1}, r".").decode_vec(vec[i32]([1, 0]))
+            b'ba'
+        """
+        table = self.decoder
+        size: i64 = len(table)
+        w = BytesWriter()
+        n: i64 = len(ids)
+        k: i64 = 0
+        while k < n:
+            i: i64 = i64(ids[k])
+            if i < 0 or i >= size:
+                raise self._unknown(i)
+            t = table[i]
+            if len(t) == 0:
+                raise self._unknown(i)
+            w.write(t)
+            k += 1
+        return w.getvalue()
+
+    def _unknown(self, i: int) -> KeyError:
+        return KeyError(f"token id {i} is not in this vocabulary (ids are 0..{len(self.decoder) - 1})")
