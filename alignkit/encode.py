@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from typing import Final, Protocol, final
 
+from alignkit.bpe._core import BPECore
 from alignkit.errors import SpecialTokenError, UsageError
 from alignkit.templates.segments import (
     KIND_SPECIAL,
@@ -162,6 +163,15 @@ def _special_pattern(specials: dict[str, int]) -> re.Pattern[str] | None:
     return re.compile("|".join([re.escape(name) for name in names]))
 
 
+def _ascii_core(tokenizer: object) -> BPECore | None:
+    """``tokenizer.ascii_core()`` when it has one and it is a :class:`BPECore`, else ``None``."""
+    method = getattr(tokenizer, "ascii_core", None)
+    if method is None or not callable(method):
+        return None
+    core = method()
+    return core if isinstance(core, BPECore) else None
+
+
 @final
 class Encoder:
     """Turns segments into an :class:`EncodedExample`.
@@ -186,6 +196,9 @@ class Encoder:
         self.pattern: re.Pattern[str] | None = _special_pattern(self.specials)
         self.glue_cache: dict[str, list[int]] = {}
         self.first_chars: str = "".join(sorted({name[0] for name in self.specials if name}))
+        #: The tokenizer's core when it encodes ASCII text exactly as ``encode_ordinary``
+        #: does (``Tokenizer.ascii_core``): ASCII text skips the facade's checks.
+        self.ascii_core: BPECore | None = _ascii_core(tokenizer)
 
     def special_id(self, name: str) -> int:
         sid = self.specials.get(name)
@@ -212,15 +225,28 @@ class Encoder:
         m = pattern.search(text)
         return "" if m is None else m.group(0)
 
-    def _text_ids(self, seg: Segment) -> list[int]:
-        if seg.role == ROLE_TEMPLATE:
-            cached = self.glue_cache.get(seg.text)
+    def text_ids(self, text: str, role: int) -> list[int]:
+        """The ids of one TEXT segment (``encode_ordinary``; template glue is cached).
+
+        The result may be a cached list: do not change it.
+        """
+        if role == ROLE_TEMPLATE:
+            cached = self.glue_cache.get(text)
             if cached is None:
-                cached = self.tokenizer.encode_ordinary(seg.text)
+                cached = self._ordinary(text)
                 if len(self.glue_cache) < _GLUE_CACHE_MAX:
-                    self.glue_cache[seg.text] = cached
+                    self.glue_cache[text] = cached
             return cached
-        return self.tokenizer.encode_ordinary(seg.text)
+        return self._ordinary(text)
+
+    def _ordinary(self, text: str) -> list[int]:
+        core = self.ascii_core
+        if core is not None and text and text.isascii():
+            return core.encode_ordinary(text)
+        return self.tokenizer.encode_ordinary(text)
+
+    def _text_ids(self, seg: Segment) -> list[int]:
+        return self.text_ids(seg.text, seg.role)
 
     def encode(self, segments: list[Segment]) -> EncodedExample:
         """Ids, labels and role ids of ``segments``, built together.

@@ -236,6 +236,11 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     config = _STATE["config"]
     encoder = _STATE["encoder"]
     assert isinstance(config, TokenizeConfig) and isinstance(encoder, Encoder)
+    from alignkit.sft_chunk import process_sft_chunk, sft_plan
+
+    plan = sft_plan(encoder, chunk.kind)
+    if plan is not None:  # SFT with a built-in template: native buffers (same output)
+        return process_sft_chunk(chunk, config, encoder, plan)
     parser = RecordParser(chunk.path, "auto", skip_blank=config.skip_blank)
     if chunk.kind is not None:
         parser.file_kind = chunk.kind

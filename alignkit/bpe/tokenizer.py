@@ -215,6 +215,23 @@ class Tokenizer(Persistent):
             return []
         return self._encode_run(text)
 
+    def ascii_core(self) -> BPECore | None:
+        """The core whose ``encode_ordinary`` equals this one's for ASCII text, or ``None``.
+
+        A narrow fast entry for compiled callers (the pipeline's encoder) that encode many
+        short texts: ASCII text needs no surrogate fix or normalization, so when ids need
+        no remapping and no prefix space is added, the core's result is exactly
+        :meth:`encode_ordinary`'s. Non-ASCII text must still go through this facade.
+
+        Example:
+            >>> core = load_default().ascii_core()  # doctest: +SKIP
+            >>> core.encode_ordinary("Hi") == load_default().encode_ordinary("Hi")  # doctest: +SKIP
+            True
+        """
+        if self._remap is not None or self.add_prefix_space:
+            return None
+        return self._core
+
     def _splitter_for(self, allowed: SpecialSet) -> SpecialSplitter:
         if allowed == "all":
             return self._splitter

@@ -1,0 +1,132 @@
+"""A conservative fast check of parsed SFT records (compiled; never imports pydantic).
+
+The pipeline parses a line with ``pydantic_core.from_json`` (the parser pydantic's
+own ``validate_json`` uses: same duplicate-key, escape and control-character rules)
+and hands the result to :func:`sft_turns`. It returns the turns as plain tuples only
+when the value is certainly a valid :class:`~alignkit.records.ChatExample` under the
+rules of :mod:`alignkit.records` (strict types, closed key sets, roles, the per-turn
+``train``/``reasoning`` rules, system only first, no blank content, an assistant
+turn); anything else, valid or not, gives ``None`` and goes through pydantic, which
+accepts it or produces the exact error. So a line it accepts is a line pydantic
+accepts with the same turns (a hypothesis differential test checks this), and no
+error message depends on it.
+
+It is conservative on purpose: ``metadata`` is accepted only as a flat object of
+strings, booleans, nulls and small integers; other metadata takes the pydantic path.
+
+    >>> sft_turns({"turns": [{"role": "user", "content": "Hi"},
+    ...                      {"role": "assistant", "content": "Yo", "train": True}]})
+    [('user', 'Hi', None, None), ('assistant', 'Yo', True, None)]
+    >>> sft_turns({"turns": [{"role": "user", "content": "Hi"}]}) is None  # no assistant turn
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Final, Optional
+
+#: ``(role, content, train, reasoning)``, as :func:`alignkit.templates.chat.turn_tuples` makes.
+TurnTuple = tuple[str, str, Optional[bool], Optional[str]]
+
+_RECORD_KEYS: Final[set[str]] = {"turns", "id", "source", "metadata"}
+_TURN_KEYS: Final[set[str]] = {"role", "content", "train", "reasoning"}
+_ROLES: Final[set[str]] = {"system", "user", "assistant", "tool"}
+_SMALL_INT: Final = 1 << 53
+
+
+def _optional_str(d: dict[str, object], key: str) -> bool:
+    """True when ``d[key]`` is absent, ``None`` or a string."""
+    if key not in d:
+        return True
+    value = d[key]
+    return value is None or isinstance(value, str)
+
+
+def _plain_metadata(value: object) -> bool:
+    """True for a flat object of strings, booleans, nulls and small integers."""
+    if not isinstance(value, dict):
+        return False
+    for key in value:
+        item = value[key]
+        if item is None or isinstance(item, str) or isinstance(item, bool):
+            continue
+        if isinstance(item, int) and -_SMALL_INT < item < _SMALL_INT:
+            continue
+        return False
+    return True
+
+
+def _turn(value: object, index: int) -> TurnTuple | None:
+    if not isinstance(value, dict):
+        return None
+    for key in value:
+        if key not in _TURN_KEYS:
+            return None
+    if "role" not in value or "content" not in value:
+        return None
+    role = value["role"]
+    content = value["content"]
+    if not isinstance(role, str) or role not in _ROLES or not isinstance(content, str):
+        return None
+    train: bool | None = None
+    if "train" in value:
+        flag = value["train"]
+        if flag is not None:
+            if not isinstance(flag, bool):
+                return None
+            train = flag
+    reasoning: str | None = None
+    if "reasoning" in value:
+        text = value["reasoning"]
+        if text is not None:
+            if not isinstance(text, str):
+                return None
+            reasoning = text
+    if role != "assistant" and (train is True or reasoning is not None):
+        return None
+    if role == "system" and index != 0:
+        return None
+    if not content.strip():
+        return None
+    return (role, content, train, reasoning)
+
+
+def sft_turns(value: object) -> list[TurnTuple] | None:
+    """The turns of ``value`` when it is certainly a valid SFT record, else ``None``.
+
+    Args:
+        value: what ``pydantic_core.from_json`` returned for one line.
+
+    Returns:
+        ``(role, content, train, reasoning)`` per turn, or ``None``: then validate the
+        line with pydantic (it may still be valid; ``None`` is never an error by itself).
+
+        >>> sft_turns({"turns": [{"role": "assistant", "content": "ok"}], "extra": 1}) is None
+        True
+    """
+    if not isinstance(value, dict):
+        return None
+    for key in value:
+        if key not in _RECORD_KEYS:
+            return None
+    if not _optional_str(value, "id") or not _optional_str(value, "source"):
+        return None
+    if "metadata" in value and not _plain_metadata(value["metadata"]):
+        return None
+    if "turns" not in value:
+        return None
+    raw = value["turns"]
+    if not isinstance(raw, list) or len(raw) == 0:
+        return None
+    out: list[TurnTuple] = []
+    assistant = False
+    for i in range(len(raw)):
+        turn = _turn(raw[i], i)
+        if turn is None:
+            return None
+        if turn[0] == "assistant":
+            assistant = True
+        out.append(turn)
+    if not assistant:
+        return None
+    return out

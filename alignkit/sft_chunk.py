@@ -1,0 +1,179 @@
+"""The fast per-chunk path of SFT files with a built-in (declarative) chat template.
+
+For each line: ``pydantic_core.from_json`` (the parser pydantic's ``validate_json``
+uses) and the compiled structural check :func:`alignkit.record_check.sft_turns`; a line
+it does not accept for certain takes the pydantic path of :mod:`alignkit.worker`
+(which accepts it or gives its exact error). Every valid record is rendered by the
+compiled renderer and written by :class:`alignkit.sft_buffer.SftBuffer` into native
+column buffers; the chunk's columns become numpy arrays once, at the end.
+
+The result equals :func:`alignkit.worker.process_chunk`'s general path for the same
+chunk (same rows, rejects, counts and dtypes; a differential test compares them).
+
+    >>> plan = sft_plan(encoder, "sft")  # doctest: +SKIP
+    >>> result = process_sft_chunk(chunk, config, encoder, plan)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alignkit.errors import AlignkitError, InputError, OutputError
+from alignkit.truncate import DROPPED, TOO_LONG, TRUNCATED
+
+if TYPE_CHECKING:
+    from alignkit.encode import Encoder as SegmentEncoder
+    from alignkit.encoder import Encoder
+    from alignkit.sft_buffer import SftBuffer
+    from alignkit.templates.specs import ChatSpec
+    from alignkit.worker import Chunk, ChunkResult, TokenizeConfig
+
+
+def sft_plan(encoder: Encoder, kind: str | None) -> tuple[ChatSpec, SegmentEncoder] | None:
+    """The spec and segment encoder of the fast path, or ``None`` when it does not apply.
+
+    It applies to SFT chunks encoded by alignkit's own :class:`~alignkit.encoder.TemplateEncoder`
+    with a declarative template (not a folder's Jinja template, not a custom encoder).
+    """
+    from alignkit.encoder import TemplateEncoder
+
+    if kind != "sft" or type(encoder) is not TemplateEncoder:
+        return None
+    spec = encoder.template.spec
+    if spec is None or encoder.template.jinja is not None:
+        return None
+    return spec, encoder.template.encoder
+
+
+def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
+                      plan: tuple[ChatSpec, SegmentEncoder]) -> ChunkResult:
+    """Validate, render, encode and truncate one SFT chunk into flat columns."""
+    from pydantic import ValidationError
+    from pydantic_core import from_json
+
+    from alignkit.io.jsonl import Line
+    from alignkit.io.reader import RecordParser
+    from alignkit.manifest import RunStats
+    from alignkit.record_check import sft_turns
+    from alignkit.records import ChatExample
+    from alignkit.sft_buffer import POLICY_CODES, ZERO_TRAINED, SftBuffer
+    from alignkit.templates.chat import turn_tuples
+    from alignkit.templates.render import render
+    from alignkit.worker import _TOO_LONG, ChunkResult, _dropped, _fast_adapter, _reject
+
+    spec, segment_encoder = plan
+    parser = RecordParser(chunk.path, "auto", skip_blank=config.skip_blank)
+    parser.file_kind = chunk.kind
+    parser.kind_line = chunk.kind_line
+    stats = RunStats()
+    rejects: list[dict[str, object]] = []
+    for data in chunk.errors:
+        err = InputError(chunk.path, int(str(data["line"])), str(data["loc"]), str(data["message"]),
+                         str(data["type"]))
+        stats.records_in += 1
+        stats.reject(err.error_type)
+        rejects.append(_reject(chunk.path, err))
+    fast = _fast_adapter("sft")
+    buf = SftBuffer(segment_encoder)
+    mask = config.mask
+    max_len = config.max_seq_len
+    policy = POLICY_CODES[config.truncation]
+    spoof_error = config.special_in_content == "error"
+    for number, raw in chunk.lines:
+        try:
+            turns = sft_turns(from_json(raw, cache_strings=False))
+        except ValueError:
+            turns = None
+        if turns is None:  # the pydantic path: a valid record, or its exact error
+            record: ChatExample | None
+            try:
+                record = fast.validate_json(raw)
+            except ValidationError:
+                record = None
+            if record is None:
+                result = parser.parse(Line(number, raw))
+                if result.skipped:
+                    continue
+                if not isinstance(result.record, ChatExample):
+                    stats.records_in += 1
+                    stats.reject(result.errors[0].error_type)
+                    rejects.append(_reject(chunk.path, result.errors[0]))
+                    continue
+                record = result.record
+            turns = turn_tuples(record.turns)
+        stats.records_in += 1
+        try:
+            n = buf.add(render(spec, turns, mask))
+        except InputError as err:
+            stats.reject(err.error_type)
+            rejects.append(_reject(chunk.path, err))
+            continue
+        except (AlignkitError, ValueError) as err:  # a template that cannot render this record
+            bad = InputError(chunk.path, number, "", str(err), "encode_error")
+            stats.reject(bad.error_type)
+            rejects.append(_reject(chunk.path, bad))
+            continue
+        flag = buf.flagged
+        if flag:
+            stats.special_in_content += 1
+            if spoof_error:
+                buf.discard()
+                spoof = InputError(
+                    chunk.path, number, "", f"content contains the special-token string {flag!r};"
+                    " it is encoded as plain text (use --special-in-content count to accept it)",
+                    "special_in_content",
+                )
+                stats.reject(spoof.error_type)
+                rejects.append(_reject(chunk.path, spoof))
+                continue
+        status = buf.finish(max_len, policy)
+        if status == TOO_LONG:
+            skip = InputError(chunk.path, number, "", f"{n} tokens, " + _TOO_LONG.format(n=max_len),
+                              "too_long")
+            stats.reject(skip.error_type)
+            rejects.append(_reject(chunk.path, skip))
+        elif status == DROPPED:
+            stats.drop("too_long")
+            rejects.append(_dropped(chunk.path, number, "too_long", f"{n} tokens > --max-seq-len {max_len}"))
+        elif status == ZERO_TRAINED:
+            stats.zero_trained += 1
+            stats.drop("zero_trained")
+            rejects.append(_dropped(chunk.path, number, "zero_trained",
+                                    "no trained token left (after truncation, or by the mask)"))
+        else:
+            if status == TRUNCATED:
+                stats.truncated += 1
+            stats.written += 1
+    buf.discard()
+    stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
+    return ChunkResult(buffer_columns(buf, encoder.n_vocab), rejects, stats)
+
+
+def _view(values: Any, dtype: str) -> Any:
+    import numpy as np
+
+    if len(values) == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(memoryview(values), dtype=dtype)
+
+
+def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
+    """The buffer's ``input_ids``, ``labels``, ``role_ids`` as (values, int64 lengths), as
+    :func:`alignkit.worker.flatten` makes them (dtypes, and the same vocabulary check).
+
+    Raises:
+        OutputError: an id outside the vocabulary.
+    """
+    from alignkit.io.writers import checked_cast
+    from alignkit.worker import column_dtype
+
+    lengths = _view(buf.lengths, "int64")
+    ids = _view(buf.ids, "int32")
+    if len(ids) and int(ids.max()) >= n_vocab:
+        raise OutputError(f"token id {int(ids.max())} is outside the vocabulary ({n_vocab} ids);"
+                          " this is a bug in the tokenizer or template, please report it")
+    return [
+        (checked_cast("input_ids", ids, column_dtype("input_ids", n_vocab)), lengths),
+        (_view(buf.labels, "int32"), lengths),
+        (_view(buf.roles, "uint8"), lengths),
+    ]
