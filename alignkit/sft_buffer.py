@@ -127,9 +127,30 @@ class SftBuffer:
                             " encoded as plain text, but this run treats it as an error"
                             " (special_in_content='error'); clean the data or use 'count'"
                         )
+                r8 = u8(role)
+                core = enc.ascii_core
+                if role != ROLE_TEMPLATE and core is not None and text.isascii():
+                    # straight into the ids vector: no list, no boxed ints
+                    first: i64 = len(ids)
+                    ids = core.encode_bytes_into(text.encode("utf-8"), ids)
+                    end: i64 = len(ids)
+                    k = first
+                    if is_trained:
+                        while k < end:
+                            labels = append(labels, ids[k])
+                            roles = append(roles, r8)
+                            k += 1
+                    else:
+                        while k < end:
+                            labels = append(labels, _IGNORE)
+                            roles = append(roles, r8)
+                            k += 1
+                    totals[role] += int(end - first)
+                    if is_trained:
+                        trained[role] += int(end - first)
+                    continue
                 toks = enc.text_ids(text, role)
                 n = len(toks)
-                r8 = u8(role)
                 if is_trained:
                     for k in range(n):
                         t = i32(toks[k])
