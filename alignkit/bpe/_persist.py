@@ -28,7 +28,8 @@ class Persistent:
     name: str | None
     source: str | None
     _specials: dict[str, int]
-    _order: list[tuple[bytes, int]]
+    _tokens: list[bytes]
+    _ids: list[int]
     _added: dict[int, bytes]
     _hash: str | None
 
@@ -47,7 +48,7 @@ class Persistent:
             "specials": sorted(([s, i] for s, i in self._specials.items()), key=lambda t: (t[1], t[0])),
         }
         if with_tokens:
-            model["tokens"] = [[b64(t, newline=False).decode("ascii"), i] for t, i in self._order]
+            model["tokens"] = [[b64(t, newline=False).decode("ascii"), i] for t, i in zip(self._tokens, self._ids)]
         model["added"] = [[b64(t, newline=False).decode("ascii"), i] for i, t in sorted(self._added.items())]
         return model
 
@@ -69,7 +70,7 @@ class Persistent:
         model = self.to_dict(with_tokens=False)
         version = model.pop("version")
         head = json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        items = [b64(t, newline=False).decode("ascii") + '",' + str(i) for t, i in self._order]
+        items = [b64(t, newline=False).decode("ascii") + '",' + str(i) for t, i in zip(self._tokens, self._ids)]
         tokens = '[["' + '],["'.join(items) + "]]" if items else "[]"
         blob = head[:-1] + ',"tokens":' + tokens + ',"version":' + json.dumps(version) + "}"
         return hashlib.sha256(blob.encode("ascii")).hexdigest()

@@ -90,7 +90,7 @@ def tokenizer_from_dict(doc: dict[str, object], where: str, *, require_hash: boo
     added = dict((i, t) for t, i in _pairs(doc, "added", where))
     tok = Tokenizer.__new__(Tokenizer)
     tok._setup(
-        order, added, {s: i for s, i in specials_raw}, pattern, normalizer,
+        [t for t, _ in order], [i for _, i in order], added, {s: i for s, i in specials_raw}, pattern, normalizer,
         bool(doc.get("add_prefix_space", False)), name if isinstance(name, str) else None,
     )
     expected = doc.get("hash")

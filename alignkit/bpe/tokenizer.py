@@ -92,7 +92,8 @@ class Tokenizer(Persistent):
         name: str | None = None,
     ) -> None:
         order, added, specials = bpe_order(vocab, merges, special_tokens)
-        self._setup(order, added, specials, pattern, normalizer, add_prefix_space, name)
+        tokens, ids = [t for t, _ in order], [i for _, i in order]
+        self._setup(tokens, ids, added, specials, pattern, normalizer, add_prefix_space, name)
 
     @classmethod
     def from_ranks(
@@ -114,8 +115,14 @@ class Tokenizer(Persistent):
             [256, 257]
         """
         self = cls.__new__(cls)
-        order = sorted(ranks.items(), key=lambda t: t[1])
-        self._setup(order, dict(added or {}), dict(special_tokens or {}), pattern, normalizer, add_prefix_space, name)
+        tokens, ids = list(ranks), list(ranks.values())
+        if ids != sorted(ids):
+            order = sorted(ranks.items(), key=lambda t: t[1])
+            tokens, ids = [t for t, _ in order], [i for _, i in order]
+        self._setup(
+            tokens, ids, dict(added or {}), dict(special_tokens or {}), pattern, normalizer, add_prefix_space, name,
+            ranks=ranks,
+        )
         return self
 
     @classmethod
@@ -137,50 +144,89 @@ class Tokenizer(Persistent):
 
     def _setup(
         self,
-        order: list[tuple[bytes, int]],
+        tokens: list[bytes],
+        ids: list[int],
         added: dict[int, bytes],
         specials: dict[str, int],
         pattern: str,
         normalizer: str | None,
         add_prefix_space: bool,
         name: str | None,
+        *,
+        ranks: dict[bytes, int] | None = None,
     ) -> None:
+        """Build from BPE tokens in merge-priority order and their ids (parallel lists).
+
+        Only what encoding needs is built here (the rank table and the compiled core);
+        the id -> bytes tables for decoding and vocabulary queries are built on first use.
+        ``ranks``, when given, must equal ``dict(zip(tokens, ids))`` (a loader that built it
+        already passes it on instead of having it built twice).
+        """
         self._forms = _check_normalizer(normalizer)
-        ids = [i for _, i in order]
+        n = len(tokens)
         taken = set(ids)
-        if len(taken) != len(ids) or len({t for t, _ in order}) != len(order):
+        increasing = len(taken) == n and ids == sorted(ids)  # unique and sorted: strictly increasing
+        if ranks is None or not increasing or len(ranks) != n:
+            ranks = dict(zip(tokens, ids if increasing else range(n)))
+        if len(taken) != n or len(ranks) != n or len(ids) != n:
             raise TokenizerFileError("two BPE tokens share an id or a byte string: the vocabulary is corrupt")
-        clash = sorted((taken | added.keys()) & set(specials.values()))
+        special_ids = set(specials.values())
+        clash = sorted(i for i in special_ids if i in taken or i in added)
         if clash:
             raise TokenizerFileError(f"special-token ids {clash[:5]} are also ids of ordinary tokens; give specials their own ids")
         self.normalizer: str | None = ",".join(self._forms) or None
         self.pattern: str = pattern
         self.add_prefix_space: bool = add_prefix_space
         self.name: str | None = name
-        self._order = order
+        self._tokens = tokens
+        self._ids = ids
         self._added = added
         self._specials = dict(specials)
-        decoder: dict[int, bytes] = dict(added)
-        for token, i in order:
-            decoder[i] = token
-        for s, i in specials.items():
-            decoder[i] = s.encode("utf-8")
-        self._decoder = decoder
-        table: list[bytes | None] = [None] * (max(decoder, default=-1) + 1)
-        for i, token in decoder.items():
-            table[i] = token
-        self._table = table
+        top = ids[-1] if increasing and ids else max(ids, default=-1)
+        self._n_vocab = max(top, max(added, default=-1), max(special_ids, default=-1)) + 1
+        self._decoder_map: dict[int, bytes] | None = None
+        self._table_list: list[bytes | None] | None = None
+        self._encoder_map: dict[bytes, int] | None = None
         self._decode_core: BPECore | None = None
         self._decode_core_built = False
-        self._encoder: dict[bytes, int] = {t: i for i, t in decoder.items()}
-        increasing = all(ids[k] < ids[k + 1] for k in range(len(ids) - 1))
         self._remap: list[int] | None = None if increasing else ids
-        ranks = {t: (i if increasing else r) for r, (t, i) in enumerate(order)}
         self._core = BPECore(ranks, pattern)
         self._splitter = SpecialSplitter(self._specials)
         self._splitters: dict[frozenset[str], SpecialSplitter] = {}
         self._hash: str | None = None
         self.source: str | None = None
+
+    @property
+    def _decoder(self) -> dict[int, bytes]:
+        """id -> token bytes, specials included (built on first use)."""
+        decoder = self._decoder_map
+        if decoder is None:
+            decoder = dict(self._added)
+            decoder.update(zip(self._ids, self._tokens))
+            for s, i in self._specials.items():
+                decoder[i] = s.encode("utf-8")
+            self._decoder_map = decoder
+        return decoder
+
+    @property
+    def _table(self) -> list[bytes | None]:
+        """The decoder as a list indexed by id (None where no token has the id)."""
+        table = self._table_list
+        if table is None:
+            table = [None] * self._n_vocab
+            for i, token in self._decoder.items():
+                table[i] = token
+            self._table_list = table
+        return table
+
+    @property
+    def _encoder(self) -> dict[bytes, int]:
+        """token bytes -> id, specials included (built on first use)."""
+        encoder = self._encoder_map
+        if encoder is None:
+            encoder = {t: i for i, t in self._decoder.items()}
+            self._encoder_map = encoder
+        return encoder
 
     # ---------------------------------------------------------------- encode
     def _prepare(self, text: str) -> str:
@@ -353,7 +399,7 @@ class Tokenizer(Persistent):
         """
         if not self._decode_core_built:
             self._decode_core_built = True
-            if self._remap is None and len(self._decoder) == len(self._order):
+            if self._remap is None and len(self._decoder) == len(self._ids):
                 self._decode_core = self._core
             else:
                 everything = {t: i for i, t in self._decoder.items()}
@@ -374,7 +420,7 @@ class Tokenizer(Persistent):
     @property
     def n_vocab(self) -> int:
         """Largest id + 1."""
-        return max(self._decoder, default=-1) + 1
+        return self._n_vocab
 
     @property
     def special_tokens(self) -> dict[str, int]:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from alignkit.bpe._fileio import peek
 from alignkit.bpe.loaders.folder import load_folder
-from alignkit.bpe.loaders.gpt2_files import load_vocab_merges
+from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
 from alignkit.bpe.loaders.hf_json import load_hf_json
 from alignkit.bpe.loaders.tiktoken_file import ALIASES, ENCODINGS, load_tiktoken
 from alignkit.bpe.model_file import load_model_file
+from alignkit.bpe.patterns import GPT2
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
 
@@ -52,9 +53,14 @@ def _load_file(path: Path, name: str | None) -> Tokenizer:
 
 
 def _gpt2_pair(vocab_path: Path, merges_path: Path) -> Tokenizer:
-    vocab, merges = load_vocab_merges(vocab_path, merges_path)
-    specials = [t.decode() for t in vocab.values() if t == b"<|endoftext|>"]
-    tok = Tokenizer(vocab, merges, specials, name=vocab_path.parent.name)
+    fast = load_rank_order(vocab_path, merges_path, ["<|endoftext|>"])
+    if fast is None:
+        vocab, merges = load_vocab_merges(vocab_path, merges_path)
+        specials = [t.decode() for t in vocab.values() if t == b"<|endoftext|>"]
+        tok = Tokenizer(vocab, merges, specials, name=vocab_path.parent.name)
+    else:
+        tok = Tokenizer.__new__(Tokenizer)
+        tok._setup(*fast, GPT2, None, False, vocab_path.parent.name)
     tok.source = str(vocab_path.resolve())
     return tok
 

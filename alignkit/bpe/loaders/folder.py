@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json
-from alignkit.bpe.loaders.gpt2_files import load_vocab_merges
+from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
 from alignkit.bpe.loaders.hf_json import load_hf_json
 from alignkit.bpe.loaders.tiktoken_file import load_tiktoken
 from alignkit.bpe.patterns import GPT2, QWEN
@@ -72,8 +72,13 @@ def load_folder(folder: str | Path) -> Tokenizer:
                 f"Known classes: {', '.join(CLASSES)}; or add a tokenizer.json"
             )
         pattern, normalizer = CLASSES[cls]
-        vocab, merges = load_vocab_merges(root / "vocab.json", root / "merges.txt")
-        tok = Tokenizer(vocab, merges, added, pattern=pattern, normalizer=normalizer)
+        fast = load_rank_order(root / "vocab.json", root / "merges.txt", added)
+        if fast is None:
+            vocab, merges = load_vocab_merges(root / "vocab.json", root / "merges.txt")
+            tok = Tokenizer(vocab, merges, added, pattern=pattern, normalizer=normalizer)
+        else:
+            tok = Tokenizer.__new__(Tokenizer)
+            tok._setup(*fast, pattern, normalizer, False, None)
     else:
         raise TokenizerFileError(
             f"{root}: no tokenizer found; expected tokenizer.json, tokenizer.model (+ tokenizer_config.json) "

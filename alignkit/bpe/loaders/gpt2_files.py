@@ -7,9 +7,12 @@ priority order, after an optional ``#version`` header.
 
 from __future__ import annotations
 
+import codecs
 import os
+from collections.abc import Mapping, Sequence
 
 from alignkit.bpe._fileio import expect_dict, read_json, read_text, token_bytes
+from alignkit.bpe.loaders.byte_level import ALPHABET, merge_results, rank_order
 from alignkit.errors import TokenizerFileError
 
 
@@ -59,3 +62,45 @@ def load_vocab_merges(
 ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     """Both files at once: ``(vocab, merges)``, the CS336 ``Tokenizer`` arguments."""
     return load_vocab(vocab_path), load_merges(merges_path)
+
+
+def load_rank_order(
+    vocab_path: str | os.PathLike[str],
+    merges_path: str | os.PathLike[str],
+    special_tokens: Sequence[str] | Mapping[str, int],
+) -> tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]] | None:
+    """``(BPE tokens in rank order, ids, decode-only tokens, specials)`` of files in merge layout.
+
+    The fast path of ``Tokenizer(*load_vocab_merges(...), special_tokens)``: the
+    same result when the files are laid out in merge order (see
+    :mod:`alignkit.bpe.loaders.byte_level`), else None (then use that general path,
+    which also gives the precise error messages). Specials given by name are
+    those of them the vocabulary holds (as the GPT-2 pair loader wants).
+
+    Example:
+        >>> tokens, ids, added, specials = load_rank_order(  # doctest: +SKIP
+        ...     "gpt2/vocab.json", "gpt2/merges.txt", ["<|endoftext|>"])
+        >>> specials  # doctest: +SKIP
+        {'<|endoftext|>': 50256}
+    """
+    raw = read_json(vocab_path)
+    if not isinstance(raw, dict):
+        return None
+    lines = read_text(merges_path).split("\n")
+    if lines and lines[0].startswith("#version"):
+        del lines[0]
+    if lines and not lines[-1]:
+        lines.pop()
+    made = merge_results(lines)
+    if made is None:
+        return None
+    if isinstance(special_tokens, Mapping):
+        specials = dict(special_tokens)
+    else:
+        specials = {}
+        for s in special_tokens:
+            sid = raw.get(codecs.charmap_decode(s.encode("utf-8"), "strict", ALPHABET)[0])
+            if type(sid) is int:
+                specials[s] = sid  # (other ids: rank_order refuses the vocabulary)
+    order = rank_order(raw, made, set(specials.values()))
+    return None if order is None else (*order, specials)

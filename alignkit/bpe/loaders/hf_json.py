@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json, token_bytes
+from alignkit.bpe.loaders.byte_level import merge_results, rank_order
 from alignkit.bpe.loaders.gpt2_files import parse_merges
 from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
 from alignkit.bpe.tokenizer import Tokenizer
@@ -95,6 +96,67 @@ def _check_model(model: dict[str, object], where: str) -> None:
         raise _refuse(where, "byte_fallback=true (a SentencePiece-style vocabulary)")
 
 
+def _added_tokens(doc: dict[str, object], where: str, normalizer: str | None) -> tuple[dict[str, int], set[int]]:
+    """(special tokens, every id that ``added_tokens`` names)."""
+    specials: dict[str, int] = {}
+    ids: set[int] = set()
+    added_tokens = doc.get("added_tokens") or []
+    if not isinstance(added_tokens, list):
+        raise TokenizerFileError(f"{where}: added_tokens must be a list")
+    for n, added in enumerate(added_tokens):
+        entry = expect_dict(added, f"{where}: added_tokens[{n}]")
+        content, tid = entry.get("content"), entry.get("id")
+        if not isinstance(content, str) or not isinstance(tid, int):
+            raise TokenizerFileError(f"{where}: added_tokens[{n}] needs a string 'content' and an integer 'id'")
+        for flag in ("lstrip", "rstrip", "single_word"):
+            if entry.get(flag):
+                raise _refuse(where, f"added token {content!r} with {flag}=true")
+        if entry.get("normalized") and normalizer:
+            raise _refuse(where, f"added token {content!r} with normalized=true under normalizer {normalizer}")
+        specials[content] = tid
+        ids.add(tid)
+    return specials, ids
+
+
+def _fast(
+    doc: dict[str, object], model: dict[str, object], where: str, normalizer: str | None
+) -> tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]] | None:
+    """The vocabulary of a file in merge layout (see :mod:`.byte_level`), or None."""
+    raw_vocab, raw_merges = model.get("vocab"), model.get("merges")
+    if not isinstance(raw_vocab, dict) or not isinstance(raw_merges, list):
+        return None
+    made = merge_results(raw_merges)
+    if made is None:
+        return None
+    try:
+        specials, special_ids = _added_tokens(doc, where, normalizer)
+    except TokenizerFileError:
+        return None  # the general path raises it, after any error it finds first
+    order = rank_order(raw_vocab, made, special_ids)
+    return None if order is None else (*order, specials)
+
+
+def _general(
+    doc: dict[str, object], model: dict[str, object], where: str, normalizer: str | None
+) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], dict[str, int]]:
+    """``(vocab, merges, specials)`` of any supported file, with a precise message for each fault."""
+    raw_vocab = expect_dict(model.get("vocab"), f"{where}: model.vocab")
+    vocab: dict[int, bytes] = {}
+    for token, tid in raw_vocab.items():
+        if not isinstance(tid, int) or tid < 0:
+            raise TokenizerFileError(f"{where}: model.vocab[{token!r}] is {tid!r}; ids must be integers >= 0")
+        vocab[tid] = token_bytes(token, f"{where}: model.vocab")
+    raw_merges = model.get("merges")
+    if not isinstance(raw_merges, list):
+        raise TokenizerFileError(f"{where}: model.merges must be a list")
+    lines = [m if isinstance(m, str) else " ".join(str(x) for x in m) for m in raw_merges]
+    merges = parse_merges(lines, f"{where}: model.merges")
+    specials, special_ids = _added_tokens(doc, where, normalizer)
+    for tid in special_ids:
+        vocab.pop(tid, None)
+    return vocab, merges, specials
+
+
 def load_hf_json(path: str | Path) -> Tokenizer:
     """A tokenizer from a Hugging Face ``tokenizer.json`` (or ``.json.gz``).
 
@@ -112,37 +174,17 @@ def load_hf_json(path: str | Path) -> Tokenizer:
     decoder = doc.get("decoder")
     if decoder is not None and expect_dict(decoder, where).get("type") != "ByteLevel":
         raise _refuse(where, f"decoder {expect_dict(decoder, where).get('type')!r} (only ByteLevel)")
-    raw_vocab = expect_dict(model.get("vocab"), f"{where}: model.vocab")
-    vocab: dict[int, bytes] = {}
-    for token, tid in raw_vocab.items():
-        if not isinstance(tid, int) or tid < 0:
-            raise TokenizerFileError(f"{where}: model.vocab[{token!r}] is {tid!r}; ids must be integers >= 0")
-        vocab[tid] = token_bytes(token, f"{where}: model.vocab")
-    raw_merges = model.get("merges")
-    if not isinstance(raw_merges, list):
-        raise TokenizerFileError(f"{where}: model.merges must be a list")
-    lines = [m if isinstance(m, str) else " ".join(str(x) for x in m) for m in raw_merges]
-    merges = parse_merges(lines, f"{where}: model.merges")
-    specials: dict[str, int] = {}
-    added_tokens = doc.get("added_tokens") or []
-    if not isinstance(added_tokens, list):
-        raise TokenizerFileError(f"{where}: added_tokens must be a list")
-    for n, added in enumerate(added_tokens):
-        entry = expect_dict(added, f"{where}: added_tokens[{n}]")
-        content, tid = entry.get("content"), entry.get("id")
-        if not isinstance(content, str) or not isinstance(tid, int):
-            raise TokenizerFileError(f"{where}: added_tokens[{n}] needs a string 'content' and an integer 'id'")
-        for flag in ("lstrip", "rstrip", "single_word"):
-            if entry.get(flag):
-                raise _refuse(where, f"added token {content!r} with {flag}=true")
-        if entry.get("normalized") and normalizer:
-            raise _refuse(where, f"added token {content!r} with normalized=true under normalizer {normalizer}")
-        specials[content] = tid
-        vocab.pop(tid, None)
     name = Path(path).parent.name or None
-    tok = Tokenizer(
-        vocab, merges, specials, pattern=pattern, normalizer=normalizer, add_prefix_space=prefix, name=name
-    )
+    fast = _fast(doc, model, where, normalizer)
+    if fast is None:
+        vocab, merges, specials = _general(doc, model, where, normalizer)
+        tok = Tokenizer(
+            vocab, merges, specials, pattern=pattern, normalizer=normalizer, add_prefix_space=prefix, name=name
+        )
+    else:
+        tokens, ids, added, specials = fast
+        tok = Tokenizer.__new__(Tokenizer)
+        tok._setup(tokens, ids, added, specials, pattern, normalizer, prefix, name)
     if model.get("ignore_merges") and tok._added:
         # ignore_merges: a pre-token that is a vocabulary entry becomes that token. The core
         # does this for every BPE token; it equals HF only when no entry lies outside the merges.

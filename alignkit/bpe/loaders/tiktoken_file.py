@@ -12,7 +12,7 @@ import binascii
 from pathlib import Path
 from typing import NamedTuple
 
-from alignkit.bpe._fileio import read_text
+from alignkit.bpe._fileio import read_bytes, read_text
 from alignkit.bpe.patterns import CL100K, GPT2, LLAMA3, O200K
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
@@ -61,6 +61,30 @@ def resolve_name(name: str) -> str:
     return key
 
 
+def _well_formed(data: bytes) -> dict[bytes, int] | None:
+    """The ranks of a file in the canonical layout, or None (then the line-by-line parser decides).
+
+    Canonical: every line is ``BASE64 RANK`` with one space, no blank lines, the
+    last newline optional, ASCII digits only, strict base64, no duplicate token
+    or rank. That layout is checked by rebuilding the file from its fields.
+    """
+    fields = data.split()
+    tokens, numbers = fields[0::2], fields[1::2]
+    if not numbers or len(tokens) != len(numbers) or not b"".join(numbers).isdigit():
+        return None
+    body = b"\n".join(map(b" ".join, zip(tokens, numbers)))
+    if body != data and body + b"\n" != data:
+        return None
+    a2b = binascii.a2b_base64
+    try:
+        ranks = dict(zip([a2b(t, strict_mode=True) for t in tokens], map(int, numbers)))
+    except binascii.Error:
+        return None
+    if len(ranks) != len(tokens) or len(set(ranks.values())) != len(tokens):
+        return None
+    return ranks
+
+
 def load_ranks(path: str | Path) -> dict[bytes, int]:
     """token bytes -> rank from a tiktoken file.
 
@@ -68,6 +92,9 @@ def load_ranks(path: str | Path) -> dict[bytes, int]:
         >>> load_ranks("cl100k_base.tiktoken")[b"hello"]  # doctest: +SKIP
         15339
     """
+    fast = _well_formed(read_bytes(path))
+    if fast is not None:
+        return fast
     ranks: dict[bytes, int] = {}
     seen: set[int] = set()
     for n, line in enumerate(read_text(path).splitlines(), 1):

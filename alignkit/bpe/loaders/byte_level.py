@@ -1,0 +1,128 @@
+"""The fast path shared by ``tokenizer.json`` and ``vocab.json`` + ``merges.txt``.
+
+Byte-level BPE files written by GPT-2, Hugging Face ``tokenizers`` and Qwen lay
+their vocabulary out in merge order: (special tokens,) the 256 single bytes,
+then the token of merge 0, of merge 1, ... each with the next id. When a file is
+laid out like that, the rank order that :func:`alignkit.bpe._vocab.bpe_order`
+derives (bytes by id, then merge results in list order) is simply the vocabulary
+in id order, and checking it takes one list comparison of strings, with no
+dictionary lookup per merge and no byte conversion of the merges.
+
+:func:`rank_order` returns None whenever a file is not laid out like that, or
+has anything odd in it (a character outside GPT-2's alphabet, a bool id, a
+blank merge line...): the caller then runs the general loader, which gives the
+same tokenizer, or the same error message, as before. So a result from here is
+always the general loader's result.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from itertools import repeat
+
+from alignkit.bpe._fileio import bytes_to_unicode
+
+#: GPT-2's printable character of each byte, in byte order.
+ALPHABET = "".join(bytes_to_unicode()[b] for b in range(256))
+ALPHABET_SET = frozenset(ALPHABET)
+#: charmap codec table: printable character -> byte (anything else fails to encode).
+_TO_BYTES = codecs.charmap_build(ALPHABET)
+
+
+def printable_to_bytes(tokens: list[str]) -> list[bytes] | None:
+    """Bytes of tokens written in GPT-2's printable form, or None if one has a foreign character.
+
+    Example:
+        >>> printable_to_bytes(["Ġworld", "!"])
+        [b' world', b'!']
+        >>> printable_to_bytes(["a b"]) is None  # a real space is not in the alphabet
+        True
+    """
+    encode, table = codecs.charmap_encode, _TO_BYTES
+    try:
+        return [encode(t, "strict", table)[0] for t in tokens]
+    except UnicodeEncodeError:
+        return None
+
+
+def merge_results(merges: Sequence[object]) -> list[str] | None:
+    """The token each merge makes (``"Ġ t"`` or ``["Ġ", "t"]`` -> ``"Ġt"``), or None.
+
+    None when a merge is not exactly two non-empty parts (a blank line, a
+    ``#version`` header, extra spaces, non-strings): the general parser says
+    what is wrong or skips it.
+
+    Example:
+        >>> merge_results(["Ġ t", ["h", "e"]]) is None  # mixed forms: left to the general parser
+        True
+        >>> merge_results([["Ġ", "t"], ["h", "e"]])
+        ['Ġt', 'he']
+    """
+    if not merges:
+        return []
+    kinds = set(map(type, merges))
+    if kinds == {str}:
+        lines: list[str] = merges  # type: ignore[assignment]
+        if lines[0].startswith("#version") or not all(map(str.__contains__, lines, repeat(" "))):
+            return None
+        parts = " ".join(lines).split(" ")
+        if len(parts) != 2 * len(lines) or not all(parts):
+            return None  # some line has two spaces (and so, some other none)
+        return list(map(str.__add__, parts[0::2], parts[1::2]))
+    if kinds == {list}:
+        pairs: list[list[object]] = merges  # type: ignore[assignment]
+        if set(map(len, pairs)) != {2} or not all(map(all, pairs)):
+            return None
+        first = pairs[0][0]
+        if not isinstance(first, str) or first.startswith("#version"):
+            return None
+        try:
+            return list(map("".join, pairs))  # type: ignore[arg-type]
+        except TypeError:  # a part that is not a string
+            return None
+    return None
+
+
+def rank_order(
+    vocab: dict[str, object], made: list[str], special_ids: set[int]
+) -> tuple[list[bytes], list[int], dict[int, bytes]] | None:
+    """``(BPE tokens in rank order, their ids, decode-only tokens)`` of a file in merge layout.
+
+    ``vocab`` is the file's token -> id map (printable form), ``made`` the
+    merge results (:func:`merge_results`), ``special_ids`` the ids of the
+    added/special tokens (left out of the BPE, as the general loader does).
+    None when the file is not in merge layout or anything in it is unusual.
+
+    Example:
+        >>> vocab = {c: i for i, c in enumerate(ALPHABET)} | {"ab": 256, "<s>": 257}
+        >>> tokens, ids, added = rank_order(vocab, ["ab"], {257})
+        >>> tokens[-1], ids[-1], added
+        (b'ab', 256, {})
+    """
+    keys = list(vocab)
+    ids: list[int] = list(vocab.values())  # type: ignore[arg-type]
+    n = len(keys)
+    if set(map(type, ids)) != {int}:  # exactly int: no bool, no float
+        return None
+    if ids != sorted(ids):
+        order = sorted(range(n), key=ids.__getitem__)
+        keys, ids = [keys[k] for k in order], [ids[k] for k in order]
+    id_set = set(ids)
+    if not ids or ids[0] < 0 or len(id_set) != n:
+        return None
+    if not special_ids.isdisjoint(id_set):
+        keep = [k for k in range(n) if ids[k] not in special_ids]
+        dropped = [keys[k] for k in range(n) if ids[k] in special_ids]
+        if printable_to_bytes(dropped) is None:  # the general loader checks these too
+            return None
+        keys, ids = [keys[k] for k in keep], [ids[k] for k in keep]
+    bpe = 256 + len(made)
+    if len(keys) < bpe or set(keys[:256]) != ALPHABET_SET or keys[256:bpe] != made:
+        return None
+    tokens = printable_to_bytes(keys)
+    if tokens is None:
+        return None
+    added = dict(zip(ids[bpe:], tokens[bpe:]))
+    del tokens[bpe:], ids[bpe:]
+    return tokens, ids, added
