@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import shared_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alignkit.bpe import Tokenizer, load_tokenizer
 from alignkit.bpe.loaders import BUNDLED_HASH
@@ -314,3 +316,156 @@ def test_folder_with_unknown_class_or_nothing_is_refused(tmp_path: Path) -> None
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}), encoding="utf-8")
     with pytest.raises(TokenizerFileError, match="split pattern is unknown"):
         load_tokenizer(tmp_path)
+
+
+# --------------------------------------------------------------------------- fast paths == general paths
+
+REAL_JSON = [("qwen3", "tokenizer.json.gz"), ("claude-legacy", "tokenizer.json"), ("gpt2", "tokenizer.resaved-truncation50.json")]
+
+
+def _general_order(
+    vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]], specials: dict[str, int] | list[str]
+) -> tuple[list[tuple[bytes, int]], dict[int, bytes], dict[str, int]]:
+    from alignkit.bpe._vocab import bpe_order
+
+    return bpe_order(vocab, merges, specials)
+
+
+@pytest.mark.parametrize("parts", REAL_JSON, ids=["/".join(p) for p in REAL_JSON])
+def test_hf_json_fast_path_is_taken_and_equals_the_general_path(parts: tuple[str, str]) -> None:
+    from alignkit.bpe._fileio import read_json
+    from alignkit.bpe.loaders import hf_json
+
+    doc = read_json(shared_path(*TOK, *parts))
+    assert isinstance(doc, dict)
+    model = doc["model"]
+    normalizer = hf_json._normalizer(doc.get("normalizer"), "x")
+    fast = hf_json._fast(doc, model, "x", normalizer)
+    assert fast is not None, "the real file should be in merge layout"
+    tokens, ids, added, specials = fast
+    assert (list(zip(tokens, ids)), added, specials) == _general_order(*hf_json._general(doc, model, "x", normalizer))
+
+
+def test_vocab_merges_fast_path_is_taken_and_equals_the_general_path() -> None:
+    from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
+
+    for folder, specials in (("gpt2", ["<|endoftext|>"]), ("qwen3", {"<|endoftext|>": 151643, "<|im_end|>": 151645})):
+        vocab_path, merges_path = shared_path(*TOK, folder, "vocab.json"), shared_path(*TOK, folder, "merges.txt")
+        fast = load_rank_order(vocab_path, merges_path, specials)
+        assert fast is not None
+        tokens, ids, added, found = fast
+        vocab, merges = load_vocab_merges(vocab_path, merges_path)
+        assert (list(zip(tokens, ids)), added, found) == _general_order(vocab, merges, specials)
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "p50k_base", "cl100k_base", "o200k_base"])
+def test_tiktoken_bulk_parse_equals_line_by_line(name: str) -> None:
+    from alignkit.bpe.loaders.tiktoken_file import _well_formed, parse_ranks
+
+    path = shared_path(*TOK, "tiktoken", f"{name}.tiktoken")
+    data = path.read_bytes()
+    fast = _well_formed(data)
+    assert fast is not None and fast == parse_ranks(data.decode(), str(path))
+    assert list(fast.items()) == list(parse_ranks(data.decode(), str(path)).items())
+
+
+def _printable(data: bytes) -> str:
+    from alignkit.bpe._fileio import bytes_to_unicode
+
+    table = bytes_to_unicode()
+    return "".join(table[b] for b in data)
+
+
+@st.composite
+def merge_layout_files(draw: st.DrawFn) -> tuple[dict[str, object], list[object], dict[str, int]]:
+    """A small byte-level vocabulary in merge layout, then perhaps spoilt in one way."""
+    specials_first = draw(st.booleans())
+    base = 1 if specials_first else 0
+    byte_order = draw(st.permutations(range(256)))
+    tokens = [bytes([b]) for b in byte_order]
+    merges: list[tuple[bytes, bytes]] = []
+    for _ in range(draw(st.integers(0, 12))):
+        a, b = draw(st.sampled_from(tokens)), draw(st.sampled_from(tokens))
+        if a + b not in tokens:
+            tokens.append(a + b)
+            merges.append((a, b))
+    vocab: dict[str, object] = {_printable(t): base + i for i, t in enumerate(tokens)}
+    specials = {"<s>": 0 if specials_first else len(tokens)}
+    if specials_first:
+        vocab = {"<s>": 0, **vocab}
+    raw: list[object] = [f"{_printable(a)} {_printable(b)}" for a, b in merges]
+    if draw(st.booleans()):
+        raw = [[_printable(a), _printable(b)] for a, b in merges]
+    spoil = draw(st.sampled_from(["none", "swap", "drop", "extra", "bool", "dup_id", "header", "space", "blank", "foreign", "special_made", "shuffle_vocab"]))
+    keys = list(vocab)
+    if spoil == "swap" and len(raw) > 1:
+        raw[0], raw[1] = raw[1], raw[0]
+    elif spoil == "drop" and raw:
+        raw.pop(draw(st.integers(0, len(raw) - 1)))
+    elif spoil == "extra":
+        vocab["\u0120zz"] = len(vocab) + 5
+    elif spoil == "bool":
+        vocab[keys[1]] = True
+    elif spoil == "dup_id":
+        vocab[keys[-1]] = vocab[keys[-2]]
+    elif spoil == "header":
+        raw.insert(0, "#version: 0.2")
+    elif spoil == "space" and raw and isinstance(raw[0], str):
+        raw[0] = raw[0] + " x"
+    elif spoil == "blank":
+        raw.insert(draw(st.integers(0, len(raw))), "")
+    elif spoil == "foreign":
+        vocab["a\u3000b"] = len(vocab) + 1
+    elif spoil == "special_made" and merges:
+        specials = {_printable(merges[-1][0] + merges[-1][1]): vocab[_printable(merges[-1][0] + merges[-1][1])]}  # type: ignore[dict-item]
+    elif spoil == "shuffle_vocab":
+        vocab = dict(draw(st.permutations(list(vocab.items()))))
+    return vocab, raw, specials
+
+
+@given(merge_layout_files())
+@settings(max_examples=150, deadline=None)
+def test_fast_path_result_is_always_the_general_result(case: tuple[dict[str, object], list[object], dict[str, int]]) -> None:
+    """Whenever the fast path answers, its answer is the general path's (else it steps aside)."""
+    from alignkit.bpe.loaders import hf_json
+
+    vocab, merges, specials = case
+    doc: dict[str, object] = {"model": {"vocab": vocab, "merges": merges}}
+    doc["added_tokens"] = [{"content": s, "id": i} for s, i in specials.items()]
+    fast = hf_json._fast(doc, doc["model"], "x", None)  # type: ignore[arg-type]
+    try:
+        general = _general_order(*hf_json._general(doc, doc["model"], "x", None))  # type: ignore[arg-type]
+    except TokenizerFileError:
+        assert fast is None
+        return
+    if fast is not None:
+        tokens, ids, added, found = fast
+        assert (list(zip(tokens, ids)), added, found) == general
+
+
+@given(
+    st.lists(st.tuples(st.binary(min_size=1, max_size=4), st.integers(0, 40)), min_size=1, max_size=8),
+    st.sampled_from(["\n", "\r\n", "\n\n", " \n"]),
+    st.sampled_from([" ", "  ", "\t"]),
+    st.booleans(),
+    st.sampled_from(["", "+", "0", "=", "!"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_tiktoken_bulk_parse_answers_only_when_line_parse_agrees(
+    lines: list[tuple[bytes, int]], newline: str, space: str, final: bool, junk: str
+) -> None:
+    import base64
+
+    from alignkit.bpe.loaders.tiktoken_file import _well_formed, parse_ranks
+
+    text = newline.join(f"{base64.b64encode(t).decode()}{space}{junk if k == 0 else ''}{r}" for k, (t, r) in enumerate(lines))
+    text += newline if final else ""
+    fast = _well_formed(text.encode())
+    try:
+        slow = parse_ranks(text, "r.tiktoken")
+    except TokenizerFileError:
+        assert fast is None
+        return
+    assert fast is None or list(fast.items()) == list(slow.items())
+    if newline == "\n" and space == " " and junk in ("", "0"):
+        assert fast is not None  # canonical files do take the fast path

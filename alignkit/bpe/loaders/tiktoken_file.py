@@ -93,11 +93,19 @@ def load_ranks(path: str | Path) -> dict[bytes, int]:
         15339
     """
     fast = _well_formed(read_bytes(path))
-    if fast is not None:
-        return fast
+    return fast if fast is not None else parse_ranks(read_text(path), str(path))
+
+
+def parse_ranks(text: str, path: str) -> dict[bytes, int]:
+    """token bytes -> rank from a rank file's text, line by line, naming the first bad line.
+
+    Example:
+        >>> parse_ranks("YQ== 0\\nYg== 1\\n", "r.tiktoken")
+        {b'a': 0, b'b': 1}
+    """
     ranks: dict[bytes, int] = {}
     seen: set[int] = set()
-    for n, line in enumerate(read_text(path).splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line:
             continue
         parts = line.split()
