@@ -112,3 +112,25 @@ def test_empty_buffer_gives_empty_typed_columns() -> None:
     cols = buffer_columns(buf, 70_000)
     assert [(str(v.dtype), len(v), len(n)) for v, n in cols] == [("uint32", 0, 0), ("int32", 0, 0),
                                                                    ("uint8", 0, 0)]
+
+
+def test_whole_runs_are_byte_identical_to_the_general_path(tokenizer_file: Path, tmp_path: Path) -> None:
+    from alignkit.pipeline import tokenize_files
+
+    lines = [json.dumps({"turns": [{"role": "user", "content": f"q{i} " + "caf\u00e9 " * (i % 4)},
+                                   {"role": "assistant", "content": "ab " * (i % 9) + "ok" + "<|im_end|>" * (i % 2)}]})
+             for i in range(300)] + ["bad", ""]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    config = TokenizeConfig(tokenizer=str(tokenizer_file), template="qwen3", max_seq_len=40, on_error="skip")
+
+    def tree(out: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+    fast1 = tokenize_files([src], tmp_path / "f1", config)
+    tokenize_files([src], tmp_path / "f2", config, num_proc=2)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(alignkit.sft_chunk, "sft_plan", lambda encoder, kind: None)
+        tokenize_files([src], tmp_path / "g1", config)
+    assert fast1.stats.written > 100 and fast1.stats.truncated > 0 and fast1.stats.special_in_content > 0
+    assert tree(tmp_path / "f1") == tree(tmp_path / "g1") == tree(tmp_path / "f2")
