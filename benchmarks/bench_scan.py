@@ -4,8 +4,11 @@
 
 For each known split pattern, on the first ``--mb`` MB of ``en_novels`` and of
 ``multi_novels``: the time of ``regex.findall(pattern, text)`` and of alignkit's scanner
-(UTF-8 encode + classify + piece boundaries), CPU time, best of 3, and a check that both
-give the same pieces. Run it with the compiled build (see ``benchmarks/README.md``).
+(UTF-8 encode + classify + piece boundaries, as a list of end offsets), CPU time, best of
+3, and a check that both give the same pieces. Two more columns isolate the scanner's own
+work: ``classify`` alone, and ``piece_count`` (classify + one ``next_end`` per piece, on
+bytes, without building a list of a million boxed ints: what an encode pays for
+pre-tokenizing). Run it with the compiled build (see ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -55,10 +58,13 @@ def main() -> None:
             t_re, pieces = best_of(lambda: compiled.findall(text))
             t_sc, ends = best_of(lambda: scan(kind, text))
             data = text.encode("utf-8")
-            same = [data[a:b].decode("utf-8") for a, b in zip([0, *ends], ends)] == pieces
+            t_cls, _ = best_of(lambda: _scan.classify(data))
+            t_cnt, count = best_of(lambda: _scan.piece_count(kind, data))
+            same = [data[a:b].decode("utf-8") for a, b in zip([0, *ends], ends)] == pieces and count == len(ends)
             print(
                 f"{corpus:13} {name:7} {mb:5.1f} MB: regex.findall {mb / t_re:6.1f} MB/s, "
-                f"scanner {mb / t_sc:6.1f} MB/s = {t_re / t_sc:4.1f}x | same pieces: {'yes' if same else 'NO'}"
+                f"scanner {mb / t_sc:6.1f} MB/s = {t_re / t_sc:4.1f}x | classify {mb / t_cls:6.1f} MB/s, "
+                f"piece_count {mb / t_cnt:6.1f} MB/s | same pieces: {'yes' if same else 'NO'}"
             )
 
 

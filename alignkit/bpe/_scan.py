@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from librt.strings import BytesWriter
+from mypy_extensions import i64, u8
+
 from alignkit.bpe import patterns
 from alignkit.bpe._unicode import FOLDS, SHIFT, STAGE1, STAGE2
 
@@ -59,6 +62,14 @@ def _ascii_table() -> bytes:
 _ASCII: Final[bytes] = _ascii_table()
 
 
+def _two_byte_table() -> bytes:
+    """Classes of U+0000..U+07FF by ``(lead & 0x1F) << 6 | (continuation & 0x3F)``."""
+    out = bytearray(2048)
+    for cp in range(2048):
+        out[cp] = code_point_class(cp)
+    return bytes(out)
+
+
 def pattern_kind(pattern: str) -> int:
     """Return the scanner kind for a split pattern, or ``KIND_REGEX`` if it has none.
 
@@ -82,6 +93,9 @@ def code_point_class(cp: int) -> int:
     return STAGE2[(STAGE1[cp >> SHIFT] << SHIFT) | (cp & _MASK)]
 
 
+_TWO: Final[bytes] = _two_byte_table()
+
+
 def classify(data: bytes) -> bytes:
     """Return the per-byte class string of UTF-8 ``data`` (one class byte per input byte).
 
@@ -93,92 +107,99 @@ def classify(data: bytes) -> bytes:
         >>> list(classify("a é".encode()))
         [17, 4, 17, 17]
     """
-    cls = data.translate(_ASCII)
+    cls = data.translate(_ASCII)  # one C call; every non-ASCII byte becomes _MARK
     if data.isascii():
         return cls
-    buf = bytearray(cls)
-    n = len(data)
+    w = BytesWriter()
+    w.write(cls)
+    n: i64 = len(data)
+    two = _TWO
     s1 = STAGE1
     s2 = STAGE2
-    i = buf.find(_MARK)
-    while i >= 0:
-        while i < n:
-            b = data[i]
-            if b < 0x80:
-                break
-            size = 1
-            cp = 0
-            if 0xC2 <= b <= 0xDF:
-                size = 2
-                cp = b & 0x1F
-            elif 0xE0 <= b <= 0xEF:
-                size = 3
-                cp = b & 0x0F
-            elif 0xF0 <= b <= 0xF4:
-                size = 4
-                cp = b & 0x07
-            if size > 1 and i + size <= n:
-                k = 1
-                while k < size:
-                    c = data[i + k]
-                    if c & 0xC0 != 0x80:
-                        break
-                    cp = (cp << 6) | (c & 0x3F)
-                    k += 1
-                if k != size or cp > 0x10FFFF:
-                    size = 1
-            else:
-                size = 1
-            if size == 1:
-                buf[i] = 0
-                i += 1
+    i: i64 = 0
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF and i + 1 < n:
+            c = data[i + 1]
+            if c & 0xC0 == 0x80:
+                v2 = u8(two[((b & 0x1F) << 6) | (c & 0x3F)])
+                w[i] = v2
+                w[i + 1] = v2
+                i += 2
                 continue
-            v = s2[(s1[cp >> SHIFT] << SHIFT) | (cp & _MASK)]
-            k = 0
+        size: i64 = 1
+        cp = 0
+        if 0xE0 <= b <= 0xEF:
+            size = 3
+            cp = b & 0x0F
+        elif 0xF0 <= b <= 0xF4:
+            size = 4
+            cp = b & 0x07
+        if size > 1 and i + size <= n:
+            k: i64 = 1
             while k < size:
-                buf[i + k] = v
+                c = data[i + k]
+                if c & 0xC0 != 0x80:
+                    break
+                cp = (cp << 6) | (c & 0x3F)
                 k += 1
-            i += size
-        i = buf.find(_MARK, i)
-    return bytes(buf)
+            if k != size or cp > 0x10FFFF:
+                size = 1
+        else:
+            size = 1
+        if size == 1:  # invalid or truncated sequence: "other", byte by byte
+            w[i] = 0
+            i += 1
+            continue
+        v = u8(s2[(s1[cp >> SHIFT] << SHIFT) | (cp & _MASK)])
+        k = 0
+        while k < size:
+            w[i + k] = v
+            k += 1
+        i += size
+    return w.getvalue()
 
 
-def _next_cp(data: bytes, i: int, n: int) -> int:
+def _next_cp(data: bytes, i: i64, n: i64) -> i64:
     i += 1
     while i < n and data[i] & 0xC0 == 0x80:
         i += 1
     return i
 
 
-def _prev_cp(data: bytes, i: int) -> int:
+def _prev_cp(data: bytes, i: i64) -> i64:
     i -= 1
     while i > 0 and data[i] & 0xC0 == 0x80:
         i -= 1
     return i
 
 
-def _fold_at(data: bytes, i: int, n: int) -> int:
+def _fold_at(data: bytes, i: i64, n: i64) -> i64:
     """Lower-case ASCII letter that the code point at ``i`` folds to, times 8, plus its size."""
     if i >= n:
         return 0
-    b = data[i]
+    b: i64 = data[i]
     if b < 0x80:
         if 0x41 <= b <= 0x5A:
             b += 32
         return b * 8 + 1
     j = _next_cp(data, i, n)
-    cp = int.from_bytes(data[i:j], "big")
-    if j - i == 2:
-        cp = ((cp >> 8) & 0x1F) << 6 | (cp & 0x3F)
-    elif j - i == 3:
-        cp = ((cp >> 16) & 0x0F) << 12 | ((cp >> 8) & 0x3F) << 6 | (cp & 0x3F)
+    size = j - i
+    cp: i64 = 0
+    if size == 2:
+        cp = ((b & 0x1F) << 6) | (data[i + 1] & 0x3F)
+    elif size == 3:
+        cp = ((b & 0x0F) << 12) | ((data[i + 1] & 0x3F) << 6) | (data[i + 2] & 0x3F)
     else:
         return 0
-    f = FOLDS.get(cp, 0)
-    return f * 8 + (j - i)
+    f: i64 = FOLDS.get(int(cp), 0)
+    return f * 8 + size
 
 
-def _contraction(data: bytes, i: int, n: int) -> int:
+def _contraction(data: bytes, i: i64, n: i64) -> i64:
     """End of ``(?i:'s|'t|'re|'ve|'m|'ll|'d)`` at ``i``, or -1."""
     if i >= n or data[i] != 0x27:
         return -1
@@ -195,7 +216,7 @@ def _contraction(data: bytes, i: int, n: int) -> int:
     return -1
 
 
-def _ws_end(data: bytes, cls: bytes, i: int, n: int, kind: int) -> int:
+def _ws_end(data: bytes, cls: bytes, i: i64, n: i64, kind: i64) -> i64:
     """End of the whitespace piece at ``i`` (the code point at ``i`` is ``\\s``)."""
     e = i
     while e < n and cls[e] & _S:
@@ -217,7 +238,7 @@ def _ws_end(data: bytes, cls: bytes, i: int, n: int, kind: int) -> int:
     return j
 
 
-def _next_gpt2(data: bytes, cls: bytes, i: int, n: int) -> int:
+def _next_gpt2(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     b = data[i]
     c = cls[i]
     if b == 0x27 and i + 1 < n:
@@ -250,7 +271,7 @@ def _next_gpt2(data: bytes, cls: bytes, i: int, n: int) -> int:
     return _ws_end(data, cls, i, n, KIND_GPT2)
 
 
-def _next_letters_digits_other(data: bytes, cls: bytes, i: int, n: int, kind: int) -> int:
+def _next_letters_digits_other(data: bytes, cls: bytes, i: i64, n: i64, kind: i64) -> i64:
     """cl100k / Llama 3 / Qwen: everything after the contraction alternative."""
     b = data[i]
     c = cls[i]
@@ -286,7 +307,7 @@ def _next_letters_digits_other(data: bytes, cls: bytes, i: int, n: int, kind: in
     return _ws_end(data, cls, i, n, kind)
 
 
-def _next_cl100k(data: bytes, cls: bytes, i: int, n: int, kind: int) -> int:
+def _next_cl100k(data: bytes, cls: bytes, i: i64, n: i64, kind: i64) -> i64:
     if data[i] == 0x27:
         e = _contraction(data, i, n)
         if e > 0:
@@ -294,7 +315,7 @@ def _next_cl100k(data: bytes, cls: bytes, i: int, n: int, kind: int) -> int:
     return _next_letters_digits_other(data, cls, i, n, kind)
 
 
-def _o200k_upper_lower(data: bytes, cls: bytes, s: int, n: int) -> int:
+def _o200k_upper_lower(data: bytes, cls: bytes, s: i64, n: i64) -> i64:
     """``[U]*[W]+`` at ``s`` with backtracking; end or -1."""
     b = s
     while b < n and cls[b] & _U:
@@ -311,11 +332,11 @@ def _o200k_upper_lower(data: bytes, cls: bytes, s: int, n: int) -> int:
     return -1
 
 
-def _o200k_letters(data: bytes, cls: bytes, i: int, n: int) -> int:
+def _o200k_letters(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     """The two letter alternatives of o200k (without the contraction suffix); end or -1."""
     c = cls[i]
     b = data[i]
-    s = -1
+    s: i64 = -1
     if c & (_L | _N) == 0 and b != 10 and b != 13:
         s = _next_cp(data, i, n)
         if s < n:
@@ -338,7 +359,7 @@ def _o200k_letters(data: bytes, cls: bytes, i: int, n: int) -> int:
     return e
 
 
-def _next_o200k(data: bytes, cls: bytes, i: int, n: int) -> int:
+def _next_o200k(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     e = _o200k_letters(data, cls, i, n)
     if e > 0:
         if e < n and data[e] == 0x27:
@@ -370,6 +391,16 @@ def _next_o200k(data: bytes, cls: bytes, i: int, n: int) -> int:
     return _ws_end(data, cls, i, n, KIND_O200K)
 
 
+def _end(kind: i64, data: bytes, cls: bytes, i: i64, n: i64) -> i64:
+    if kind == KIND_GPT2:
+        return _next_gpt2(data, cls, i, n)
+    if kind == KIND_O200K:
+        return _next_o200k(data, cls, i, n)
+    if kind == KIND_CL100K or kind == KIND_LLAMA3 or kind == KIND_QWEN:
+        return _next_cl100k(data, cls, i, n, kind)
+    raise ValueError(f"no compiled scanner for kind {kind}; use the regex fallback")
+
+
 def next_end(kind: int, data: bytes, cls: bytes, i: int) -> int:
     """Return the end of the piece of ``data`` that starts at byte ``i`` (``i < len(data)``).
 
@@ -378,14 +409,7 @@ def next_end(kind: int, data: bytes, cls: bytes, i: int) -> int:
         >>> next_end(KIND_GPT2, data, classify(data), 2)   # "  you" -> " " then " you"
         3
     """
-    n = len(data)
-    if kind == KIND_GPT2:
-        return _next_gpt2(data, cls, i, n)
-    if kind == KIND_O200K:
-        return _next_o200k(data, cls, i, n)
-    if kind == KIND_CL100K or kind == KIND_LLAMA3 or kind == KIND_QWEN:
-        return _next_cl100k(data, cls, i, n, kind)
-    raise ValueError(f"no compiled scanner for kind {kind}; use the regex fallback")
+    return _end(kind, data, cls, i, len(data))
 
 
 def piece_ends(kind: int, data: bytes) -> list[int]:
@@ -398,10 +422,32 @@ def piece_ends(kind: int, data: bytes) -> list[int]:
         ['I', "'m", ' ', '123', '45', '!']
     """
     cls = classify(data)
-    n = len(data)
+    n: i64 = len(data)
+    k: i64 = kind
     out: list[int] = []
-    i = 0
+    i: i64 = 0
     while i < n:
-        i = next_end(kind, data, cls, i)
+        i = _end(k, data, cls, i, n)
         out.append(i)
     return out
+
+
+def piece_count(kind: int, data: bytes) -> int:
+    """Return the number of pieces of ``data``: :func:`piece_ends` without building the list.
+
+    This is the scanner's work in an encode (classify once, then one ``next_end`` per
+    piece), which ``benchmarks/bench_scan.py`` times on its own.
+
+    Example:
+        >>> piece_count(KIND_CL100K, "I'm 12345!".encode())
+        6
+    """
+    cls = classify(data)
+    n: i64 = len(data)
+    k: i64 = kind
+    count: i64 = 0
+    i: i64 = 0
+    while i < n:
+        i = _end(k, data, cls, i, n)
+        count += 1
+    return count

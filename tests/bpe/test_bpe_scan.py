@@ -238,6 +238,46 @@ def test_classify_equals_a_per_code_point_reference(data: bytes) -> None:
     assert list(_scan.classify(data)) == _classify_reference(data)
 
 
+def test_classify_every_code_point_gets_its_class() -> None:
+    # All of U+0000..U+FFFF (the two-byte direct table and the three-byte path, surrogates
+    # included) and every 7th supplementary code point, each between ASCII letters.
+    cps = [*range(0x10000), *range(0x10000, 0x110000, 7)]
+    text = "".join("a" + chr(cp) for cp in cps)
+    data = text.encode("utf-8", "surrogatepass")
+    expected = bytearray()
+    for cp in cps:
+        expected.append(17)
+        expected.extend(bytes([_scan.code_point_class(cp)]) * len(chr(cp).encode("utf-8", "surrogatepass")))
+    assert _scan.classify(data) == bytes(expected)
+
+
+@pytest.mark.parametrize(
+    ("data", "classes"),
+    [
+        (b"\xc3", [0]),  # truncated two-byte sequence at the end
+        (b"\xc3A", [0, 9]),  # lead byte followed by ASCII
+        (b"\xc3\xc3\xa9", [0, 17, 17]),  # lead byte followed by a whole sequence
+        (b"\xc2\x80\xdf\xba", [0, 0, 25, 25]),  # U+0080 (control), U+07FA (modifier letter)
+        (b"\xc0\x80\xc1\xbf", [0, 0, 0, 0]),  # overlong two-byte forms are invalid
+        (b"\x80\xbf", [0, 0]),  # lone continuation bytes
+        (b"\xe4\xb8", [0, 0]),  # truncated three-byte sequence
+        (b"\xf0\x9f\x98", [0, 0, 0]),  # truncated four-byte sequence
+        (b"\xf4\x90\x80\x80", [0, 0, 0, 0]),  # above U+10FFFF
+        (b"\xf5\x80\x80\x80", [0, 0, 0, 0]),  # no such lead byte
+    ],
+)
+def test_classify_invalid_and_edge_sequences(data: bytes, classes: list[int]) -> None:
+    assert list(_scan.classify(data)) == classes == _classify_reference(data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=100, deadline=None)
+@given(text=TEXTS)
+def test_piece_count_is_the_number_of_pieces(name: str, text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    assert _scan.piece_count(KINDS[name], data) == len(_scan.piece_ends(KINDS[name], data))
+
+
 # --- real text ----------------------------------------------------------------
 
 
