@@ -31,7 +31,7 @@ from heapq import heappop, heappush
 from typing import Final, cast, final
 
 import regex
-from librt.strings import BytesWriter
+from librt.strings import BytesWriter, read_i64_le, write_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
@@ -108,6 +108,16 @@ class BPECore:
         self.decoder: list[bytes] = decoder
         #: the rank table's own int object of each id (ids are appended without boxing).
         self.id_objs: list[object] = id_objs
+        dec_word = vec[i64](capacity=size)
+        dec_len = vec[i32](capacity=size)
+        for token in decoder:
+            dec_word = append(dec_word, read_i64_le(token + PAD, 0) if 0 < len(token) <= 8 else 0)
+            dec_len = append(dec_len, i32(len(token)))
+        #: bytes of each token of at most 8 bytes as one little-endian word (decode writes
+        #: the word, then truncates the writer to the token's length).
+        self.dec_word: vec[i64] = dec_word
+        #: byte length of each token (0: no token has the id).
+        self.dec_len: vec[i32] = dec_len
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
         self.pair2: vec[i32] = pair2
@@ -214,7 +224,11 @@ class BPECore:
             elif length <= MAX_PIECE and caching:
                 s = pieces.find(padded, i, length)
                 if s >= 0:
-                    out = pieces.emit(s, out)
+                    v = pieces.value(s)
+                    if v >= 0:
+                        out = append(out, v)
+                    else:
+                        out = pieces.emit(s, out)
                 else:
                     start: i64 = len(out)
                     out = self._piece_into(data, i, e, out)
@@ -386,23 +400,32 @@ class BPECore:
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenate the bytes of ``ids``; raise ``KeyError`` naming the first unknown id.
 
+        A token of at most 8 bytes is written as one native 64-bit store and the writer
+        truncated back to its length; longer ones are copied from their bytes.
+
         Example:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_bytes([0, 1, 0])
             b'aba'
         """
-        table = self.decoder
-        size: i64 = len(table)
+        words = self.dec_word
+        lens = self.dec_len
+        size: i64 = len(lens)
         w = BytesWriter()
         n: i64 = len(ids)
         k: i64 = 0
         while k < n:
-            i = ids[k]
+            i: i64 = ids[k]
             if i < 0 or i >= size:
                 raise self._unknown(i)
-            t = table[i]
-            if len(t) == 0:
-                raise self._unknown(i)
-            w.write(t)
+            ln = lens[i]
+            if ln <= 8:
+                if ln == 0:
+                    raise self._unknown(i)
+                write_i64_le(w, words[i])
+                if ln < 8:
+                    w.truncate(len(w) - 8 + i64(ln))
+            else:
+                w.write(self.decoder[i])
             k += 1
         return w.getvalue()
 
@@ -415,8 +438,9 @@ class BPECore:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_vec(vec[i32]([1, 0]))
             b'ba'
         """
-        table = self.decoder
-        size: i64 = len(table)
+        words = self.dec_word
+        lens = self.dec_len
+        size: i64 = len(lens)
         w = BytesWriter()
         n: i64 = len(ids)
         k: i64 = 0
@@ -424,10 +448,15 @@ class BPECore:
             i: i64 = i64(ids[k])
             if i < 0 or i >= size:
                 raise self._unknown(i)
-            t = table[i]
-            if len(t) == 0:
-                raise self._unknown(i)
-            w.write(t)
+            ln = lens[i]
+            if ln <= 8:
+                if ln == 0:
+                    raise self._unknown(i)
+                write_i64_le(w, words[i])
+                if ln < 8:
+                    w.truncate(len(w) - 8 + i64(ln))
+            else:
+                w.write(self.decoder[i])
             k += 1
         return w.getvalue()
 

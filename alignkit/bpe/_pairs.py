@@ -3,8 +3,8 @@
 During a merge every part is a token, so its id names its bytes. The rank of two
 adjacent parts joined is ``ranks.get(bytes(left) + bytes(right))`` (tiktoken's
 semantics: any concatenation that is a token). :class:`PairTable` answers that from
-an open-addressing hash table keyed by ``left << 32 | right`` in native ``vec``
-buffers, filled lazily: the first time a pair is seen the joined bytes are sliced
+an open-addressing hash table keyed by the two ids in one native ``vec[i64]``
+(see :class:`PairTable`), filled lazily: the first time a pair is seen the joined bytes are sliced
 out of the piece and looked up in the rank dict (a miss is stored too), every later
 time it costs one integer hash and usually one probe — no slice, no siphash.
 
@@ -22,24 +22,19 @@ from mypy_extensions import i32, i64
 
 #: "no token": above every rank, so a merge scan never picks it.
 NO_RANK: Final = (1 << 30) - 1
+#: the table holds ids below this (a key is two 20-bit ids); larger vocabularies slice.
+MAX_ID: Final = 1 << 20
+_VAL_BITS: Final = 21
+_VAL_MASK: Final = (1 << 21) - 1  # also the stored value of "no token"
 _MIN_SLOTS: Final = 1 << 14
-_MAX_SLOTS: Final = 1 << 20  # 12 bytes a slot: at most 12 MiB
+_MAX_SLOTS: Final = 1 << 21  # 8 bytes a slot: at most 16 MiB
 
 
-def _filled64(n: i64, x: i64) -> vec[i64]:
+def _zeros64(n: i64) -> vec[i64]:
     v = vec[i64](capacity=n)
     k: i64 = 0
     while k < n:
-        v = append(v, x)
-        k += 1
-    return v
-
-
-def _filled32(n: i64, x: i32) -> vec[i32]:
-    v = vec[i32](capacity=n)
-    k: i64 = 0
-    while k < n:
-        v = append(v, x)
+        v = append(v, 0)
         k += 1
     return v
 
@@ -47,6 +42,10 @@ def _filled32(n: i64, x: i32) -> vec[i32]:
 @final
 class PairTable:
     """Rank of the join of two tokens, cached by their ids.
+
+    A slot is one ``i64``: ``(left << 20 | right) + 1`` shifted left by 21 bits, or'ed
+    with the rank (``2**21 - 1`` for "no token"); 0 is an empty slot. One probe reads
+    one word.
 
     Example:
         >>> ranks = {b"a": 0, b"b": 1, b"ab": 2}
@@ -58,13 +57,13 @@ class PairTable:
     def __init__(self, ranks: dict[bytes, int], max_len: int, enabled: bool, max_slots: int = _MAX_SLOTS) -> None:
         self.ranks: dict[bytes, int] = ranks
         self.max_len: i64 = max_len
-        #: False when ids do not name bytes (two tokens share an id): always slice.
-        self.enabled: bool = enabled
+        #: False when ids do not name bytes (two tokens share an id) or do not fit
+        #: in 20 bits: every lookup slices the piece.
+        self.enabled: bool = enabled and all(0 <= r < MAX_ID - 1 for r in ranks.values())
         self.max_slots: i64 = max(max_slots, 16)
         slots: i64 = min(i64(_MIN_SLOTS), self.max_slots)
         self.mask: i64 = slots - 1
-        self.keys: vec[i64] = _filled64(slots, -1)
-        self.vals: vec[i32] = _filled32(slots, 0)
+        self.tab: vec[i64] = _zeros64(slots)
         self.used: i64 = 0
 
     def rank(self, left: i32, right: i32, data: bytes, a: i64, b: i64) -> i32:
@@ -76,25 +75,28 @@ class PairTable:
             return NO_RANK
         if not self.enabled:
             return self._lookup(data, a, b)
-        key: i64 = (i64(left) << 32) | i64(right)
+        twenty: i64 = 20
+        bits: i64 = _VAL_BITS
+        tag: i64 = ((i64(left) << twenty) | i64(right)) + 1
         h: i64 = i64(left) * 0x9E3779B1 + i64(right) * 0x85EBCA6B
         mask = self.mask
         s: i64 = (h ^ (h >> 29)) & mask
-        keys = self.keys
+        tab = self.tab
         while True:
-            k = keys[s]
-            if k == key:
-                return self.vals[s]
-            if k < 0:
+            e = tab[s]
+            if e == 0:
                 break
+            if (e >> bits) == tag:
+                v = e & _VAL_MASK
+                return NO_RANK if v == _VAL_MASK else i32(v)
             s = (s + 1) & mask
         r = self._lookup(data, a, b)
+        entry: i64 = (tag << bits) | (_VAL_MASK if r == NO_RANK else i64(r))
         if 2 * (self.used + 1) > mask + 1:
             self._grow()
-            self._insert(key, h, r)
+            self._insert(entry, h)
         else:
-            keys[s] = key
-            self.vals[s] = r
+            tab[s] = entry
         self.used += 1
         return r
 
@@ -102,39 +104,39 @@ class PairTable:
         r = self.ranks.get(data[a:b])
         return NO_RANK if r is None else i32(r)
 
-    def _insert(self, key: i64, h: i64, r: i32) -> None:
+    def _insert(self, entry: i64, h: i64) -> None:
         mask = self.mask
         s: i64 = (h ^ (h >> 29)) & mask
-        keys = self.keys
-        while keys[s] >= 0:
+        tab = self.tab
+        while tab[s] != 0:
             s = (s + 1) & mask
-        keys[s] = key
-        self.vals[s] = r
+        tab[s] = entry
 
     def _grow(self) -> None:
         """Double the table (rehash), or empty it when it is at ``max_slots``."""
-        old_keys = self.keys
-        old_vals = self.vals
+        old = self.tab
         slots: i64 = self.mask + 1
         if slots >= self.max_slots:
-            self.keys = _filled64(slots, -1)
+            self.tab = _zeros64(slots)
             self.used = 0
             return
         slots *= 2
         self.mask = slots - 1
-        self.keys = _filled64(slots, -1)
-        self.vals = _filled32(slots, 0)
+        self.tab = _zeros64(slots)
+        bits: i64 = _VAL_BITS
+        twenty: i64 = 20
         k: i64 = 0
-        n: i64 = len(old_keys)
+        n: i64 = len(old)
         while k < n:
-            key = old_keys[k]
-            if key >= 0:
-                left = key >> 32
-                right = key & 0xFFFFFFFF
-                self._insert(key, left * 0x9E3779B1 + right * 0x85EBCA6B, old_vals[k])
+            e = old[k]
+            if e != 0:
+                key = (e >> bits) - 1
+                left = key >> twenty
+                right = key & (MAX_ID - 1)
+                self._insert(e, left * 0x9E3779B1 + right * 0x85EBCA6B)
             k += 1
 
     def clear(self) -> None:
         """Forget every cached pair."""
-        self.keys = _filled64(self.mask + 1, -1)
+        self.tab = _zeros64(self.mask + 1)
         self.used = 0

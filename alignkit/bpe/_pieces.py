@@ -98,6 +98,10 @@ def piece_hash(padded: bytes, i: i64, length: i64) -> i64:
 class PieceCache:
     """Ids of pieces of 2..64 bytes in native buffers.
 
+    Slot ``s`` is two words of ``tab``: ``tab[2s]`` is the piece's first word and
+    ``tab[2s + 1]`` is ``length << 32 | value`` (0: empty), so a probe touches one cache
+    line. Pieces longer than 8 bytes keep their other words in ``words[koff[s]:]``.
+
     Example:
         >>> cache = PieceCache(100)
         >>> data = b"hello" + PAD
@@ -115,10 +119,8 @@ class PieceCache:
 
     def _reset(self, slots: i64) -> None:
         self.mask: i64 = slots - 1
-        self.klen: vec[i32] = _filled32(slots)  # 0: empty slot
-        self.k0: vec[i64] = _filled64(slots)  # first word
+        self.tab: vec[i64] = _filled64(2 * slots)
         self.koff: vec[i32] = _filled32(slots)  # the other words: words[koff:...]
-        self.val: vec[i32] = _filled32(slots)
         self.words: vec[i64] = vec[i64]()
         self.spans: vec[i32] = vec[i32]()
         self.used: i64 = 0
@@ -128,20 +130,38 @@ class PieceCache:
         self._reset(self.mask + 1)
 
     def find(self, padded: bytes, i: i64, length: i64) -> i64:
-        """The slot holding the piece, or ``-1 - slot`` of the empty slot where it would go."""
+        """The slot holding the piece, or ``-1 - slot`` of the empty slot where it would go.
+
+        (:func:`piece_hash` and :func:`word`, inlined for the first word.)
+        """
+        w0 = read_i64_le(padded, i)
+        if length < 8:
+            w0 &= _MASK[length]
+        h: i64 = length ^ (w0 & 0xFFFFFFFF) * 0x5BD1E995
+        h ^= ((w0 >> 32) & 0xFFFFFFFF) * 0x27D4EB2F
+        h = (h & 0xFFFFFFFF) * 0x165667B1 ^ (h >> 32)
+        k: i64 = 8
+        while k < length:
+            h = _mix(h, word(padded, i + k, length - k))
+            k += 8
         mask = self.mask
-        s: i64 = piece_hash(padded, i, length) & mask
-        w0 = word(padded, i, length)
-        klen = self.klen
-        k0 = self.k0
-        ln = i32(length)
+        s: i64 = (h ^ (h >> 29)) & mask
+        tab = self.tab
+        shift: i64 = 32
         while True:
-            m = klen[s]
-            if m == ln and k0[s] == w0 and (length <= 8 or self._same_tail(s, padded, i, length)):
-                return s
+            m = tab[2 * s + 1]
             if m == 0:
                 return -1 - s
+            if (m >> shift) == length and tab[2 * s] == w0 and (length <= 8 or self._same_tail(s, padded, i, length)):
+                return s
             s = (s + 1) & mask
+
+    def value(self, slot: i64) -> i32:
+        """The id cached in ``slot`` (``>= 0``), or ``-1 - offset`` of its span."""
+        v: i64 = self.tab[2 * slot + 1] & 0xFFFFFFFF
+        if v >= 0x80000000:
+            v -= 0x100000000
+        return i32(v)
 
     def _same_tail(self, s: i64, padded: bytes, i: i64, length: i64) -> bool:
         words = self.words
@@ -156,7 +176,7 @@ class PieceCache:
 
     def emit(self, slot: i64, out: vec[i32]) -> vec[i32]:
         """Append the ids cached in ``slot`` (from :meth:`find`) to ``out``."""
-        v = self.val[slot]
+        v = self.value(slot)
         if v >= 0:
             return append(out, v)
         spans = self.spans
@@ -180,11 +200,12 @@ class PieceCache:
         if s < 0:
             return  # already cached (cannot happen in the encoder, harmless)
         count: i64 = len(ids) - start
+        v: i64 = 0
         if count == 1:
-            self.val[s] = ids[start]
+            v = i64(ids[start])
         else:
             spans = self.spans
-            self.val[s] = i32(-1 - len(spans))
+            v = -1 - len(spans)
             spans = append(spans, i32(count))
             k = start
             end: i64 = len(ids)
@@ -200,16 +221,15 @@ class PieceCache:
                 words = append(words, word(padded, i + k, length - k))
                 k += 8
             self.words = words
-        self.k0[s] = word(padded, i, length)
-        self.klen[s] = i32(length)
+        shift: i64 = 32
+        self.tab[2 * s] = word(padded, i, length)
+        self.tab[2 * s + 1] = (length << shift) | (v & 0xFFFFFFFF)
         self.used += 1
 
     def _grow(self) -> None:
         """Double the table; the arenas stay (slots keep their offsets)."""
-        oldlen = self.klen
-        old0 = self.k0
+        old = self.tab
         oldoff = self.koff
-        oldval = self.val
         words = self.words
         spans = self.spans
         used = self.used
@@ -219,22 +239,22 @@ class PieceCache:
         self.spans = spans
         self.used = used
         mask = self.mask
+        tab = self.tab
+        shift: i64 = 32
         k: i64 = 0
         while k < n:
-            ln = oldlen[k]
-            if ln != 0:
-                s = self._rehash(old0[k], ln, oldoff[k]) & mask
-                while self.klen[s] != 0:
+            m = old[2 * k + 1]
+            if m != 0:
+                s = self._rehash(old[2 * k], m >> shift, oldoff[k]) & mask
+                while tab[2 * s + 1] != 0:
                     s = (s + 1) & mask
-                self.klen[s] = ln
-                self.k0[s] = old0[k]
+                tab[2 * s] = old[2 * k]
+                tab[2 * s + 1] = m
                 self.koff[s] = oldoff[k]
-                self.val[s] = oldval[k]
             k += 1
 
-    def _rehash(self, w0: i64, ln: i32, off: i32) -> i64:
+    def _rehash(self, w0: i64, length: i64, off: i32) -> i64:
         """:func:`piece_hash` of a stored piece, from its words."""
-        length: i64 = i64(ln)
         h: i64 = _mix(length, w0)
         at: i64 = i64(off)
         k: i64 = 8

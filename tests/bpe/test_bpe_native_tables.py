@@ -148,3 +148,27 @@ def test_encode_bytes_into_appends_to_a_vec_and_is_a_numpy_view() -> None:
     assert core.decode_vec(out[1:]) == b"hello hello"
     with pytest.raises(KeyError, match="token id 300"):
         core.decode_vec(vec[i32]([1, 300]))
+
+
+def test_piece_cache_keeps_every_piece_when_it_grows() -> None:
+    pieces = [f"{n:x}-{'é' * (n % 23)}".encode() for n in range(6000)]  # 3..50 bytes
+    cache = PieceCache(10_000)
+    blob = b"".join(pieces) + PAD
+    at = 0
+    for n, piece in enumerate(pieces):
+        cache.store(blob, at, len(piece), vec[i32]([n] if n % 2 else [n, n]), 0)
+        at += len(piece)
+    assert cache.mask + 1 >= 8192  # grew (at least once) past its first 4096 slots
+    at = 0
+    for n, piece in enumerate(pieces):
+        slot = cache.find(blob, at, len(piece))
+        assert list(cache.emit(slot, vec[i32]())) == ([n] if n % 2 else [n, n])
+        at += len(piece)
+
+
+def test_ids_beyond_twenty_bits_disable_the_pair_table() -> None:
+    ranks = {bytes([b]): b for b in range(256)} | {b"ab": 1 << 20, b"abc": (1 << 20) + 1, b"bc": 300}
+    core = BPECore(ranks, r"[\s\S]+")
+    assert not core.pairs.enabled
+    for piece in (b"abc", b"abcabc", b"bcab", b"cab"):
+        assert core.encode_piece(piece) == ref.merge_piece(ranks, piece)
