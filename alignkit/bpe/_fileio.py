@@ -78,20 +78,30 @@ def peek(path: str | os.PathLike[str], size: int = 256) -> bytes:
         raise TokenizerFileError(f"{path}: cannot read the tokenizer file: {err}") from None
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """A UTF-8 text file (gzip allowed)."""
+def decode_text(data: bytes, path: str | os.PathLike[str]) -> str:
+    """The UTF-8 text of a file's (gunzipped) bytes; ``path`` names it in the error."""
     try:
-        return read_bytes(path).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise TokenizerFileError(f"{path}: not UTF-8 text (byte {err.start}); is this the right file?") from None
 
 
-def read_json(path: str | os.PathLike[str]) -> object:
-    """A JSON file (gzip allowed), with the error position on failure."""
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A UTF-8 text file (gzip allowed)."""
+    return decode_text(read_bytes(path), path)
+
+
+def parse_json(data: bytes, path: str | os.PathLike[str]) -> object:
+    """JSON from a file's (gunzipped) bytes, with the error position on failure."""
     try:
-        return json.loads(read_text(path))
+        return json.loads(decode_text(data, path))
     except json.JSONDecodeError as err:
         raise TokenizerFileError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+
+
+def read_json(path: str | os.PathLike[str]) -> object:
+    """A JSON file (gzip allowed), with the error position on failure."""
+    return parse_json(read_bytes(path), path)
 
 
 def expect_dict(value: object, where: str) -> dict[str, object]:

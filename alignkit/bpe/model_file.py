@@ -13,13 +13,15 @@ The file is JSON (gzipped when the name ends in ``.gz``)::
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 import gzip
 import json
 import os
+from operator import itemgetter
 from pathlib import Path
 
-from alignkit.bpe._fileio import expect_dict, read_json
+from alignkit.bpe._fileio import expect_dict, parse_json, read_bytes
 from alignkit.bpe._persist import FORMAT, VERSION, Persistent
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
@@ -44,20 +46,19 @@ def save_tokenizer(tok: Persistent, path: str | os.PathLike[str]) -> None:
     atomic_write(target, blob)
 
 
-def _pairs(doc: dict[str, object], key: str, where: str) -> list[tuple[bytes, int]]:
+def _pairs(doc: dict[str, object], key: str, where: str) -> tuple[list[bytes], list[int]]:
+    """``(token bytes, ids)`` of the ``[base64, id]`` list under ``key``."""
     raw = doc.get(key)
     if not isinstance(raw, list):
         raise TokenizerFileError(f"{where}: '{key}' must be a list of [base64, id] pairs")
-    out: list[tuple[bytes, int]] = []
-    decode = binascii.a2b_base64
     try:
-        for item in raw:
-            out.append((decode(item[0]), item[1]))
+        tokens = list(map(binascii.a2b_base64, map(itemgetter(0), raw)))
+        ids: list[int] = list(map(itemgetter(1), raw))
     except (binascii.Error, TypeError, IndexError, KeyError, ValueError):
         pass
     else:
-        if all(type(i) is int and t for t, i in out):
-            return out
+        if all(tokens) and set(map(type, ids)) <= {int}:
+            return tokens, ids
     for n, item in enumerate(raw):  # slow path: say which entry is wrong
         ok = isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and type(item[1]) is int
         if ok and not _B64.fullmatch(item[0]):
@@ -67,8 +68,14 @@ def _pairs(doc: dict[str, object], key: str, where: str) -> list[tuple[bytes, in
     raise TokenizerFileError(f"{where}: '{key}' is malformed")
 
 
-def tokenizer_from_dict(doc: dict[str, object], where: str, *, require_hash: bool = False) -> Tokenizer:
-    """Rebuild a tokenizer from its canonical dict, checking format, version and hash."""
+def tokenizer_from_dict(
+    doc: dict[str, object], where: str, *, require_hash: bool = False, trust_hash: bool = False
+) -> Tokenizer:
+    """Rebuild a tokenizer from its canonical dict, checking format, version and hash.
+
+    ``trust_hash``: take the stored hash without recomputing it (only for bytes already
+    known to be good, e.g. a file whose own sha256 was checked).
+    """
     if doc.get("format") != FORMAT:
         raise TokenizerFileError(f"{where}: not an alignkit tokenizer file (format {doc.get('format')!r})")
     version = doc.get("version")
@@ -86,16 +93,19 @@ def tokenizer_from_dict(doc: dict[str, object], where: str, *, require_hash: boo
     if not isinstance(pattern, str) or not (normalizer is None or isinstance(normalizer, str)):
         raise TokenizerFileError(f"{where}: 'pattern' must be a string and 'normalizer' a string or null")
     name = doc.get("name")
-    order = _pairs(doc, "tokens", where)
-    added = dict((i, t) for t, i in _pairs(doc, "added", where))
+    tokens, ids = _pairs(doc, "tokens", where)
+    added_tokens, added_ids = _pairs(doc, "added", where)
+    added = dict(zip(added_ids, added_tokens))
     tok = Tokenizer.__new__(Tokenizer)
     tok._setup(
-        [t for t, _ in order], [i for _, i in order], added, {s: i for s, i in specials_raw}, pattern, normalizer,
+        tokens, ids, added, {s: i for s, i in specials_raw}, pattern, normalizer,
         bool(doc.get("add_prefix_space", False)), name if isinstance(name, str) else None,
     )
     expected = doc.get("hash")
     if expected is None and require_hash:
         raise TokenizerFileError(f"{where}: no 'hash' field; re-save the tokenizer with Tokenizer.save()")
+    if trust_hash and isinstance(expected, str):
+        tok._hash = expected
     if expected is not None and expected != tok.hash:
         raise TokenizerFileError(
             f"{where}: content hash mismatch (file says {str(expected)[:12]}…, content is {tok.hash[:12]}…): "
@@ -104,14 +114,21 @@ def tokenizer_from_dict(doc: dict[str, object], where: str, *, require_hash: boo
     return tok
 
 
-def load_model_file(path: str | Path) -> Tokenizer:
+def load_model_file(path: str | Path, *, file_sha256: str | None = None) -> Tokenizer:
     """Load a tokenizer saved by :func:`save_tokenizer` (hash verified).
+
+    ``file_sha256``: the sha256 of the file's bytes when they are known (the bundled
+    file); if the file matches it, its stored content hash is taken as verified
+    instead of being recomputed. Otherwise the content hash is checked as usual.
 
     Example:
         >>> load_model_file("tok.json.gz").encode("hi")  # doctest: +SKIP
         [5303]
     """
-    tok = tokenizer_from_dict(expect_dict(read_json(path), str(path)), str(path), require_hash=True)
+    data = read_bytes(path)
+    known = file_sha256 is not None and hashlib.sha256(data).hexdigest() == file_sha256
+    doc = expect_dict(parse_json(data, path), str(path))
+    tok = tokenizer_from_dict(doc, str(path), require_hash=True, trust_hash=known)
     tok.source = str(Path(path).resolve())
     return tok
 

@@ -399,11 +399,19 @@ class Tokenizer(Persistent):
         """
         if not self._decode_core_built:
             self._decode_core_built = True
-            if self._remap is None and len(self._decoder) == len(self._ids):
+            # The inverse of the id -> bytes map; without decode-only tokens (which may share
+            # ids with BPE tokens) it is built without that map: special ids are never BPE ids.
+            special_bytes = {i: s.encode("utf-8") for s, i in self._specials.items()}
+            size = len(self._decoder) if self._added else len(self._ids) + len(special_bytes)
+            if self._remap is None and size == len(self._ids):
                 self._decode_core = self._core
             else:
-                everything = {t: i for i, t in self._decoder.items()}
-                if len(everything) == len(self._decoder):
+                if self._added:
+                    everything = {t: i for i, t in self._decoder.items()}
+                else:
+                    everything = dict(zip(self._tokens, self._ids))
+                    everything.update(zip(special_bytes.values(), special_bytes.keys()))
+                if len(everything) == size:
                     self._decode_core = BPECore(everything, self.pattern)
         return self._decode_core
 

@@ -46,6 +46,44 @@ def test_bundled_equals_the_original_files() -> None:
     assert load_tokenizer(shared_path(*TOK, "tiktoken", "r50k_base.tiktoken")).hash == BUNDLED_HASH
 
 
+def test_bundled_file_sha_is_current_and_lets_the_content_hash_be_trusted(tmp_path: Path) -> None:
+    """The bundled file's own sha256 (which spares recomputing its content hash) is up to date."""
+    import hashlib
+
+    import alignkit.bpe
+    from alignkit.bpe.loaders import BUNDLED_FILE, BUNDLED_FILE_SHA256
+
+    path = Path(alignkit.bpe.__file__).parent / "data" / BUNDLED_FILE
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == BUNDLED_FILE_SHA256
+    assert load_model_file(path, file_sha256=BUNDLED_FILE_SHA256).hash == BUNDLED_HASH
+    # a file that is not the known one is verified as usual, whatever sha is passed
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    doc["tokens"][300][1], doc["tokens"][301][1] = doc["tokens"][301][1], doc["tokens"][300][1]
+    (tmp_path / "edited.json").write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(TokenizerFileError, match="content hash mismatch"):
+        load_model_file(tmp_path / "edited.json", file_sha256=BUNDLED_FILE_SHA256)
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was() -> None:
+    import gc
+
+    assert gc.isenabled()
+    load_tokenizer()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_tokenizer()
+        assert not gc.isenabled()
+        with pytest.raises(TokenizerFileError):
+            load_tokenizer("no/such/file")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(TokenizerFileError):
+        load_tokenizer("no/such/file")
+    assert gc.isenabled()
+
+
 def test_bundled_licence_file_ships_beside_it() -> None:
     import alignkit.bpe
 

@@ -18,6 +18,7 @@ always the general loader's result.
 from __future__ import annotations
 
 import codecs
+from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import repeat
 
@@ -112,11 +113,11 @@ def rank_order(
     if not ids or ids[0] < 0 or len(id_set) != n:
         return None
     if not special_ids.isdisjoint(id_set):
-        keep = [k for k in range(n) if ids[k] not in special_ids]
-        dropped = [keys[k] for k in range(n) if ids[k] in special_ids]
-        if printable_to_bytes(dropped) is None:  # the general loader checks these too
+        places = sorted(bisect_left(ids, i) for i in special_ids & id_set)  # ids are sorted
+        if printable_to_bytes([keys[k] for k in places]) is None:  # the general loader checks these too
             return None
-        keys, ids = [keys[k] for k in keep], [ids[k] for k in keep]
+        for k in reversed(places):
+            del keys[k], ids[k]
     bpe = 256 + len(made)
     if len(keys) < bpe or set(keys[:256]) != ALPHABET_SET or keys[256:bpe] != made:
         return None
