@@ -507,3 +507,36 @@ def test_tiktoken_bulk_parse_answers_only_when_line_parse_agrees(
     assert fast is None or list(fast.items()) == list(slow.items())
     if newline == "\n" and space == " " and junk in ("", "0"):
         assert fast is not None  # canonical files do take the fast path
+
+
+_PRINTABLE_CHARS = st.sampled_from(sorted(set(_printable(bytes(range(256))))))
+_ANY_CHARS = st.one_of(_PRINTABLE_CHARS, st.characters(max_codepoint=0x200), st.sampled_from(["\n", "\ud800", "\u3000", " "]))
+
+
+@given(st.lists(st.one_of(st.text(_PRINTABLE_CHARS, max_size=6), st.text(_ANY_CHARS, max_size=6)), max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_compiled_printable_converter_equals_the_codec(tokens: list[str]) -> None:
+    """The per-character converter (compiled) and the codec (interpreted builds) agree, and on bad input both say None."""
+    import codecs
+
+    from alignkit.bpe.loaders import byte_level
+    from alignkit.bpe.loaders._printable import joined_to_bytes
+
+    try:
+        expected: list[bytes] | None = [codecs.charmap_encode(t, "strict", byte_level._TO_BYTES)[0] for t in tokens]
+    except UnicodeEncodeError:
+        expected = None
+    assert byte_level.printable_to_bytes(tokens) == expected
+    if tokens and all("\n" not in t and "\ud800" not in t for t in tokens):
+        assert joined_to_bytes("\n".join(tokens).encode("utf-8"), byte_level._HIGH) == expected
+
+
+def test_compiled_printable_converter_on_a_real_vocabulary() -> None:
+    import codecs
+
+    from alignkit.bpe.loaders import byte_level
+    from alignkit.bpe.loaders._printable import joined_to_bytes
+
+    keys = list(json.loads(shared_path(*TOK, "gpt2", "vocab.json").read_text(encoding="utf-8")))
+    expected = [codecs.charmap_encode(t, "strict", byte_level._TO_BYTES)[0] for t in keys]
+    assert joined_to_bytes("\n".join(keys).encode("utf-8"), byte_level._HIGH) == expected

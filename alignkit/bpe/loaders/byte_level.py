@@ -23,12 +23,15 @@ from collections.abc import Sequence
 from itertools import repeat
 
 from alignkit.bpe._fileio import bytes_to_unicode
+from alignkit.bpe.loaders._printable import LIMIT, NATIVE, joined_to_bytes
 
 #: GPT-2's printable character of each byte, in byte order.
 ALPHABET = "".join(bytes_to_unicode()[b] for b in range(256))
 ALPHABET_SET = frozenset(ALPHABET)
 #: charmap codec table: printable character -> byte (anything else fails to encode).
 _TO_BYTES = codecs.charmap_build(ALPHABET)
+#: the bytes that GPT-2 writes as U+0100, U+0101... (the compiled converter's table).
+_HIGH = bytes(sorted(range(256), key=lambda b: ALPHABET[b])[-(LIMIT - 0x100) :])
 
 
 def printable_to_bytes(tokens: list[str]) -> list[bytes] | None:
@@ -40,6 +43,13 @@ def printable_to_bytes(tokens: list[str]) -> list[bytes] | None:
         >>> printable_to_bytes(["a b"]) is None  # a real space is not in the alphabet
         True
     """
+    if NATIVE and tokens:
+        try:
+            data = "\n".join(tokens).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return None
+        out = joined_to_bytes(data, _HIGH)
+        return out if out is not None and len(out) == len(tokens) else None  # (a "\n" in a token)
     encode, table = codecs.charmap_encode, _TO_BYTES
     try:
         return [encode(t, "strict", table)[0] for t in tokens]
@@ -47,30 +57,40 @@ def printable_to_bytes(tokens: list[str]) -> list[bytes] | None:
         return None
 
 
-def merge_results(merges: Sequence[object]) -> list[str] | None:
-    """The token each merge makes (``"Ġ t"`` or ``["Ġ", "t"]`` -> ``"Ġt"``), or None.
+def merge_results(merges: Sequence[object]) -> tuple[str, int] | None:
+    """The tokens the merges make (``"Ġ t"`` or ``["Ġ", "t"]`` -> ``"Ġt"``), one per line, and their count.
 
     None when a merge is not exactly two non-empty parts (a blank line, a
-    ``#version`` header, extra spaces, non-strings): the general parser says
-    what is wrong or skips it.
+    ``#version`` header, extra spaces, a newline, non-strings): the general
+    parser says what is wrong or skips it.
 
     Example:
         >>> merge_results(["Ġ t", ["h", "e"]]) is None  # mixed forms: left to the general parser
         True
         >>> merge_results([["Ġ", "t"], ["h", "e"]])
-        ['Ġt', 'he']
+        ('Ġt\\nhe', 2)
+        >>> merge_results(["Ġ t", "h e"])
+        ('Ġt\\nhe', 2)
     """
-    if not merges:
-        return []
+    n = len(merges)
+    if not n:
+        return "", 0
     kinds = set(map(type, merges))
     if kinds == {str}:
         lines: list[str] = merges  # type: ignore[assignment]
-        if lines[0].startswith("#version") or not all(map(str.__contains__, lines, repeat(" "))):
+        text = "\n".join(lines)
+        if (
+            lines[0].startswith("#version")
+            or text.count(" ") != n  # with a space on every line: exactly one each
+            or not all(map(str.__contains__, lines, repeat(" ")))
+            or text.count("\n") != n - 1
+            or "\n " in text
+            or " \n" in text
+            or text[0] == " "
+            or text[-1] == " "
+        ):
             return None
-        parts = " ".join(lines).split(" ")
-        if len(parts) != 2 * len(lines) or not all(parts):
-            return None  # some line has two spaces (and so, some other none)
-        return list(map(str.__add__, parts[0::2], parts[1::2]))
+        return text.replace(" ", ""), n
     if kinds == {list}:
         pairs: list[list[object]] = merges  # type: ignore[assignment]
         if set(map(len, pairs)) != {2} or not all(map(all, pairs)):
@@ -79,25 +99,26 @@ def merge_results(merges: Sequence[object]) -> list[str] | None:
         if not isinstance(first, str) or first.startswith("#version"):
             return None
         try:
-            return list(map("".join, pairs))  # type: ignore[arg-type]
+            text = "\n".join(map("".join, pairs))  # type: ignore[arg-type]
         except TypeError:  # a part that is not a string
             return None
+        return (text, n) if text.count("\n") == n - 1 else None
     return None
 
 
 def rank_order(
-    vocab: dict[str, object], made: list[str], special_ids: set[int]
+    vocab: dict[str, object], made: tuple[str, int], special_ids: set[int]
 ) -> tuple[list[bytes], list[int], dict[int, bytes]] | None:
     """``(BPE tokens in rank order, their ids, decode-only tokens)`` of a file in merge layout.
 
     ``vocab`` is the file's token -> id map (printable form), ``made`` the
-    merge results (:func:`merge_results`), ``special_ids`` the ids of the
+    merge results and their count (:func:`merge_results`), ``special_ids`` the ids of the
     added/special tokens (left out of the BPE, as the general loader does).
     None when the file is not in merge layout or anything in it is unusual.
 
     Example:
         >>> vocab = {c: i for i, c in enumerate(ALPHABET)} | {"ab": 256, "<s>": 257}
-        >>> tokens, ids, added = rank_order(vocab, ["ab"], {257})
+        >>> tokens, ids, added = rank_order(vocab, ("ab", 1), {257})
         >>> tokens[-1], ids[-1], added
         (b'ab', 256, {})
     """
@@ -118,8 +139,9 @@ def rank_order(
             return None
         for k in reversed(places):
             del keys[k], ids[k]
-    bpe = 256 + len(made)
-    if len(keys) < bpe or set(keys[:256]) != ALPHABET_SET or keys[256:bpe] != made:
+    text, count = made
+    bpe = 256 + count
+    if len(keys) < bpe or set(keys[:256]) != ALPHABET_SET or "\n".join(keys[256:bpe]) != text:
         return None
     tokens = printable_to_bytes(keys)
     if tokens is None:
