@@ -35,6 +35,7 @@ from librt.strings import BytesWriter, read_i64_le, write_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
+from alignkit.bpe._filter import TokenFilter
 from alignkit.bpe._pairs import NO_RANK, PairTable
 from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
@@ -127,7 +128,9 @@ class BPECore:
         #: id of each single byte (-1 when the byte is not a token).
         self.byte_id: vec[i32] = byte_id
         #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
-        self.pairs: PairTable = PairTable(self.ranks, max_len, unique)
+        #: "certainly not a token" for byte strings, from their hash (see :mod:`alignkit.bpe._filter`).
+        self.filter: TokenFilter = TokenFilter(list(self.ranks))
+        self.pairs: PairTable = PairTable(self.ranks, max_len, unique, token_filter=self.filter)
         #: ids of pieces of 2..64 bytes (see :mod:`alignkit.bpe._pieces`); longer ones are not cached.
         self.pieces: PieceCache = PieceCache(cache_size)
         # Scratch buffers of the short merge (see _merge_short).
@@ -231,16 +234,20 @@ class BPECore:
                         out = pieces.emit(s, out)
                 else:
                     start: i64 = len(out)
-                    out = self._piece_into(data, i, e, out)
+                    out = self._piece_into(padded, i, e, out)
                     pieces.store(padded, i, length, out, start)
             else:
-                out = self._piece_into(data, i, e, out)
+                out = self._piece_into(padded, i, e, out)
             i = e
         return out
 
     def _piece_into(self, data: bytes, a: i64, b: i64, out: vec[i32]) -> vec[i32]:
-        """Append the ids of the piece ``data[a:b]`` (one token, or merged)."""
-        if b - a <= self.max_len:
+        """Append the ids of the piece ``data[a:b]`` (one token, or merged).
+
+        ``data`` must have at least 8 bytes after ``b`` (``+ PAD``): the token filter
+        and the pair table read whole words.
+        """
+        if b - a <= self.max_len and (b - a < 2 or self.filter.maybe(data, a, b - a)):
             r = self.ranks.get(data[a:b])
             if r is not None:
                 return append(out, i32(r))
@@ -255,7 +262,7 @@ class BPECore:
         for word in compiled.findall(text):
             piece = str(word).encode("utf-8", "surrogatepass")
             if len(piece) > 0:
-                out = self._piece_into(piece, 0, len(piece), out)
+                out = self._piece_into(piece + PAD, 0, len(piece), out)
         return out
 
     def encode_piece(self, piece: bytes) -> list[int]:
@@ -268,20 +275,25 @@ class BPECore:
         """
         if len(piece) == 0:
             return []
-        return self.to_list(self._piece_into(piece, 0, len(piece), vec[i32]()))
+        return self.to_list(self._piece_into(piece + PAD, 0, len(piece), vec[i32]()))
 
     def _start(self, data: bytes, a: i64, n: i64, ids: vec[i32], pair: vec[i32], nxt: vec[i32], prv: vec[i32]) -> None:
         """Fill single-byte ids, byte-pair ranks and links of the piece ``data[a:a + n]``."""
         byte_id = self.byte_id
         pair2 = self.pair2
         k: i64 = 0
+        c: i64 = data[a]
         while k < n:
-            c = data[a + k]
             t = byte_id[c]
             if t < 0:
-                raise _missing(bytes([c]))
+                raise _missing(data[a + k : a + k + 1])
             ids[k] = t
-            pair[k] = pair2[(c << 8) | data[a + k + 1]] if k + 1 < n else NO_RANK
+            if k + 1 < n:
+                d: i64 = data[a + k + 1]
+                pair[k] = pair2[(c << 8) | d]
+                c = d
+            else:
+                pair[k] = NO_RANK
             nxt[k] = i32(k + 1)
             prv[k] = i32(k - 1)
             k += 1

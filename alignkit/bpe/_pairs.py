@@ -20,6 +20,8 @@ from typing import Final, final
 from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
+from alignkit.bpe._filter import TokenFilter
+
 #: "no token": above every rank, so a merge scan never picks it.
 NO_RANK: Final = (1 << 30) - 1
 #: the table holds ids below this (a key is two 20-bit ids); larger vocabularies slice.
@@ -54,8 +56,17 @@ class PairTable:
         (2, 1073741823)
     """
 
-    def __init__(self, ranks: dict[bytes, int], max_len: int, enabled: bool, max_slots: int = _MAX_SLOTS) -> None:
+    def __init__(
+        self,
+        ranks: dict[bytes, int],
+        max_len: int,
+        enabled: bool,
+        max_slots: int = _MAX_SLOTS,
+        token_filter: TokenFilter | None = None,
+    ) -> None:
         self.ranks: dict[bytes, int] = ranks
+        #: skips the rank dict for bytes that are certainly no token (``data`` must then be padded).
+        self.filter: TokenFilter | None = token_filter
         self.max_len: i64 = max_len
         #: False when ids do not name bytes (two tokens share an id) or do not fit
         #: in 20 bits: every lookup slices the piece.
@@ -88,11 +99,15 @@ class PairTable:
                 break
             if (e >> bits) == tag:
                 v = e & _VAL_MASK
-                return NO_RANK if v == _VAL_MASK else i32(v)
+                if v == _VAL_MASK:
+                    return NO_RANK
+                return i32(v)
             s = (s + 1) & mask
         r = self._lookup(data, a, b)
-        entry: i64 = (tag << bits) | (_VAL_MASK if r == NO_RANK else i64(r))
-        if 2 * (self.used + 1) > mask + 1:
+        entry: i64 = (tag << bits) | _VAL_MASK
+        if r != NO_RANK:
+            entry = (tag << bits) | i64(r)
+        if 4 * (self.used + 1) > 3 * (mask + 1):  # load <= 3/4
             self._grow()
             self._insert(entry, h)
         else:
@@ -101,8 +116,13 @@ class PairTable:
         return r
 
     def _lookup(self, data: bytes, a: i64, b: i64) -> i32:
+        f = self.filter
+        if f is not None and not f.maybe(data, a, b - a):
+            return NO_RANK
         r = self.ranks.get(data[a:b])
-        return NO_RANK if r is None else i32(r)
+        if r is None:
+            return NO_RANK
+        return i32(r)
 
     def _insert(self, entry: i64, h: i64) -> None:
         mask = self.mask

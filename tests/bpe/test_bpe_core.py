@@ -21,6 +21,7 @@ from tiktoken.load import load_tiktoken_bpe
 from alignkit.bpe import _reference_encode as ref
 from alignkit.bpe import patterns
 from alignkit.bpe._core import BPECore
+from alignkit.bpe._pieces import PAD
 from conftest import shared_path
 
 RANK_FILES = {
@@ -54,11 +55,11 @@ def _tiktoken(name: str) -> tiktoken.Encoding:
 
 
 def _short(core: BPECore, piece: bytes) -> list[int]:
-    return core.to_list(core._merge_short(piece, 0, len(piece), vec[i32]()))
+    return core.to_list(core._merge_short(piece + PAD, 0, len(piece), vec[i32]()))
 
 
 def _long(core: BPECore, piece: bytes) -> list[int]:
-    return core.to_list(core._merge_long(piece, 0, len(piece), vec[i32]()))
+    return core.to_list(core._merge_long(piece + PAD, 0, len(piece), vec[i32]()))
 
 
 def _toy_ranks() -> dict[bytes, int]:
