@@ -467,10 +467,21 @@ def test_fast_path_result_is_always_the_general_result(case: tuple[dict[str, obj
     """Whenever the fast path answers, its answer is the general path's (else it steps aside)."""
     from alignkit.bpe.loaders import hf_json
 
+    from alignkit.bpe.loaders import byte_level
+
     vocab, merges, specials = case
     doc: dict[str, object] = {"model": {"vocab": vocab, "merges": merges}}
     doc["added_tokens"] = [{"content": s, "id": i} for s, i in specials.items()]
-    fast = hf_json._fast(doc, doc["model"], "x", None)  # type: ignore[arg-type]
+    answers = []
+    native = getattr(byte_level, "NATIVE")
+    try:
+        for flag in (True, False):  # the compiled helpers' path and the codec/joined-text path
+            setattr(byte_level, "NATIVE", flag)
+            answers.append(hf_json._fast(doc, doc["model"], "x", None))  # type: ignore[arg-type]
+    finally:
+        setattr(byte_level, "NATIVE", native)
+    assert answers[0] == answers[1]
+    fast = answers[0]
     try:
         general = _general_order(*hf_json._general(doc, doc["model"], "x", None))  # type: ignore[arg-type]
     except TokenizerFileError:

@@ -62,3 +62,56 @@ def joined_to_bytes(data: bytes, high: bytes) -> list[bytes] | None:
             return None
     out.append(writer.getvalue())
     return out
+
+
+def merges_make(merges: list[object], keys: list[str], start: int) -> bool:
+    """True when merge k makes ``keys[start + k]``, for every k (merge layout).
+
+    A merge is ``"a b"`` (one space, two non-empty parts) or ``["a", "b"]``
+    (two non-empty strings), all merges in the same form; a first merge that
+    is a ``#version`` header (which the general parser skips) gives False.
+
+    Example:
+        >>> merges_make(["Ġ t", "h e"], ["x", "Ġt", "he"], 1)
+        True
+        >>> merges_make([["h", "e"]], ["hex"], 0)
+        False
+    """
+    n = len(merges)
+    if n == 0:
+        return True
+    if start + n > len(keys):
+        return False
+    first = merges[0]
+    strings = isinstance(first, str)
+    if strings:
+        head = first
+    elif isinstance(first, list) and len(first) == 2:
+        head = first[0]
+    else:
+        return False
+    if not isinstance(head, str) or head.startswith("#version"):
+        return False
+    for k in range(n):
+        m = merges[k]
+        key = keys[start + k]
+        if strings:
+            if not isinstance(m, str):
+                return False
+            p = m.find(" ")
+            if p <= 0 or p >= len(m) - 1 or len(m) != len(key) + 1 or m.find(" ", p + 1) >= 0:
+                return False
+            if not (key.startswith(m[:p]) and key.endswith(m[p + 1 :])):
+                return False
+        else:
+            if not isinstance(m, list) or len(m) != 2:
+                return False
+            a = m[0]
+            b = m[1]
+            if not isinstance(a, str) or not isinstance(b, str):
+                return False
+            if len(a) == 0 or len(b) == 0 or len(a) + len(b) != len(key):
+                return False
+            if not (key.startswith(a) and key.endswith(b)):
+                return False
+    return True

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from itertools import repeat
 
 from alignkit.bpe._fileio import bytes_to_unicode
-from alignkit.bpe.loaders._printable import LIMIT, NATIVE, joined_to_bytes
+from alignkit.bpe.loaders._printable import LIMIT, NATIVE, joined_to_bytes, merges_make
 
 #: GPT-2's printable character of each byte, in byte order.
 ALPHABET = "".join(bytes_to_unicode()[b] for b in range(256))
@@ -107,21 +107,24 @@ def merge_results(merges: Sequence[object]) -> tuple[str, int] | None:
 
 
 def rank_order(
-    vocab: dict[str, object], made: tuple[str, int], special_ids: set[int]
+    vocab: dict[str, object], merges: list[object], special_ids: set[int]
 ) -> tuple[list[bytes], list[int], dict[int, bytes]] | None:
     """``(BPE tokens in rank order, their ids, decode-only tokens)`` of a file in merge layout.
 
-    ``vocab`` is the file's token -> id map (printable form), ``made`` the
-    merge results and their count (:func:`merge_results`), ``special_ids`` the ids of the
+    ``vocab`` is the file's token -> id map (printable form), ``merges`` its
+    merges (``"a b"`` or ``["a", "b"]``), ``special_ids`` the ids of the
     added/special tokens (left out of the BPE, as the general loader does).
     None when the file is not in merge layout or anything in it is unusual.
 
     Example:
         >>> vocab = {c: i for i, c in enumerate(ALPHABET)} | {"ab": 256, "<s>": 257}
-        >>> tokens, ids, added = rank_order(vocab, ("ab", 1), {257})
+        >>> tokens, ids, added = rank_order(vocab, ["a b"], {257})
         >>> tokens[-1], ids[-1], added
         (b'ab', 256, {})
     """
+    made = None if NATIVE else merge_results(merges)  # compiled: checked in place below
+    if made is None and not NATIVE:
+        return None
     keys = list(vocab)
     ids: list[int] = list(vocab.values())  # type: ignore[arg-type]
     n = len(keys)
@@ -139,9 +142,10 @@ def rank_order(
             return None
         for k in reversed(places):
             del keys[k], ids[k]
-    text, count = made
-    bpe = 256 + count
-    if len(keys) < bpe or set(keys[:256]) != ALPHABET_SET or "\n".join(keys[256:bpe]) != text:
+    bpe = 256 + len(merges)
+    if len(keys) < bpe or set(keys[:256]) != ALPHABET_SET:
+        return None
+    if not (merges_make(merges, keys, 256) if made is None else "\n".join(keys[256:bpe]) == made[0]):
         return None
     tokens = printable_to_bytes(keys)
     if tokens is None:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from alignkit.bpe._fileio import expect_dict, read_json, read_text, token_bytes
-from alignkit.bpe.loaders.byte_level import ALPHABET, merge_results, rank_order
+from alignkit.bpe.loaders.byte_level import ALPHABET, rank_order
 from alignkit.errors import TokenizerFileError
 
 
@@ -91,9 +91,6 @@ def load_rank_order(
         del lines[0]
     if lines and not lines[-1]:
         lines.pop()
-    made = merge_results(lines)
-    if made is None:
-        return None
     if isinstance(special_tokens, Mapping):
         specials = dict(special_tokens)
     else:
@@ -102,5 +99,5 @@ def load_rank_order(
             sid = raw.get(codecs.charmap_decode(s.encode("utf-8"), "strict", ALPHABET)[0])
             if type(sid) is int:
                 specials[s] = sid  # (other ids: rank_order refuses the vocabulary)
-    order = rank_order(raw, made, set(specials.values()))
+    order = rank_order(raw, lines, set(specials.values()))  # type: ignore[arg-type]
     return None if order is None else (*order, specials)

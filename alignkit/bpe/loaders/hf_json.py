@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json, token_bytes
-from alignkit.bpe.loaders.byte_level import merge_results, rank_order
+from alignkit.bpe.loaders.byte_level import rank_order
 from alignkit.bpe.loaders.gpt2_files import parse_merges
 from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
 from alignkit.bpe.tokenizer import Tokenizer
@@ -125,14 +125,11 @@ def _fast(
     raw_vocab, raw_merges = model.get("vocab"), model.get("merges")
     if not isinstance(raw_vocab, dict) or not isinstance(raw_merges, list):
         return None
-    made = merge_results(raw_merges)
-    if made is None:
-        return None
     try:
         specials, special_ids = _added_tokens(doc, where, normalizer)
     except TokenizerFileError:
         return None  # the general path raises it, after any error it finds first
-    order = rank_order(raw_vocab, made, special_ids)
+    order = rank_order(raw_vocab, raw_merges, special_ids)
     return None if order is None else (*order, specials)
 
 
