@@ -117,9 +117,9 @@ def tokenizer_from_dict(
 def load_model_file(path: str | Path, *, file_sha256: str | None = None) -> Tokenizer:
     """Load a tokenizer saved by :func:`save_tokenizer` (hash verified).
 
-    ``file_sha256``: the sha256 of the file's bytes when they are known (the bundled
-    file); if the file matches it, its stored content hash is taken as verified
-    instead of being recomputed. Otherwise the content hash is checked as usual.
+    ``file_sha256``: the sha256 of the file's (gunzipped) bytes when they are known
+    (the bundled file); if the file matches it, its stored content hash is taken as
+    verified instead of being recomputed. Otherwise the content hash is checked as usual.
 
     Example:
         >>> load_model_file("tok.json.gz").encode("hi")  # doctest: +SKIP

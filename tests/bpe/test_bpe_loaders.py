@@ -46,7 +46,9 @@ def test_bundled_equals_the_original_files() -> None:
     assert load_tokenizer(shared_path(*TOK, "tiktoken", "r50k_base.tiktoken")).hash == BUNDLED_HASH
 
 
-def test_bundled_file_sha_is_current_and_lets_the_content_hash_be_trusted(tmp_path: Path) -> None:
+def test_bundled_file_sha_is_current_and_lets_the_content_hash_be_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The bundled file's own sha256 (which spares recomputing its content hash) is up to date."""
     import hashlib
 
@@ -54,8 +56,14 @@ def test_bundled_file_sha_is_current_and_lets_the_content_hash_be_trusted(tmp_pa
     from alignkit.bpe.loaders import BUNDLED_FILE, BUNDLED_FILE_SHA256
 
     path = Path(alignkit.bpe.__file__).parent / "data" / BUNDLED_FILE
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == BUNDLED_FILE_SHA256
+    assert hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest() == BUNDLED_FILE_SHA256
     assert load_model_file(path, file_sha256=BUNDLED_FILE_SHA256).hash == BUNDLED_HASH
+    # the known file's content hash is not recomputed
+    monkeypatch.setattr(Tokenizer, "_content_hash", lambda self: "recomputed")
+    assert load_model_file(path, file_sha256=BUNDLED_FILE_SHA256).hash == BUNDLED_HASH
+    with pytest.raises(TokenizerFileError, match="content hash mismatch"):
+        load_model_file(path, file_sha256="0" * 64)
+    monkeypatch.undo()
     # a file that is not the known one is verified as usual, whatever sha is passed
     doc = json.loads(gzip.decompress(path.read_bytes()))
     doc["tokens"][300][1], doc["tokens"][301][1] = doc["tokens"][301][1], doc["tokens"][300][1]

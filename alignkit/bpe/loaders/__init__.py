@@ -22,8 +22,8 @@ DEFAULT = "gpt2"
 BUNDLED_FILE = "gpt2.alignkit.json.gz"
 #: sha256 content hash of the bundled GPT-2 tokenizer (checked on every load).
 BUNDLED_HASH = "6381a46b64417db4d8aa51a4084e06246c9661b4d6222f59078212ceb9f40854"
-#: sha256 of the bundled file's bytes: when they match, its content hash needs no recomputing.
-BUNDLED_FILE_SHA256 = "94870678ac30cfa4f46df5f1b03008298f552ac6633235f1737083f47bc8b8f1"
+#: sha256 of the bundled file's (gunzipped) bytes: when they match, its content hash needs no recomputing.
+BUNDLED_FILE_SHA256 = "78f54ccc5f8c787516e42c0d258356e3ec92414f59f0084e3140d9b0e2c4a70d"
 _BUNDLED_NAMES = {"gpt2", "r50k_base", "r50k"}
 
 
