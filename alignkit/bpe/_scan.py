@@ -119,7 +119,7 @@ def classify(data: bytes) -> bytes:
     i: i64 = 0
     while i < n:
         b = data[i]
-        if b < 0x80:
+        if b < 0x80:  # ASCII: already classed by translate
             i += 1
             continue
         if 0xC2 <= b <= 0xDF and i + 1 < n:
@@ -289,7 +289,7 @@ def _next_letters_digits_other(data: bytes, cls: bytes, i: i64, n: i64, kind: i6
                 k += 1
         return j
     if b != 10 and b != 13:
-        j = _next_cp(data, i, n)
+        j = i + 1 if b < 0x80 else _next_cp(data, i, n)
         if j < n and cls[j] & _L:
             j += 1
             while j < n and cls[j] & _L:
@@ -305,14 +305,6 @@ def _next_letters_digits_other(data: bytes, cls: bytes, i: i64, n: i64, kind: i6
             j += 1
         return j
     return _ws_end(data, cls, i, n, kind)
-
-
-def _next_cl100k(data: bytes, cls: bytes, i: i64, n: i64, kind: i64) -> i64:
-    if data[i] == 0x27:
-        e = _contraction(data, i, n)
-        if e > 0:
-            return e
-    return _next_letters_digits_other(data, cls, i, n, kind)
 
 
 def _o200k_upper_lower(data: bytes, cls: bytes, s: i64, n: i64) -> i64:
@@ -338,7 +330,7 @@ def _o200k_letters(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     b = data[i]
     s: i64 = -1
     if c & (_L | _N) == 0 and b != 10 and b != 13:
-        s = _next_cp(data, i, n)
+        s = i + 1 if b < 0x80 else _next_cp(data, i, n)
         if s < n:
             e = _o200k_upper_lower(data, cls, s, n)
             if e > 0:
@@ -391,16 +383,6 @@ def _next_o200k(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     return _ws_end(data, cls, i, n, KIND_O200K)
 
 
-def _end(kind: i64, data: bytes, cls: bytes, i: i64, n: i64) -> i64:
-    if kind == KIND_GPT2:
-        return _next_gpt2(data, cls, i, n)
-    if kind == KIND_O200K:
-        return _next_o200k(data, cls, i, n)
-    if kind == KIND_CL100K or kind == KIND_LLAMA3 or kind == KIND_QWEN:
-        return _next_cl100k(data, cls, i, n, kind)
-    raise ValueError(f"no compiled scanner for kind {kind}; use the regex fallback")
-
-
 def next_end(kind: int, data: bytes, cls: bytes, i: int) -> int:
     """Return the end of the piece of ``data`` that starts at byte ``i`` (``i < len(data)``).
 
@@ -409,7 +391,19 @@ def next_end(kind: int, data: bytes, cls: bytes, i: int) -> int:
         >>> next_end(KIND_GPT2, data, classify(data), 2)   # "  you" -> " " then " you"
         3
     """
-    return _end(kind, data, cls, i, len(data))
+    j: i64 = i
+    n: i64 = len(data)
+    if kind == KIND_GPT2:
+        return _next_gpt2(data, cls, j, n)
+    if kind == KIND_O200K:
+        return _next_o200k(data, cls, j, n)
+    if kind == KIND_CL100K or kind == KIND_LLAMA3 or kind == KIND_QWEN:
+        if data[j] == 0x27:
+            e = _contraction(data, j, n)
+            if e > 0:
+                return e
+        return _next_letters_digits_other(data, cls, j, n, kind)
+    raise ValueError(f"no compiled scanner for kind {kind}; use the regex fallback")
 
 
 def piece_ends(kind: int, data: bytes) -> list[int]:
@@ -423,11 +417,10 @@ def piece_ends(kind: int, data: bytes) -> list[int]:
     """
     cls = classify(data)
     n: i64 = len(data)
-    k: i64 = kind
     out: list[int] = []
     i: i64 = 0
     while i < n:
-        i = _end(k, data, cls, i, n)
+        i = next_end(kind, data, cls, i)
         out.append(i)
     return out
 
@@ -444,10 +437,9 @@ def piece_count(kind: int, data: bytes) -> int:
     """
     cls = classify(data)
     n: i64 = len(data)
-    k: i64 = kind
     count: i64 = 0
     i: i64 = 0
     while i < n:
-        i = _end(k, data, cls, i, n)
+        i = next_end(kind, data, cls, i)
         count += 1
     return count
