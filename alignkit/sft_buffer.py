@@ -1,12 +1,13 @@
 """Per-chunk native column buffers for SFT rows (compiled).
 
-:class:`SftBuffer` turns rendered segments straight into three flat native arrays
-(``librt.vecs.vec``: ``input_ids`` and ``labels`` as ``i32``, ``role_ids`` as
-``u8``) plus per-row lengths, counting tokens and trained tokens per role in the
-same pass. It does what :meth:`alignkit.encode.Encoder.encode`,
+:class:`SftBuffer` turns rendered segments straight into a flat native array of ids
+(``librt.vecs.vec[i32]``) plus one *run* per segment (token count, role id, trained
+flag) and per-row lengths, counting tokens and trained tokens per role in the same
+pass. It does what :meth:`alignkit.encode.Encoder.encode`,
 :func:`alignkit.truncate.truncate_example` and the row flattening of the pipeline
 do together, without a Python list or an :class:`~alignkit.encode.EncodedExample`
-per record; the arrays become numpy views once per chunk (``memoryview``).
+per record; ``labels`` and ``role_ids`` are expanded from the runs once per chunk
+(:func:`alignkit.sft_chunk.buffer_columns`), not token by token.
 
 A row is added in two steps, so the pipeline can still reject a row after seeing it:
 :meth:`SftBuffer.add` appends the row's tokens (and tells its length and any
@@ -25,8 +26,10 @@ takes it back. Masks are made with the ids, from the segments' structure, exactl
     5
     >>> buf.finish(0, POLICY_TRUNCATE) == KEPT
     True
-    >>> list(buf.ids), list(buf.labels), list(buf.roles), list(buf.lengths)
-    ([104, 105, 111, 107, 300], [-100, -100, 111, 107, 300], [1, 1, 2, 2, 2], [5])
+    >>> list(buf.ids), list(buf.run_lengths), list(buf.run_roles), list(buf.run_trained)
+    ([104, 105, 111, 107, 300], [2, 2, 1], [1, 2, 2], [0, 1, 1])
+    >>> list(buf.lengths), buf.tokens_by_role, buf.trained_by_role
+    ([5], [0, 2, 3, 0, 0, 0], [0, 0, 3, 0, 0, 0])
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Final, final
 from librt.vecs import append, pop, vec
 from mypy_extensions import i32, i64, u8
 
-from alignkit.encode import IGNORE_INDEX, NUM_ROLES, Encoder
+from alignkit.encode import NUM_ROLES, Encoder
 from alignkit.errors import SpecialTokenError
 from alignkit.templates.segments import KIND_SPECIAL, ROLE_TEMPLATE, Segment
 from alignkit.truncate import DROPPED, KEPT, TOO_LONG, TRUNCATED
@@ -51,15 +54,17 @@ POLICY_CODES: Final[dict[str, int]] = {"drop": POLICY_DROP, "truncate": POLICY_T
 #: :meth:`SftBuffer.finish`: the row has no trained token (after truncation); dropped.
 ZERO_TRAINED: Final = 5
 
-_IGNORE: Final[i32] = IGNORE_INDEX
-
-
 @final
 class SftBuffer:
-    """Flat ``input_ids``/``labels``/``role_ids`` of a chunk's rows, and per-role counts.
+    """Flat ``input_ids`` of a chunk's rows, their segment runs, and per-role counts.
+
+    Labels and role ids are not stored per token: each segment adds one *run* (its
+    token count, role id and trained flag), and :func:`labels_roles` expands the runs
+    into ``labels`` and ``role_ids`` once per chunk (``numpy.repeat``).
 
     Attributes:
-        ids, labels, roles: the kept rows' values, concatenated (native vectors).
+        ids: the kept rows' ids, concatenated (a native vector).
+        run_lengths, run_roles, run_trained: one entry per run of the kept rows.
         lengths: the length of each kept row.
         tokens_by_role, trained_by_role: counts of the kept rows, per role id.
         row_len: the length of the row being added (after :meth:`add`).
@@ -69,16 +74,27 @@ class SftBuffer:
     def __init__(self, encoder: Encoder) -> None:
         self.encoder: Encoder = encoder
         self.ids: vec[i32] = vec[i32]()
-        self.labels: vec[i32] = vec[i32]()
-        self.roles: vec[u8] = vec[u8]()
+        self.run_lengths: vec[i64] = vec[i64]()
+        self.run_roles: vec[u8] = vec[u8]()
+        self.run_trained: vec[u8] = vec[u8]()
         self.lengths: vec[i64] = vec[i64]()
         self.tokens_by_role: list[int] = [0] * NUM_ROLES
         self.trained_by_role: list[int] = [0] * NUM_ROLES
         self.row_tokens: list[int] = [0] * NUM_ROLES
         self.row_trained: list[int] = [0] * NUM_ROLES
         self.start: i64 = 0
+        self.run_start: i64 = 0
         self.row_len: int = 0
         self.flagged: str = ""
+
+    def _run(self, n: i64, role: int, trained: bool) -> None:
+        if n > 0:
+            self.run_lengths = append(self.run_lengths, n)
+            self.run_roles = append(self.run_roles, u8(role))
+            self.run_trained = append(self.run_trained, u8(1) if trained else u8(0))
+            self.row_tokens[role] += int(n)
+            if trained:
+                self.row_trained[role] += int(n)
 
     def add(self, segments: list[Segment]) -> int:
         """Append one row's tokens (not yet kept: call :meth:`finish` or :meth:`discard`).
@@ -93,115 +109,91 @@ class SftBuffer:
         """
         self.discard()
         enc = self.encoder
-        ids = self.ids
-        labels = self.labels
-        roles = self.roles
-        totals = self.row_tokens
-        trained = self.row_trained
+        core = enc.ascii_core
         for r in range(NUM_ROLES):
-            totals[r] = 0
-            trained[r] = 0
+            self.row_tokens[r] = 0
+            self.row_trained[r] = 0
         flagged = ""
-        try:
-            for s in range(len(segments)):
-                seg = segments[s]
-                role = seg.role
-                if role < 0 or role >= NUM_ROLES:
-                    raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
-                is_trained = seg.trained
-                if seg.kind == KIND_SPECIAL:
-                    sid = enc.special_id(seg.text)
-                    ids = append(ids, i32(sid))
-                    labels = append(labels, i32(sid) if is_trained else _IGNORE)
-                    roles = append(roles, u8(role))
-                    totals[role] += 1
-                    if is_trained:
-                        trained[role] += 1
-                    continue
-                text = seg.text
-                if role != ROLE_TEMPLATE and not flagged:
-                    flagged = enc.find_special(text)
-                    if flagged and enc.raise_on_special:
-                        raise SpecialTokenError(
-                            f"content contains the special token {flagged!r}; it would be"
-                            " encoded as plain text, but this run treats it as an error"
-                            " (special_in_content='error'); clean the data or use 'count'"
-                        )
-                r8 = u8(role)
-                core = enc.ascii_core
-                if role != ROLE_TEMPLATE and core is not None and text.isascii():
-                    # straight into the ids vector: no list, no boxed ints
-                    first: i64 = len(ids)
-                    ids = core.encode_bytes_into(text.encode("utf-8"), ids)
-                    end: i64 = len(ids)
-                    k = first
-                    if is_trained:
-                        while k < end:
-                            labels = append(labels, ids[k])
-                            roles = append(roles, r8)
-                            k += 1
-                    else:
-                        while k < end:
-                            labels = append(labels, _IGNORE)
-                            roles = append(roles, r8)
-                            k += 1
-                    totals[role] += int(end - first)
-                    if is_trained:
-                        trained[role] += int(end - first)
-                    continue
+        for s in range(len(segments)):
+            seg = segments[s]
+            role = seg.role
+            if role < 0 or role >= NUM_ROLES:
+                raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
+            if seg.kind == KIND_SPECIAL:
+                self.ids = append(self.ids, i32(enc.special_id(seg.text)))
+                self._run(1, role, seg.trained)
+                continue
+            text = seg.text
+            if role != ROLE_TEMPLATE and not flagged:
+                flagged = enc.find_special(text)
+                if flagged and enc.raise_on_special:
+                    raise SpecialTokenError(
+                        f"content contains the special token {flagged!r}; it would be"
+                        " encoded as plain text, but this run treats it as an error"
+                        " (special_in_content='error'); clean the data or use 'count'"
+                    )
+            first: i64 = len(self.ids)
+            if role != ROLE_TEMPLATE and core is not None and text.isascii():
+                # straight into the ids vector: no list, no boxed ints
+                self.ids = core.encode_bytes_into(text.encode("utf-8"), self.ids)
+            else:
                 toks = enc.text_ids(text, role)
-                n = len(toks)
-                if is_trained:
-                    for k in range(n):
-                        t = i32(toks[k])
-                        ids = append(ids, t)
-                        labels = append(labels, t)
-                        roles = append(roles, r8)
-                    trained[role] += n
-                else:
-                    for k in range(n):
-                        ids = append(ids, i32(toks[k]))
-                        labels = append(labels, _IGNORE)
-                        roles = append(roles, r8)
-                totals[role] += n
-        finally:
-            self.ids = ids
-            self.labels = labels
-            self.roles = roles
+                ids = self.ids
+                for k in range(len(toks)):
+                    ids = append(ids, i32(toks[k]))
+                self.ids = ids
+            self._run(i64(len(self.ids)) - first, role, seg.trained)
         self.flagged = flagged
-        self.row_len = int(i64(len(ids)) - self.start)
+        self.row_len = int(i64(len(self.ids)) - self.start)
         return self.row_len
 
     def discard(self) -> None:
         """Take back the row added last and not kept (a no-op when there is none)."""
-        start = self.start
         ids = self.ids
-        labels = self.labels
-        roles = self.roles
-        while i64(len(ids)) > start:
+        while i64(len(ids)) > self.start:
             ids, _ = pop(ids)
-            labels, _ = pop(labels)
-            roles, _ = pop(roles)
         self.ids = ids
-        self.labels = labels
-        self.roles = roles
+        self._pop_runs(self.run_start)
         self.row_len = 0
 
-    def _recount(self) -> None:
-        """Recount the row's per-role tokens from its arrays (after a cut)."""
+    def _pop_runs(self, keep: i64) -> None:
+        lengths = self.run_lengths
+        roles = self.run_roles
+        trained = self.run_trained
+        while i64(len(lengths)) > keep:
+            lengths, _ = pop(lengths)
+            roles, _ = pop(roles)
+            trained, _ = pop(trained)
+        self.run_lengths = lengths
+        self.run_roles = roles
+        self.run_trained = trained
+
+    def _cut(self, length: i64) -> None:
+        """Keep the row's first ``length`` tokens (runs clipped) and recount its roles."""
+        ids = self.ids
+        while i64(len(ids)) > self.start + length:
+            ids, _ = pop(ids)
+        self.ids = ids
         totals = self.row_tokens
         trained = self.row_trained
         for r in range(NUM_ROLES):
             totals[r] = 0
             trained[r] = 0
-        k = self.start
-        end: i64 = len(self.ids)
-        while k < end:
-            role = int(self.roles[k])
-            totals[role] += 1
-            if self.labels[k] != _IGNORE:
-                trained[role] += 1
+        left = length
+        k = self.run_start
+        end: i64 = len(self.run_lengths)
+        while k < end and left > 0:
+            n = self.run_lengths[k]
+            if n > left:
+                n = left
+                self.run_lengths[k] = n
+            left -= n
+            role = int(self.run_roles[k])
+            totals[role] += int(n)
+            if self.run_trained[k]:
+                trained[role] += int(n)
             k += 1
+        self._pop_runs(k)
 
     def finish(self, max_seq_len: int, policy: int) -> int:
         """Apply the truncation policy to the row added last; keep it or take it back.
@@ -221,18 +213,7 @@ class SftBuffer:
             if policy != POLICY_TRUNCATE:
                 self.discard()
                 return DROPPED if policy == POLICY_DROP else TOO_LONG
-            keep = self.start + i64(max_seq_len)
-            ids = self.ids
-            labels = self.labels
-            roles = self.roles
-            while i64(len(ids)) > keep:
-                ids, _ = pop(ids)
-                labels, _ = pop(labels)
-                roles, _ = pop(roles)
-            self.ids = ids
-            self.labels = labels
-            self.roles = roles
-            self._recount()
+            self._cut(i64(max_seq_len))
             n = max_seq_len
             status = TRUNCATED
         trained = self.row_trained
@@ -249,5 +230,6 @@ class SftBuffer:
             self.trained_by_role[r] += trained[r]
         self.lengths = append(self.lengths, i64(n))
         self.start = len(self.ids)
+        self.run_start = len(self.run_lengths)
         self.row_len = 0
         return status

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from alignkit.encode import IGNORE_INDEX
 from alignkit.errors import AlignkitError, InputError, OutputError
 from alignkit.truncate import DROPPED, TOO_LONG, TRUNCATED
 
@@ -157,6 +158,20 @@ def _view(values: Any, dtype: str) -> Any:
     return np.frombuffer(memoryview(values), dtype=dtype)
 
 
+def labels_roles(buf: SftBuffer, ids: Any) -> tuple[Any, Any]:
+    """``labels`` (``int32``: the id where trained, else -100) and ``role_ids`` (``uint8``)
+    of the buffer's kept rows, expanded from its runs (``ids``: the kept ids, ``int32``).
+    """
+    import numpy as np
+
+    lengths = _view(buf.run_lengths, "int64")
+    roles = np.repeat(_view(buf.run_roles, "uint8"), lengths)
+    trained = np.repeat(_view(buf.run_trained, "uint8").astype(bool), lengths)
+    labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
+    np.copyto(labels, ids, where=trained)
+    return labels, roles
+
+
 def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     """The buffer's ``input_ids``, ``labels``, ``role_ids`` as (values, int64 lengths), as
     :func:`alignkit.worker.flatten` makes them (dtypes, and the same vocabulary check).
@@ -172,8 +187,9 @@ def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     if len(ids) and int(ids.max()) >= n_vocab:
         raise OutputError(f"token id {int(ids.max())} is outside the vocabulary ({n_vocab} ids);"
                           " this is a bug in the tokenizer or template, please report it")
+    labels, roles = labels_roles(buf, ids)
     return [
         (checked_cast("input_ids", ids, column_dtype("input_ids", n_vocab)), lengths),
-        (_view(buf.labels, "int32"), lengths),
-        (_view(buf.roles, "uint8"), lengths),
+        (labels, lengths),
+        (roles, lengths),
     ]
