@@ -11,8 +11,8 @@ accepts it or produces the exact error. So a line it accepts is a line pydantic
 accepts with the same turns (a hypothesis differential test checks this), and no
 error message depends on it.
 
-It is conservative on purpose: ``metadata`` is accepted only as a flat object of
-strings, booleans, nulls and small integers; other metadata takes the pydantic path.
+It is conservative on purpose: ``metadata`` is accepted only as a flat object of JSON
+scalars; nested metadata takes the pydantic path.
 
     >>> sft_turns({"turns": [{"role": "user", "content": "Hi"},
     ...                      {"role": "assistant", "content": "Yo", "train": True}]})
@@ -31,7 +31,6 @@ TurnTuple = tuple[str, str, Optional[bool], Optional[str]]
 _RECORD_KEYS: Final[set[str]] = {"turns", "id", "source", "metadata"}
 _TURN_KEYS: Final[set[str]] = {"role", "content", "train", "reasoning"}
 _ROLES: Final[set[str]] = {"system", "user", "assistant", "tool"}
-_SMALL_INT: Final = 1 << 53
 
 
 def _optional_str(d: dict[str, object], key: str) -> bool:
@@ -43,14 +42,17 @@ def _optional_str(d: dict[str, object], key: str) -> bool:
 
 
 def _plain_metadata(value: object) -> bool:
-    """True for a flat object of strings, booleans, nulls and small integers."""
+    """True for a flat object of JSON scalars (strings, numbers, booleans, nulls).
+
+    Any such value that ``from_json`` produces is a valid ``JsonValue`` for pydantic
+    (``NaN``, infinities and big integers included); nested arrays and objects are
+    left to pydantic.
+    """
     if not isinstance(value, dict):
         return False
     for key in value:
         item = value[key]
-        if item is None or isinstance(item, str) or isinstance(item, bool):
-            continue
-        if isinstance(item, int) and -_SMALL_INT < item < _SMALL_INT:
+        if item is None or isinstance(item, (str, bool, int, float)):
             continue
         return False
     return True

@@ -57,7 +57,7 @@ def _record(draw: st.DrawFn) -> object:
     _maybe(d, "turns", _usually(draw, turns, st.one_of(_scalar, st.just([]))), draw(st.integers(0, 30)) > 0)
     _maybe(d, "id", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.booleans()))
     _maybe(d, "source", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.integers(0, 3)) == 0)
-    plain = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), _text)
+    plain = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), _text, st.just(2**70))
     flat = st.dictionaries(st.sampled_from(["a", "b"]), plain, max_size=2)
     nested = st.dictionaries(st.sampled_from(["a", "b"]), st.lists(_scalar, max_size=2), max_size=2)
     _maybe(d, "metadata", _usually(draw, flat, st.one_of(_scalar, nested)), draw(st.integers(0, 3)) == 0)
@@ -97,7 +97,8 @@ def test_plain_valid_records_are_accepted() -> None:
     value = {"turns": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
                        {"role": "assistant", "content": "Yo", "train": False, "reasoning": "r"},
                        {"role": "tool", "content": "42", "train": None}],
-             "id": "x", "source": None, "metadata": {"lang": "en", "n": 3, "ok": True}}
+             "id": "x", "source": None, "metadata": {"lang": "en", "n": 3, "ok": True, "score": 0.5,
+                                                     "big": 2**70, "none": None}}
     assert sft_turns(value) == [("system", "Be brief.", None, None), ("user", "Hi", None, None),
                                 ("assistant", "Yo", False, "r"), ("tool", "42", None, None)]
 
@@ -110,7 +111,7 @@ def test_plain_valid_records_are_accepted() -> None:
     {"turns": [{"role": "assistant", "content": " \n"}]},
     {"turns": [{"role": "user", "content": "a"}]},
     {"turns": []},
-    {"turns": [{"role": "assistant", "content": "a"}], "metadata": {"a": 1.5}},
+    {"turns": [{"role": "assistant", "content": "a"}], "metadata": {"a": {"b": 1}}},
     {"turns": [{"role": "assistant", "content": "a"}], "metadata": {"a": [1]}},
     {"turns": [{"role": "assistant", "content": "a", "train": 1}]},
     {"turns": [{"role": "assistant", "content": "a"}], "id": 3},
