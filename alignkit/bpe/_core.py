@@ -31,13 +31,13 @@ from heapq import heappop, heappush
 from typing import Final, cast, final
 
 import regex
-from librt.strings import BytesWriter, read_i64_le, write_i64_le
+from librt.strings import BytesWriter, write_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
 from alignkit.bpe._filter import TokenFilter
-from alignkit.bpe._pairs import NO_RANK, PairTable
-from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache
+from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
+from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, word
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
@@ -92,6 +92,7 @@ class BPECore:
         unique = True
         for k in range(65536):
             pair2[k] = NO_RANK
+        token_filter = TokenFilter(len(self.ranks))
         for token, rank in self.ranks.items():
             if rank < 0 or len(token) == 0 or rank >= NO_RANK:
                 raise ValueError(
@@ -105,20 +106,16 @@ class BPECore:
                 max_len = len(token)
             if len(token) == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
+            token_filter.add(token)
         #: token bytes of each id (b"" where no token has the id).
         self.decoder: list[bytes] = decoder
         #: the rank table's own int object of each id (ids are appended without boxing).
         self.id_objs: list[object] = id_objs
-        dec_word = vec[i64](capacity=size)
-        dec_len = vec[i32](capacity=size)
-        for token in decoder:
-            dec_word = append(dec_word, read_i64_le(token + PAD, 0) if 0 < len(token) <= 8 else 0)
-            dec_len = append(dec_len, i32(len(token)))
         #: bytes of each token of at most 8 bytes as one little-endian word (decode writes
-        #: the word, then truncates the writer to the token's length).
-        self.dec_word: vec[i64] = dec_word
-        #: byte length of each token (0: no token has the id).
-        self.dec_len: vec[i32] = dec_len
+        #: the word, then truncates the writer to the token's length); built on first decode.
+        self.dec_word: vec[i64] = vec[i64]()
+        #: byte length of each token (0: no token has the id); built on first decode.
+        self.dec_len: vec[i32] = vec[i32]()
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
         self.pair2: vec[i32] = pair2
@@ -129,8 +126,8 @@ class BPECore:
         self.byte_id: vec[i32] = byte_id
         #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
         #: "certainly not a token" for byte strings, from their hash (see :mod:`alignkit.bpe._filter`).
-        self.filter: TokenFilter = TokenFilter(list(self.ranks))
-        self.pairs: PairTable = PairTable(self.ranks, max_len, unique, token_filter=self.filter)
+        self.filter: TokenFilter = token_filter
+        self.pairs: PairTable = PairTable(self.ranks, max_len, unique and size < MAX_ID - 1, token_filter=token_filter)
         #: ids of pieces of 2..64 bytes (see :mod:`alignkit.bpe._pieces`); longer ones are not cached.
         self.pieces: PieceCache = PieceCache(cache_size)
         # Scratch buffers of the short merge (see _merge_short).
@@ -409,6 +406,21 @@ class BPECore:
             k = i64(nxt[k])
         return out
 
+    def _decode_tables(self) -> None:
+        """Fill ``dec_word``/``dec_len`` (once; a core that never decodes never pays)."""
+        decoder = self.decoder
+        blob = b"".join(decoder) + PAD
+        dec_word = vec[i64](capacity=len(decoder))
+        dec_len = vec[i32](capacity=len(decoder))
+        at: i64 = 0
+        for token in decoder:
+            n: i64 = len(token)
+            dec_word = append(dec_word, word(blob, at, n) if 0 < n <= 8 else 0)
+            dec_len = append(dec_len, i32(n))
+            at += n
+        self.dec_word = dec_word
+        self.dec_len = dec_len
+
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenate the bytes of ``ids``; raise ``KeyError`` naming the first unknown id.
 
@@ -419,6 +431,8 @@ class BPECore:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_bytes([0, 1, 0])
             b'aba'
         """
+        if len(self.dec_len) != len(self.decoder):
+            self._decode_tables()
         words = self.dec_word
         lens = self.dec_len
         size: i64 = len(lens)
@@ -450,6 +464,8 @@ class BPECore:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_vec(vec[i32]([1, 0]))
             b'ba'
         """
+        if len(self.dec_len) != len(self.decoder):
+            self._decode_tables()
         words = self.dec_word
         lens = self.dec_len
         size: i64 = len(lens)

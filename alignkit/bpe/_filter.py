@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Final, final
 
+from librt.strings import read_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i64
 
-from alignkit.bpe._pieces import PAD, piece_hash
+from alignkit.bpe._pieces import PAD, _mix, piece_hash
 
 _MIN_BITS: Final = 1 << 16
 
@@ -31,6 +32,32 @@ def _bits() -> vec[i64]:
 
 
 _BITS: Final = _bits()
+_FIVE: Final[i64] = 5
+_EIGHT: Final[i64] = 8
+
+
+def token_hash(token: bytes) -> i64:
+    """:func:`alignkit.bpe._pieces.piece_hash` of a whole bytes object (no padding needed).
+
+    Example:
+        >>> token_hash(b"hello") == piece_hash(b"xhello" + PAD, 1, 5)
+        True
+    """
+    n: i64 = len(token)
+    h: i64 = n
+    k: i64 = 0
+    while k < n:
+        w: i64 = 0
+        if k + 8 <= n:
+            w = read_i64_le(token, k)
+        else:
+            j: i64 = n - 1
+            while j >= k:
+                w = (w << _EIGHT) | i64(token[j])
+                j -= 1
+        h = _mix(h, w)
+        k += 8
+    return h ^ (h >> 29)
 
 
 @final
@@ -38,16 +65,19 @@ class TokenFilter:
     """Bit array over the hashes of a vocabulary's tokens (two bytes or longer).
 
     Example:
-        >>> f = TokenFilter([b"a", b"ab", b"abc"])
+        >>> f = TokenFilter(3)
+        >>> for token in (b"a", b"ab", b"abc"):
+        ...     f.add(token)
         >>> f.maybe(b"xab" + PAD, 1, 2), f.maybe(b"abc" + PAD, 0, 3)
         (True, True)
         >>> f.maybe(b"zq" + PAD, 0, 2)  # not a token (a collision could say True)
         False
     """
 
-    def __init__(self, tokens: list[bytes]) -> None:
+    def __init__(self, count: int) -> None:
+        """An empty filter sized for ``count`` tokens; :meth:`add` each token."""
         bits: i64 = _MIN_BITS
-        while bits < 16 * len(tokens):  # about 1 in 16 bits set: ~6% false "maybe"
+        while bits < 16 * count:  # about 1 in 16 bits set: ~6% false "maybe"
             bits *= 2
         self.mask: i64 = bits - 1
         words = vec[i64](capacity=bits // 32)
@@ -55,23 +85,15 @@ class TokenFilter:
         while k < bits // 32:
             words = append(words, 0)
             k += 1
-        blob = b"".join(tokens) + PAD
-        five: i64 = 5
-        at: i64 = 0
-        for token in tokens:
-            n: i64 = len(token)
-            if n >= 2:
-                h = piece_hash(blob, at, n) & self.mask
-                words[h >> five] |= self._bit(h)
-            at += n
         self.words: vec[i64] = words
 
-    def _bit(self, h: i64) -> i64:
-        """Bit ``h % 32`` of a word (32 bits a word: no bit reaches the sign)."""
-        return _BITS[h & 31]
+    def add(self, token: bytes) -> None:
+        """Mark ``token`` (tokens shorter than two bytes are never asked about)."""
+        if len(token) >= 2:
+            h = token_hash(token) & self.mask
+            self.words[h >> _FIVE] |= _BITS[h & 31]
 
     def maybe(self, padded: bytes, i: i64, length: i64) -> bool:
         """False when ``padded[i:i + length]`` (``length >= 2``) is certainly not a token."""
         h = piece_hash(padded, i, length) & self.mask
-        five: i64 = 5
-        return (self.words[h >> five] & self._bit(h)) != 0
+        return (self.words[h >> _FIVE] & _BITS[h & 31]) != 0

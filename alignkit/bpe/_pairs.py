@@ -68,9 +68,9 @@ class PairTable:
         #: skips the rank dict for bytes that are certainly no token (``data`` must then be padded).
         self.filter: TokenFilter | None = token_filter
         self.max_len: i64 = max_len
-        #: False when ids do not name bytes (two tokens share an id) or do not fit
-        #: in 20 bits: every lookup slices the piece.
-        self.enabled: bool = enabled and all(0 <= r < MAX_ID - 1 for r in ranks.values())
+        #: False: every lookup slices the piece. The caller must pass False when ids do
+        #: not name bytes (two tokens share an id) or do not all fit below ``MAX_ID - 1``.
+        self.enabled: bool = enabled
         self.max_slots: i64 = max(max_slots, 16)
         slots: i64 = min(i64(_MIN_SLOTS), self.max_slots)
         self.mask: i64 = slots - 1

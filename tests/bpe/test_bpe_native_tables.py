@@ -16,7 +16,7 @@ from mypy_extensions import i32
 from alignkit.bpe import _reference_encode as ref
 from alignkit.bpe import patterns
 from alignkit.bpe._core import BPECore
-from alignkit.bpe._filter import TokenFilter
+from alignkit.bpe._filter import TokenFilter, token_hash
 from alignkit.bpe._pairs import NO_RANK, PairTable
 from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, piece_hash
 
@@ -24,6 +24,13 @@ from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, piece_hash
 PIECES = st.binary(min_size=2, max_size=MAX_PIECE).map(lambda b: bytes(x % 3 * 0x7F for x in b)) | st.binary(
     min_size=2, max_size=MAX_PIECE
 )
+
+
+def _filter(tokens: list[bytes]) -> TokenFilter:
+    token_filter = TokenFilter(len(tokens))
+    for token in tokens:
+        token_filter.add(token)
+    return token_filter
 
 
 # --- piece cache ------------------------------------------------------------------
@@ -81,7 +88,7 @@ def test_pair_table_equals_a_dict_lookup_of_the_joined_bytes(
             ranks.setdefault(t + u, len(ranks))
     max_len = max(len(t) for t in ranks)
     table = PairTable(ranks, max_len, True, max_slots)  # 16 slots: emptied again and again
-    filtered = PairTable(ranks, max_len, True, max_slots, TokenFilter(list(ranks)))
+    filtered = PairTable(ranks, max_len, True, max_slots, _filter(list(ranks)))
     for _ in range(2):
         for a, b in pairs:
             left, right = tokens[a % len(tokens)], tokens[b % len(tokens)]
@@ -181,17 +188,18 @@ def test_ids_beyond_twenty_bits_disable_the_pair_table() -> None:
 @settings(max_examples=100, deadline=None)
 @given(tokens=st.lists(st.binary(min_size=1, max_size=70), max_size=200), other=st.binary(min_size=2, max_size=70))
 def test_token_filter_never_rejects_a_token(tokens: list[bytes], other: bytes) -> None:
-    token_filter = TokenFilter(tokens)
+    token_filter = _filter(tokens)
     for token in tokens:
         if len(token) >= 2:
             assert token_filter.maybe(b"\xff" + token + PAD, 1, len(token))
+            assert token_hash(token) == piece_hash(b"\xff" + token + PAD, 1, len(token))
     if other not in tokens and token_filter.maybe(other + PAD, 0, len(other)):
         pass  # a false "maybe" is allowed (the rank dict decides)
 
 
 def test_token_filter_rejects_most_non_tokens() -> None:
     tokens = [f"t{n}".encode() for n in range(5000)]
-    token_filter = TokenFilter(tokens)
+    token_filter = _filter(tokens)
     others = [f"u{n}".encode() for n in range(5000)]
     passed = sum(token_filter.maybe(o + PAD, 0, len(o)) for o in others)
     assert passed < 5000 * 0.15  # about 1 bit in 16 is set
