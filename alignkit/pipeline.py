@@ -97,15 +97,32 @@ def _file_kind(path: str, label: str, config: TokenizeConfig) -> tuple[str | Non
     if config.kind != "auto":
         return config.kind, 0
     from alignkit.io.jsonl import Line, read_lines
-    from alignkit.io.reader import RecordParser
 
-    parser = RecordParser(label, "auto", skip_blank=True)
+    parser = None
     for item in read_lines(path):
         if isinstance(item, Line):
+            if _certainly_sft(item.raw):  # what the parser would decide, without pydantic
+                return "sft", item.number
+            if parser is None:
+                from alignkit.io.reader import RecordParser
+
+                parser = RecordParser(label, "auto", skip_blank=True)
             parser.parse(item)
             if parser.file_kind is not None:
                 return parser.file_kind, parser.kind_line
     return None, 0
+
+
+def _certainly_sft(raw: bytes) -> bool:
+    """True when the line is certainly a valid SFT record (:mod:`alignkit.record_check`)."""
+    from pydantic_core import from_json
+
+    from alignkit.record_check import sft_turns
+
+    try:
+        return sft_turns(from_json(raw, cache_strings=False)) is not None
+    except ValueError:
+        return False
 
 
 def _chunks(paths: list[str], kinds: list[tuple[str | None, int]]) -> Iterator[Chunk]:

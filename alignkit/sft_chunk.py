@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
     from alignkit.encoder import Encoder
     from alignkit.sft_buffer import SftBuffer
+    from alignkit.templates.render import TurnTuple
     from alignkit.templates.specs import ChatSpec
     from alignkit.worker import Chunk, ChunkResult, TokenizeConfig
 
@@ -49,23 +50,16 @@ def sft_plan(encoder: Encoder, kind: str | None) -> tuple[ChatSpec, SegmentEncod
 def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
                       plan: tuple[ChatSpec, SegmentEncoder]) -> ChunkResult:
     """Validate, render, encode and truncate one SFT chunk into flat columns."""
-    from pydantic import ValidationError
     from pydantic_core import from_json
 
-    from alignkit.io.jsonl import Line
-    from alignkit.io.reader import RecordParser
     from alignkit.manifest import RunStats
     from alignkit.record_check import sft_turns
-    from alignkit.records import ChatExample
     from alignkit.sft_buffer import POLICY_CODES, ZERO_TRAINED, SftBuffer
-    from alignkit.templates.chat import turn_tuples
     from alignkit.templates.render import render
-    from alignkit.worker import _TOO_LONG, ChunkResult, _dropped, _fast_adapter, _reject
+    from alignkit.worker import _TOO_LONG, ChunkResult, _dropped, _reject
 
     spec, segment_encoder = plan
-    parser = RecordParser(chunk.path, "auto", skip_blank=config.skip_blank)
-    parser.file_kind = chunk.kind
-    parser.kind_line = chunk.kind_line
+    slow = _PydanticPath(chunk, config.skip_blank)
     stats = RunStats()
     rejects: list[dict[str, object]] = []
     for data in chunk.errors:
@@ -74,7 +68,6 @@ def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
         stats.records_in += 1
         stats.reject(err.error_type)
         rejects.append(_reject(chunk.path, err))
-    fast = _fast_adapter("sft")
     buf = SftBuffer(segment_encoder)
     mask = config.mask
     max_len = config.max_seq_len
@@ -86,22 +79,15 @@ def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
         except ValueError:
             turns = None
         if turns is None:  # the pydantic path: a valid record, or its exact error
-            record: ChatExample | None
-            try:
-                record = fast.validate_json(raw)
-            except ValidationError:
-                record = None
-            if record is None:
-                result = parser.parse(Line(number, raw))
-                if result.skipped:
-                    continue
-                if not isinstance(result.record, ChatExample):
-                    stats.records_in += 1
-                    stats.reject(result.errors[0].error_type)
-                    rejects.append(_reject(chunk.path, result.errors[0]))
-                    continue
-                record = result.record
-            turns = turn_tuples(record.turns)
+            got = slow.turns(number, raw)
+            if got is None:  # a blank line passed over
+                continue
+            if isinstance(got, InputError):
+                stats.records_in += 1
+                stats.reject(got.error_type)
+                rejects.append(_reject(chunk.path, got))
+                continue
+            turns = got
         stats.records_in += 1
         try:
             n = buf.add(render(spec, turns, mask))
@@ -148,6 +134,47 @@ def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     buf.discard()
     stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
     return ChunkResult(buffer_columns(buf, encoder.n_vocab), rejects, stats)
+
+
+class _PydanticPath:
+    """Validation of the lines the structural check does not accept, by pydantic (built on
+    first use: a file of valid records never imports pydantic's models)."""
+
+    def __init__(self, chunk: Chunk, skip_blank: bool) -> None:
+        self.chunk = chunk
+        self.skip_blank = skip_blank
+        self.parser: Any = None
+        self.adapter: Any = None
+
+    def turns(self, number: int, raw: bytes) -> list[TurnTuple] | InputError | None:
+        """The line's turns, its first error, or ``None`` for a blank line that is skipped."""
+        from pydantic import ValidationError
+
+        from alignkit.io.jsonl import Line
+        from alignkit.records import ChatExample
+        from alignkit.templates.chat import turn_tuples
+
+        if self.parser is None:
+            from alignkit.io.reader import RecordParser
+            from alignkit.worker import _fast_adapter
+
+            self.parser = RecordParser(self.chunk.path, "auto", skip_blank=self.skip_blank)
+            self.parser.file_kind = self.chunk.kind
+            self.parser.kind_line = self.chunk.kind_line
+            self.adapter = _fast_adapter("sft")
+        try:  # a valid record of the file's kind, validated once
+            record = self.adapter.validate_json(raw)
+        except ValidationError:
+            record = None
+        if record is None:  # anything else: the parser gives its exact errors (or skips)
+            result = self.parser.parse(Line(number, raw))
+            if result.skipped:
+                return None
+            if not isinstance(result.record, ChatExample):
+                error: InputError = result.errors[0]
+                return error
+            record = result.record
+        return turn_tuples(record.turns)
 
 
 def _view(values: Any, dtype: str) -> Any:

@@ -227,20 +227,19 @@ def _fast_adapter(kind: str | None) -> Any:
 
 def process_chunk(chunk: Chunk) -> ChunkResult:
     """Validate, encode and truncate one chunk (see :mod:`alignkit.pipeline`)."""
+    from alignkit.sft_chunk import process_sft_chunk, sft_plan
+
+    config = _STATE["config"]
+    encoder = _STATE["encoder"]
+    assert isinstance(config, TokenizeConfig) and isinstance(encoder, Encoder)
+    plan = sft_plan(encoder, chunk.kind)
+    if plan is not None:  # SFT with a built-in template: native buffers (same output)
+        return process_sft_chunk(chunk, config, encoder, plan)
     from pydantic import ValidationError
 
     from alignkit.io.jsonl import Line
     from alignkit.io.reader import RecordParser
     from alignkit.records import ChatExample, PreferenceExample
-
-    config = _STATE["config"]
-    encoder = _STATE["encoder"]
-    assert isinstance(config, TokenizeConfig) and isinstance(encoder, Encoder)
-    from alignkit.sft_chunk import process_sft_chunk, sft_plan
-
-    plan = sft_plan(encoder, chunk.kind)
-    if plan is not None:  # SFT with a built-in template: native buffers (same output)
-        return process_sft_chunk(chunk, config, encoder, plan)
     parser = RecordParser(chunk.path, "auto", skip_blank=config.skip_blank)
     if chunk.kind is not None:
         parser.file_kind = chunk.kind

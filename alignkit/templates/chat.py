@@ -19,15 +19,19 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alignkit.encode import EncodedExample, EncodedPair, Encoder
-from alignkit.records import ChatExample, PreferenceExample, Turn
 from alignkit.errors import TemplateError
-from alignkit.templates.jinja import JinjaRenderer, template_for_folder
 from alignkit.templates.render import POLICY_ALL_ASSISTANT, TurnTuple, policy_name, render, same_tokens
 from alignkit.templates.segments import KIND_SPECIAL, Segment, segments_text
 from alignkit.templates.specs import ChatSpec
+
+if TYPE_CHECKING:
+    # Imported where needed: pydantic (records) and jinja2 cost ~0.2 s of start-up, and the
+    # pipeline's common path (a built-in template, valid records) needs neither.
+    from alignkit.records import ChatExample, PreferenceExample, Turn
+    from alignkit.templates.jinja import JinjaRenderer
 
 _BOS_NAMES = ("<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>")
 _EOS_NAMES = ("<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>")
@@ -49,6 +53,8 @@ def spec_from_dict(data: dict[str, Any]) -> ChatSpec:
 
 def _rebuild(base: object, tokenizer: Any, policy: str, special_in_content: str,
              bos_token: str | None, eos_token: str | None) -> ChatTemplate:
+    from alignkit.templates.jinja import JinjaRenderer
+
     spec = spec_from_dict(base) if isinstance(base, dict) else base
     assert isinstance(spec, (ChatSpec, JinjaRenderer))
     return ChatTemplate(spec, tokenizer, policy=policy, special_in_content=special_in_content,
@@ -63,10 +69,12 @@ def turn_tuples(turns: Sequence[Turn] | Sequence[TurnTuple]) -> list[TurnTuple]:
     """
     out: list[TurnTuple] = []
     for t in turns:
-        if isinstance(t, Turn):
-            out.append((t.role, t.content, t.train, t.reasoning))
-        else:
-            out.append(t)
+        if not isinstance(t, tuple):
+            from alignkit.records import Turn
+
+            if isinstance(t, Turn):
+                t = (t.role, t.content, t.train, t.reasoning)
+        out.append(t)
     return out
 
 
@@ -88,6 +96,13 @@ def _pick(tokenizer: object, attr: str, names: tuple[str, ...], specials: dict[s
         if name in specials:
             return name
     return None
+
+
+def _chat_turns(example: object) -> Any:
+    """``example.turns`` for a :class:`~alignkit.records.ChatExample`, else ``example``."""
+    from alignkit.records import ChatExample
+
+    return example.turns if isinstance(example, ChatExample) else example
 
 
 class ChatTemplate:
@@ -112,7 +127,11 @@ class ChatTemplate:
         specials = tokenizer_specials(tokenizer)
         self.bos_token = bos_token or _pick(tokenizer, "bos_token", _BOS_NAMES, specials)
         self.eos_token = eos_token or _pick(tokenizer, "eos_token", _EOS_NAMES, specials)
-        self.jinja: JinjaRenderer | None = base if isinstance(base, JinjaRenderer) else None
+        self.jinja: JinjaRenderer | None = None
+        if not isinstance(base, ChatSpec):
+            from alignkit.templates.jinja import JinjaRenderer
+
+            self.jinja = base if isinstance(base, JinjaRenderer) else None
         self.spec = base.resolve(self.bos_token, self.eos_token) if isinstance(base, ChatSpec) else None
         self.policy = policy_name(policy)
         self.special_in_content = special_in_content
@@ -130,6 +149,8 @@ class ChatTemplate:
     def from_folder(cls, folder: str | Path, tokenizer: _Tokenizer, **options: Any) -> ChatTemplate:
         """The template of a model folder's ``chat_template``: the matching built-in spec,
         else the Jinja template rendered in a sandbox (see :mod:`alignkit.templates.jinja`)."""
+        from alignkit.templates.jinja import template_for_folder
+
         spec = template_for_folder(folder, list(tokenizer_specials(tokenizer)))
         return cls(spec, tokenizer, **options)
 
@@ -171,11 +192,13 @@ class ChatTemplate:
         ``special_in_content`` of the result names the first special-token string found
         in the content (encoded as text all the same), or is ``""``.
         """
-        turns = example.turns if isinstance(example, ChatExample) else example
+        turns = example if isinstance(example, (list, tuple)) else _chat_turns(example)
         return self.encoder.encode(self.render(turns, add_generation_prompt, policy))
 
     def find_special_in_content(self, record: ChatExample | PreferenceExample) -> str:
         """The first special-token string of the tokenizer inside any content, or ``""``."""
+        from alignkit.records import ChatExample
+
         if isinstance(record, ChatExample):
             texts = [t.content for t in record.turns] + [t.reasoning or "" for t in record.turns]
         else:
