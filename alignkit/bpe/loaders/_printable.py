@@ -19,8 +19,8 @@ from librt.strings import BytesWriter
 
 #: The code point bound of GPT-2's printable alphabet (U+0143 is the last one).
 LIMIT: Final = 0x144
-#: True when this module runs compiled.
-NATIVE: Final = not __file__.endswith(".py")
+#: True when this module runs compiled (its file is an extension module, not Python source or bytecode).
+NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
 
 
 def joined_to_bytes(data: bytes, high: bytes) -> list[bytes] | None:
