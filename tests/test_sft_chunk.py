@@ -134,3 +134,28 @@ def test_whole_runs_are_byte_identical_to_the_general_path(tokenizer_file: Path,
         tokenize_files([src], tmp_path / "g1", config)
     assert fast1.stats.written > 100 and fast1.stats.truncated > 0 and fast1.stats.special_in_content > 0
     assert tree(tmp_path / "f1") == tree(tmp_path / "g1") == tree(tmp_path / "f2")
+
+
+def test_valid_sft_files_never_import_pydantic_or_jinja(tmp_path: Path) -> None:
+    """Start-up matters for whole runs: pydantic (~0.15 s) is only for lines that need it."""
+    import subprocess
+    import sys
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data" / "sft.jsonl"
+    code = (
+        "import sys\n"
+        "from alignkit.pipeline import tokenize_files\n"
+        "from alignkit.worker import TokenizeConfig\n"
+        f"report = tokenize_files([{str(sample)!r}], {str(tmp_path / 'o')!r}, TokenizeConfig())\n"
+        "assert report.stats.written == report.stats.records_in > 0, report.stats\n"
+        "print(sorted(m for m in ('pydantic', 'jinja2', 'alignkit.records') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(sample.read_text() + '{"turns": [{"role": "bot", "content": "x"}]}\n')
+    code = code.replace(repr(str(sample)), repr(str(bad))).replace(
+        "assert report.stats.written == report.stats.records_in > 0, report.stats\n", "")
+    code = code.replace("TokenizeConfig()", "TokenizeConfig(on_error='skip')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pydantic" in out.stdout  # the bad line needs pydantic's exact error
