@@ -137,7 +137,8 @@ def test_whole_runs_are_byte_identical_to_the_general_path(tokenizer_file: Path,
 
 
 def test_valid_sft_files_never_import_pydantic_or_jinja(tmp_path: Path) -> None:
-    """Start-up matters for whole runs: pydantic (~0.15 s) is only for lines that need it."""
+    """Start-up matters for whole runs: pydantic (~0.15 s) is only for lines that need it, and
+    the progress bar's tqdm only for a terminal (stderr is a pipe here)."""
     import subprocess
     import sys
 
@@ -146,9 +147,10 @@ def test_valid_sft_files_never_import_pydantic_or_jinja(tmp_path: Path) -> None:
         "import sys\n"
         "from alignkit.pipeline import tokenize_files\n"
         "from alignkit.worker import TokenizeConfig\n"
-        f"report = tokenize_files([{str(sample)!r}], {str(tmp_path / 'o')!r}, TokenizeConfig())\n"
+        f"report = tokenize_files([{str(sample)!r}], {str(tmp_path / 'o')!r}, TokenizeConfig(),"
+        " progress=True)\n"
         "assert report.stats.written == report.stats.records_in > 0, report.stats\n"
-        "print(sorted(m for m in ('pydantic', 'jinja2', 'alignkit.records') if m in sys.modules))\n"
+        "print(sorted(m for m in ('pydantic', 'jinja2', 'alignkit.records', 'tqdm') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
