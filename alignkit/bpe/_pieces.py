@@ -194,7 +194,7 @@ class PieceCache:
             return
         if self.used >= self.limit:
             self.clear()
-        if 2 * (self.used + 1) > self.mask + 1:
+        if 4 * (self.used + 1) > 3 * (self.mask + 1):  # load <= 3/4
             self._grow()
         s = -1 - self.find(padded, i, length)
         if s < 0:
