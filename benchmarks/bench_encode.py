@@ -13,7 +13,8 @@ whether the core it imported is compiled.
 Measures, per tokenizer and corpus, one thread each:
 - cold: build the encoder from the already-parsed rank table, then encode the whole
   corpus once (piece-cache warm-up included) -- the "whole process" cost;
-- warm: encode the whole corpus again with the same encoder;
+- warm: encode the whole corpus again with the same encoder (also printed: the same into
+  a native ``vec[i32]`` from UTF-8 bytes, ``encode_bytes_into``, i.e. without the list);
 - decode: ``decode_bytes`` of all the ids;
 - Hugging Face ``tokenizers`` (GPT-2, Qwen): per document on the first ``--hf-mb`` MB
   (it is ~10x slower), compared with alignkit on the same documents.
@@ -43,6 +44,8 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")  # HF tokenizers: one thread, li
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import tiktoken  # noqa: E402
+from librt.vecs import vec  # noqa: E402
+from mypy_extensions import i32  # noqa: E402
 from tiktoken.load import load_tiktoken_bpe  # noqa: E402
 
 import alignkit  # noqa: E402
@@ -159,6 +162,9 @@ def bench_one(name: str, spec: dict[str, Any], text: str, label: str, args: argp
 
     ak_c, ak_cw, (core, ak_ids) = timed(ak_cold)
     ak_w, _, ak_ids2 = timed(lambda: core.encode_ordinary(text))
+    utf8 = text.encode("utf-8")
+    ak_v, _, _ = timed(lambda: core.encode_bytes_into(utf8, vec[i32]()))  # native ids, no list
+    del utf8
     same = ak_ids == tk_ids and ak_ids2 == tk_ids
     if not same:
         first = next((i for i, (a, b) in enumerate(zip(ak_ids, tk_ids)) if a != b), min(len(ak_ids), len(tk_ids)))
@@ -171,6 +177,7 @@ def bench_one(name: str, spec: dict[str, Any], text: str, label: str, args: argp
         f"{name:7} {label:13} {mb:7.1f} MB {len(tk_ids) / 1e6:6.2f} M ids | encode cold: tiktoken "
         f"{mb / tk_c:6.1f} MB/s alignkit {mb / ak_c:6.1f} MB/s = {tk_c / ak_c:4.2f}x "
         f"(wall {tk_cw / ak_cw:4.2f}x) | warm: {mb / tk_w:6.1f} vs {mb / ak_w:6.1f} MB/s = {tk_w / ak_w:4.2f}x "
+        f"(into a vec from bytes: {mb / ak_v:6.1f} MB/s) "
         f"| decode: {mb / tkd:6.1f} vs {mb / akd:6.1f} MB/s = {tkd / akd:4.2f}x "
         f"| ids identical: {'yes' if same else 'NO'}{'' if dec_same else ' DECODE DIFFERS'}"
     )
