@@ -137,8 +137,14 @@ class Tokenizer(Persistent):
         Example:
             >>> tok = Tokenizer.from_files("vocab.json", "merges.txt", ["<|endoftext|>"])  # doctest: +SKIP
         """
-        from alignkit.bpe.loaders.gpt2_files import load_vocab_merges
+        from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
 
+        names = list(special_tokens or [])
+        fast = load_rank_order(vocab_path, merges_path, names)
+        if fast is not None and len(fast[3]) == len(set(names)):  # files in merge layout, specials found
+            self = cls.__new__(cls)
+            self._setup(*fast, GPT2, None, False, None)
+            return self
         vocab, merges = load_vocab_merges(vocab_path, merges_path)
         return cls(vocab, merges, special_tokens)
 
