@@ -81,9 +81,7 @@ class BPECore:
         self.cache_size: int = cache_size
         self.pattern: str = pattern
         self.kind: int = pattern_kind(pattern)
-        self.regex: regex.Pattern[str] | None = (
-            regex.compile(pattern) if self.kind == KIND_REGEX else None
-        )
+        self.regex: regex.Pattern[str] | None = regex.compile(pattern) if self.kind == KIND_REGEX else None
         size = max(self.ranks.values()) + 1 if self.ranks else 0
         decoder: list[bytes] = [b""] * size  # b"": no token has this id
         id_objs: list[object] = [None] * size
@@ -124,10 +122,12 @@ class BPECore:
             byte_id[b] = self.ranks.get(bytes([b]), -1)
         #: id of each single byte (-1 when the byte is not a token).
         self.byte_id: vec[i32] = byte_id
-        #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
         #: "certainly not a token" for byte strings, from their hash (see :mod:`alignkit.bpe._filter`).
         self.filter: TokenFilter = token_filter
-        self.pairs: PairTable = PairTable(self.ranks, max_len, unique and size < MAX_ID - 1, token_filter=token_filter)
+        #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
+        self.pairs: PairTable = PairTable(
+            self.ranks, max_len, unique and size < MAX_ID - 1, token_filter=token_filter
+        )
         #: ids of pieces of 2..64 bytes (see :mod:`alignkit.bpe._pieces`); longer ones are not cached.
         self.pieces: PieceCache = PieceCache(cache_size)
         # Scratch buffers of the short merge (see _merge_short).
@@ -274,7 +274,9 @@ class BPECore:
             return []
         return self.to_list(self._piece_into(piece + PAD, 0, len(piece), vec[i32]()))
 
-    def _start(self, data: bytes, a: i64, n: i64, ids: vec[i32], pair: vec[i32], nxt: vec[i32], prv: vec[i32]) -> None:
+    def _start(
+        self, data: bytes, a: i64, n: i64, ids: vec[i32], pair: vec[i32], nxt: vec[i32], prv: vec[i32]
+    ) -> None:
         """Fill single-byte ids, byte-pair ranks and links of the piece ``data[a:a + n]``."""
         byte_id = self.byte_id
         pair2 = self.pair2
@@ -311,8 +313,15 @@ class BPECore:
             self.busy = False
 
     def _merge_in(
-        self, data: bytes, a: i64, b: i64, out: vec[i32],
-        ids: vec[i32], pair: vec[i32], nxt: vec[i32], prv: vec[i32],
+        self,
+        data: bytes,
+        a: i64,
+        b: i64,
+        out: vec[i32],
+        ids: vec[i32],
+        pair: vec[i32],
+        nxt: vec[i32],
+        prv: vec[i32],
     ) -> vec[i32]:
         """Merge ``data[a:b]`` (shorter than ``_HEAP_MIN``): a linear scan for the best pair.
 
@@ -431,6 +440,17 @@ class BPECore:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_bytes([0, 1, 0])
             b'aba'
         """
+        try:
+            return self._decode_list(ids)
+        except (OverflowError, ValueError):  # compiled: an id beyond 64 bits does not fit an i64
+            decoder = self.decoder
+            for i in ids:
+                if not 0 <= i < len(decoder) or len(decoder[i]) == 0:
+                    raise self._unknown(i) from None
+            raise
+
+    def _decode_list(self, ids: list[int]) -> bytes:
+        """:meth:`decode_bytes` without the 64-bit overflow fallback."""
         if len(self.dec_len) != len(self.decoder):
             self._decode_tables()
         words = self.dec_word

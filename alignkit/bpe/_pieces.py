@@ -152,7 +152,11 @@ class PieceCache:
             m = tab[2 * s + 1]
             if m == 0:
                 return -1 - s
-            if (m >> shift) == length and tab[2 * s] == w0 and (length <= 8 or self._same_tail(s, padded, i, length)):
+            if (
+                (m >> shift) == length
+                and tab[2 * s] == w0
+                and (length <= 8 or self._same_tail(s, padded, i, length))
+            ):
                 return s
             s = (s + 1) & mask
 

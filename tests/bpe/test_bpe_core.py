@@ -194,7 +194,7 @@ def test_decode_bytes_round_trips_every_id() -> None:
         assert core.decode_bytes(ids) == b"".join(core.decoder[i] for i in ids)
 
 
-@pytest.mark.parametrize("bad", [-1, 50_256, 10**9])
+@pytest.mark.parametrize("bad", [-1, 50_256, 10**9, 10**30, -(10**30), 1 << 63])
 def test_decode_rejects_unknown_ids(bad: int) -> None:
     with pytest.raises(KeyError, match=f"token id {bad} is not in this vocabulary"):
         _core("gpt2").decode_bytes([1, 2, bad, 3])

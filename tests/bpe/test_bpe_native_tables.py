@@ -66,7 +66,9 @@ def test_piece_cache_with_limit_zero_stores_nothing() -> None:
 
 @given(piece=PIECES, before=st.binary(max_size=9), after=st.binary(max_size=9))
 def test_piece_hash_depends_on_the_piece_bytes_only(piece: bytes, before: bytes, after: bytes) -> None:
-    assert piece_hash(before + piece + after + PAD, len(before), len(piece)) == piece_hash(piece + PAD, 0, len(piece))
+    assert piece_hash(before + piece + after + PAD, len(before), len(piece)) == piece_hash(
+        piece + PAD, 0, len(piece)
+    )
     assert piece_hash(piece + PAD, 0, len(piece)) >= 0
 
 
@@ -118,14 +120,16 @@ def vocabularies(draw: st.DrawFn) -> dict[bytes, int]:
     return ranks
 
 
-PIECE_TEXT = st.lists(st.sampled_from([b"a", b"b", b" ", b"\x00", b"\xd0\xb0", b"ab"]), min_size=1, max_size=120).map(
-    b"".join
-)
+PIECE_TEXT = st.lists(
+    st.sampled_from([b"a", b"b", b" ", b"\x00", b"\xd0\xb0", b"ab"]), min_size=1, max_size=120
+).map(b"".join)
 
 
 @settings(max_examples=150, deadline=None)
 @given(ranks=vocabularies(), pieces=st.lists(PIECE_TEXT, min_size=1, max_size=8))
-def test_merges_equal_the_reference_on_random_vocabularies(ranks: dict[bytes, int], pieces: list[bytes]) -> None:
+def test_merges_equal_the_reference_on_random_vocabularies(
+    ranks: dict[bytes, int], pieces: list[bytes]
+) -> None:
     core = BPECore(ranks, r"[\s\S]+", cache_size=3)
     for piece in pieces + pieces:  # again, with the pair table and cache filled
         assert core.encode_piece(piece) == ref.merge_piece(ranks, piece), piece
@@ -186,7 +190,10 @@ def test_ids_beyond_twenty_bits_disable_the_pair_table() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(tokens=st.lists(st.binary(min_size=1, max_size=70), max_size=200), other=st.binary(min_size=2, max_size=70))
+@given(
+    tokens=st.lists(st.binary(min_size=1, max_size=70), max_size=200),
+    other=st.binary(min_size=2, max_size=70),
+)
 def test_token_filter_never_rejects_a_token(tokens: list[bytes], other: bytes) -> None:
     token_filter = _filter(tokens)
     for token in tokens:
