@@ -1,11 +1,12 @@
 """An output folder that appears complete or not at all.
 
 Everything is written into ``.<name>.partial-<uuid>/`` next to the target; each
-file is flushed and ``fsync``-ed; ``manifest.json`` is written **last**, then the
-folder is renamed into place. A run killed at any moment therefore leaves either
-no target folder (a partial folder without a manifest may remain; it is visibly
-partial) or a complete one. A folder without ``manifest.json`` is by definition
-incomplete. On any exception, ``KeyboardInterrupt`` included, the partial
+file is flushed and ``fsync``-ed; ``manifest.json`` is written **last** (under a
+temporary name, fsync-ed, then renamed), then the folder is renamed into place.
+A run killed at any moment therefore leaves either no target folder or a complete
+one; a visibly partial folder may remain, and if it holds a ``manifest.json``, that
+manifest is whole and every file it lists is complete. A folder without
+``manifest.json`` is by definition incomplete. On any exception, ``KeyboardInterrupt`` included, the partial
 folder is removed.
 
 An existing target is replaced only when it is an alignkit output (it has a
@@ -127,11 +128,12 @@ class AtomicOutputDir:
             import time
 
             time.sleep(float(pause))
-        path = self.path / MANIFEST_NAME
-        with open(path, "wb") as handle:
+        temp = self.path / f".{MANIFEST_NAME}.tmp"
+        with open(temp, "wb") as handle:
             handle.write(manifest)
             handle.flush()
             os.fsync(handle.fileno())
+        os.replace(temp, self.path / MANIFEST_NAME)  # never a torn manifest.json
         fsync_path(self.path)
         old: Path | None = None
         try:
