@@ -289,7 +289,7 @@ def _next_letters_digits_other(data: bytes, cls: bytes, i: i64, n: i64, kind: i6
                 k += 1
         return j
     if b != 10 and b != 13:
-        j = i + 1 if b < 0x80 else _next_cp(data, i, n)
+        j = _next_cp(data, i, n)
         if j < n and cls[j] & _L:
             j += 1
             while j < n and cls[j] & _L:
@@ -330,7 +330,7 @@ def _o200k_letters(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     b = data[i]
     s: i64 = -1
     if c & (_L | _N) == 0 and b != 10 and b != 13:
-        s = i + 1 if b < 0x80 else _next_cp(data, i, n)
+        s = _next_cp(data, i, n)
         if s < n:
             e = _o200k_upper_lower(data, cls, s, n)
             if e > 0:

@@ -270,6 +270,33 @@ def test_classify_invalid_and_edge_sequences(data: bytes, classes: list[int]) ->
     assert list(_scan.classify(data)) == classes == _classify_reference(data)
 
 
+# Invalid UTF-8 (never made by str.encode) has no regex to compare with: these pin the
+# scanners' behaviour on it (a stray continuation byte stays with the code point before it),
+# as the scanner of 2396c2b split them; kinds in the order gpt2, cl100k, o200k, llama3, qwen.
+INVALID_SPLITS = {
+    b" \xa9\xa9A\xa9": [[3, 4, 5], [4, 5], [4, 5], [4, 5], [4, 5]],
+    b" \x80s ": [[2, 3, 4], [3, 4], [3, 4], [3, 4], [3, 4]],
+    b"A\xc3 \xa9\xa9s": [[1, 2, 5, 6], [1, 2, 6], [1, 2, 6], [1, 2, 6], [1, 2, 6]],
+    b"1\x80\x802": [[1, 3, 4], [4], [4], [4], [3, 4]],
+    b"'\x80s x\xff": [[2, 3, 5, 6], [3, 5, 6], [3, 5, 6], [3, 5, 6], [3, 5, 6]],
+    b"  \x80\n\n": [[1, 3, 5], [1, 5], [1, 5], [1, 5], [1, 5]],
+}
+
+
+@pytest.mark.parametrize("data", list(INVALID_SPLITS))
+def test_invalid_utf8_splits_are_pinned(data: bytes) -> None:
+    kinds = [_scan.KIND_GPT2, _scan.KIND_CL100K, _scan.KIND_O200K, _scan.KIND_LLAMA3, _scan.KIND_QWEN]
+    assert [_scan.piece_ends(kind, data) for kind in kinds] == INVALID_SPLITS[data]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=40))
+def test_any_bytes_split_into_a_partition(data: bytes) -> None:
+    for kind in KINDS.values():
+        ends = _scan.piece_ends(kind, data)
+        assert all(a < b for a, b in zip([0, *ends], ends)) and ends[-1:] == ([len(data)] if data else [])
+
+
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=100, deadline=None)
 @given(text=TEXTS)
