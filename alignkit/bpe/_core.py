@@ -83,6 +83,10 @@ class BPECore:
         self.kind: int = pattern_kind(pattern)
         self.regex: regex.Pattern[str] | None = regex.compile(pattern) if self.kind == KIND_REGEX else None
         size = max(self.ranks.values()) + 1 if self.ranks else 0
+        if size > NO_RANK:  # before allocating tables of ``size`` entries
+            for token, rank in self.ranks.items():
+                if rank >= NO_RANK:
+                    raise ValueError(f"token {token!r} has rank {rank}: need 0 <= rank < {NO_RANK}")
         decoder: list[bytes] = [b""] * size  # b"": no token has this id
         id_objs: list[object] = [None] * size
         pair2 = _zeros(65536)
