@@ -120,16 +120,28 @@ def _certainly_sft(raw: bytes) -> bool:
     from alignkit.record_check import sft_turns
 
     try:
-        return sft_turns(from_json(raw, cache_strings=False)) is not None
+        return sft_turns(from_json(raw, cache_strings="keys")) is not None
     except ValueError:
         return False
 
 
-def _chunks(paths: list[str], kinds: list[tuple[str | None, int]]) -> Iterator[Chunk]:
+def _chunks(paths: list[str], kinds: list[tuple[str | None, int]],
+            hashes: dict[str, tuple[str, int]] | None = None) -> Iterator[Chunk]:
+    """Chunks of the files' lines; the sha256 and size of each file read whole go to ``hashes``."""
     from alignkit.io.jsonl import Line, read_lines
+    from alignkit.io.whole_file import read_whole
 
     for path, (kind, kind_line) in zip(paths, kinds):
         label = input_label(path)
+        whole = read_whole(path)
+        if whole is not None:  # one read for the lines and the input hash
+            if hashes is not None:
+                hashes[path] = (whole.sha256, whole.size)
+            raws = whole.lines
+            for start in range(0, len(raws), CHUNK_LINES):
+                part = raws[start : start + CHUNK_LINES]
+                yield Chunk(label, kind, kind_line, list(zip(range(start + 1, start + 1 + len(part)), part)), [])
+            continue
         lines: list[tuple[int, bytes]] = []
         errors: list[dict[str, object]] = []
         for item in read_lines(path):
@@ -202,9 +214,10 @@ def tokenize_files(
     stats = RunStats()
     parts: list[list[tuple[Any, Any]]] = []
     rejects: list[dict[str, object]] = []
+    hashes: dict[str, tuple[str, int]] = {}
     bar = _progress(progress)
     try:
-        for result in _results(config, _chunks(names, kinds), num_proc):
+        for result in _results(config, _chunks(names, kinds, hashes), num_proc):
             if config.on_error == "fail":
                 for reject in result.rejects:
                     if reject["status"] == "rejected":
@@ -221,7 +234,7 @@ def tokenize_files(
         if bar is not None:
             bar.close()
     columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
-    return _write(config, kind, names, out, stats, rejects, columns, packing, encoder)
+    return _write(config, kind, names, out, stats, rejects, columns, packing, encoder, hashes)
 
 
 def _progress(enabled: bool) -> Any:
@@ -244,15 +257,17 @@ def _write(
     cols: list[Column],
     packing: dict[str, object] | None,
     encoder: Encoder,
+    hashes: dict[str, tuple[str, int]] | None = None,
 ) -> TokenizeReport:
     import json
 
     from alignkit.io.writers import write_columns
 
-    inputs: list[dict[str, object]] = [
-        {"path": input_label(n), "sha256": sha256_file(Path(n)), "bytes": Path(n).stat().st_size}
-        for n in names
-    ]
+    known = hashes or {}
+    inputs: list[dict[str, object]] = []
+    for n in names:
+        digest, size = known[n] if n in known else (sha256_file(Path(n)), Path(n).stat().st_size)
+        inputs.append({"path": input_label(n), "sha256": digest, "bytes": size})
     with AtomicOutputDir(out) as folder:
         write_columns(folder, cols, config.format)
         text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects)

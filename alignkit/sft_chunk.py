@@ -75,7 +75,7 @@ def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     spoof_error = config.special_in_content == "error"
     for number, raw in chunk.lines:
         try:
-            turns = sft_turns(from_json(raw, cache_strings=False))
+            turns = sft_turns(from_json(raw, cache_strings="keys"))
         except ValueError:
             turns = None
         if turns is None:  # the pydantic path: a valid record, or its exact error

@@ -238,7 +238,10 @@ def test_reading_errors_cross_process_boundaries(tmp_path: Path, monkeypatch: py
 
     import alignkit.io.jsonl as jsonl
 
+    import alignkit.io.whole_file as whole_file
+
     monkeypatch.setattr(jsonl, "read_lines", functools.partial(jsonl.read_lines, max_line_bytes=300))
+    monkeypatch.setattr(whole_file, "read_whole", functools.partial(whole_file.read_whole, max_line_bytes=300))
     rows: list[object] = [_sft(i) for i in range(600)]
     rows[400] = _sft(400, answer_len=500)
     src = _write(tmp_path / "s.jsonl", rows)

@@ -29,7 +29,7 @@ import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from alignkit.errors import OutputError
 
@@ -111,6 +111,20 @@ class AtomicOutputDir:
         fsync_path(path)
         self.files[name] = (path.stat().st_size, sha256_file(path))
 
+    def open_hashed(self, name: str) -> HashedFile:
+        """A binary file ``name`` that hashes what is written to it (no re-read to hash it).
+
+        Close it with :meth:`HashedFile.close` (it is fsync-ed and recorded then); on an
+        error it is left to the folder's cleanup.
+
+            >>> import pathlib, tempfile
+            >>> with AtomicOutputDir(pathlib.Path(tempfile.mkdtemp()) / "o") as out:
+            ...     f = out.open_hashed("a.bin"); _ = f.write(b"hi"); f.close()
+            ...     out.files["a.bin"][0]
+            2
+        """
+        return HashedFile(self, name, open(self.file(name), "wb"))  # noqa: SIM115 - closed by close()
+
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write, fsync and record one file."""
         path = self.file(name)
@@ -150,6 +164,50 @@ class AtomicOutputDir:
         finally:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+class HashedFile:
+    """A file of an :class:`AtomicOutputDir` that computes its sha256 and size as it is written.
+
+    File-like enough for ``pyarrow.PythonFile`` (``write``, ``tell``, ``flush``, ``closed``).
+    """
+
+    def __init__(self, folder: AtomicOutputDir, name: str, handle: BinaryIO) -> None:
+        self.folder = folder
+        self.name = name
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Write ``data`` (any buffer) and hash it."""
+        view = memoryview(data)
+        self.digest.update(view)
+        self.handle.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self.size
+
+    def flush(self) -> None:
+        """Flush to the operating system."""
+        self.handle.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Flush, fsync and close the file, and record its size and sha256 in the folder."""
+        if self.closed:
+            return
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        self.closed = True
+        self.folder.files[self.name] = (self.size, self.digest.hexdigest())
 
 
 class AtomicTextFile:

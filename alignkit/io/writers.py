@@ -168,6 +168,9 @@ def checked_cast(name: str, values: npt.NDArray[np.generic], dtype: str) -> npt.
                 f"column {name!r}: value {bad} does not fit {dtype} ({info.min}..{info.max});"
                 " this is a bug in the dtype choice, please report it"
             )
+    target = np.dtype(dtype)
+    if values.dtype.kind in "iu" and values.dtype.isnative and values.dtype.itemsize == target.itemsize:
+        return values.view(target)  # same bits for the values checked above: no copy
     return values.astype(dtype)
 
 
@@ -266,11 +269,12 @@ def _write_arrow(out: AtomicOutputDir, columns: list[Column], table: object) -> 
     import pyarrow as pa
 
     assert isinstance(table, pa.Table)
-    with pa.OSFile(str(out.file(ARROW_FILE)), "wb") as sink:
+    target = out.open_hashed(ARROW_FILE)  # hashed while written: no re-read to hash it
+    with pa.PythonFile(target, mode="w") as sink:
         with pa.ipc.new_stream(sink, table.schema) as writer:
             for batch in table.to_batches(max_chunksize=_ARROW_BATCH_ROWS):
                 writer.write_batch(batch)
-    out.seal(ARROW_FILE)
+    target.close()
     info = {"citation": "", "description": "", "features": _features(columns), "homepage": "", "license": ""}
     out.write_bytes("dataset_info.json", _json_bytes(info))
     state: dict[str, object] = {

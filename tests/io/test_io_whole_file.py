@@ -1,0 +1,60 @@
+"""read_whole: the same lines as the streaming reader, and the file's sha256, from one read."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alignkit.errors import UsageError
+from alignkit.io.jsonl import Line, read_lines
+from alignkit.io.whole_file import read_whole
+
+_PIECES = st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"{}", b" ", b"\xef\xbb\xbf",
+                                    "\u2028".encode(), b"\x85", b"\xff"]), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bom=st.booleans(), pieces=_PIECES)
+def test_same_lines_as_read_lines(bom: bool, pieces: list[bytes]) -> None:
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(pieces)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a.jsonl"
+        path.write_bytes(data)
+        whole = read_whole(path)
+        assert whole is not None
+        streamed = [item for item in read_lines(path)]
+    assert all(isinstance(item, Line) for item in streamed)
+    assert whole.lines == [item.raw for item in streamed if isinstance(item, Line)]
+    assert whole.sha256 == hashlib.sha256(data).hexdigest() and whole.size == len(data)
+
+
+def test_bom_only_file_is_one_blank_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf")
+    whole = read_whole(path)
+    assert whole is not None and whole.lines == [b""]
+
+
+def test_gzip_and_oversized_files_are_left_to_the_stream(tmp_path: Path) -> None:
+    packed = tmp_path / "a.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"{}\n"))
+    assert read_whole(packed) is None
+    big = tmp_path / "b.jsonl"
+    big.write_bytes(b"{}\n" * 10)
+    assert read_whole(big, max_line_bytes=29) is None  # could hold a line over the limit
+    assert read_whole(big, max_line_bytes=30) is not None
+
+
+def test_utf16_and_missing_files_give_the_stream_reader_errors(tmp_path: Path) -> None:
+    path = tmp_path / "u.jsonl"
+    path.write_bytes("{}\n".encode("utf-16"))
+    with pytest.raises(UsageError, match="UTF-16"):
+        read_whole(path)
+    with pytest.raises(UsageError, match="no such file"):
+        read_whole(tmp_path / "none.jsonl")
