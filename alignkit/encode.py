@@ -30,6 +30,7 @@ for or mapped back afterwards.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final, Protocol, final
 
 from alignkit.bpe._core import BPECore
@@ -172,6 +173,22 @@ def _ascii_core(tokenizer: object) -> BPECore | None:
     return core if isinstance(core, BPECore) else None
 
 
+def _text_preparer(tokenizer: object, core: BPECore | None) -> Callable[[str], str] | None:
+    """What alignkit's own tokenizer does to any text before its core encodes it (surrogate
+    fix, normalization), when its core is the ASCII core: ``core`` encodes the result
+    exactly as ``encode_ordinary`` encodes the text (the facade's own encode is that call).
+    ``None`` for any other tokenizer.
+    """
+    if core is None:
+        return None
+    from alignkit.bpe.tokenizer import Tokenizer
+
+    if type(tokenizer) is not Tokenizer:
+        return None
+    method = getattr(tokenizer, "_prepare", None)
+    return method if callable(method) else None
+
+
 @final
 class Encoder:
     """Turns segments into an :class:`EncodedExample`.
@@ -203,6 +220,9 @@ class Encoder:
         #: The tokenizer's core when it encodes ASCII text exactly as ``encode_ordinary``
         #: does (``Tokenizer.ascii_core``): ASCII text skips the facade's checks.
         self.ascii_core: BPECore | None = _ascii_core(tokenizer)
+        #: With :attr:`ascii_core`: the text any content becomes before that core encodes it
+        #: as ``encode_ordinary`` does (non-ASCII text too); ``None`` when unknown.
+        self.prepare: Callable[[str], str] | None = _text_preparer(tokenizer, self.ascii_core)
 
     def special_id(self, name: str) -> int:
         sid = self.specials.get(name)

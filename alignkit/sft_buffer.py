@@ -110,6 +110,7 @@ class SftBuffer:
         self.discard()
         enc = self.encoder
         core = enc.ascii_core
+        prepare = enc.prepare
         for r in range(NUM_ROLES):
             self.row_tokens[r] = 0
             self.row_trained[r] = 0
@@ -136,6 +137,14 @@ class SftBuffer:
             if role != ROLE_TEMPLATE and core is not None and text.isascii():
                 # straight into the ids vector: no list, no boxed ints
                 self.ids = core.encode_bytes_into(text.encode("utf-8"), self.ids)
+            elif role != ROLE_TEMPLATE and core is not None and prepare is not None:
+                # the facade's own steps, then the core as its encode_ordinary calls it
+                ready = prepare(text)
+                try:
+                    data = ready.encode("utf-8")
+                except UnicodeEncodeError:
+                    data = ready.encode("utf-8", "surrogatepass")
+                self.ids = core.encode_bytes_into(data, self.ids)
             else:
                 toks = enc.text_ids(text, role)
                 ids = self.ids

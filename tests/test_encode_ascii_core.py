@@ -46,3 +46,28 @@ def test_ascii_core_only_where_it_is_exact() -> None:
             return list(text.encode())
 
     assert Encoder(Plain(), {}).ascii_core is None and Encoder(Plain(), {}).text_ids("hi", 1) == [104, 105]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(st.sampled_from("ab \n\u00e9e\u0301\U0001f600\ud800x\u3000"), max_size=12))
+def test_buffer_ids_of_any_content_equal_encode_ordinary(text: str) -> None:
+    """Non-ASCII content goes through the facade's own preparation, then the core into the vector."""
+    from alignkit.sft_buffer import SftBuffer
+    from alignkit.templates.segments import KIND_TEXT, Segment
+
+    tok = _tokenizer(normalizer="NFC")
+    enc = Encoder(tok, tok.special_tokens)
+    assert enc.prepare is not None
+    buf = SftBuffer(enc)
+    buf.add([Segment(ROLE_USER, KIND_TEXT, text, True)])
+    assert list(buf.ids) == tok.encode_ordinary(text)
+
+
+def test_prepare_only_for_alignkit_tokenizers_with_an_exact_core() -> None:
+    assert Encoder(_tokenizer(add_prefix_space=True), {}).prepare is None  # no ASCII core
+
+    class Plain:
+        def encode_ordinary(self, text: str) -> list[int]:
+            return list(text.encode())
+
+    assert Encoder(Plain(), {}).prepare is None

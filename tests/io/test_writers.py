@@ -110,3 +110,30 @@ def test_never_replaces_a_foreign_folder(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="bad output file name"):
         with AtomicOutputDir(tmp_path / "x") as out:
             out.file(MANIFEST_NAME)
+
+
+def test_hashed_file_records_what_a_reread_hashes(tmp_path: Path) -> None:
+    """The Arrow file is hashed while written: its recorded sha256 and size match the file."""
+    from alignkit.io.atomic import sha256_file
+    from alignkit.io.writers import ARROW_FILE
+
+    cols = [Column("input_ids", "uint32", [[1, 2, 3], [4]] * 1500),
+            Column("role_ids", "uint8", [[1, 2, 2], [3]] * 1500)]
+    with AtomicOutputDir(tmp_path / "o") as out:
+        write_columns(out, cols, "arrow")
+        out.commit(b"{}")
+    for name, (size, digest) in out.files.items():
+        assert (size, digest) == ((tmp_path / "o" / name).stat().st_size, sha256_file(tmp_path / "o" / name))
+    assert ARROW_FILE in out.files
+
+
+def test_same_width_cast_is_a_checked_view() -> None:
+    from alignkit.io.writers import checked_cast
+
+    ids = np.array([0, 5, 2**31 - 1], dtype=np.int32)
+    view = checked_cast("input_ids", ids, "uint32")
+    assert view.dtype == np.uint32 and view.tolist() == [0, 5, 2**31 - 1] and np.shares_memory(view, ids)
+    with pytest.raises(OutputError, match="-1 does not fit uint32"):
+        checked_cast("input_ids", np.array([3, -1], dtype=np.int32), "uint32")
+    swapped = np.array([1, 2], dtype=">i4")  # not native byte order: converted, not viewed
+    assert checked_cast("x", swapped, "uint32").tolist() == [1, 2]
