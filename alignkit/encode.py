@@ -213,10 +213,6 @@ class Encoder:
         self.pattern: re.Pattern[str] | None = _special_pattern(self.specials)
         self.glue_cache: dict[str, list[int]] = {}
         self.first_chars: str = "".join(sorted({name[0] for name in self.specials if name}))
-        #: The first two characters of every special (a one-character special: ``""``, no
-        #: pre-filter): text without any of them holds no special, so the regex is skipped.
-        heads = {name[:2] for name in self.specials if name}
-        self.heads: list[str] = [] if any(len(h) < 2 for h in heads) else sorted(heads)
         #: The tokenizer's core when it encodes ASCII text exactly as ``encode_ordinary``
         #: does (``Tokenizer.ascii_core``): ASCII text skips the facade's checks.
         self.ascii_core: BPECore | None = _ascii_core(tokenizer)
@@ -246,15 +242,6 @@ class Encoder:
                 break
         if not found:
             return ""
-        heads = self.heads
-        if heads:
-            found = False
-            for k in range(len(heads)):
-                if heads[k] in text:
-                    found = True
-                    break
-            if not found:
-                return ""
         m = pattern.search(text)
         return "" if m is None else m.group(0)
 

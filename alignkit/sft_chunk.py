@@ -49,7 +49,26 @@ def sft_plan(encoder: Encoder, kind: str | None) -> tuple[ChatSpec, SegmentEncod
 
 def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
                       plan: tuple[ChatSpec, SegmentEncoder]) -> ChunkResult:
-    """Validate, render, encode and truncate one SFT chunk into flat columns."""
+    """Validate, render, encode and truncate one SFT chunk into flat columns.
+
+    The cyclic garbage collector is paused for the chunk (and restored): a record's
+    objects are freed by reference counting, and a chunk allocates enough small objects
+    to start hundreds of collections, some of them full ones over the loaded tokenizer.
+    Collection resumes between chunks, so garbage stays bounded by one chunk.
+    """
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _process(chunk, config, encoder, plan)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
+             plan: tuple[ChatSpec, SegmentEncoder]) -> ChunkResult:
     from pydantic_core import from_json
 
     from alignkit.manifest import RunStats

@@ -123,14 +123,3 @@ def test_example_and_pair_helpers() -> None:
     assert pair.special_in_content() == "<|a|>"
     assert pair.to_dpo()["rejected_input_ids"] == [5, 6]
     assert c.num_trained() == 1 and len(pair.rejected_full()) == 4
-
-
-def test_find_special_prefilter_by_first_two_characters() -> None:
-    """Text with a special's first character but none of its first two skips the regex; hits stay exact."""
-    enc = Encoder(Bytes(), {"<|im_end|>": 1, "</think>": 2})
-    assert enc.heads == ["</", "<|"]
-    assert enc.find_special("a << b <<x>> c") == ""
-    assert enc.find_special("x </think> <|im_end|>") == "</think>"
-    assert enc.find_special("<|im_end") == ""  # the prefix alone is no special
-    assert Encoder(Bytes(), {"<": 1, "<|x|>": 2}).heads == []  # a one-character special: no pre-filter
-    assert Encoder(Bytes(), {"<": 1, "<|x|>": 2}).find_special("a<b") == "<"
