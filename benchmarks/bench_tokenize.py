@@ -102,7 +102,8 @@ def phase_alignkit(src: Path, tok_dir: Path, out: Path, num_proc: int) -> dict[s
            "--tokenizer", str(tok_dir), "--template", "qwen3", "--max-seq-len", "0",
            "--num-proc", str(num_proc), "--report", "json"]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    # run outside the repository: `-m alignkit` from its root would import the source tree
+    proc = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=out.parent)
     secs = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI and its workers
     report = json.loads(proc.stdout)
