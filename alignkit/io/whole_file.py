@@ -14,7 +14,7 @@ pipe, a larger file, a read error) gives ``None``: stream it with ``read_lines``
     >>> _ = p.write_bytes(b'\\xef\\xbb\\xbf{"a": 1}\\r\\n{"b": 2}')
     >>> whole = read_whole(p)
     >>> whole.lines, whole.size
-    ([b'{"a": 1}', b'{"b": 2}'], 16)
+    ([b'{"a": 1}', b'{"b": 2}'], 21)
 """
 
 from __future__ import annotations

@@ -58,3 +58,12 @@ def test_utf16_and_missing_files_give_the_stream_reader_errors(tmp_path: Path) -
         read_whole(path)
     with pytest.raises(UsageError, match="no such file"):
         read_whole(tmp_path / "none.jsonl")
+
+
+@pytest.mark.parametrize("name", ["alignkit.io.whole_file", "alignkit.io.atomic"])
+def test_worked_examples_hold(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
