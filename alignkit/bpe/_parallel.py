@@ -8,6 +8,7 @@ bytes; see ``Persistent.__getstate__``) and rebuild it once per process.
 from __future__ import annotations
 
 import multiprocessing
+from array import array
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,10 +28,34 @@ def _init(tok: Tokenizer) -> None:
     _WORKER[:] = [tok]
 
 
-def _work(args: tuple[list[str], SpecialSet]) -> list[list[int]]:
+def _work(args: tuple[list[str], SpecialSet]) -> tuple[bytes, bytes]:
+    """Encode one batch; return its ids and per-text lengths as packed 64-bit buffers.
+
+    Two flat buffers pickle as two byte strings: the parent rebuilds the lists with
+    ``array.tolist`` (C) instead of unpickling one int object at a time (measured: the
+    parent's unpickling of pickled lists took as long as a worker's whole encode).
+    """
     texts, allowed = args
     tok = _WORKER[0]
-    return [tok.encode(t, allowed_special=allowed) for t in texts]
+    ids = array("q")
+    lengths = array("i")
+    for t in texts:
+        one = tok.encode(t, allowed_special=allowed)
+        ids.extend(one)
+        lengths.append(len(one))
+    return ids.tobytes(), lengths.tobytes()
+
+
+def _unpack(packed: tuple[bytes, bytes], out: list[list[int]]) -> None:
+    """Append the id lists of one batch returned by :func:`_work` to ``out``."""
+    ids = array("q")
+    ids.frombytes(packed[0])
+    lengths = array("i")
+    lengths.frombytes(packed[1])
+    start = 0
+    for n in lengths:
+        out.append(ids[start : start + n].tolist())
+        start += n
 
 
 def start_method() -> str:
@@ -65,6 +90,6 @@ def encode_batch(
     ctx = multiprocessing.get_context(start_method())
     with ProcessPoolExecutor(num_proc, mp_context=ctx, initializer=_init, initargs=(tok,)) as pool:
         out: list[list[int]] = []
-        for part in pool.map(_work, batches):
-            out.extend(part)
+        for packed in pool.map(_work, batches):
+            _unpack(packed, out)
     return out

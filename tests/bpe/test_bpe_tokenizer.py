@@ -228,7 +228,7 @@ def test_encode_batch_parallel_equals_sequential(gpt2: Tokenizer, monkeypatch: p
 
     if method not in multiprocessing.get_all_start_methods():
         pytest.skip(f"no {method} start method here")
-    texts = [f"text number {i}: {'é' * (i % 5)} {EOT}" for i in range(40)]
+    texts = ["", *(f"text number {i}: {'é' * (i % 5)} {EOT}" for i in range(40)), ""]
     expected = [gpt2.encode(t) for t in texts]
     assert gpt2.encode_batch(texts) == expected
     monkeypatch.setattr(_parallel, "MIN_PARALLEL_CHARS", 0)
