@@ -75,18 +75,21 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from alignkit.record_check import sft_turns
     from alignkit.sft_buffer import POLICY_CODES, ZERO_TRAINED, SftBuffer
     from alignkit.templates.render import render
-    from alignkit.worker import _TOO_LONG, ChunkResult, _dropped, _reject
+    from alignkit.worker import (
+        _TOO_LONG,
+        ChunkResult,
+        _count_reject,
+        _dropped,
+        _encode_error,
+        _reader_errors,
+        _spoof_error,
+    )
 
     spec, segment_encoder = plan
     slow = _PydanticPath(chunk, config.skip_blank)
     stats = RunStats()
     rejects: list[dict[str, object]] = []
-    for data in chunk.errors:
-        err = InputError(chunk.path, int(str(data["line"])), str(data["loc"]), str(data["message"]),
-                         str(data["type"]))
-        stats.records_in += 1
-        stats.reject(err.error_type)
-        rejects.append(_reject(chunk.path, err))
+    _reader_errors(chunk, stats, rejects)
     buf = SftBuffer(segment_encoder)
     mask = config.mask
     max_len = config.max_seq_len
@@ -103,41 +106,27 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
                 continue
             if isinstance(got, InputError):
                 stats.records_in += 1
-                stats.reject(got.error_type)
-                rejects.append(_reject(chunk.path, got))
+                _count_reject(stats, rejects, chunk.path, got)
                 continue
             turns = got
         stats.records_in += 1
         try:
             n = buf.add(render(spec, turns, mask))
-        except InputError as err:
-            stats.reject(err.error_type)
-            rejects.append(_reject(chunk.path, err))
-            continue
         except (AlignkitError, ValueError) as err:  # a template that cannot render this record
-            bad = InputError(chunk.path, number, "", str(err), "encode_error")
-            stats.reject(bad.error_type)
-            rejects.append(_reject(chunk.path, bad))
+            _count_reject(stats, rejects, chunk.path, _encode_error(chunk.path, number, err))
             continue
         flag = buf.flagged
         if flag:
             stats.special_in_content += 1
             if spoof_error:
                 buf.discard()
-                spoof = InputError(
-                    chunk.path, number, "", f"content contains the special-token string {flag!r};"
-                    " it is encoded as plain text (use --special-in-content count to accept it)",
-                    "special_in_content",
-                )
-                stats.reject(spoof.error_type)
-                rejects.append(_reject(chunk.path, spoof))
+                _count_reject(stats, rejects, chunk.path, _spoof_error(chunk.path, number, flag))
                 continue
         status = buf.finish(max_len, policy)
         if status == TOO_LONG:
             skip = InputError(chunk.path, number, "", f"{n} tokens, " + _TOO_LONG.format(n=max_len),
                               "too_long")
-            stats.reject(skip.error_type)
-            rejects.append(_reject(chunk.path, skip))
+            _count_reject(stats, rejects, chunk.path, skip)
         elif status == DROPPED:
             stats.drop("too_long")
             rejects.append(_dropped(chunk.path, number, "too_long", f"{n} tokens > --max-seq-len {max_len}"))

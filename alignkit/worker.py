@@ -202,6 +202,37 @@ def _dropped(path: str, line: int, reason: str, message: str) -> dict[str, objec
     return {"path": path, "line": line, "loc": "", "status": "dropped", "reason": reason, "message": message}
 
 
+def _count_reject(stats: RunStats, rejects: list[dict[str, object]], path: str, err: InputError) -> None:
+    """Count one rejected record and keep its rejects-file row."""
+    stats.reject(err.error_type)
+    rejects.append(_reject(path, err))
+
+
+def _reader_errors(chunk: Chunk, stats: RunStats, rejects: list[dict[str, object]]) -> None:
+    """Count the errors the reader found before the chunk was handed out (one record each)."""
+    for data in chunk.errors:
+        err = InputError(chunk.path, int(str(data["line"])), str(data["loc"]), str(data["message"]),
+                         str(data["type"]))
+        stats.records_in += 1
+        _count_reject(stats, rejects, chunk.path, err)
+
+
+def _encode_error(path: str, line: int, err: AlignkitError | ValueError) -> InputError:
+    """The rejection of a record a template cannot render (an ``InputError`` is kept as is)."""
+    if isinstance(err, InputError):
+        return err
+    return InputError(path, line, "", str(err), "encode_error")
+
+
+def _spoof_error(path: str, line: int, flag: str) -> InputError:
+    """The rejection of content with special-token text under ``--special-in-content error``."""
+    return InputError(
+        path, line, "", f"content contains the special-token string {flag!r};"
+        " it is encoded as plain text (use --special-in-content count to accept it)",
+        "special_in_content",
+    )
+
+
 _ADAPTERS: dict[str, Any] = {}
 
 
@@ -247,12 +278,7 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     stats = RunStats()
     rows: list[tuple[list[int], ...]] = []
     rejects: list[dict[str, object]] = []
-    for data in chunk.errors:
-        err = InputError(chunk.path, int(str(data["line"])), str(data["loc"]), str(data["message"]),
-                         str(data["type"]))
-        stats.records_in += 1
-        stats.reject(err.error_type)
-        rejects.append(_reject(chunk.path, err))
+    _reader_errors(chunk, stats, rejects)
     fast = _fast_adapter(chunk.kind)
     for number, raw in chunk.lines:
         record: ChatExample | PreferenceExample | None = None
@@ -268,8 +294,7 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
             record = result.record
             if record is None:
                 stats.records_in += 1
-                stats.reject(result.errors[0].error_type)
-                rejects.append(_reject(chunk.path, result.errors[0]))
+                _count_reject(stats, rejects, chunk.path, result.errors[0])
                 continue
         stats.records_in += 1
         try:
@@ -279,25 +304,13 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
             else:
                 prompt_len, chosen, rejected = encoder.encode_pair(record)
                 flag = chosen.special_in_content or rejected.special_in_content
-        except InputError as err:
-            stats.reject(err.error_type)
-            rejects.append(_reject(chunk.path, err))
-            continue
         except (AlignkitError, ValueError) as err:  # a template that cannot render this record
-            bad = InputError(chunk.path, number, "", str(err), "encode_error")
-            stats.reject(bad.error_type)
-            rejects.append(_reject(chunk.path, bad))
+            _count_reject(stats, rejects, chunk.path, _encode_error(chunk.path, number, err))
             continue
         if flag:
             stats.special_in_content += 1
             if config.special_in_content == "error":
-                spoof = InputError(
-                    chunk.path, number, "", f"content contains the special-token string {flag!r};"
-                    " it is encoded as plain text (use --special-in-content count to accept it)",
-                    "special_in_content",
-                )
-                stats.reject(spoof.error_type)
-                rejects.append(_reject(chunk.path, spoof))
+                _count_reject(stats, rejects, chunk.path, _spoof_error(chunk.path, number, flag))
                 continue
         if isinstance(record, ChatExample):
             row = sft_row(ex, config, stats)
@@ -305,9 +318,7 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
             row = pair_row(prompt_len, chosen, rejected, config, stats)
         if isinstance(row, Skip):
             if row.status == "rejected":
-                skip = InputError(chunk.path, number, "", row.message, row.reason)
-                stats.reject(skip.error_type)
-                rejects.append(_reject(chunk.path, skip))
+                _count_reject(stats, rejects, chunk.path, InputError(chunk.path, number, "", row.message, row.reason))
             else:
                 stats.drop(row.reason)
                 rejects.append(_dropped(chunk.path, number, row.reason, row.message))
