@@ -37,7 +37,7 @@ from mypy_extensions import i32, i64
 
 from alignkit.bpe._filter import TokenFilter
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
-from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, word
+from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, word, zeros_i32
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
@@ -49,15 +49,6 @@ def _missing(piece: bytes) -> KeyError:
         f"the bytes {piece!r} are not a token and cannot be merged from tokens: "
         "a byte-level vocabulary must contain all 256 single bytes"
     )
-
-
-def _zeros(n: i64) -> vec[i32]:
-    v = vec[i32](capacity=n)
-    k: i64 = 0
-    while k < n:
-        v = append(v, 0)
-        k += 1
-    return v
 
 
 @final
@@ -89,7 +80,7 @@ class BPECore:
                     raise ValueError(f"token {token!r} has rank {rank}: need 0 <= rank < {NO_RANK}")
         decoder: list[bytes] = [b""] * size  # b"": no token has this id
         id_objs: list[object] = [None] * size
-        pair2 = _zeros(65536)
+        pair2 = zeros_i32(65536)
         max_len = 0
         unique = True
         for k in range(65536):
@@ -121,7 +112,7 @@ class BPECore:
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
         self.pair2: vec[i32] = pair2
-        byte_id = _zeros(256)
+        byte_id = zeros_i32(256)
         for b in range(256):
             byte_id[b] = self.ranks.get(bytes([b]), -1)
         #: id of each single byte (-1 when the byte is not a token).
@@ -136,10 +127,10 @@ class BPECore:
         self.pieces: PieceCache = PieceCache(cache_size)
         # Scratch buffers of the short merge (see _merge_short).
         self.busy: bool = False
-        self.m_ids: vec[i32] = _zeros(_HEAP_MIN)
-        self.m_pair: vec[i32] = _zeros(_HEAP_MIN)
-        self.m_nxt: vec[i32] = _zeros(_HEAP_MIN)
-        self.m_prv: vec[i32] = _zeros(_HEAP_MIN)
+        self.m_ids: vec[i32] = zeros_i32(_HEAP_MIN)
+        self.m_pair: vec[i32] = zeros_i32(_HEAP_MIN)
+        self.m_nxt: vec[i32] = zeros_i32(_HEAP_MIN)
+        self.m_prv: vec[i32] = zeros_i32(_HEAP_MIN)
 
     def clear_cache(self) -> None:
         """Empty the caches (results never depend on them; this only frees memory)."""
@@ -309,7 +300,7 @@ class BPECore:
         """
         n: i64 = b - a
         if self.busy or n > _HEAP_MIN:
-            return self._merge_in(data, a, b, out, _zeros(n), _zeros(n), _zeros(n), _zeros(n))
+            return self._merge_in(data, a, b, out, zeros_i32(n), zeros_i32(n), zeros_i32(n), zeros_i32(n))
         self.busy = True
         try:
             return self._merge_in(data, a, b, out, self.m_ids, self.m_pair, self.m_nxt, self.m_prv)
@@ -377,10 +368,10 @@ class BPECore:
         """
         n: i64 = b - a
         width: i64 = n + 1
-        ids = _zeros(n)
-        pair = _zeros(n)
-        nxt = _zeros(n)
-        prv = _zeros(n)
+        ids = zeros_i32(n)
+        pair = zeros_i32(n)
+        nxt = zeros_i32(n)
+        prv = zeros_i32(n)
         self._start(data, a, n, ids, pair, nxt, prv)
         table = self.pairs
         heap: list[int] = []

@@ -16,7 +16,7 @@ from librt.strings import read_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i64
 
-from alignkit.bpe._pieces import PAD, _mix, piece_hash
+from alignkit.bpe._pieces import _mix, piece_hash
 
 _MIN_BITS: Final = 1 << 16
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from librt.vecs import append, vec
+from librt.vecs import vec
 from mypy_extensions import i32, i64
 
 from alignkit.bpe._filter import TokenFilter
+from alignkit.bpe._pieces import zeros_i64
 
 #: "no token": above every rank, so a merge scan never picks it.
 NO_RANK: Final = (1 << 30) - 1
@@ -30,15 +31,6 @@ _VAL_BITS: Final = 21
 _VAL_MASK: Final = (1 << 21) - 1  # also the stored value of "no token"
 _MIN_SLOTS: Final = 1 << 14
 _MAX_SLOTS: Final = 1 << 21  # 8 bytes a slot: at most 16 MiB
-
-
-def _zeros64(n: i64) -> vec[i64]:
-    v = vec[i64](capacity=n)
-    k: i64 = 0
-    while k < n:
-        v = append(v, 0)
-        k += 1
-    return v
 
 
 @final
@@ -74,7 +66,7 @@ class PairTable:
         self.max_slots: i64 = max(max_slots, 16)
         slots: i64 = min(i64(_MIN_SLOTS), self.max_slots)
         self.mask: i64 = slots - 1
-        self.tab: vec[i64] = _zeros64(slots)
+        self.tab: vec[i64] = zeros_i64(slots)
         self.used: i64 = 0
 
     def rank(self, left: i32, right: i32, data: bytes, a: i64, b: i64) -> i32:
@@ -137,12 +129,12 @@ class PairTable:
         old = self.tab
         slots: i64 = self.mask + 1
         if slots >= self.max_slots:
-            self.tab = _zeros64(slots)
+            self.tab = zeros_i64(slots)
             self.used = 0
             return
         slots *= 2
         self.mask = slots - 1
-        self.tab = _zeros64(slots)
+        self.tab = zeros_i64(slots)
         bits: i64 = _VAL_BITS
         twenty: i64 = 20
         k: i64 = 0
@@ -158,5 +150,5 @@ class PairTable:
 
     def clear(self) -> None:
         """Forget every cached pair."""
-        self.tab = _zeros64(self.mask + 1)
+        self.tab = zeros_i64(self.mask + 1)
         self.used = 0

@@ -8,8 +8,8 @@ bytes; see ``Persistent.__getstate__``) and rebuild it once per process.
 from __future__ import annotations
 
 import multiprocessing
-from array import array
 import threading
+from array import array
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Final

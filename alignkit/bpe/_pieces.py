@@ -39,7 +39,8 @@ def _masks() -> vec[i64]:
 _MASK: Final = _masks()
 
 
-def _filled64(n: i64) -> vec[i64]:
+def zeros_i64(n: i64) -> vec[i64]:
+    """A vector of ``n`` zeros (the native tables' common start)."""
     v = vec[i64](capacity=n)
     k: i64 = 0
     while k < n:
@@ -48,7 +49,8 @@ def _filled64(n: i64) -> vec[i64]:
     return v
 
 
-def _filled32(n: i64) -> vec[i32]:
+def zeros_i32(n: i64) -> vec[i32]:
+    """A vector of ``n`` zeros."""
     v = vec[i32](capacity=n)
     k: i64 = 0
     while k < n:
@@ -119,8 +121,8 @@ class PieceCache:
 
     def _reset(self, slots: i64) -> None:
         self.mask: i64 = slots - 1
-        self.tab: vec[i64] = _filled64(2 * slots)
-        self.koff: vec[i32] = _filled32(slots)  # the other words: words[koff:...]
+        self.tab: vec[i64] = zeros_i64(2 * slots)
+        self.koff: vec[i32] = zeros_i32(slots)  # the other words: words[koff:...]
         self.words: vec[i64] = vec[i64]()
         self.spans: vec[i32] = vec[i32]()
         self.used: i64 = 0
