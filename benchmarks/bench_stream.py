@@ -152,6 +152,32 @@ def split_docs(text: str, doc_chars: int) -> list[str]:
     return [d for d in out if d]
 
 
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i & 7
+    return total
+
+
+def machine_ceiling(procs: int, work: int = 20_000_000) -> float:
+    """Wall-time speed-up of ``procs`` processes over one on a fixed CPU-only loop.
+
+    The control for the batch figure: on a shared or hyper-threaded machine two
+    processes do not get two free cores, and no encoder can scale past this.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(procs) as pool:
+        list(pool.map(_spin, [1000] * procs))  # start the workers first
+        w0 = time.perf_counter()
+        list(pool.map(_spin, [work // procs] * procs))
+        many = time.perf_counter() - w0
+    w0 = time.perf_counter()
+    _spin(work)
+    one = time.perf_counter() - w0
+    return one / many
+
+
 def parallel(text: str, procs: int, doc_chars: int) -> bool:
     from alignkit.bpe.tokenizer import load_default
 
@@ -172,8 +198,11 @@ def parallel(text: str, procs: int, doc_chars: int) -> bool:
         print(f"encode_batch num_proc={n}: {len(docs)} docs, {mb:.1f} MB, wall {times[n]:.2f} s "
               f"= {mb / times[n]:.1f} MB/s", flush=True)
     same = results[1] == results[procs]
+    ceiling = machine_ceiling(procs)
     print(f"scaling num_proc={procs} vs 1: {times[1] / times[procs]:.2f}x (wall) on {os.cpu_count()} cores; "
           f"ids identical: {'yes' if same else 'NO'}")
+    print(f"machine ceiling (a CPU-only loop in {procs} processes vs 1, same moment): {ceiling:.2f}x; "
+          f"load average after: {os.getloadavg()[0]:.2f}")
     return same
 
 
