@@ -18,7 +18,8 @@ any other pattern falls back to the ``regex`` module.
 Everything hot runs on mypyc's native ``librt`` containers: the merge state lives in
 ``vec[i32]`` scratch buffers, the rank of two joined parts comes from a pair table keyed
 by their ids (:mod:`alignkit.bpe._pairs`), short pieces are cached by their bytes read
-as two words (:mod:`alignkit.bpe._pieces`), and decode writes into a ``BytesWriter``.
+as two words (:mod:`alignkit.bpe._pieces`), and decode writes into a ``BytesWriter``
+(:mod:`alignkit.bpe._decode`).
 
 Lone surrogates are not rejected: the text is encoded with ``surrogatepass`` and
 a surrogate is one "other" character, as ``regex`` sees it. The facade replaces
@@ -31,13 +32,13 @@ from heapq import heappop, heappush
 from typing import Final, cast, final
 
 import regex
-from librt.strings import BytesWriter, write_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
+from alignkit.bpe._decode import TokenDecoder
 from alignkit.bpe._filter import TokenFilter
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
-from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, word, zeros_i32
+from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, zeros_i32
 from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
@@ -104,11 +105,8 @@ class BPECore:
         self.decoder: list[bytes] = decoder
         #: the rank table's own int object of each id (ids are appended without boxing).
         self.id_objs: list[object] = id_objs
-        #: bytes of each token of at most 8 bytes as one little-endian word (decode writes
-        #: the word, then truncates the writer to the token's length); built on first decode.
-        self.dec_word: vec[i64] = vec[i64]()
-        #: byte length of each token (0: no token has the id); built on first decode.
-        self.dec_len: vec[i32] = vec[i32]()
+        #: the decoder of these tokens (:mod:`alignkit.bpe._decode`), built on first decode.
+        self.token_decoder: TokenDecoder | None = None
         self.max_len: int = max_len
         #: rank of each two-byte token, indexed by ``(b0 << 8) | b1``.
         self.pair2: vec[i32] = pair2
@@ -410,65 +408,22 @@ class BPECore:
             k = i64(nxt[k])
         return out
 
-    def _decode_tables(self) -> None:
-        """Fill ``dec_word``/``dec_len`` (once; a core that never decodes never pays)."""
-        decoder = self.decoder
-        blob = b"".join(decoder) + PAD
-        dec_word = vec[i64](capacity=len(decoder))
-        dec_len = vec[i32](capacity=len(decoder))
-        at: i64 = 0
-        for token in decoder:
-            n: i64 = len(token)
-            dec_word = append(dec_word, word(blob, at, n) if 0 < n <= 8 else 0)
-            dec_len = append(dec_len, i32(n))
-            at += n
-        self.dec_word = dec_word
-        self.dec_len = dec_len
+    def decoding(self) -> TokenDecoder:
+        """The decoder of this core's tokens (built on first use: a core that never decodes never pays)."""
+        dec = self.token_decoder
+        if dec is None:
+            dec = TokenDecoder(self.decoder)
+            self.token_decoder = dec
+        return dec
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenate the bytes of ``ids``; raise ``KeyError`` naming the first unknown id.
-
-        A token of at most 8 bytes is written as one native 64-bit store and the writer
-        truncated back to its length; longer ones are copied from their bytes.
 
         Example:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_bytes([0, 1, 0])
             b'aba'
         """
-        try:
-            return self._decode_list(ids)
-        except (OverflowError, ValueError):  # compiled: an id beyond 64 bits does not fit an i64
-            decoder = self.decoder
-            for i in ids:
-                if not 0 <= i < len(decoder) or len(decoder[i]) == 0:
-                    raise self._unknown(i) from None
-            raise
-
-    def _decode_list(self, ids: list[int]) -> bytes:
-        """:meth:`decode_bytes` without the 64-bit overflow fallback."""
-        if len(self.dec_len) != len(self.decoder):
-            self._decode_tables()
-        words = self.dec_word
-        lens = self.dec_len
-        size: i64 = len(lens)
-        w = BytesWriter()
-        n: i64 = len(ids)
-        k: i64 = 0
-        while k < n:
-            i: i64 = ids[k]
-            if i < 0 or i >= size:
-                raise self._unknown(i)
-            ln = lens[i]
-            if ln <= 8:
-                if ln == 0:
-                    raise self._unknown(i)
-                write_i64_le(w, words[i])
-                if ln < 8:
-                    w.truncate(len(w) - 8 + i64(ln))
-            else:
-                w.write(self.decoder[i])
-            k += 1
-        return w.getvalue()
+        return self.decoding().decode_bytes(ids)
 
     def decode_vec(self, ids: vec[i32]) -> bytes:
         """:meth:`decode_bytes` of a native vector (see :meth:`encode_bytes_into`).
@@ -479,29 +434,4 @@ class BPECore:
             >>> BPECore({b"a": 0, b"b": 1}, r".").decode_vec(vec[i32]([1, 0]))
             b'ba'
         """
-        if len(self.dec_len) != len(self.decoder):
-            self._decode_tables()
-        words = self.dec_word
-        lens = self.dec_len
-        size: i64 = len(lens)
-        w = BytesWriter()
-        n: i64 = len(ids)
-        k: i64 = 0
-        while k < n:
-            i: i64 = i64(ids[k])
-            if i < 0 or i >= size:
-                raise self._unknown(i)
-            ln = lens[i]
-            if ln <= 8:
-                if ln == 0:
-                    raise self._unknown(i)
-                write_i64_le(w, words[i])
-                if ln < 8:
-                    w.truncate(len(w) - 8 + i64(ln))
-            else:
-                w.write(self.decoder[i])
-            k += 1
-        return w.getvalue()
-
-    def _unknown(self, i: int) -> KeyError:
-        return KeyError(f"token id {i} is not in this vocabulary (ids are 0..{len(self.decoder) - 1})")
+        return self.decoding().decode_vec(ids)

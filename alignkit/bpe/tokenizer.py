@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Literal
 
 from alignkit.bpe._core import BPECore
+from alignkit.bpe._decode import TokenDecoder
 from alignkit.bpe._persist import FORMAT as FORMAT
 from alignkit.bpe._persist import VERSION as VERSION
 from alignkit.bpe._persist import Persistent
@@ -193,8 +194,7 @@ class Tokenizer(Persistent):
         self._decoder_map: dict[int, bytes] | None = None
         self._table_list: list[bytes | None] | None = None
         self._encoder_map: dict[bytes, int] | None = None
-        self._decode_core: BPECore | None = None
-        self._decode_core_built = False
+        self._decode_core: TokenDecoder | None = None
         self._remap: list[int] | None = None if increasing else ids
         self._core = BPECore(ranks, pattern)
         self._splitter = SpecialSplitter(self._specials)
@@ -383,12 +383,10 @@ class Tokenizer(Persistent):
         """
         if type(ids) is not list:
             ids = list(ids)
-        core = self._decoding_core()
-        if core is not None:
-            try:
-                return core.decode_bytes(ids)
-            except (KeyError, TypeError):
-                pass  # an unknown id: the facade's table below says which
+        try:
+            return self._decoding_core().decode_bytes(ids)
+        except (KeyError, TypeError):
+            pass  # an unknown id: the facade's table below says which
         decoder = self._decoder
         try:
             if ids and min(ids) < 0:
@@ -398,28 +396,23 @@ class Tokenizer(Persistent):
             bad = [i for i in ids if not isinstance(i, int) or i not in decoder][:5]
             raise ValueError(f"ids not in this tokenizer's vocabulary (n_vocab={self.n_vocab}): {bad}") from None
 
-    def _decoding_core(self) -> BPECore | None:
-        """A compiled core whose decoder knows every id (specials too), built on first use.
-
-        None when two ids share their bytes (one table cannot hold both).
-        """
-        if not self._decode_core_built:
-            self._decode_core_built = True
-            # The inverse of the id -> bytes map; without decode-only tokens (which may share
-            # ids with BPE tokens) it is built without that map: special ids are never BPE ids.
-            special_bytes = {i: s.encode("utf-8") for s, i in self._specials.items()}
-            size = len(self._decoder) if self._added else len(self._ids) + len(special_bytes)
-            if self._remap is None and size == len(self._ids):
-                self._decode_core = self._core
-            else:
-                if self._added:
-                    everything = {t: i for i, t in self._decoder.items()}
-                else:
-                    everything = dict(zip(self._tokens, self._ids))
-                    everything.update(zip(special_bytes.values(), special_bytes.keys()))
-                if len(everything) == size:
-                    self._decode_core = BPECore(everything, self.pattern)
-        return self._decode_core
+    def _decoding_core(self) -> TokenDecoder:
+        """A compiled decoder that knows every id (specials and added tokens too), built on first use."""
+        dec = self._decode_core
+        if dec is None:
+            if self._remap is None and not self._added and not self._specials:
+                dec = self._core.decoding()
+            else:  # every id's bytes, straight from the parallel lists (no id -> bytes map)
+                tokens = [b""] * self._n_vocab
+                for i, t in self._added.items():
+                    tokens[i] = t
+                for i, t in zip(self._ids, self._tokens):
+                    tokens[i] = t
+                for s, i in self._specials.items():
+                    tokens[i] = s.encode("utf-8")
+                dec = TokenDecoder(tokens)
+            self._decode_core = dec
+        return dec
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """Decode ids to text; invalid UTF-8 becomes U+FFFD (``errors="replace"``).

@@ -16,6 +16,7 @@ from mypy_extensions import i32
 from alignkit.bpe import _reference_encode as ref
 from alignkit.bpe import patterns
 from alignkit.bpe._core import BPECore
+from alignkit.bpe._decode import TokenDecoder
 from alignkit.bpe._filter import TokenFilter, token_hash
 from alignkit.bpe._pairs import NO_RANK, PairTable
 from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, piece_hash
@@ -210,3 +211,35 @@ def test_token_filter_rejects_most_non_tokens() -> None:
     others = [f"u{n}".encode() for n in range(5000)]
     passed = sum(token_filter.maybe(o + PAD, 0, len(o)) for o in others)
     assert passed < 5000 * 0.15  # about 1 bit in 16 is set
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(max_size=20), min_size=1, max_size=40),
+    st.lists(st.integers(min_value=-3, max_value=45), max_size=60),
+)
+def test_token_decoder_equals_joining_the_tokens(tokens: list[bytes], ids: list[int]) -> None:
+    """Tokens of 0 (a hole), 1-8 (one word) and 9+ bytes; unknown ids raise KeyError naming the id."""
+    dec = TokenDecoder(tokens)
+    known = [i for i in ids if 0 <= i < len(tokens) and tokens[i]]
+    assert dec.decode_bytes(known) == b"".join(tokens[i] for i in known)
+    assert dec.decode_vec(vec[i32](known)) == b"".join(tokens[i] for i in known)
+    bad = [i for i in ids if i not in known]
+    if bad:
+        with pytest.raises(KeyError, match=f"token id {bad[0]} is not"):
+            dec.decode_bytes(ids)
+        with pytest.raises(KeyError, match=f"token id {bad[0]} is not"):
+            dec.decode_vec(vec[i32](ids))
+
+
+def test_tokenizer_decodes_specials_and_added_tokens_without_a_second_core() -> None:
+    from alignkit.bpe.tokenizer import load_default
+
+    tok = load_default()
+    eot = tok.special_tokens["<|endoftext|>"]
+    ids = tok.encode("Hi <|endoftext|> there", allowed_special="all")
+    assert eot in ids
+    assert tok.decode_bytes(ids) == b"Hi <|endoftext|> there"
+    assert isinstance(tok._decoding_core(), TokenDecoder)
+    with pytest.raises(ValueError, match="not in this tokenizer's vocabulary"):
+        tok.decode_bytes([eot + 1])
