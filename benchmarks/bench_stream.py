@@ -198,6 +198,16 @@ def parallel(text: str, procs: int, doc_chars: int) -> bool:
         print(f"encode_batch num_proc={n}: {len(docs)} docs, {mb:.1f} MB, wall {times[n]:.2f} s "
               f"= {mb / times[n]:.1f} MB/s", flush=True)
     same = results[1] == results[procs]
+    arrays: dict[int, float] = {}
+    for n in (1, procs):
+        tok = load_default()
+        tok.encode("warm up")
+        w0 = time.perf_counter()
+        ids, offsets = tok.encode_batch_arrays(docs, num_proc=n)
+        arrays[n] = time.perf_counter() - w0
+        same = same and ids.tolist() == [i for doc in results[1] for i in doc]
+        print(f"encode_batch_arrays num_proc={n}: wall {arrays[n]:.2f} s = {mb / arrays[n]:.1f} MB/s", flush=True)
+    print(f"scaling of encode_batch_arrays num_proc={procs} vs 1: {arrays[1] / arrays[procs]:.2f}x (wall)")
     ceiling = machine_ceiling(procs)
     print(f"scaling num_proc={procs} vs 1: {times[1] / times[procs]:.2f}x (wall) on {os.cpu_count()} cores; "
           f"ids identical: {'yes' if same else 'NO'}")

@@ -10,11 +10,16 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Final
 
+from librt.vecs import vec
+from mypy_extensions import i32
+
 if TYPE_CHECKING:
+    import numpy as np
+
     from alignkit.bpe.tokenizer import SpecialSet, Tokenizer
 
 #: Below this many characters in all, one process is faster than starting workers.
@@ -29,26 +34,26 @@ def _init(tok: Tokenizer) -> None:
 
 
 def _work(args: tuple[list[str], SpecialSet]) -> tuple[bytes, bytes]:
-    """Encode one batch; return its ids and per-text lengths as packed 64-bit buffers.
+    """Encode one batch; return its ids (int32) and per-text lengths (int32) as two buffers.
 
-    Two flat buffers pickle as two byte strings: the parent rebuilds the lists with
-    ``array.tolist`` (C) instead of unpickling one int object at a time (measured: the
-    parent's unpickling of pickled lists took as long as a worker's whole encode).
+    The ids go from the compiled core into one native vector (no Python int per id), and
+    two flat buffers pickle as two byte strings: the parent turns them into lists with
+    ``array.tolist`` (C) or views them with numpy, instead of unpickling int by int.
     """
     texts, allowed = args
     tok = _WORKER[0]
-    ids = array("q")
+    ids = vec[i32]()
     lengths = array("i")
     for t in texts:
-        one = tok.encode(t, allowed_special=allowed)
-        ids.extend(one)
-        lengths.append(len(one))
-    return ids.tobytes(), lengths.tobytes()
+        before = len(ids)
+        ids = tok.encode_into(t, ids, allowed_special=allowed)
+        lengths.append(len(ids) - before)
+    return bytes(memoryview(ids)), lengths.tobytes()
 
 
 def _unpack(packed: tuple[bytes, bytes], out: list[list[int]]) -> None:
     """Append the id lists of one batch returned by :func:`_work` to ``out``."""
-    ids = array("q")
+    ids = array("i")
     ids.frombytes(packed[0])
     lengths = array("i")
     lengths.frombytes(packed[1])
@@ -69,6 +74,29 @@ def start_method() -> str:
     return "spawn"
 
 
+def _packed_batches(
+    tok: Tokenizer, texts: Sequence[str], num_proc: int, allowed_special: SpecialSet
+) -> Iterator[tuple[bytes, bytes]]:
+    """:func:`_work` results for ``texts`` in order: in this process or in ``num_proc`` workers."""
+    if num_proc < 1:
+        raise ValueError(f"num_proc must be >= 1, got {num_proc}")
+    allowed: SpecialSet = allowed_special if allowed_special == "all" else frozenset(allowed_special)
+    total = sum(len(t) for t in texts)
+    if num_proc == 1 or len(texts) < 2 or total < MIN_PARALLEL_CHARS:
+        _WORKER[:] = [tok]
+        try:
+            yield _work((list(texts), allowed))
+        finally:
+            _WORKER.clear()
+        return
+    n_batches = min(len(texts), num_proc * 8)
+    step = -(-len(texts) // n_batches)
+    batches = [(list(texts[i : i + step]), allowed) for i in range(0, len(texts), step)]
+    ctx = multiprocessing.get_context(start_method())
+    with ProcessPoolExecutor(num_proc, mp_context=ctx, initializer=_init, initargs=(tok,)) as pool:
+        yield from pool.map(_work, batches)
+
+
 def encode_batch(
     tok: Tokenizer, texts: Sequence[str], *, num_proc: int, allowed_special: SpecialSet
 ) -> list[list[int]]:
@@ -80,16 +108,40 @@ def encode_batch(
     """
     if num_proc < 1:
         raise ValueError(f"num_proc must be >= 1, got {num_proc}")
-    total = sum(len(t) for t in texts)
-    if num_proc == 1 or len(texts) < 2 or total < MIN_PARALLEL_CHARS:
+    if num_proc == 1 or len(texts) < 2 or sum(len(t) for t in texts) < MIN_PARALLEL_CHARS:
         return [tok.encode(t, allowed_special=allowed_special) for t in texts]
-    allowed: SpecialSet = allowed_special if allowed_special == "all" else frozenset(allowed_special)
-    n_batches = min(len(texts), num_proc * 8)
-    step = -(-len(texts) // n_batches)
-    batches = [(list(texts[i : i + step]), allowed) for i in range(0, len(texts), step)]
-    ctx = multiprocessing.get_context(start_method())
-    with ProcessPoolExecutor(num_proc, mp_context=ctx, initializer=_init, initargs=(tok,)) as pool:
-        out: list[list[int]] = []
-        for packed in pool.map(_work, batches):
-            _unpack(packed, out)
+    out: list[list[int]] = []
+    for packed in _packed_batches(tok, texts, num_proc, allowed_special):
+        _unpack(packed, out)
     return out
+
+
+def encode_batch_arrays(
+    tok: Tokenizer, texts: Sequence[str], *, num_proc: int, allowed_special: SpecialSet, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode ``texts`` into one flat id array and ``len(texts) + 1`` offsets (no int objects).
+
+    Text ``k``'s ids are ``ids[offsets[k]:offsets[k + 1]]``. Workers send packed buffers,
+    which are concatenated as they arrive, so the parent never builds Python ints.
+
+    Example:
+        >>> ids, offsets = encode_batch_arrays(tok, ["a b", "c"], num_proc=1,
+        ...                                    allowed_special="all", dtype="uint32")  # doctest: +SKIP
+        >>> ids.tolist(), offsets.tolist()  # doctest: +SKIP
+        ([64, 275, 66], [0, 2, 3])
+    """
+    import numpy as np
+
+    id_parts: list[np.ndarray] = []
+    len_parts: list[np.ndarray] = []
+    for ids, lengths in _packed_batches(tok, texts, num_proc, allowed_special):
+        id_parts.append(np.frombuffer(ids, dtype=np.int32))
+        len_parts.append(np.frombuffer(lengths, dtype=np.int32))
+    flat = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int32)
+    out = flat.astype(dtype)
+    if flat.size and not np.array_equal(out, flat):
+        raise ValueError(f"ids up to {int(flat.max())} do not fit dtype {dtype}")
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    if len_parts:
+        np.cumsum(np.concatenate(len_parts), out=offsets[1:])
+    return out, offsets

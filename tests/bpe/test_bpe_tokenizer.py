@@ -7,6 +7,7 @@ import pickle
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -236,6 +237,43 @@ def test_encode_batch_parallel_equals_sequential(gpt2: Tokenizer, monkeypatch: p
     assert gpt2.encode_batch(texts, num_proc=2) == expected
     with pytest.raises(ValueError, match="num_proc"):
         gpt2.encode_batch(texts, num_proc=0)
+    for n in (1, 2):
+        ids, offsets = gpt2.encode_batch_arrays(texts, num_proc=n)
+        assert ids.dtype == np.uint16 and offsets.tolist()[0] == 0 and len(offsets) == len(texts) + 1
+        assert [ids[offsets[k] : offsets[k + 1]].tolist() for k in range(len(texts))] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=6))
+def test_encode_into_equals_encode(gpt2: Tokenizer, parts: list[str]) -> None:
+    from librt.vecs import vec
+    from mypy_extensions import i32
+
+    text = EOT.join(parts)
+    assert list(gpt2.encode_into(text, vec[i32]())) == gpt2.encode(text)
+    plain = " ".join(parts)  # no special: appended after what the vector already holds
+    if EOT not in plain:
+        got = gpt2.encode_into(plain, vec[i32]([7]), allowed_special=set())
+        assert list(got) == [7, *gpt2.encode(plain, allowed_special=set())]
+
+
+def test_encode_into_refuses_disallowed_specials(gpt2: Tokenizer) -> None:
+    from librt.vecs import vec
+    from mypy_extensions import i32
+
+    with pytest.raises(SpecialTokenError):
+        gpt2.encode_into(f"a {EOT}", vec[i32](), allowed_special=set())
+
+
+def test_encode_batch_arrays_dtype(gpt2: Tokenizer) -> None:
+    ids, offsets = gpt2.encode_batch_arrays([], dtype="uint32")
+    assert ids.dtype == np.uint32 and ids.size == 0 and offsets.tolist() == [0]
+    ids, _ = gpt2.encode_batch_arrays(["hello world"], dtype="int64")
+    assert ids.tolist() == gpt2.encode("hello world")
+    with pytest.raises(ValueError, match="do not fit dtype uint8"):
+        gpt2.encode_batch_arrays(["hello world"], dtype="uint8")
+    with pytest.raises(ValueError, match="num_proc"):
+        gpt2.encode_batch_arrays(["a"], num_proc=0)
 
 
 def test_pickle_by_source_is_small_and_lazy(gpt2: Tokenizer) -> None:
