@@ -12,14 +12,12 @@ import threading
 from array import array
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from librt.vecs import vec
 from mypy_extensions import i32
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from alignkit.bpe.tokenizer import SpecialSet, Tokenizer
 
 #: Below this many characters in all, one process is faster than starting workers.
@@ -118,7 +116,7 @@ def encode_batch(
 
 def encode_batch_arrays(
     tok: Tokenizer, texts: Sequence[str], *, num_proc: int, allowed_special: SpecialSet, dtype: str
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[Any, Any]:  # numpy arrays (not imported here: the mypyc build env has no numpy)
     """Encode ``texts`` into one flat id array and ``len(texts) + 1`` offsets (no int objects).
 
     Text ``k``'s ids are ``ids[offsets[k]:offsets[k + 1]]``. Workers send packed buffers,
@@ -132,8 +130,8 @@ def encode_batch_arrays(
     """
     import numpy as np
 
-    id_parts: list[np.ndarray] = []
-    len_parts: list[np.ndarray] = []
+    id_parts: list[Any] = []
+    len_parts: list[Any] = []
     for ids, lengths in _packed_batches(tok, texts, num_proc, allowed_special):
         id_parts.append(np.frombuffer(ids, dtype=np.int32))
         len_parts.append(np.frombuffer(lengths, dtype=np.int32))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from librt.vecs import append as vec_append
 from librt.vecs import extend as vec_extend
@@ -35,9 +35,6 @@ from alignkit.bpe._specials import TEXT, SpecialSplitter
 from alignkit.bpe._vocab import bpe_order
 from alignkit.bpe.patterns import GPT2
 from alignkit.errors import SpecialTokenError, TokenizerFileError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
 
@@ -420,7 +417,7 @@ class Tokenizer(Persistent):
         num_proc: int = 1,
         allowed_special: SpecialSet = "all",
         dtype: str | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[Any, Any]:  # numpy arrays (not imported here: the mypyc build env has no numpy)
         """Encode many texts into one flat numpy id array plus offsets (no Python int per id).
 
         Text ``k``'s ids are ``ids[offsets[k]:offsets[k + 1]]``; ``dtype`` defaults to the
