@@ -131,13 +131,7 @@ def read_lines(
                 return
             number += 1
             if number == 1:
-                if chunk.startswith(_UTF16_BOMS):
-                    raise UsageError(
-                        f"{name}: the file is UTF-16; JSONL must be UTF-8:"
-                        f" convert it, e.g. `iconv -f UTF-16 -t UTF-8 {name}`"
-                    )
-                if chunk.startswith(_BOM):
-                    chunk = chunk[len(_BOM) :]
+                chunk = first_line_start(chunk, name)
             if chunk.endswith(b"\n"):
                 raw = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
             elif len(chunk) == limit:
@@ -152,6 +146,20 @@ def read_lines(
             yield Line(number, raw)
     finally:
         handle.close()
+
+
+def first_line_start(head: bytes, name: str) -> bytes:
+    """``head`` (the start of a file) without its UTF-8 byte-order mark.
+
+    Raises:
+        UsageError: the file starts with a UTF-16 byte-order mark.
+    """
+    if head.startswith(_UTF16_BOMS):
+        raise UsageError(
+            f"{name}: the file is UTF-16; JSONL must be UTF-8:"
+            f" convert it, e.g. `iconv -f UTF-16 -t UTF-8 {name}`"
+        )
+    return head[len(_BOM) :] if head.startswith(_BOM) else head
 
 
 def _drain(handle: BufferedIOBase, name: str, number: int) -> int:

@@ -25,11 +25,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from alignkit.errors import UsageError
-from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, open_binary
-
-_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start, open_binary
 
 
 @dataclass(frozen=True)
@@ -63,14 +59,9 @@ def read_whole(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_L
         handle.close()
     if len(data) > max_line_bytes:  # grew since fstat
         return None
-    if data.startswith(_UTF16_BOMS):
-        raise UsageError(
-            f"{name}: the file is UTF-16; JSONL must be UTF-8:"
-            f" convert it, e.g. `iconv -f UTF-16 -t UTF-8 {name}`"
-        )
+    body = first_line_start(data, name)
     digest = hashlib.sha256(data).hexdigest()
     ends = not data or data.endswith(b"\n")
-    body = data[len(_BOM):] if data.startswith(_BOM) else data
     lines = body.split(b"\n")
     if ends:
         lines.pop()  # the empty piece after the last "\n" (or of an empty file)
