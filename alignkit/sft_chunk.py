@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
     from alignkit.encoder import Encoder
     from alignkit.sft_buffer import SftBuffer
-    from alignkit.templates.render import TurnTuple
     from alignkit.templates.specs import ChatSpec
     from alignkit.worker import Chunk, ChunkResult, TokenizeConfig
 
@@ -78,6 +77,7 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from alignkit.worker import (
         _TOO_LONG,
         ChunkResult,
+        LineRecords,
         _count_reject,
         _dropped,
         _encode_error,
@@ -86,7 +86,7 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     )
 
     spec, segment_encoder = plan
-    slow = _PydanticPath(chunk, config.skip_blank)
+    slow = LineRecords(chunk, config.skip_blank)
     stats = RunStats()
     rejects: list[dict[str, object]] = []
     _reader_errors(chunk, stats, rejects)
@@ -101,14 +101,16 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
         except ValueError:
             turns = None
         if turns is None:  # the pydantic path: a valid record, or its exact error
-            got = slow.turns(number, raw)
+            got = slow.record(number, raw)
             if got is None:  # a blank line passed over
                 continue
             if isinstance(got, InputError):
                 stats.records_in += 1
                 _count_reject(stats, rejects, chunk.path, got)
                 continue
-            turns = got
+            from alignkit.templates.chat import turn_tuples
+
+            turns = turn_tuples(got.turns)  # a ChatExample: the parser knows the file is SFT
         stats.records_in += 1
         try:
             n = buf.add(render(spec, turns, mask))
@@ -142,47 +144,6 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     buf.discard()
     stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
     return ChunkResult(buffer_columns(buf, encoder.n_vocab), rejects, stats)
-
-
-class _PydanticPath:
-    """Validation of the lines the structural check does not accept, by pydantic (built on
-    first use: a file of valid records never imports pydantic's models)."""
-
-    def __init__(self, chunk: Chunk, skip_blank: bool) -> None:
-        self.chunk = chunk
-        self.skip_blank = skip_blank
-        self.parser: Any = None
-        self.adapter: Any = None
-
-    def turns(self, number: int, raw: bytes) -> list[TurnTuple] | InputError | None:
-        """The line's turns, its first error, or ``None`` for a blank line that is skipped."""
-        from pydantic import ValidationError
-
-        from alignkit.io.jsonl import Line
-        from alignkit.records import ChatExample
-        from alignkit.templates.chat import turn_tuples
-
-        if self.parser is None:
-            from alignkit.io.reader import RecordParser
-            from alignkit.worker import _fast_adapter
-
-            self.parser = RecordParser(self.chunk.path, "auto", skip_blank=self.skip_blank)
-            self.parser.file_kind = self.chunk.kind
-            self.parser.kind_line = self.chunk.kind_line
-            self.adapter = _fast_adapter("sft")
-        try:  # a valid record of the file's kind, validated once
-            record = self.adapter.validate_json(raw)
-        except ValidationError:
-            record = None
-        if record is None:  # anything else: the parser gives its exact errors (or skips)
-            result = self.parser.parse(Line(number, raw))
-            if result.skipped:
-                return None
-            if not isinstance(result.record, ChatExample):
-                error: InputError = result.errors[0]
-                return error
-            record = result.record
-        return turn_tuples(record.turns)
 
 
 def _view(values: Any, dtype: str) -> Any:

@@ -256,6 +256,48 @@ def _fast_adapter(kind: str | None) -> Any:
     return adapter
 
 
+class LineRecords:
+    """The records of one chunk's lines, validated by pydantic (built on first use).
+
+    A line is first validated by the file kind's own ``TypeAdapter`` (a valid record is
+    validated once); anything else goes to :class:`~alignkit.io.reader.RecordParser`,
+    which gives the exact error or skips a blank line.
+    """
+
+    def __init__(self, chunk: Chunk, skip_blank: bool) -> None:
+        self.chunk = chunk
+        self.skip_blank = skip_blank
+        self.parser: Any = None
+        self.adapter: Any = None
+
+    def record(self, number: int, raw: bytes) -> Any:
+        """The line's record, its first ``InputError``, or ``None`` for a skipped blank line."""
+        from pydantic import ValidationError
+
+        from alignkit.io.jsonl import Line
+
+        if self.parser is None:
+            from alignkit.io.reader import RecordParser
+
+            parser = RecordParser(self.chunk.path, "auto", skip_blank=self.skip_blank)
+            if self.chunk.kind is not None:
+                parser.file_kind = self.chunk.kind
+                parser.kind_line = self.chunk.kind_line
+            self.parser = parser
+            self.adapter = _fast_adapter(self.chunk.kind)
+        if self.adapter is not None:
+            try:
+                return self.adapter.validate_json(raw)
+            except ValidationError:
+                pass
+        result = self.parser.parse(Line(number, raw))
+        if result.skipped:
+            return None
+        if result.record is None:
+            return result.errors[0]
+        return result.record
+
+
 def process_chunk(chunk: Chunk) -> ChunkResult:
     """Validate, encode and truncate one chunk (see :mod:`alignkit.pipeline`)."""
     from alignkit.sft_chunk import process_sft_chunk, sft_plan
@@ -266,37 +308,21 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     plan = sft_plan(encoder, chunk.kind)
     if plan is not None:  # SFT with a built-in template: native buffers (same output)
         return process_sft_chunk(chunk, config, encoder, plan)
-    from pydantic import ValidationError
+    from alignkit.records import ChatExample
 
-    from alignkit.io.jsonl import Line
-    from alignkit.io.reader import RecordParser
-    from alignkit.records import ChatExample, PreferenceExample
-    parser = RecordParser(chunk.path, "auto", skip_blank=config.skip_blank)
-    if chunk.kind is not None:
-        parser.file_kind = chunk.kind
-        parser.kind_line = chunk.kind_line
+    records = LineRecords(chunk, config.skip_blank)
     stats = RunStats()
     rows: list[tuple[list[int], ...]] = []
     rejects: list[dict[str, object]] = []
     _reader_errors(chunk, stats, rejects)
-    fast = _fast_adapter(chunk.kind)
     for number, raw in chunk.lines:
-        record: ChatExample | PreferenceExample | None = None
-        if fast is not None:
-            try:  # the common case: a valid record of the file's kind, validated once
-                record = fast.validate_json(raw)
-            except ValidationError:
-                record = None
-        if record is None:  # anything else: the parser gives its exact errors (or skips)
-            result = parser.parse(Line(number, raw))
-            if result.skipped:
-                continue
-            record = result.record
-            if record is None:
-                stats.records_in += 1
-                _count_reject(stats, rejects, chunk.path, result.errors[0])
-                continue
+        record = records.record(number, raw)
+        if record is None:  # a blank line passed over
+            continue
         stats.records_in += 1
+        if isinstance(record, InputError):
+            _count_reject(stats, rejects, chunk.path, record)
+            continue
         try:
             if isinstance(record, ChatExample):
                 ex = encoder.encode_sft(record, config.mask)
