@@ -39,8 +39,11 @@ def _work(args: tuple[list[str], SpecialSet]) -> tuple[bytes, bytes]:
     two flat buffers pickle as two byte strings: the parent turns them into lists with
     ``array.tolist`` (C) or views them with numpy, instead of unpickling int by int.
     """
-    texts, allowed = args
-    tok = _WORKER[0]
+    return _encode_packed(_WORKER[0], *args)
+
+
+def _encode_packed(tok: Tokenizer, texts: list[str], allowed: SpecialSet) -> tuple[bytes, bytes]:
+    """:func:`_work` for a given tokenizer (also the in-process path)."""
     ids = vec[i32]()
     lengths = array("i")
     for t in texts:
@@ -82,11 +85,7 @@ def _packed_batches(
     allowed: SpecialSet = allowed_special if allowed_special == "all" else frozenset(allowed_special)
     total = sum(len(t) for t in texts)
     if num_proc == 1 or len(texts) < 2 or total < MIN_PARALLEL_CHARS:
-        _WORKER[:] = [tok]
-        try:
-            yield _work((list(texts), allowed))
-        finally:
-            _WORKER.clear()
+        yield _encode_packed(tok, list(texts), allowed)
         return
     n_batches = min(len(texts), num_proc * 8)
     step = -(-len(texts) // n_batches)
