@@ -142,13 +142,7 @@ class AtomicOutputDir:
             import time
 
             time.sleep(float(pause))
-        temp = self.path / f".{MANIFEST_NAME}.tmp"
-        with open(temp, "wb") as handle:
-            handle.write(manifest)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, self.path / MANIFEST_NAME)  # never a torn manifest.json
-        fsync_path(self.path)
+        atomic_write(self.path / MANIFEST_NAME, manifest)  # never a torn manifest.json
         old: Path | None = None
         try:
             if self.target.exists():
