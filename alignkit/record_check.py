@@ -132,3 +132,83 @@ def sft_turns(value: object) -> list[TurnTuple] | None:
     if not assistant:
         return None
     return out
+
+
+_PAIR_KEYS: Final[set[str]] = {"history", "response_a", "response_b", "chosen", "score_a", "score_b",
+                               "id", "source", "metadata"}
+
+
+def _optional_score(d: dict[str, object], key: str) -> bool:
+    """True when ``d[key]`` is absent, ``None``, a float or an int (not a bool)."""
+    if key not in d:
+        return True
+    value = d[key]
+    if value is None or isinstance(value, float):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _response(d: dict[str, object], key: str) -> str | None:
+    """``d[key]`` when it is a string with a non-blank character, else ``None``."""
+    if key not in d:
+        return None
+    value = d[key]
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value
+
+
+def pair_parts(value: object) -> tuple[list[TurnTuple], str, str] | None:
+    """``(history, chosen response, rejected response)`` when ``value`` is certainly a valid
+    :class:`~alignkit.records.PreferenceExample`, else ``None``.
+
+    The rules are those of :func:`sft_turns` for the history's turns, plus: the history is a
+    non-empty list ending on a user turn, both responses are non-blank strings that differ,
+    ``chosen`` is ``"a"`` or ``"b"``, scores are absent, null or numbers.
+
+    Args:
+        value: what ``pydantic_core.from_json`` returned for one line.
+
+    Returns:
+        The parts, or ``None``: then validate the line with pydantic (``None`` is never an
+        error by itself).
+
+        >>> pair_parts({"history": [{"role": "user", "content": "2+2?"}],
+        ...             "response_a": "5", "response_b": "4", "chosen": "b"})
+        ([('user', '2+2?', None, None)], '4', '5')
+        >>> pair_parts({"history": [{"role": "user", "content": "2+2?"}],
+        ...             "response_a": "4", "response_b": "4", "chosen": "a"}) is None
+        True
+    """
+    if not isinstance(value, dict):
+        return None
+    for key in value:
+        if key not in _PAIR_KEYS:
+            return None
+    if not _optional_str(value, "id") or not _optional_str(value, "source"):
+        return None
+    if not _optional_score(value, "score_a") or not _optional_score(value, "score_b"):
+        return None
+    if "metadata" in value and not _plain_metadata(value["metadata"]):
+        return None
+    a = _response(value, "response_a")
+    b = _response(value, "response_b")
+    if a is None or b is None or a == b or "chosen" not in value or "history" not in value:
+        return None
+    chosen = value["chosen"]
+    if not isinstance(chosen, str) or (chosen != "a" and chosen != "b"):
+        return None
+    raw = value["history"]
+    if not isinstance(raw, list) or len(raw) == 0:
+        return None
+    history: list[TurnTuple] = []
+    for i in range(len(raw)):
+        turn = _turn(raw[i], i)
+        if turn is None:
+            return None
+        history.append(turn)
+    if history[-1][0] != "user":
+        return None
+    if chosen == "a":
+        return history, a, b
+    return history, b, a
