@@ -308,6 +308,11 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     plan = sft_plan(encoder, chunk.kind)
     if plan is not None:  # SFT with a built-in template: native buffers (same output)
         return process_sft_chunk(chunk, config, encoder, plan)
+    from alignkit.pref_chunk import pref_plan, process_pref_chunk
+
+    plan = pref_plan(encoder, chunk.kind)
+    if plan is not None:  # preference pairs, likewise
+        return process_pref_chunk(chunk, config, encoder, plan)
     from alignkit.records import ChatExample
 
     records = LineRecords(chunk, config.skip_blank)
