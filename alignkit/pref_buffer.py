@@ -45,11 +45,18 @@ from mypy_extensions import i32, i64, u8
 from alignkit.encode import NUM_ROLES, Encoder
 from alignkit.errors import SpecialTokenError
 from alignkit.sft_buffer import POLICY_DROP, POLICY_ERROR, POLICY_TRUNCATE, ZERO_TRAINED
+from alignkit.templates.render import TurnTuple, render
 from alignkit.templates.segments import KIND_SPECIAL, ROLE_TEMPLATE, Segment
+from alignkit.templates.specs import ChatSpec
 from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
-__all__ = ["POLICY_DROP", "POLICY_ERROR", "POLICY_TRUNCATE", "ZERO_TRAINED", "PairBuffer", "PartBuffer",
-           "shares_prefix"]
+__all__ = ["CHOSEN_DIFFERS", "POLICY_DROP", "POLICY_ERROR", "POLICY_TRUNCATE", "REJECTED_DIFFERS",
+           "ZERO_TRAINED", "PairBuffer", "PartBuffer", "shares_prefix"]
+
+#: :meth:`PairBuffer.add_turns`: the template renders the prompt differently once the chosen
+#: (or the rejected) response is added; nothing was added.
+CHOSEN_DIFFERS: Final = -1
+REJECTED_DIFFERS: Final = -2
 
 _SPOOF: Final = ("content contains the special token {!r}; it would be encoded as plain text, but this"
                  " run treats it as an error (special_in_content='error'); clean the data or use 'count'")
@@ -256,6 +263,34 @@ class PairBuffer:
             flag = self.rejected.flagged
         self.flagged = flag
         return int(p), int(p + c), int(p + r)
+
+    def add_turns(self, spec: ChatSpec, history: list[TurnTuple], chosen: str, rejected: str,
+                  policy: str) -> int:
+        """Render a pair as :meth:`alignkit.templates.chat.ChatTemplate.encode_pair` renders it
+        (the prompt with the generation prompt, then the history plus each response) and
+        :meth:`add` it.
+
+        Returns:
+            The prompt's length, or :data:`CHOSEN_DIFFERS` / :data:`REJECTED_DIFFERS` when a
+            response changes how the prompt renders (nothing added; the template's own
+            ``encode_pair`` gives the error to report).
+
+        Raises:
+            TemplateError: the template cannot render the record (as ``render``).
+            SpecialTokenError, ValueError: as :meth:`PartBuffer.add` (nothing is kept).
+        """
+        prompt = render(spec, history, policy, True)
+        turns = list(history)
+        turns.append(("assistant", chosen, None, None))
+        full_c = render(spec, turns, policy)
+        if not shares_prefix(full_c, prompt):
+            return CHOSEN_DIFFERS
+        turns[len(turns) - 1] = ("assistant", rejected, None, None)
+        full_r = render(spec, turns, policy)
+        if not shares_prefix(full_r, prompt):
+            return REJECTED_DIFFERS
+        p, _, _ = self.add(prompt, full_c, full_r)
+        return p
 
     def discard(self) -> None:
         """Take back the pair added last and not kept (a no-op when there is none)."""

@@ -67,10 +67,9 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from pydantic_core import from_json
 
     from alignkit.manifest import RunStats
-    from alignkit.pref_buffer import POLICY_TRUNCATE, ZERO_TRAINED, PairBuffer, shares_prefix
+    from alignkit.pref_buffer import CHOSEN_DIFFERS, POLICY_TRUNCATE, ZERO_TRAINED, PairBuffer
     from alignkit.record_check import pair_parts
     from alignkit.sft_buffer import POLICY_CODES
-    from alignkit.templates.render import render
     from alignkit.worker import (
         _TOO_LONG,
         ChunkResult,
@@ -112,14 +111,11 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
         stats.records_in += 1
         history, chosen, rejected = parts
         try:
-            prompt = render(spec, history, policy_name, True)
-            full_c = render(spec, [*history, ("assistant", chosen, None, None)], policy_name)
-            if not shares_prefix(full_c, prompt):
-                template._completion(history, prompt, chosen)  # raises its TemplateError
-            full_r = render(spec, [*history, ("assistant", rejected, None, None)], policy_name)
-            if not shares_prefix(full_r, prompt):
-                template._completion(history, prompt, rejected)
-            n_prompt, n_c, n_r = buf.add(prompt, full_c, full_r)
+            n_prompt = buf.add_turns(spec, history, chosen, rejected, policy_name)
+            if n_prompt < 0:  # the template's own check raises its exact TemplateError
+                response = chosen if n_prompt == CHOSEN_DIFFERS else rejected
+                template._completion(history, template.render(history, True), response)
+                raise AssertionError(f"line {number}: the template renders this pair's prompt alike")
         except (AlignkitError, ValueError) as err:  # a template that cannot render this record
             _count_reject(stats, rejects, chunk.path, _encode_error(chunk.path, number, err))
             continue
@@ -130,8 +126,8 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
                 buf.discard()
                 _count_reject(stats, rejects, chunk.path, _spoof_error(chunk.path, number, flag))
                 continue
+        longest = n_prompt + max(int(buf.chosen.row_len), int(buf.rejected.row_len))
         status = buf.finish(max_len, policy)
-        longest = max(n_c, n_r)
         if status == TOO_LONG:
             skip = InputError(chunk.path, number, "", f"{longest} tokens, " + _TOO_LONG.format(n=max_len),
                               "too_long")

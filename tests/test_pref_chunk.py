@@ -253,3 +253,31 @@ def test_the_buffer_docstring_example_runs() -> None:
     runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted > 5 and result.failed == 0
+
+
+@pytest.mark.skipif(alignkit.COMPILED, reason="patches the renderer the buffer module calls")
+def test_a_response_that_changes_the_prompt_gets_the_templates_own_error(tokenizer_file: Path) -> None:
+    """No built-in template renders the prompt differently once a response is added; a
+    renderer that does (for the response "DIFF") gives the same rejection on both paths."""
+    import alignkit.pref_buffer
+    import alignkit.templates.chat
+    from alignkit.templates.render import render as real
+    from alignkit.templates.segments import KIND_TEXT, Segment
+
+    def odd(spec: object, turns: list[tuple[str, str, object, object]], *args: object) -> list[Segment]:
+        out = real(spec, turns, *args)  # type: ignore[arg-type]
+        if turns[-1][1] == "DIFF":
+            out.insert(0, Segment(4, KIND_TEXT, "x", False))
+        return out
+
+    config = TokenizeConfig(tokenizer=str(tokenizer_file), template="chatml", on_error="skip", kind="preference")
+    base = {"history": [{"role": "user", "content": "q"}], "response_a": "a", "response_b": "b", "chosen": "a"}
+    lines = [base, {**base, "response_a": "DIFF"}, {**base, "response_b": "DIFF"}, base]
+    chunk = Chunk("in.jsonl", "preference", 1, [(k + 1, json.dumps(v).encode()) for k, v in enumerate(lines)])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(alignkit.templates.chat, "render", odd)
+        m.setattr(alignkit.pref_buffer, "render", odd)
+        fast = _run(chunk, config, True)
+        _same(fast, _run(chunk, config, False))
+    assert fast.stats.written == 2 and fast.stats.rejected == {"encode_error": 2}
+    assert "renders the prompt differently" in str(fast.rejects[0]["message"])
