@@ -41,7 +41,9 @@ from mypy_extensions import i32, i64, u8
 
 from alignkit.encode import NUM_ROLES, Encoder
 from alignkit.errors import SpecialTokenError
-from alignkit.templates.segments import KIND_SPECIAL, ROLE_TEMPLATE, Segment
+from alignkit.templates.render import TurnTuple, render_into
+from alignkit.templates.segments import KIND_SPECIAL, ROLE_TEMPLATE, Segment, SegmentSink
+from alignkit.templates.specs import ChatSpec
 from alignkit.truncate import DROPPED, KEPT, TOO_LONG, TRUNCATED
 
 #: Truncation policies as codes (the names of :data:`alignkit.truncate.POLICIES`).
@@ -55,7 +57,7 @@ POLICY_CODES: Final[dict[str, int]] = {"drop": POLICY_DROP, "truncate": POLICY_T
 ZERO_TRAINED: Final = 5
 
 @final
-class SftBuffer:
+class SftBuffer(SegmentSink):
     """Flat ``input_ids`` of a chunk's rows, their segment runs, and per-role counts.
 
     Labels and role ids are not stored per token: each segment adds one *run* (its
@@ -107,54 +109,74 @@ class SftBuffer:
                 content holds a special-token string and the encoder's mode is ``error``.
             ValueError: a role id outside the enum.
         """
+        self.begin()
+        for s in range(len(segments)):
+            seg = segments[s]
+            self.emit(seg.role, seg.kind, seg.text, seg.trained)
+        return self.end()
+
+    def add_turns(self, spec: ChatSpec, turns: list[TurnTuple], policy: str) -> int:
+        """:meth:`add` of ``render(spec, turns, policy)``, each segment encoded as it is rendered.
+
+        Raises:
+            TemplateError, SpecialTokenError, ValueError: as :func:`render` and :meth:`add`.
+        """
+        self.begin()
+        render_into(spec, turns, self, policy)
+        return self.end()
+
+    def begin(self) -> None:
+        """Start a row: take back a row not kept, zero the row's counts."""
         self.discard()
-        enc = self.encoder
-        core = enc.ascii_core
-        prepare = enc.prepare
         for r in range(NUM_ROLES):
             self.row_tokens[r] = 0
             self.row_trained[r] = 0
-        flagged = ""
-        for s in range(len(segments)):
-            seg = segments[s]
-            role = seg.role
-            if role < 0 or role >= NUM_ROLES:
-                raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
-            if seg.kind == KIND_SPECIAL:
-                self.ids = append(self.ids, i32(enc.special_id(seg.text)))
-                self._run(1, role, seg.trained)
-                continue
-            text = seg.text
-            if role != ROLE_TEMPLATE and not flagged:
-                flagged = enc.find_special(text)
-                if flagged and enc.raise_on_special:
+        self.flagged = ""
+
+    def end(self) -> int:
+        """End the row :meth:`begin` started; its length."""
+        self.row_len = int(i64(len(self.ids)) - self.start)
+        return self.row_len
+
+    def emit(self, role: int, kind: int, text: str, trained: bool) -> None:
+        """Encode one segment of the row (see :class:`~alignkit.templates.segments.Segment`)."""
+        if role < 0 or role >= NUM_ROLES:
+            raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
+        enc = self.encoder
+        if kind == KIND_SPECIAL:
+            self.ids = append(self.ids, i32(enc.special_id(text)))
+            self._run(1, role, trained)
+            return
+        if role != ROLE_TEMPLATE and not self.flagged:
+            flagged = enc.find_special(text)
+            if flagged:
+                self.flagged = flagged
+                if enc.raise_on_special:
                     raise SpecialTokenError(
                         f"content contains the special token {flagged!r}; it would be"
                         " encoded as plain text, but this run treats it as an error"
                         " (special_in_content='error'); clean the data or use 'count'"
                     )
-            first: i64 = len(self.ids)
-            if role != ROLE_TEMPLATE and core is not None and text.isascii():
-                # straight into the ids vector: no list, no boxed ints
-                self.ids = core.encode_bytes_into(text.encode("utf-8"), self.ids)
-            elif role != ROLE_TEMPLATE and core is not None and prepare is not None:
-                # the facade's own steps, then the core as its encode_ordinary calls it
-                ready = prepare(text)
-                try:
-                    data = ready.encode("utf-8")
-                except UnicodeEncodeError:
-                    data = ready.encode("utf-8", "surrogatepass")
-                self.ids = core.encode_bytes_into(data, self.ids)
-            else:
-                toks = enc.text_ids(text, role)
-                ids = self.ids
-                for k in range(len(toks)):
-                    ids = append(ids, i32(toks[k]))
-                self.ids = ids
-            self._run(i64(len(self.ids)) - first, role, seg.trained)
-        self.flagged = flagged
-        self.row_len = int(i64(len(self.ids)) - self.start)
-        return self.row_len
+        first: i64 = len(self.ids)
+        core = enc.ascii_core
+        if role != ROLE_TEMPLATE and core is not None and text.isascii():
+            # straight into the ids vector: no list, no boxed ints
+            self.ids = core.encode_bytes_into(text.encode("utf-8"), self.ids)
+        elif role != ROLE_TEMPLATE and core is not None and enc.prepare is not None:
+            # the facade's own steps, then the core as its encode_ordinary calls it
+            ready = enc.prepare(text)
+            try:
+                data = ready.encode("utf-8")
+            except UnicodeEncodeError:
+                data = ready.encode("utf-8", "surrogatepass")
+            self.ids = core.encode_bytes_into(data, self.ids)
+        else:
+            toks = enc.text_ids(text, role)
+            ids = self.ids
+            for k in range(len(toks)):
+                ids = append(ids, i32(toks[k]))
+            self.ids = ids
+        self._run(i64(len(self.ids)) - first, role, trained)
 
     def discard(self) -> None:
         """Take back the row added last and not kept (a no-op when there is none)."""

@@ -1,11 +1,13 @@
 """The fast per-chunk path of SFT files with a built-in (declarative) chat template.
 
-For each line: ``pydantic_core.from_json`` (the parser pydantic's ``validate_json``
-uses) and the compiled structural check :func:`alignkit.record_check.sft_turns`; a line
-it does not accept for certain takes the pydantic path of :mod:`alignkit.worker`
-(which accepts it or gives its exact error). Every valid record is rendered by the
-compiled renderer and written by :class:`alignkit.sft_buffer.SftBuffer` into native
-column buffers; the chunk's columns become numpy arrays once, at the end.
+The lines run through the compiled loop :func:`alignkit.sft_rows.add_rows`: for each
+line ``pydantic_core.from_json`` (the parser pydantic's ``validate_json`` uses) and the
+compiled structural check :func:`alignkit.record_check.sft_turns`; the record is
+rendered and encoded segment by segment straight into the native column buffers of
+:class:`alignkit.sft_buffer.SftBuffer` (no segment objects). A line the check does not
+accept for certain takes the pydantic path of :mod:`alignkit.worker` (which accepts it
+or gives its exact error), and the loop resumes after it. The chunk's columns become
+numpy arrays once, at the end.
 
 The result equals :func:`alignkit.worker.process_chunk`'s general path for the same
 chunk (same rows, rejects, counts and dtypes; a differential test compares them).
@@ -20,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from alignkit.encode import IGNORE_INDEX
 from alignkit.errors import AlignkitError, InputError, OutputError
-from alignkit.truncate import DROPPED, TOO_LONG, TRUNCATED
+from alignkit.truncate import DROPPED, KEPT, TOO_LONG, TRUNCATED
 
 if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
     from alignkit.encoder import Encoder
+    from alignkit.manifest import RunStats
+    from alignkit.record_check import TurnTuple
     from alignkit.sft_buffer import SftBuffer
     from alignkit.templates.specs import ChatSpec
     from alignkit.worker import Chunk, ChunkResult, TokenizeConfig
@@ -71,19 +75,9 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from pydantic_core import from_json
 
     from alignkit.manifest import RunStats
-    from alignkit.record_check import sft_turns
-    from alignkit.sft_buffer import POLICY_CODES, ZERO_TRAINED, SftBuffer
-    from alignkit.templates.render import render
-    from alignkit.worker import (
-        _TOO_LONG,
-        ChunkResult,
-        LineRecords,
-        _count_reject,
-        _dropped,
-        _encode_error,
-        _reader_errors,
-        _spoof_error,
-    )
+    from alignkit.sft_buffer import POLICY_CODES, SftBuffer
+    from alignkit.sft_rows import add_rows
+    from alignkit.worker import ChunkResult, LineRecords, _count_reject, _reader_errors
 
     spec, segment_encoder = plan
     slow = LineRecords(chunk, config.skip_blank)
@@ -95,55 +89,91 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     max_len = config.max_seq_len
     policy = POLICY_CODES[config.truncation]
     spoof_error = config.special_in_content == "error"
-    for number, raw in chunk.lines:
-        try:
-            turns = sft_turns(from_json(raw, cache_strings="keys"))
-        except ValueError:
-            turns = None
-        if turns is None:  # the pydantic path: a valid record, or its exact error
-            got = slow.record(number, raw)
-            if got is None:  # a blank line passed over
-                continue
-            if isinstance(got, InputError):
-                stats.records_in += 1
-                _count_reject(stats, rejects, chunk.path, got)
-                continue
-            from alignkit.templates.chat import turn_tuples
-
-            turns = turn_tuples(got.turns)  # a ChatExample: the parser knows the file is SFT
-        stats.records_in += 1
-        try:
-            n = buf.add(render(spec, turns, mask))
-        except (AlignkitError, ValueError) as err:  # a template that cannot render this record
-            _count_reject(stats, rejects, chunk.path, _encode_error(chunk.path, number, err))
+    lines = chunk.lines
+    events: list[tuple[int, int, int, str, object]] = []
+    k = 0
+    while k < len(lines):
+        # the compiled loop takes every line the structural check accepts for certain
+        stop = add_rows(buf, spec, lines, k, from_json, mask, max_len, policy, spoof_error, events)
+        stats.records_in += stop - k
+        stats.written += stop - k - len(events)
+        for event in events:
+            _count_event(chunk, lines[event[0]][0], event, max_len, stats, rejects)
+        events.clear()
+        if stop == len(lines):
+            break
+        number, raw = lines[stop]
+        k = stop + 1
+        got = slow.record(number, raw)  # the pydantic path: a valid record, or its exact error
+        if got is None:  # a blank line passed over
             continue
-        flag = buf.flagged
-        if flag:
-            stats.special_in_content += 1
-            if spoof_error:
-                buf.discard()
-                _count_reject(stats, rejects, chunk.path, _spoof_error(chunk.path, number, flag))
-                continue
-        status = buf.finish(max_len, policy)
-        if status == TOO_LONG:
-            skip = InputError(chunk.path, number, "", f"{n} tokens, " + _TOO_LONG.format(n=max_len),
-                              "too_long")
-            _count_reject(stats, rejects, chunk.path, skip)
-        elif status == DROPPED:
-            stats.drop("too_long")
-            rejects.append(_dropped(chunk.path, number, "too_long", f"{n} tokens > --max-seq-len {max_len}"))
-        elif status == ZERO_TRAINED:
-            stats.zero_trained += 1
-            stats.drop("zero_trained")
-            rejects.append(_dropped(chunk.path, number, "zero_trained",
-                                    "no trained token left (after truncation, or by the mask)"))
-        else:
-            if status == TRUNCATED:
-                stats.truncated += 1
-            stats.written += 1
+        stats.records_in += 1
+        if isinstance(got, InputError):
+            _count_reject(stats, rejects, chunk.path, got)
+            continue
+        from alignkit.templates.chat import turn_tuples
+
+        _add_one(chunk, number, buf, spec, turn_tuples(got.turns), config, stats, rejects)
     buf.discard()
     stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
     return ChunkResult(buffer_columns(buf, encoder.n_vocab), rejects, stats)
+
+
+def _add_one(chunk: Chunk, number: int, buf: SftBuffer, spec: ChatSpec, turns: list[TurnTuple],
+             config: TokenizeConfig, stats: RunStats, rejects: list[dict[str, object]]) -> None:
+    """One record (validated by pydantic) into ``buf``, counted as :func:`add_rows` counts it."""
+    from alignkit.sft_buffer import POLICY_CODES
+    from alignkit.sft_rows import FAILED, SPOOFED
+
+    try:
+        n = buf.add_turns(spec, turns, config.mask)
+    except (AlignkitError, ValueError) as err:  # a template that cannot render this record
+        event: tuple[int, int, int, str, object] = (0, FAILED, 0, "", err)
+    else:
+        flag = buf.flagged
+        if flag and config.special_in_content == "error":
+            buf.discard()
+            event = (0, SPOOFED, n, flag, None)
+        else:
+            event = (0, buf.finish(config.max_seq_len, POLICY_CODES[config.truncation]), n, flag, None)
+    _count_event(chunk, number, event, config.max_seq_len, stats, rejects)
+
+
+def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, str, object], max_len: int,
+                 stats: RunStats, rejects: list[dict[str, object]]) -> None:
+    """Count one record's outcome other than a plain keep (an :data:`alignkit.sft_rows.Event`).
+
+    A kept or truncated row is counted as written (with what else it needs).
+    """
+    from alignkit.sft_buffer import ZERO_TRAINED
+    from alignkit.sft_rows import FAILED, SPOOFED
+    from alignkit.worker import _TOO_LONG, _count_reject, _dropped, _encode_error, _spoof_error
+
+    _, status, n, flag, error = event
+    path = chunk.path
+    if status == FAILED:
+        assert isinstance(error, (AlignkitError, ValueError))
+        _count_reject(stats, rejects, path, _encode_error(path, number, error))
+        return
+    if flag:
+        stats.special_in_content += 1
+    if status == SPOOFED:
+        _count_reject(stats, rejects, path, _spoof_error(path, number, flag))
+    elif status == TOO_LONG:
+        skip = InputError(path, number, "", f"{n} tokens, " + _TOO_LONG.format(n=max_len), "too_long")
+        _count_reject(stats, rejects, path, skip)
+    elif status == DROPPED:
+        stats.drop("too_long")
+        rejects.append(_dropped(path, number, "too_long", f"{n} tokens > --max-seq-len {max_len}"))
+    elif status == ZERO_TRAINED:
+        stats.zero_trained += 1
+        stats.drop("zero_trained")
+        rejects.append(_dropped(path, number, "zero_trained",
+                                "no trained token left (after truncation, or by the mask)"))
+    elif status == KEPT or status == TRUNCATED:
+        stats.written += 1
+        if status == TRUNCATED:
+            stats.truncated += 1
 
 
 def _view(values: Any, dtype: str) -> Any:

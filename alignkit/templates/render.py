@@ -47,6 +47,8 @@ from alignkit.templates.segments import (
     ROLE_TEMPLATE,
     ROLE_TOOL,
     Segment,
+    SegmentList,
+    SegmentSink,
 )
 from alignkit.templates.specs import ChatSpec, Piece
 
@@ -83,21 +85,21 @@ def policy_name(policy: str) -> str:
     return name
 
 
-def _pieces(out: list[Segment], pieces: list[Piece], start: int, stop: int, role: int,
+def _pieces(out: SegmentSink, pieces: list[Piece], start: int, stop: int, role: int,
             trained: bool) -> None:
     for k in range(start, min(stop, len(pieces))):
         kind, text = pieces[k]
         if text:
-            out.append(Segment(role, kind, text, trained))
+            out.emit(role, kind, text, trained)
 
 
-def _turn(out: list[Segment], spec: ChatSpec, role: str, content: str, role_id: int,
+def _turn(out: SegmentSink, spec: ChatSpec, role: str, content: str, role_id: int,
           trained: bool, glue: bool) -> None:
     """Header, content and footer of one ordinary turn."""
     header = spec.header[role]
     _pieces(out, header, 0, len(header), ROLE_TEMPLATE, glue)
     if content:
-        out.append(Segment(role_id, KIND_TEXT, content, trained))
+        out.emit(role_id, KIND_TEXT, content, trained)
     footer = spec.footer[role]
     _pieces(out, footer, 0, spec.eot_pieces, role_id, trained)
     _pieces(out, footer, spec.eot_pieces, len(footer), ROLE_TEMPLATE, glue)
@@ -129,7 +131,7 @@ def _qwen3_last_query(turns: list[TurnTuple]) -> int:
     return len(turns) - 1
 
 
-def _qwen3_assistant(out: list[Segment], spec: ChatSpec, content: str, reasoning: Optional[str],
+def _qwen3_assistant(out: SegmentSink, spec: ChatSpec, content: str, reasoning: Optional[str],
                      think: bool, is_last: bool, trained: bool, glue: bool) -> None:
     r = ""
     if reasoning is not None:
@@ -143,39 +145,39 @@ def _qwen3_assistant(out: list[Segment], spec: ChatSpec, content: str, reasoning
     if think and (is_last or r != ""):
         body = r.strip("\n")
         if body:
-            out.append(Segment(ROLE_ASSISTANT, KIND_SPECIAL, "<think>", trained))
-            out.append(Segment(ROLE_ASSISTANT, KIND_TEXT, "\n" + body + "\n", trained))
-            out.append(Segment(ROLE_ASSISTANT, KIND_SPECIAL, "</think>", trained))
-            out.append(Segment(ROLE_ASSISTANT, KIND_TEXT, "\n\n", trained))
+            out.emit(ROLE_ASSISTANT, KIND_SPECIAL, "<think>", trained)
+            out.emit(ROLE_ASSISTANT, KIND_TEXT, "\n" + body + "\n", trained)
+            out.emit(ROLE_ASSISTANT, KIND_SPECIAL, "</think>", trained)
+            out.emit(ROLE_ASSISTANT, KIND_TEXT, "\n\n", trained)
         else:
-            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", glue))
-            out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n\n", glue))
-            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", glue))
-            out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n\n", glue))
+            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", glue)
+            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", glue)
+            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", glue)
+            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", glue)
         content = content.lstrip("\n")
     if content:
-        out.append(Segment(ROLE_ASSISTANT, KIND_TEXT, content, trained))
+        out.emit(ROLE_ASSISTANT, KIND_TEXT, content, trained)
     footer = spec.footer["assistant"]
     _pieces(out, footer, 0, spec.eot_pieces, ROLE_ASSISTANT, trained)
     _pieces(out, footer, spec.eot_pieces, len(footer), ROLE_TEMPLATE, glue)
 
 
-def _qwen3_tool(out: list[Segment], content: str, first: bool, last: bool, trained: bool,
+def _qwen3_tool(out: SegmentSink, content: str, first: bool, last: bool, trained: bool,
                 glue: bool) -> None:
     """Consecutive tool turns share one ``<|im_start|>user`` … ``<|im_end|>`` block."""
     if first:
-        out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "<|im_start|>", glue))
-        out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "user", glue))
-    out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n", glue))
-    out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "<tool_response>", glue))
-    out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n", glue))
+        out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<|im_start|>", glue)
+        out.emit(ROLE_TEMPLATE, KIND_TEXT, "user", glue)
+    out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
+    out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<tool_response>", glue)
+    out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
     if content:
-        out.append(Segment(ROLE_TOOL, KIND_TEXT, content, trained))
-    out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n", glue))
-    out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "</tool_response>", glue))
+        out.emit(ROLE_TOOL, KIND_TEXT, content, trained)
+    out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
+    out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "</tool_response>", glue)
     if last:
-        out.append(Segment(ROLE_TOOL, KIND_SPECIAL, "<|im_end|>", trained))
-        out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n", glue))
+        out.emit(ROLE_TOOL, KIND_SPECIAL, "<|im_end|>", trained)
+        out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
 
 
 def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSISTANT,
@@ -197,6 +199,28 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
         >>> [s.text for s in render(LLAMA3, [("user", " Hi ", None, None)], add_generation_prompt=True)]
         ['<|begin_of_text|>', '<|start_header_id|>', 'user', '<|end_header_id|>', '\\n\\n', 'Hi', '<|eot_id|>', '<|start_header_id|>', 'assistant', '<|end_header_id|>', '\\n\\n']
     """
+    sink = SegmentList()
+    render_into(spec, turns, sink, policy, add_generation_prompt, enable_thinking)
+    return sink.segments
+
+
+def render_into(spec: ChatSpec, turns: list[TurnTuple], out: SegmentSink,
+                policy: str = POLICY_ALL_ASSISTANT, add_generation_prompt: bool = False,
+                enable_thinking: bool = True) -> None:
+    """:func:`render`, with each segment handed to ``out.emit`` as it is made.
+
+    The pipeline's column buffer is such a sink: it encodes every segment on arrival,
+    so no :class:`Segment` object is made (same segments, same order as :func:`render`).
+
+    Raises:
+        TemplateError: unknown policy or role (segments before the error were emitted).
+
+        >>> from alignkit.templates.specs import CHATML
+        >>> sink = SegmentList()
+        >>> render_into(CHATML, [("user", "Hi", None, None)], sink)
+        >>> [s.text for s in sink.segments]
+        ['<|im_start|>', 'user\\n', 'Hi', '<|im_end|>', '\\n']
+    """
     policy = policy_name(policy)
     everything = policy == POLICY_EVERYTHING
     n = len(turns)
@@ -204,9 +228,8 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
     for i in range(n):
         if turns[i][0] == "assistant":
             last_assistant = i
-    out: list[Segment] = []
     if spec.bos:
-        out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, spec.bos, everything))
+        out.emit(ROLE_TEMPLATE, KIND_SPECIAL, spec.bos, everything)
     if spec.default_system and (n == 0 or turns[0][0] != "system"):
         _turn(out, spec, "system", spec.default_system, ROLE_TEMPLATE, everything, everything)
     last_query = _qwen3_last_query(turns) if spec.qwen3 else -1
@@ -230,11 +253,10 @@ def render(spec: ChatSpec, turns: list[TurnTuple], policy: str = POLICY_ALL_ASSI
         header = spec.header["assistant"]
         _pieces(out, header, 0, len(header), ROLE_TEMPLATE, everything)
         if spec.qwen3 and not enable_thinking:
-            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", everything))
-            out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything))
-            out.append(Segment(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", everything))
-            out.append(Segment(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything))
-    return out
+            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", everything)
+            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything)
+            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", everything)
+            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything)
 
 
 def same_tokens(a: Segment, b: Segment) -> bool:

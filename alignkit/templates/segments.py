@@ -71,6 +71,36 @@ class Segment:
         return f"Segment(role={self.role}, {kind}, {self.text!r}, trained={self.trained})"
 
 
+class SegmentSink:
+    """Where a renderer writes its segments: one :meth:`emit` per segment, in order.
+
+    :class:`SegmentList` keeps them as :class:`Segment` objects; the pipeline's column
+    buffer (:class:`alignkit.sft_buffer.SftBuffer`) encodes each one as it arrives, so a
+    record's segments are never materialized.
+    """
+
+    def emit(self, role: int, kind: int, text: str, trained: bool) -> None:
+        """Take the next segment (the fields of ``Segment(role, kind, text, trained)``)."""
+        raise NotImplementedError
+
+
+@final
+class SegmentList(SegmentSink):
+    """A sink that keeps the segments, in order, in :attr:`segments`.
+
+        >>> sink = SegmentList()
+        >>> sink.emit(1, KIND_TEXT, "Hi", False)
+        >>> sink.segments
+        [Segment(role=1, TEXT, 'Hi', trained=False)]
+    """
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+
+    def emit(self, role: int, kind: int, text: str, trained: bool) -> None:
+        self.segments.append(Segment(role, kind, text, trained))
+
+
 def segments_text(segments: list[Segment]) -> str:
     """The rendered string: the concatenation of every segment's text.
 

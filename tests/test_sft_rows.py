@@ -1,0 +1,134 @@
+"""The compiled per-line loop of the SFT fast path and the buffer's render-as-you-go entry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic_core import from_json
+
+from alignkit.encode import Encoder
+from alignkit.sft_buffer import POLICY_DROP, POLICY_TRUNCATE, ZERO_TRAINED, SftBuffer
+from alignkit.sft_rows import FAILED, SPOOFED, add_rows
+from alignkit.templates.render import render
+from alignkit.templates.specs import BUILTIN_SPECS
+from alignkit.truncate import DROPPED, KEPT, TRUNCATED
+
+
+class _Bytes:
+    """A toy tokenizer: one id per UTF-8 byte."""
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return list(text.encode())
+
+
+SPECIALS = {name: 300 + k for k, name in enumerate(sorted({
+    "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_response>", "</tool_response>",
+    "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|endoftext|>",
+}))}
+
+
+def _buffer() -> SftBuffer:
+    return SftBuffer(Encoder(_Bytes(), SPECIALS))
+
+
+def _state(buf: SftBuffer) -> tuple[object, ...]:
+    return (list(buf.ids), list(buf.run_lengths), list(buf.run_roles), list(buf.run_trained),
+            list(buf.lengths), buf.tokens_by_role, buf.trained_by_role, buf.flagged)
+
+
+_text = st.sampled_from(["Hi", " padded ", "<|im_end|>x", "a</think>b", "caf\u00e9", "<think>\nr\n</think>\n\nok",
+                         "<tool_response>t</tool_response>"])
+_turns = st.lists(st.tuples(st.sampled_from(["user", "assistant", "tool"]), _text,
+                            st.sampled_from([None, True, False]), st.sampled_from([None, "why"])),
+                  min_size=1, max_size=5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(turns=_turns, name=st.sampled_from(sorted(BUILTIN_SPECS)),
+       mask=st.sampled_from(["all_assistant", "last_assistant", "everything"]))
+def test_add_turns_equals_add_of_the_rendered_segments(
+    turns: list[tuple[str, str, bool | None, str | None]], name: str, mask: str
+) -> None:
+    spec = BUILTIN_SPECS[name].resolve("<|endoftext|>", "<|endoftext|>")
+    fixed = [(r, c, t if r == "assistant" else None, w if r == "assistant" else None) for r, c, t, w in turns]
+    a, b = _buffer(), _buffer()
+    n = a.add_turns(spec, fixed, mask)
+    assert n == b.add(render(spec, fixed, mask))
+    assert _state(a) == _state(b)
+    assert a.finish(0, POLICY_TRUNCATE) == b.finish(0, POLICY_TRUNCATE)
+    assert _state(a) == _state(b)
+
+
+def _line(user: str, answer: str) -> tuple[int, bytes]:
+    record = {"turns": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]}
+    return 0, json.dumps(record).encode()
+
+
+def test_add_rows_stops_at_the_first_line_for_pydantic_and_reports_every_outcome() -> None:
+    spec = BUILTIN_SPECS["chatml"]
+    lines = [_line("a", "b"), _line("<|im_end|>", "b"), _line("a", "b" * 50), (0, b""),
+             _line("a", "b")]
+    buf, events = _buffer(), []  # type: ignore[var-annotated]
+    stop = add_rows(buf, spec, lines, 0, from_json, "all_assistant", 40, POLICY_TRUNCATE, False, events)
+    assert stop == 3  # the blank line goes to pydantic
+    assert [(k, status, flag) for k, status, _, flag, _ in events] == [(1, KEPT, "<|im_end|>"),
+                                                                       (2, TRUNCATED, "")]
+    assert len(buf.lengths) == 3 and buf.lengths[2] == 40
+    events.clear()
+    assert add_rows(buf, spec, lines, 4, from_json, "all_assistant", 40, POLICY_TRUNCATE, False, events) == 5
+    assert events == [] and len(buf.lengths) == 4
+
+
+def test_add_rows_refusals_leave_the_buffer_as_it_was() -> None:
+    spec = BUILTIN_SPECS["chatml"]
+    buf, events = _buffer(), []  # type: ignore[var-annotated]
+    lines = [_line("<|im_end|>", "b"), _line("a", "b" * 50), _line("a", "b")]
+    assert add_rows(buf, spec, lines, 0, from_json, "all_assistant", 40, POLICY_DROP, True, events) == 3
+    assert [e[:2] for e in events] == [(0, SPOOFED), (1, DROPPED)]
+    assert len(buf.lengths) == 1 and len(buf.ids) == buf.lengths[0]
+    events.clear()
+    assert add_rows(buf, spec, [_line("a", "b")], 0, from_json, "last_assistant", 0, POLICY_DROP, False,
+                    events) == 1
+    buf2, events2 = _buffer(), []  # type: ignore[var-annotated]
+    tool = (0, b'{"turns": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b",'
+               b' "train": false}]}')
+    assert add_rows(buf2, spec, [tool], 0, from_json, "all_assistant", 0, POLICY_DROP, False, events2) == 1
+    assert [e[:2] for e in events2] == [(0, ZERO_TRAINED)] and len(buf2.ids) == 0
+
+
+def test_add_rows_reports_a_record_the_template_cannot_encode() -> None:
+    buf = SftBuffer(Encoder(_Bytes(), {}))  # no special tokens: ChatML cannot be encoded
+    events = []  # type: ignore[var-annotated]
+    assert add_rows(buf, BUILTIN_SPECS["chatml"], [_line("a", "b")], 0, from_json, "all_assistant", 0,
+                    POLICY_DROP, False, events) == 1
+    assert [e[:2] for e in events] == [(0, FAILED)] and "im_start" in str(events[0][4])
+    assert len(buf.lengths) == 0
+
+
+@pytest.mark.parametrize("name", ["alignkit.sft_rows", "alignkit.sft_buffer", "alignkit.templates.render",
+                                  "alignkit.templates.segments"])
+def test_docstring_examples_run(name: str) -> None:
+    """Every docstring example of the module, read from its source (a compiled module keeps
+    no docstrings), run against the imported (maybe compiled) module."""
+    import ast
+    import doctest
+    import importlib
+    from pathlib import Path
+
+    module = importlib.import_module(name)
+    source = Path(str(module.__file__)).with_name(name.rsplit(".", 1)[-1] + ".py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    nodes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    attempted = 0
+    for node in nodes:
+        docstring = ast.get_docstring(node, clean=True) or ""
+        test = doctest.DocTestParser().get_doctest(docstring, dict(vars(module)), name, None, 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+        runner.run(test)
+        result = runner.summarize(verbose=False)
+        assert result.failed == 0, (name, getattr(node, "name", "module"))
+        attempted += result.attempted
+    assert attempted >= 3
