@@ -43,6 +43,7 @@ from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
 
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
+_NO_KEY: Final[i64] = NO_RANK * 64  # scan key of "no token": rank << 6 | position
 
 
 def _missing(piece: bytes) -> KeyError:
@@ -74,11 +75,8 @@ class BPECore:
         self.pattern: str = pattern
         self.kind: int = pattern_kind(pattern)
         self.regex: regex.Pattern[str] | None = regex.compile(pattern) if self.kind == KIND_REGEX else None
-        size = max(self.ranks.values()) + 1 if self.ranks else 0
-        if size > NO_RANK:  # before allocating tables of ``size`` entries
-            for token, rank in self.ranks.items():
-                if rank >= NO_RANK:
-                    raise ValueError(f"token {token!r} has rank {rank}: need 0 <= rank < {NO_RANK}")
+        # One id per token is the usual case (ranks 0..len-1); the tables grow for larger ids.
+        size = len(self.ranks)
         decoder: list[bytes] = [b""] * size  # b"": no token has this id
         id_objs: list[object] = [None] * size
         pair2 = zeros_i32(65536)
@@ -92,7 +90,11 @@ class BPECore:
                 raise ValueError(
                     f"token {token!r} has rank {rank}: need non-empty bytes, 0 <= rank < {NO_RANK}"
                 )
-            if len(decoder[rank]) > 0:
+            if rank >= len(decoder):  # (checked against NO_RANK above, before allocating)
+                more = rank + 1 - len(decoder)
+                decoder.extend([b""] * more)
+                id_objs.extend([None] * more)
+            elif len(decoder[rank]) > 0:
                 unique = False
             decoder[rank] = token
             id_objs[rank] = rank
@@ -119,7 +121,7 @@ class BPECore:
         self.filter: TokenFilter = token_filter
         #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
         self.pairs: PairTable = PairTable(
-            self.ranks, max_len, unique and size < MAX_ID - 1, token_filter=token_filter
+            self.ranks, max_len, unique and len(decoder) < MAX_ID - 1, token_filter=token_filter
         )
         #: ids of pieces of 2..64 bytes (see :mod:`alignkit.bpe._pieces`); longer ones are not cached.
         self.pieces: PieceCache = PieceCache(cache_size)
@@ -222,10 +224,18 @@ class BPECore:
                         out = append(out, v)
                     else:
                         out = pieces.emit(s, out)
-                else:
+                else:  # first seen: merge it; its hash and free slot come from find
+                    h = pieces.hash
                     start: i64 = len(out)
-                    out = self._piece_into(padded, i, e, out)
-                    pieces.store(padded, i, length, out, start)
+                    if length <= self.max_len and self.filter.maybe_hash(h):
+                        r = self.ranks.get(padded[i:e])
+                        if r is not None:
+                            out = append(out, i32(r))
+                        else:
+                            out = self._merge(padded, i, e, out)
+                    else:
+                        out = self._merge(padded, i, e, out)
+                    pieces.store_at(s, h, padded, i, length, out, start)
             else:
                 out = self._piece_into(padded, i, e, out)
             i = e
@@ -241,6 +251,10 @@ class BPECore:
             r = self.ranks.get(data[a:b])
             if r is not None:
                 return append(out, i32(r))
+        return self._merge(data, a, b, out)
+
+    def _merge(self, data: bytes, a: i64, b: i64, out: vec[i32]) -> vec[i32]:
+        """Append the ids of the piece ``data[a:b]`` (two bytes or more) merged from its bytes."""
         if b - a >= _HEAP_MIN:
             return self._merge_long(data, a, b, out)
         return self._merge_short(data, a, b, out)
@@ -326,18 +340,20 @@ class BPECore:
         self._start(data, a, n, ids, pair, nxt, prv)
         table = self.pairs
         last: i64 = n - 1
+        six: i64 = 6
+        none: i64 = _NO_KEY
         while True:
-            best: i32 = NO_RANK
-            at: i64 = -1
+            key: i64 = none
             k: i64 = 0
             while k < last:
-                r = pair[k]
-                if r < best:
-                    best = r
-                    at = k
+                v: i64 = (i64(pair[k]) << six) | k
+                if v < key:
+                    key = v
                 k += 1
-            if at < 0:
+            if key >= none:
                 break
+            at: i64 = key & 63
+            best: i32 = i32(key >> six)
             j: i64 = i64(nxt[at])
             k = i64(nxt[j])
             nxt[at] = i32(k)

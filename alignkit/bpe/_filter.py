@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from librt.strings import read_i64_le
+from librt.strings import read_i16_le, read_i32_le, read_i64_le
 from librt.vecs import append, vec
 from mypy_extensions import i64
 
@@ -40,23 +40,26 @@ def token_hash(token: bytes) -> i64:
     """:func:`alignkit.bpe._pieces.piece_hash` of a whole bytes object (no padding needed).
 
     Example:
+        >>> from alignkit.bpe._pieces import PAD
         >>> token_hash(b"hello") == piece_hash(b"xhello" + PAD, 1, 5)
         True
     """
     n: i64 = len(token)
     h: i64 = n
     k: i64 = 0
-    while k < n:
-        w: i64 = 0
-        if k + 8 <= n:
-            w = read_i64_le(token, k)
-        else:
-            j: i64 = n - 1
-            while j >= k:
-                w = (w << _EIGHT) | i64(token[j])
-                j -= 1
-        h = _mix(h, w)
+    while k + 8 <= n:
+        h = _mix(h, read_i64_le(token, k))
         k += 8
+    left: i64 = n - k
+    if left > 0:  # the last word from two overlapping reads inside the token
+        w: i64 = token[k]
+        if left >= 4:
+            hi4: i64 = i64(read_i32_le(token, n - 4)) & 0xFFFFFFFF
+            w = (i64(read_i32_le(token, k)) & 0xFFFFFFFF) | (hi4 << (_EIGHT * (left - 4)))
+        elif left >= 2:
+            hi2: i64 = i64(read_i16_le(token, n - 2)) & 0xFFFF
+            w = (i64(read_i16_le(token, k)) & 0xFFFF) | (hi2 << (_EIGHT * (left - 2)))
+        h = _mix(h, w)
     return h ^ (h >> 29)
 
 
@@ -65,6 +68,7 @@ class TokenFilter:
     """Bit array over the hashes of a vocabulary's tokens (two bytes or longer).
 
     Example:
+        >>> from alignkit.bpe._pieces import PAD
         >>> f = TokenFilter(3)
         >>> for token in (b"a", b"ab", b"abc"):
         ...     f.add(token)
@@ -96,4 +100,9 @@ class TokenFilter:
     def maybe(self, padded: bytes, i: i64, length: i64) -> bool:
         """False when ``padded[i:i + length]`` (``length >= 2``) is certainly not a token."""
         h = piece_hash(padded, i, length) & self.mask
+        return (self.words[h >> _FIVE] & _BITS[h & 31]) != 0
+
+    def maybe_hash(self, h: i64) -> bool:
+        """:meth:`maybe` of the bytes whose :func:`~alignkit.bpe._pieces.piece_hash` is ``h``."""
+        h &= self.mask
         return (self.words[h >> _FIVE] & _BITS[h & 31]) != 0

@@ -24,6 +24,10 @@ MAX_PIECE: Final = 64
 #: zero bytes to append to a buffer so that every word of a piece can be read.
 PAD: Final = b"\x00" * 8
 _MIN_SLOTS: Final = 1 << 12
+_FAST_GROWTH: Final = 1 << 16  # below this many slots the table grows fourfold
+_MAX_LIMIT: Final = 1 << 22  # pieces: keeps the table below 2**23 slots (the hash bits in a tag)
+_TAG_HASH: Final[i64] = (1 << 23) - 1
+_SEVEN: Final[i64] = 7  # bits of the length in a tag (MAX_PIECE < 128)
 
 
 def _masks() -> vec[i64]:
@@ -101,22 +105,27 @@ class PieceCache:
     """Ids of pieces of 2..64 bytes in native buffers.
 
     Slot ``s`` is two words of ``tab``: ``tab[2s]`` is the piece's first word and
-    ``tab[2s + 1]`` is ``length << 32 | value`` (0: empty), so a probe touches one cache
-    line. Pieces longer than 8 bytes keep their other words in ``words[koff[s]:]``.
+    ``tab[2s + 1]`` is ``tag << 32 | value`` (0: empty), so a probe touches one cache
+    line. The tag is the piece's length and the low 23 bits of its hash (the table
+    grows without reading any piece again). Pieces longer than 8 bytes keep their
+    other words in ``words[koff[s]:]``.
 
     Example:
         >>> cache = PieceCache(100)
         >>> data = b"hello" + PAD
-        >>> cache.find(data, 0, 5) < 0
+        >>> slot = cache.find(data, 0, 5)
+        >>> slot < 0
         True
-        >>> cache.store(data, 0, 5, vec[i32]([7, 8]), 0)
+        >>> cache.store_at(slot, cache.hash, data, 0, 5, vec[i32]([7, 8]), 0)
         >>> list(cache.emit(cache.find(data, 0, 5), vec[i32]()))
         [7, 8]
     """
 
     def __init__(self, limit: int) -> None:
-        #: most pieces held before the cache is emptied (0: nothing is stored).
-        self.limit: i64 = max(limit, 0)
+        #: most pieces held before the cache is emptied (0: nothing is stored; at most 2**22).
+        self.limit: i64 = min(max(limit, 0), _MAX_LIMIT)
+        #: the hash of the piece last passed to :meth:`find` (see :func:`piece_hash`).
+        self.hash: i64 = 0
         self._reset(_MIN_SLOTS)
 
     def _reset(self, slots: i64) -> None:
@@ -134,7 +143,7 @@ class PieceCache:
     def find(self, padded: bytes, i: i64, length: i64) -> i64:
         """The slot holding the piece, or ``-1 - slot`` of the empty slot where it would go.
 
-        (:func:`piece_hash` and :func:`word`, inlined for the first word.)
+        Sets :attr:`hash` to the piece's :func:`piece_hash` (inlined here for the first word).
         """
         w0 = read_i64_le(padded, i)
         if length < 8:
@@ -146,19 +155,18 @@ class PieceCache:
         while k < length:
             h = _mix(h, word(padded, i + k, length - k))
             k += 8
+        h ^= h >> 29
+        self.hash = h
         mask = self.mask
-        s: i64 = (h ^ (h >> 29)) & mask
+        s: i64 = h & mask
         tab = self.tab
         shift: i64 = 32
+        tag: i64 = ((h & _TAG_HASH) << _SEVEN) | length
         while True:
             m = tab[2 * s + 1]
             if m == 0:
                 return -1 - s
-            if (
-                (m >> shift) == length
-                and tab[2 * s] == w0
-                and (length <= 8 or self._same_tail(s, padded, i, length))
-            ):
+            if (m >> shift) == tag and tab[2 * s] == w0 and (length <= 8 or self._same_tail(s, padded, i, length)):
                 return s
             s = (s + 1) & mask
 
@@ -196,15 +204,22 @@ class PieceCache:
 
     def store(self, padded: bytes, i: i64, length: i64, ids: vec[i32], start: i64) -> None:
         """Cache ``ids[start:]`` as the ids of the piece ``padded[i:i + length]``."""
+        slot = self.find(padded, i, length)
+        if slot < 0:
+            self.store_at(slot, self.hash, padded, i, length, ids, start)
+
+    def store_at(self, found: i64, h: i64, padded: bytes, i: i64, length: i64, ids: vec[i32], start: i64) -> None:
+        """:meth:`store` of a piece that :meth:`find` did not find: ``found`` is what it
+        returned, ``h`` the :attr:`hash` it set, and the cache has not changed since."""
         if self.limit == 0:
             return
+        s: i64 = -1 - found
         if self.used >= self.limit:
             self.clear()
-        if 4 * (self.used + 1) > 3 * (self.mask + 1):  # load <= 3/4
+            s = self._free_slot(h)
+        elif 4 * (self.used + 1) > 3 * (self.mask + 1):  # load <= 3/4
             self._grow()
-        s = -1 - self.find(padded, i, length)
-        if s < 0:
-            return  # already cached (cannot happen in the encoder, harmless)
+            s = self._free_slot(h)
         count: i64 = len(ids) - start
         v: i64 = 0
         if count == 1:
@@ -228,44 +243,48 @@ class PieceCache:
                 k += 8
             self.words = words
         shift: i64 = 32
+        tag: i64 = ((h & _TAG_HASH) << _SEVEN) | length
         self.tab[2 * s] = word(padded, i, length)
-        self.tab[2 * s + 1] = (length << shift) | (v & 0xFFFFFFFF)
+        self.tab[2 * s + 1] = (tag << shift) | (v & 0xFFFFFFFF)
         self.used += 1
 
+    def _free_slot(self, h: i64) -> i64:
+        """The first empty slot from the home slot of hash ``h`` on."""
+        mask = self.mask
+        tab = self.tab
+        s: i64 = h & mask
+        while tab[2 * s + 1] != 0:
+            s = (s + 1) & mask
+        return s
+
     def _grow(self) -> None:
-        """Double the table; the arenas stay (slots keep their offsets)."""
+        """Four times the slots while small (fewer rehashes), then twice; the arenas stay.
+
+        A slot's tag holds the low 23 bits of its piece's hash: enough for the home slot
+        in any table this cache grows to (``limit <= 2**22`` keeps it below 2**23 slots).
+        """
         old = self.tab
         oldoff = self.koff
         words = self.words
         spans = self.spans
         used = self.used
         n: i64 = self.mask + 1
-        self._reset(2 * n)
+        self._reset(4 * n if n < _FAST_GROWTH else 2 * n)
         self.words = words
         self.spans = spans
         self.used = used
         mask = self.mask
         tab = self.tab
+        koff = self.koff
         shift: i64 = 32
         k: i64 = 0
         while k < n:
             m = old[2 * k + 1]
             if m != 0:
-                s = self._rehash(old[2 * k], m >> shift, oldoff[k]) & mask
+                s: i64 = (m >> (shift + _SEVEN)) & mask
                 while tab[2 * s + 1] != 0:
                     s = (s + 1) & mask
                 tab[2 * s] = old[2 * k]
                 tab[2 * s + 1] = m
-                self.koff[s] = oldoff[k]
+                koff[s] = oldoff[k]
             k += 1
-
-    def _rehash(self, w0: i64, length: i64, off: i32) -> i64:
-        """:func:`piece_hash` of a stored piece, from its words."""
-        h: i64 = _mix(length, w0)
-        at: i64 = i64(off)
-        k: i64 = 8
-        while k < length:
-            h = _mix(h, self.words[at])
-            at += 1
-            k += 8
-        return h ^ (h >> 29)

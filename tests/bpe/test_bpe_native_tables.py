@@ -243,3 +243,27 @@ def test_tokenizer_decodes_specials_and_added_tokens_without_a_second_core() -> 
     assert isinstance(tok._decoding_core(), TokenDecoder)
     with pytest.raises(ValueError, match="not in this tokenizer's vocabulary"):
         tok.decode_bytes([eot + 1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(tokens=st.lists(st.binary(min_size=2, max_size=20), max_size=50), other=PIECES)
+def test_token_filter_maybe_hash_equals_maybe_of_the_bytes(tokens: list[bytes], other: bytes) -> None:
+    token_filter = _filter(tokens)
+    for piece in [*tokens, other]:
+        padded = b"\x01" + piece + PAD
+        assert token_filter.maybe_hash(piece_hash(padded, 1, len(piece))) == token_filter.maybe(padded, 1, len(piece))
+
+
+def test_piece_cache_store_at_uses_the_slot_and_hash_of_a_failed_find() -> None:
+    cache = PieceCache(3)  # emptied on the 4th piece: store_at must then find a new slot
+    pieces = [b"alpha", b"beta-gamma-delta", b"ab", b"xyz" * 7, b"alpha"]
+    blob = b"".join(pieces) + PAD
+    at = 0
+    for n, piece in enumerate(pieces[:4]):
+        slot = cache.find(blob, at, len(piece))
+        assert slot < 0 and cache.hash == piece_hash(blob, at, len(piece))
+        cache.store_at(slot, cache.hash, blob, at, len(piece), vec[i32]([n, n + 1]), 0)
+        assert list(cache.emit(cache.find(blob, at, len(piece)), vec[i32]())) == [n, n + 1]
+        at += len(piece)
+    assert cache.used == 1  # the 4th store emptied the cache first
+    assert cache.find(b"alpha" + PAD, 0, 5) < 0
