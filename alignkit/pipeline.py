@@ -36,7 +36,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,8 @@ __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
 CHUNK_LINES = 256
 _IN_FLIGHT_PER_PROC = 4
+#: Byte ranges per worker process for a plain file (few: each is one task and one result).
+_RANGES_PER_PROC = 4
 REJECTS_NAME = "rejects.jsonl"
 
 
@@ -166,18 +168,71 @@ def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> 
             yield process_chunk(chunk)
         return
     import multiprocessing
-    from collections import deque
 
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ctx.Pool(num_proc, initializer=init_worker, initargs=(config,)) as pool:
-        pending: deque[Any] = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(process_chunk, (chunk,)))
-            if len(pending) >= _IN_FLIGHT_PER_PROC * num_proc:
-                yield pending.popleft().get()
-        while pending:
+        yield from _pooled(pool, chunks, num_proc)
+
+
+def _pooled(pool: Any, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
+    """Results of ``chunks`` processed in ``pool``, in order, a bounded number in flight."""
+    from collections import deque
+
+    pending: deque[Any] = deque()
+    for chunk in chunks:
+        pending.append(pool.apply_async(process_chunk, (chunk,)))
+        if len(pending) >= _IN_FLIGHT_PER_PROC * num_proc:
             yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str | None, int]],
+                  hashes: dict[str, tuple[str, int]], num_proc: int) -> Generator[ChunkResult, None, None]:
+    """The chunk results of every file, in input order, in this process or ``num_proc`` workers.
+
+    With ``fork``, workers read their own byte ranges of each plain file
+    (:mod:`alignkit.line_ranges`): no line crosses a pipe, and this process hashes the file
+    while they work. Elsewhere (spawn, or a file that must be streamed) chunks of lines are
+    sent to the workers.
+    """
+    import multiprocessing
+
+    if num_proc <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from _results(config, _chunks(paths, kinds, hashes), num_proc)
+        return
+    import hashlib
+
+    from alignkit.bpe._fork_batch import memory_file
+    from alignkit.line_ranges import plan_line_ranges, process_line_range
+    from alignkit.result_files import restore
+
+    # in-memory files for the workers' columns, opened before the fork (unused ones closed)
+    slots = [memory_file() for _ in range(2 * num_proc * _RANGES_PER_PROC)]
+    unclosed = set(slots)
+    try:
+        # forked after this process built its encoder (init_worker then returns it at once)
+        with multiprocessing.get_context("fork").Pool(num_proc, initializer=init_worker, initargs=(config,)) as pool:
+            for path, (kind, kind_line) in zip(paths, kinds):
+                label = input_label(path)
+                plan = plan_line_ranges(path, label, kind, kind_line, CHUNK_LINES, num_proc * _RANGES_PER_PROC)
+                if plan is None:
+                    yield from _pooled(pool, _chunks([path], [(kind, kind_line)], hashes), num_proc)
+                    continue
+                fds = [slots.pop() if slots else -1 for _ in plan.ranges]
+                pending = [pool.apply_async(process_line_range, (r, fd)) for r, fd in zip(plan.ranges, fds)]
+                hashes[path] = (hashlib.sha256(plan.data).hexdigest(), len(plan.data))  # while they work
+                del plan
+                for fd, result in zip(fds, pending):
+                    results = result.get()
+                    if fd >= 0:
+                        unclosed.discard(fd)
+                        restore(results, fd)  # closes fd
+                    yield from results
+    finally:
+        for fd in unclosed:
+            os.close(fd)
 
 
 def tokenize_files(
@@ -216,8 +271,9 @@ def tokenize_files(
     rejects: list[dict[str, object]] = []
     hashes: dict[str, tuple[str, int]] = {}
     bar = _progress(progress)
+    results = _file_results(config, names, kinds, hashes, num_proc)
     try:
-        for result in _results(config, _chunks(names, kinds, hashes), num_proc):
+        for result in results:
             if config.on_error == "fail":
                 for reject in result.rejects:
                     if reject["status"] == "rejected":
@@ -231,6 +287,7 @@ def tokenize_files(
             if bar is not None:
                 bar.update(result.stats.records_in)
     finally:
+        results.close()  # workers stopped and result files closed now, even on an error
         if bar is not None:
             bar.close()
     columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)

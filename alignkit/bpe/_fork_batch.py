@@ -59,7 +59,7 @@ def balanced_ranges(texts: Sequence[str], parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
 
 
-def _memory_file() -> int:
+def memory_file() -> int:
     """A file descriptor of an anonymous file (in memory where the system offers it)."""
     if hasattr(os, "memfd_create"):
         return os.memfd_create("alignkit-batch")
@@ -136,7 +136,7 @@ class ForkedBatch:
 
     def __enter__(self) -> ForkedBatch:
         try:
-            self.files = [_memory_file() for _ in self.ranges]
+            self.files = [memory_file() for _ in self.ranges]
             _JOB[:] = [self]
             self._pool = ProcessPoolExecutor(self.num_proc - 1, mp_context=self._ctx)
             self._futures = [self._pool.submit(_drain, w) for w in range(self.num_proc - 1)]

@@ -1,0 +1,138 @@
+"""Forked tokenize workers: line ranges read by the workers, columns through in-memory files."""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import alignkit.pipeline as pipeline
+from alignkit import line_ranges
+from alignkit.bpe._fork_batch import memory_file
+from alignkit.errors import InputError
+from alignkit.io.whole_file import read_whole
+from alignkit.line_ranges import plan_line_ranges, read_range_lines
+from alignkit.manifest import RunStats
+from alignkit.pipeline import tokenize_files
+from alignkit.result_files import Ref, restore, stash
+from alignkit.worker import ChunkResult, TokenizeConfig
+
+ENC = "_byte_encoder:make"
+HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
+
+line = st.text(st.sampled_from("ab{}\r é"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(line, max_size=30), st.booleans(), st.booleans(), st.integers(1, 7), st.integers(1, 5))
+def test_ranges_hold_the_whole_file_lines(tmp_path_factory: pytest.TempPathFactory, lines: list[str], bom: bool,
+                                          final_newline: bool, parts: int, chunk_lines: int) -> None:
+    body = "\n".join(lines) + ("\n" if final_newline and lines else "")
+    path = tmp_path_factory.mktemp("r") / "f.jsonl"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body.encode())
+    whole = read_whole(path)
+    plan = plan_line_ranges(str(path), "f.jsonl", None, 0, chunk_lines, parts)
+    assert whole is not None and plan is not None and len(plan.ranges) <= parts
+    got: list[bytes] = []
+    for r in plan.ranges:
+        assert r.first_line == len(got) + 1 and (r.start < r.stop or len(plan.ranges) == 1)
+        got.extend(read_range_lines(r))
+    assert got == whole.lines
+    assert hashlib.sha256(plan.data).hexdigest() == whole.sha256
+
+
+def test_files_to_stream_are_not_planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gz = tmp_path / "a.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"a": 1}\n'))
+    assert plan_line_ranges(str(gz), "a", None, 0, 4, 2) is None
+    plain = tmp_path / "b.jsonl"
+    plain.write_bytes(b'{"a": 1}\n' * 10)
+    monkeypatch.setattr(line_ranges, "WHOLE_FILE_LIMIT", 50)
+    assert plan_line_ranges(str(plain), "b", None, 0, 4, 2) is None
+
+
+def test_stash_and_restore_columns() -> None:
+    cols = [(np.arange(5, dtype=np.uint32), np.array([2, 3], dtype=np.int64)),
+            (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)),
+            (np.array([7], dtype=np.uint8)[::1], [1])]  # a list stays as it is
+    results = [ChunkResult(list(cols), [{"line": 1}], RunStats()), ChunkResult([], [], RunStats())]
+    fd = memory_file()
+    stash(results, fd)
+    assert isinstance(results[0].columns[0][0], Ref) and results[0].columns[2][1] == [1]
+    restore(results, fd)
+    for (v, n), (v2, n2) in zip(results[0].columns, cols):
+        assert np.array_equal(v, v2) and v.dtype == v2.dtype and np.array_equal(n, n2)
+    results[0].columns[0][0][0] = 9  # views are private copies: writable
+    with pytest.raises(OSError):
+        os.fstat(fd)  # restore closed it
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="no fork start method here")
+def test_forked_ranges_give_identical_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [json.dumps({"turns": [{"role": "user", "content": f"q{i}"},
+                                  {"role": "assistant", "content": "a" * (1 + i % 30)}]}) for i in range(500)]
+    rows[7], rows[250], rows[499] = "not json", "", '{"turns": []}'
+    src = tmp_path / "s.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode())  # BOM, CRLF, no final newline
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip", format="jsonl", skip_blank=True)
+    tokenize_files([src], tmp_path / "one", cfg)
+    monkeypatch.setattr(pipeline, "_RANGES_PER_PROC", 5)  # ranges of ~50 lines
+    monkeypatch.setattr(pipeline, "CHUNK_LINES", 16)  # chunks cut differently inside them
+    before = _fds()
+    for n in (2, 3):
+        rep = tokenize_files([src, src], tmp_path / f"n{n}", cfg, num_proc=n)
+        assert rep.stats.records_in == 998 and [r["line"] for r in rep.rejects] == [8, 500, 8, 500]
+    assert _fds() == before  # every in-memory result file closed
+    rep = tokenize_files([src, src], tmp_path / "one2", cfg)
+    assert _tree(tmp_path / "n2") == _tree(tmp_path / "n3") == _tree(tmp_path / "one2")
+    assert _failing_line(src, tmp_path / "fail") == 8 and not (tmp_path / "fail").exists()
+    gc.collect()  # the traceback's frames (a cycle) hold the pool and the results read so far
+    assert _fds() == before
+
+
+def _failing_line(src: Path, out: Path) -> int:
+    """The line of the InputError of a failing forked run (the first bad line, found by a worker)."""
+    try:
+        tokenize_files([src], out, TokenizeConfig(encoder=ENC, skip_blank=True), num_proc=2)
+    except InputError as err:
+        return err.line
+    return 0
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="no fork start method here")
+def test_forked_ranges_on_real_conversations(tmp_path: Path) -> None:
+    """HH-RLHF dialogues through the bundled GPT-2: the same bytes for 1 and 2 processes."""
+    src = shared_path("data", "alignment", "preference", "hh-rlhf", "helpful-base", "test.jsonl.gz")
+    out: list[str] = []
+    with gzip.open(src, "rt", encoding="utf-8") as f:
+        for raw, _ in zip(f, range(400)):
+            turns = []
+            for block in json.loads(raw)["chosen"].split("\n\nHuman: ")[1:]:
+                user, *answers = block.split("\n\nAssistant: ")
+                turns.append({"role": "user", "content": user.strip()})
+                turns.extend({"role": "assistant", "content": a.strip()} for a in answers)
+            out.append(json.dumps({"turns": turns}))
+    data = tmp_path / "hh.jsonl"
+    data.write_text("\n".join(out) + "\n")
+    cfg = TokenizeConfig(on_error="skip", max_seq_len=256)  # the bundled GPT-2, its default template
+    a = tokenize_files([data], tmp_path / "a", cfg)
+    b = tokenize_files([data], tmp_path / "b", cfg, num_proc=2)
+    assert a.stats.written > 300 and _tree(tmp_path / "a") == _tree(tmp_path / "b")
