@@ -15,9 +15,21 @@ conversations and with one thread each (``RAYON_NUM_THREADS=1``):
 Each phase runs in its own child process, which reports its own peak RSS
 (``ru_maxrss``, children included for ``--num-proc 2``).
 
+``--large`` makes the input big enough that startup (interpreter, imports, tokenizer
+load: about 0.3 s, serial) does not dominate the ``--num-proc`` comparison. It adds,
+all read at run time from the shared folders and never copied into the repository:
+the chosen AND rejected transcripts of the four HH-RLHF test splits, LIMA's training
+conversations (non-commercial licence: read, never stored), the self-instruct seed and
+user-oriented tasks (instruction + input as the user turn, output as the assistant's),
+and ``--novel-mb`` MB of conversations cut from the novels in ``../shared/bench``
+(a paragraph as the user turn, the next paragraphs, up to ~4 KB, as the answer).
+The summary line then also gives the CPU of the ``--num-proc 2`` run's parent and
+workers (``RUSAGE_CHILDREN`` of the CLI process) next to the ``--num-proc 1`` run's.
+
 Usage (run it against the compiled build)::
 
     python benchmarks/bench_tokenize.py [--data ../shared/data] [--limit-hf N]
+    python benchmarks/bench_tokenize.py --large --novel-mb 32 --limit-hf -1 --repeat 3
 """
 
 from __future__ import annotations
@@ -54,8 +66,8 @@ def _hh_turns(dialogue: str) -> list[dict[str, str]]:
     return turns
 
 
-def build_conversations(data: Path) -> list[dict[str, object]]:
-    """Real conversations as alignkit SFT records (invalid ones left out)."""
+def build_conversations(data: Path, extra: list[list[dict[str, str]]] | None = None) -> list[dict[str, object]]:
+    """Real conversations as alignkit SFT records (invalid ones left out); ``extra`` appended."""
     from alignkit.records import ChatExample
 
     raw: list[list[dict[str, str]]] = []
@@ -70,6 +82,7 @@ def build_conversations(data: Path) -> list[dict[str, object]]:
         raw.append([{"role": roles[m["from"]], "content": m["value"]} for m in row["conversations"]])
     for row in _jsonl(data / "alignment/preference/hh-rlhf/helpful-base/test.jsonl.gz"):
         raw.append(_hh_turns(str(row["chosen"])))
+    raw.extend(extra or [])
     out = []
     for turns in raw:
         try:
@@ -79,6 +92,59 @@ def build_conversations(data: Path) -> list[dict[str, object]]:
         if turns[-1]["role"] == "assistant":
             out.append({"turns": turns})
     return out
+
+
+def _self_instruct(row: dict[str, object]) -> list[list[dict[str, str]]]:
+    out = []
+    for inst in row["instances"]:  # type: ignore[attr-defined]
+        prompt = str(row["instruction"]) + (f"\n\n{inst['input']}" if inst["input"] else "")
+        out.append([{"role": "user", "content": prompt}, {"role": "assistant", "content": str(inst["output"])}])
+    return out
+
+
+def _novel_conversations(bench: Path, mb: float) -> list[list[dict[str, str]]]:
+    """About ``mb`` MB of two-turn conversations cut from the English novels, in order."""
+    out: list[list[dict[str, str]]] = []
+    if mb <= 0:
+        return out
+    limit, size = int(mb * 1e6), 0
+    with gzip.open(bench / "en_novels.txt.gz", "rt", encoding="utf-8") as f:
+        paragraphs = (p.strip() for p in f.read(limit * 2).split("\n\n"))
+        question: str | None = None
+        answer: list[str] = []
+        for para in paragraphs:
+            if size >= limit:
+                break
+            if not para or "<|endoftext|>" in para:
+                continue
+            if question is None:
+                question = para
+            elif sum(map(len, answer)) < 4000:
+                answer.append(para)
+            else:
+                out.append([{"role": "user", "content": question},
+                            {"role": "assistant", "content": "\n\n".join(answer)}])
+                size += len(question) + sum(map(len, answer))
+                question, answer = para, []
+    return out
+
+
+def build_large_extra(data: Path, bench: Path, novel_mb: float) -> list[list[dict[str, str]]]:
+    """The ``--large`` additions (see the module docstring), as lists of turns."""
+    raw: list[list[dict[str, str]]] = []
+    hh = data / "alignment/preference/hh-rlhf"
+    for split in ("harmless-base", "helpful-base", "helpful-online", "helpful-rejection-sampled"):
+        for row in _jsonl(hh / split / "test.jsonl.gz"):
+            raw.append(_hh_turns(str(row["chosen"])))
+            raw.append(_hh_turns(str(row["rejected"])))
+    for row in _jsonl(data / "alignment/sft/lima/lima_train.jsonl"):
+        conv = [str(c) for c in row["conversations"]]  # type: ignore[attr-defined]
+        raw.append([{"role": "user" if k % 2 == 0 else "assistant", "content": c} for k, c in enumerate(conv)])
+    for name in ("seed_tasks.jsonl", "user_oriented_instructions.jsonl"):
+        for row in _jsonl(data / "alignment/sft/self-instruct" / name):
+            raw.extend(_self_instruct(row))
+    raw.extend(_novel_conversations(bench, novel_mb))
+    return raw
 
 
 def _peak_mib(children: bool = False) -> float:
@@ -97,8 +163,15 @@ def phase_raw(src: Path, tok_dir: Path) -> dict[str, object]:
     return {"seconds": secs, "cpu": time.process_time() - cpu, "tokens": n, "peak_mib": _peak_mib()}
 
 
+#: ``python -m alignkit`` that also writes its own CPU and its workers' to stderr, last line.
+_CLI = ("import json, resource, sys\nfrom alignkit.cli import main\ncode = main()\n"
+        "me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+        "print(json.dumps([me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime]), file=sys.stderr)\n"
+        "sys.exit(code)\n")
+
+
 def phase_alignkit(src: Path, tok_dir: Path, out: Path, num_proc: int) -> dict[str, object]:
-    cmd = [sys.executable, "-m", "alignkit", "tokenize", str(src), "-o", str(out),
+    cmd = [sys.executable, "-c", _CLI, "tokenize", str(src), "-o", str(out),
            "--tokenizer", str(tok_dir), "--template", "qwen3", "--max-seq-len", "0",
            "--num-proc", str(num_proc), "--report", "json"]
     start = time.perf_counter()
@@ -106,9 +179,11 @@ def phase_alignkit(src: Path, tok_dir: Path, out: Path, num_proc: int) -> dict[s
     proc = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=out.parent)
     secs = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI and its workers
+    parent_cpu, workers_cpu = json.loads(proc.stderr.strip().splitlines()[-1])
     report = json.loads(proc.stdout)
     return {"seconds": secs, "cpu": usage.ru_utime + usage.ru_stime, "tokens": report["tokens"]["total"],
-            "written": report["counts"]["written"], "peak_mib": _peak_mib(children=True)}
+            "written": report["counts"]["written"], "peak_mib": _peak_mib(children=True),
+            "parent_cpu": parent_cpu, "workers_cpu": workers_cpu}
 
 
 def phase_inproc(src: Path, tok_dir: Path, out: Path) -> dict[str, object]:
@@ -184,6 +259,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds of the raw encode and alignkit phases (alternating --num-proc 1"
                         " and 2); the fastest of each by wall time is reported")
+    parser.add_argument("--large", action="store_true",
+                        help="add HH-RLHF chosen+rejected (4 test splits), LIMA, self-instruct and"
+                        " --novel-mb MB of novel conversations (read at run time, never stored)")
+    parser.add_argument("--novel-mb", type=float, default=16,
+                        help="MB of conversations cut from ../shared/bench/en_novels with --large")
+    parser.add_argument("--bench", default=str(REPO.parent / "shared" / "bench"))
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     ns = parser.parse_args()
@@ -208,7 +289,8 @@ def main() -> None:
         with gzip.open(tok_dir / "tokenizer.json.gz") as fin, open(tok_dir / "tokenizer.json", "wb") as fout:
             shutil.copyfileobj(fin, fout)
         (tok_dir / "tokenizer.json.gz").unlink()
-        convs = build_conversations(data)
+        extra = build_large_extra(data, Path(ns.bench), ns.novel_mb) if ns.large else None
+        convs = build_conversations(data, extra)
         src = work / "conversations.jsonl"
         src.write_text("".join(json.dumps(c) + "\n" for c in convs))
         print(f"alignkit {alignkit.__version__}, compiled: {alignkit.COMPILED}; python {platform.python_version()};"
@@ -260,6 +342,9 @@ def main() -> None:
             print(f"by {what}: pipeline alone / raw encode = {rate(net1, key) / rate(raw, key):.2f}{vs_hf}")
         print(f"--num-proc 2 vs 1: wall {float(ak1['seconds']) / float(ak2['seconds']):.2f}x,"
               f" CPU {float(ak2['cpu']) / float(ak1['cpu']):.2f}x of 1; identical manifests: {same}")
+        print(f"CPU of the fastest runs: --num-proc 1 {float(ak1['cpu']):.2f} s; --num-proc 2: CLI process"
+              f" {float(ak2['parent_cpu']):.2f} s + workers {float(ak2['workers_cpu']):.2f} s"
+              f" (startup {float(str(load['cpu'])):.2f} s of each)")
         print(f"load average at the end: {os.getloadavg()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
