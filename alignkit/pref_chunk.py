@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from alignkit.errors import AlignkitError, InputError, OutputError
 from alignkit.sft_chunk import sft_plan
-from alignkit.truncate import DROPPED, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
+from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
 if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
     from alignkit.encoder import Encoder
+    from alignkit.manifest import RunStats
     from alignkit.pref_buffer import PairBuffer, PartBuffer
+    from alignkit.record_check import TurnTuple
     from alignkit.templates.specs import ChatSpec
     from alignkit.worker import Chunk, ChunkResult, TokenizeConfig
 
@@ -67,19 +69,10 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from pydantic_core import from_json
 
     from alignkit.manifest import RunStats
-    from alignkit.pref_buffer import CHOSEN_DIFFERS, POLICY_TRUNCATE, ZERO_TRAINED, PairBuffer
-    from alignkit.record_check import pair_parts
+    from alignkit.pref_buffer import POLICY_TRUNCATE, PairBuffer
+    from alignkit.pref_rows import Event, add_pair, add_pairs
     from alignkit.sft_buffer import POLICY_CODES
-    from alignkit.worker import (
-        _TOO_LONG,
-        ChunkResult,
-        LineRecords,
-        _count_reject,
-        _dropped,
-        _encode_error,
-        _reader_errors,
-        _spoof_error,
-    )
+    from alignkit.worker import ChunkResult, LineRecords, _count_reject, _reader_errors
 
     spec, segment_encoder = plan
     template: Any = getattr(encoder, "template")
@@ -92,65 +85,109 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     max_len = config.max_seq_len
     policy = POLICY_CODES.get(config.truncation, POLICY_TRUNCATE)
     spoof_error = config.special_in_content == "error"
-    for number, raw in chunk.lines:
-        try:
-            parts = pair_parts(from_json(raw, cache_strings="keys"))
-        except ValueError:
-            parts = None
-        if parts is None:  # the pydantic path: a valid record, or its exact error
-            got = slow.record(number, raw)
-            if got is None:  # a blank line passed over
-                continue
-            if isinstance(got, InputError):
-                stats.records_in += 1
-                _count_reject(stats, rejects, chunk.path, got)
-                continue
-            from alignkit.templates.chat import turn_tuples
-
-            parts = (turn_tuples(got.history), got.chosen_response, got.rejected_response)
-        stats.records_in += 1
-        history, chosen, rejected = parts
-        try:
-            n_prompt = buf.add_turns(spec, history, chosen, rejected, policy_name)
-            if n_prompt < 0:  # the template's own check raises its exact TemplateError
-                response = chosen if n_prompt == CHOSEN_DIFFERS else rejected
-                template._completion(history, template.render(history, True), response)
-                raise AssertionError(f"line {number}: the template renders this pair's prompt alike")
-        except (AlignkitError, ValueError) as err:  # a template that cannot render this record
-            _count_reject(stats, rejects, chunk.path, _encode_error(chunk.path, number, err))
+    lines = chunk.lines
+    events: list[Event] = []
+    k = 0
+    while k < len(lines):
+        # the compiled loop takes every line the structural check accepts for certain
+        stop = add_pairs(buf, spec, lines, k, from_json, policy_name, max_len, policy, spoof_error, events)
+        stats.records_in += stop - k
+        stats.written += stop - k - len(events)
+        for event in events:
+            _count_event(chunk, lines[event[0]][0], event, None, template, max_len, stats, rejects)
+        events.clear()
+        if stop == len(lines):
+            break
+        number, raw = lines[stop]
+        k = stop + 1
+        got = slow.record(number, raw)  # the pydantic path: a valid record, or its exact error
+        if got is None:  # a blank line passed over
             continue
-        flag = buf.flagged
-        if flag:
-            stats.special_in_content += 1
-            if spoof_error:
-                buf.discard()
-                _count_reject(stats, rejects, chunk.path, _spoof_error(chunk.path, number, flag))
-                continue
-        longest = n_prompt + max(int(buf.chosen.row_len), int(buf.rejected.row_len))
-        status = buf.finish(max_len, policy)
-        if status == TOO_LONG:
-            skip = InputError(chunk.path, number, "", f"{longest} tokens, " + _TOO_LONG.format(n=max_len),
-                              "too_long")
-            _count_reject(stats, rejects, chunk.path, skip)
-        elif status == PROMPT_TOO_LONG:
-            stats.drop("prompt_too_long")
-            rejects.append(_dropped(chunk.path, number, "prompt_too_long",
-                                    f"the prompt alone has {n_prompt} tokens, no room for a response in"
-                                    f" --max-seq-len {max_len}"))
-        elif status == DROPPED:
-            stats.drop("too_long")
-            rejects.append(_dropped(chunk.path, number, "too_long", f"{longest} tokens > --max-seq-len {max_len}"))
-        elif status == ZERO_TRAINED:
-            stats.zero_trained += 1
-            stats.drop("zero_trained")
-            rejects.append(_dropped(chunk.path, number, "zero_trained", "a response has no trained token"))
-        else:
-            if status == TRUNCATED:
-                stats.truncated += 1
-            stats.written += 1
+        stats.records_in += 1
+        if isinstance(got, InputError):
+            _count_reject(stats, rejects, chunk.path, got)
+            continue
+        from alignkit.templates.chat import turn_tuples
+
+        parts = (turn_tuples(got.history), got.chosen_response, got.rejected_response)
+        add_pair(buf, spec, parts[0], parts[1], parts[2], policy_name, max_len, policy, spoof_error, events, stop)
+        stats.written += 1 - len(events)
+        for event in events:
+            _count_event(chunk, number, event, parts, template, max_len, stats, rejects)
+        events.clear()
     buf.discard()
     stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
     return ChunkResult(pair_columns(buf, encoder.n_vocab), rejects, stats)
+
+
+def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, int, str, object],
+                 parts: tuple[list[TurnTuple], str, str] | None, template: Any, max_len: int,
+                 stats: RunStats, rejects: list[dict[str, object]]) -> None:
+    """Count one pair's outcome other than a plain keep (an :data:`alignkit.pref_rows.Event`),
+    as :func:`alignkit.worker.pair_row` and the general loop count it.
+
+    ``parts`` are the pair's parts when it came through pydantic (else they are read again
+    from its line, for the rare event that needs them).
+    """
+    from alignkit.pref_buffer import ZERO_TRAINED
+    from alignkit.pref_rows import CHOSEN_CHANGES_PROMPT, FAILED, REJECTED_CHANGES_PROMPT, SPOOFED
+    from alignkit.worker import _TOO_LONG, _count_reject, _dropped, _encode_error, _spoof_error
+
+    index, status, n_prompt, longest, flag, error = event
+    path = chunk.path
+    if status == CHOSEN_CHANGES_PROMPT or status == REJECTED_CHANGES_PROMPT:
+        error = _prompt_error(chunk.lines[index][1] if parts is None else parts, template,
+                              status == CHOSEN_CHANGES_PROMPT)
+        status = FAILED
+    if status == FAILED:
+        assert isinstance(error, (AlignkitError, ValueError))
+        _count_reject(stats, rejects, path, _encode_error(path, number, error))
+        return
+    if flag:
+        stats.special_in_content += 1
+    if status == SPOOFED:
+        _count_reject(stats, rejects, path, _spoof_error(path, number, flag))
+    elif status == TOO_LONG:
+        skip = InputError(path, number, "", f"{longest} tokens, " + _TOO_LONG.format(n=max_len), "too_long")
+        _count_reject(stats, rejects, path, skip)
+    elif status == PROMPT_TOO_LONG:
+        stats.drop("prompt_too_long")
+        rejects.append(_dropped(path, number, "prompt_too_long",
+                                f"the prompt alone has {n_prompt} tokens, no room for a response in"
+                                f" --max-seq-len {max_len}"))
+    elif status == DROPPED:
+        stats.drop("too_long")
+        rejects.append(_dropped(path, number, "too_long", f"{longest} tokens > --max-seq-len {max_len}"))
+    elif status == ZERO_TRAINED:
+        stats.zero_trained += 1
+        stats.drop("zero_trained")
+        rejects.append(_dropped(path, number, "zero_trained", "a response has no trained token"))
+    elif status == KEPT or status == TRUNCATED:
+        stats.written += 1
+        if status == TRUNCATED:
+            stats.truncated += 1
+    else:
+        raise AssertionError(f"unknown pair status {status}")
+
+
+def _prompt_error(source: bytes | tuple[list[TurnTuple], str, str], template: Any,
+                  chosen: bool) -> AlignkitError:
+    """The error the template's own :meth:`~alignkit.templates.chat.ChatTemplate.encode_pair`
+    gives a pair whose response changes how its prompt renders."""
+    if isinstance(source, bytes):
+        from pydantic_core import from_json
+
+        from alignkit.record_check import pair_parts
+
+        found = pair_parts(from_json(source, cache_strings="keys"))
+        assert found is not None  # the line took the fast path, so it is accepted again
+        source = found
+    history, chosen_text, rejected_text = source
+    try:
+        template._completion(history, template.render(history, True), chosen_text if chosen else rejected_text)
+    except AlignkitError as err:
+        return err
+    raise AssertionError("the template renders this pair's prompt alike on a second look")
 
 
 def _ids(part: PartBuffer, n_vocab: int) -> Any:

@@ -238,17 +238,18 @@ def test_real_hh_rlhf_pairs_with_qwen3(tmp_path: Path) -> None:
         assert _tree(tmp_path / f"f{max_seq_len}") == _tree(tmp_path / f"g{max_seq_len}")
 
 
-def test_the_buffer_docstring_example_runs() -> None:
+@pytest.mark.parametrize("name", ["pref_buffer", "pref_rows"])
+def test_the_module_docstring_example_runs(name: str) -> None:
     """The module docstring's worked example, read from the source beside the module (a
     compiled module has no ``__doc__``), run against the imported (maybe compiled) module."""
     import ast
     import doctest
+    import importlib
 
-    import alignkit.pref_buffer as module
-
-    source = Path(str(module.__file__)).with_name("pref_buffer.py").read_text(encoding="utf-8")
+    module = importlib.import_module(f"alignkit.{name}")
+    source = Path(str(module.__file__)).with_name(f"{name}.py").read_text(encoding="utf-8")
     docstring = ast.get_docstring(ast.parse(source)) or ""
-    test = doctest.DocTestParser().get_doctest(docstring, dict(vars(module)), "pref_buffer", None, 0)
+    test = doctest.DocTestParser().get_doctest(docstring, dict(vars(module)), name, None, 0)
     runner = doctest.DocTestRunner()
     runner.run(test)
     result = runner.summarize(verbose=False)
