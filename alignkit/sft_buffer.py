@@ -2,10 +2,10 @@
 
 :class:`SftBuffer` turns rendered segments straight into a flat native array of ids
 (``librt.vecs.vec[i32]``) plus one *run* per segment (token count, role id, trained
-flag) and per-row lengths, counting tokens and trained tokens per role in the same
-pass. It does what :meth:`alignkit.encode.Encoder.encode`,
-:func:`alignkit.truncate.truncate_example` and the row flattening of the pipeline
-do together, without a Python list or an :class:`~alignkit.encode.EncodedExample`
+flag; a segment with the role and flag of the one before it extends that run) and
+per-row lengths, counting tokens and trained tokens per role in the same pass. It
+does what :meth:`alignkit.encode.Encoder.encode`, :func:`alignkit.truncate.truncate_example`
+and the row flattening of the pipeline do together, without a Python list or an :class:`~alignkit.encode.EncodedExample`
 per record; ``labels`` and ``role_ids`` are expanded from the runs once per chunk
 (:func:`alignkit.sft_chunk.buffer_columns`), not token by token.
 
@@ -27,7 +27,7 @@ takes it back. Masks are made with the ids, from the segments' structure, exactl
     >>> buf.finish(0, POLICY_TRUNCATE) == KEPT
     True
     >>> list(buf.ids), list(buf.run_lengths), list(buf.run_roles), list(buf.run_trained)
-    ([104, 105, 111, 107, 300], [2, 2, 1], [1, 2, 2], [0, 1, 1])
+    ([104, 105, 111, 107, 300], [2, 3], [1, 2], [0, 1])
     >>> list(buf.lengths), buf.tokens_by_role, buf.trained_by_role
     ([5], [0, 2, 3, 0, 0, 0], [0, 0, 3, 0, 0, 0])
 """
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from librt.vecs import append, pop, vec
+from librt.vecs import append, extend, pop, vec
 from mypy_extensions import i32, i64, u8
 
 from alignkit.encode import NUM_ROLES, Encoder
@@ -55,6 +55,8 @@ POLICY_CODES: Final[dict[str, int]] = {"drop": POLICY_DROP, "truncate": POLICY_T
 
 #: :meth:`SftBuffer.finish`: the row has no trained token (after truncation); dropped.
 ZERO_TRAINED: Final = 5
+
+_GLUE_MAX: Final = 4096
 
 @final
 class SftBuffer(SegmentSink):
@@ -75,28 +77,51 @@ class SftBuffer(SegmentSink):
 
     def __init__(self, encoder: Encoder) -> None:
         self.encoder: Encoder = encoder
+        #: the encoder's special-token ids (the same dict), read without a method call.
+        self.specials: dict[str, int] = encoder.specials
+        #: ids of each template-glue text seen (a template has a handful).
+        self.glue: dict[str, vec[i32]] = {}
         self.ids: vec[i32] = vec[i32]()
         self.run_lengths: vec[i64] = vec[i64]()
         self.run_roles: vec[u8] = vec[u8]()
         self.run_trained: vec[u8] = vec[u8]()
         self.lengths: vec[i64] = vec[i64]()
-        self.tokens_by_role: list[int] = [0] * NUM_ROLES
-        self.trained_by_role: list[int] = [0] * NUM_ROLES
-        self.row_tokens: list[int] = [0] * NUM_ROLES
-        self.row_trained: list[int] = [0] * NUM_ROLES
+        self.role_tokens: vec[i64] = vec[i64]([0] * NUM_ROLES)
+        self.role_trained: vec[i64] = vec[i64]([0] * NUM_ROLES)
+        self.row_tokens: vec[i64] = vec[i64]([0] * NUM_ROLES)
+        self.row_trained: vec[i64] = vec[i64]([0] * NUM_ROLES)
         self.start: i64 = 0
         self.run_start: i64 = 0
         self.row_len: int = 0
         self.flagged: str = ""
 
+    @property
+    def tokens_by_role(self) -> list[int]:
+        """Tokens of the kept rows, per role id."""
+        return [int(self.role_tokens[r]) for r in range(NUM_ROLES)]
+
+    @property
+    def trained_by_role(self) -> list[int]:
+        """Trained tokens of the kept rows, per role id."""
+        return [int(self.role_trained[r]) for r in range(NUM_ROLES)]
+
     def _run(self, n: i64, role: int, trained: bool) -> None:
-        if n > 0:
+        """Count ``n`` tokens of ``role``: a new run, or the row's last run grown when it
+        has the same role and flag (the expanded labels and role ids are the same)."""
+        if n <= 0:
+            return
+        flag = u8(1) if trained else u8(0)
+        r = i64(role)
+        k: i64 = len(self.run_lengths)
+        if k > self.run_start and self.run_roles[k - 1] == u8(role) and self.run_trained[k - 1] == flag:
+            self.run_lengths[k - 1] = self.run_lengths[k - 1] + n
+        else:
             self.run_lengths = append(self.run_lengths, n)
             self.run_roles = append(self.run_roles, u8(role))
-            self.run_trained = append(self.run_trained, u8(1) if trained else u8(0))
-            self.row_tokens[role] += int(n)
-            if trained:
-                self.row_trained[role] += int(n)
+            self.run_trained = append(self.run_trained, flag)
+        self.row_tokens[r] = self.row_tokens[r] + n
+        if trained:
+            self.row_trained[r] = self.row_trained[r] + n
 
     def add(self, segments: list[Segment]) -> int:
         """Append one row's tokens (not yet kept: call :meth:`finish` or :meth:`discard`).
@@ -144,8 +169,21 @@ class SftBuffer(SegmentSink):
             raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
         enc = self.encoder
         if kind == KIND_SPECIAL:
-            self.ids = append(self.ids, i32(enc.special_id(text)))
+            sid = self.specials.get(text)
+            self.ids = append(self.ids, i32(enc.special_id(text) if sid is None else sid))
             self._run(1, role, trained)
+            return
+        if role == ROLE_TEMPLATE:
+            glue = self.glue.get(text)
+            if glue is None:
+                glue = vec[i32]()
+                toks = enc.text_ids(text, role)
+                for k in range(len(toks)):
+                    glue = append(glue, i32(toks[k]))
+                if len(self.glue) < _GLUE_MAX:
+                    self.glue[text] = glue
+            self.ids = extend(self.ids, glue)
+            self._run(len(glue), role, trained)
             return
         if role != ROLE_TEMPLATE and not self.flagged:
             flagged = enc.find_special(text)
@@ -219,10 +257,10 @@ class SftBuffer(SegmentSink):
                 n = left
                 self.run_lengths[k] = n
             left -= n
-            role = int(self.run_roles[k])
-            totals[role] += int(n)
+            role = i64(self.run_roles[k])
+            totals[role] = totals[role] + n
             if self.run_trained[k]:
-                trained[role] += int(n)
+                trained[role] = trained[role] + n
             k += 1
         self._pop_runs(k)
 
@@ -250,15 +288,15 @@ class SftBuffer(SegmentSink):
         trained = self.row_trained
         any_trained = False
         for r in range(NUM_ROLES):
-            if trained[r]:
+            if trained[r] != 0:
                 any_trained = True
         if not any_trained:
             self.discard()
             return ZERO_TRAINED
         totals = self.row_tokens
         for r in range(NUM_ROLES):
-            self.tokens_by_role[r] += totals[r]
-            self.trained_by_role[r] += trained[r]
+            self.role_tokens[r] = self.role_tokens[r] + totals[r]
+            self.role_trained[r] = self.role_trained[r] + trained[r]
         self.lengths = append(self.lengths, i64(n))
         self.start = len(self.ids)
         self.run_start = len(self.run_lengths)

@@ -136,7 +136,7 @@ def _qwen3_assistant(out: SegmentSink, spec: ChatSpec, content: str, reasoning: 
     r = ""
     if reasoning is not None:
         r = reasoning
-    elif "</think>" in content:
+    elif "<" in content and "</think>" in content:  # memchr first: most content has no "<"
         parts = content.split("</think>")
         r = parts[0].rstrip("\n").split("<think>")[-1].lstrip("\n")
         content = parts[-1].lstrip("\n")
