@@ -3,9 +3,10 @@
 A piece of 2..64 bytes is read straight out of the (zero-padded) UTF-8 buffer as
 little-endian 64-bit words, the last one masked to the piece's length: nothing is
 sliced and no siphash is computed. The table is open-addressed in native ``vec``
-buffers: per slot the length, the first word (compared first), the offset of the
-remaining words in a shared word arena, and the value: a token id (``>= 0``) or
-``-1 - offset`` of a span ``[count, id, id, ...]`` in one shared ``vec[i32]``.
+buffers: per slot the first word (compared first), a tag (length and hash bits) and
+the value: a token id (``>= 0``) or ``-1 - offset`` of a record in one shared ``vec[i64]``
+arena, ``[count, other words of the piece..., ids...]``: a long piece is checked and
+emitted from one place in memory.
 
 Results never depend on the cache: it holds at most ``limit`` pieces and is emptied
 when full (``limit == 0`` disables it).
@@ -28,6 +29,7 @@ _FAST_GROWTH: Final = 1 << 16  # below this many slots the table grows fourfold
 _MAX_LIMIT: Final = 1 << 22  # pieces: keeps the table below 2**23 slots (the hash bits in a tag)
 _TAG_HASH: Final[i64] = (1 << 23) - 1
 _SEVEN: Final[i64] = 7  # bits of the length in a tag (MAX_PIECE < 128)
+_THIRTY_TWO: Final[i64] = 32
 
 
 def _masks() -> vec[i64]:
@@ -107,8 +109,8 @@ class PieceCache:
     Slot ``s`` is two words of ``tab``: ``tab[2s]`` is the piece's first word and
     ``tab[2s + 1]`` is ``tag << 32 | value`` (0: empty), so a probe touches one cache
     line. The tag is the piece's length and the low 23 bits of its hash (the table
-    grows without reading any piece again). Pieces longer than 8 bytes keep their
-    other words in ``words[koff[s]:]``.
+    grows without reading any piece again). A piece of one id and at most 8 bytes keeps
+    the id as its value; any other has a record ``[count, words 2.., ids...]`` in ``arena``.
 
     Example:
         >>> cache = PieceCache(100)
@@ -131,9 +133,8 @@ class PieceCache:
     def _reset(self, slots: i64) -> None:
         self.mask: i64 = slots - 1
         self.tab: vec[i64] = zeros_i64(2 * slots)
-        self.koff: vec[i32] = zeros_i32(slots)  # the other words: words[koff:...]
-        self.words: vec[i64] = vec[i64]()
-        self.spans: vec[i32] = vec[i32]()
+        #: records of pieces: ``[count, words after the first..., ids...]``.
+        self.arena: vec[i64] = vec[i64]()
         self.used: i64 = 0
 
     def clear(self) -> None:
@@ -166,23 +167,25 @@ class PieceCache:
             m = tab[2 * s + 1]
             if m == 0:
                 return -1 - s
-            if (m >> shift) == tag and tab[2 * s] == w0 and (length <= 8 or self._same_tail(s, padded, i, length)):
+            if (m >> shift) == tag and tab[2 * s] == w0 and (length <= 8 or self._same_tail(m, padded, i, length)):
                 return s
             s = (s + 1) & mask
 
     def value(self, slot: i64) -> i32:
-        """The id cached in ``slot`` (``>= 0``), or ``-1 - offset`` of its span."""
+        """The id cached in ``slot`` (``>= 0``), or ``-1 - offset`` of its record."""
         v: i64 = self.tab[2 * slot + 1] & 0xFFFFFFFF
         if v >= 0x80000000:
             v -= 0x100000000
         return i32(v)
 
-    def _same_tail(self, s: i64, padded: bytes, i: i64, length: i64) -> bool:
-        words = self.words
-        at: i64 = i64(self.koff[s])
+    def _same_tail(self, m: i64, padded: bytes, i: i64, length: i64) -> bool:
+        """Whether the words after the first of a piece longer than 8 bytes match the
+        record of the slot whose tag-and-value word is ``m``."""
+        arena = self.arena
+        at: i64 = 0x100000000 - (m & 0xFFFFFFFF)  # the value is -1 - offset: words start at offset + 1
         k: i64 = 8
         while k < length:
-            if words[at] != word(padded, i + k, length - k):
+            if arena[at] != word(padded, i + k, length - k):
                 return False
             at += 1
             k += 8
@@ -190,15 +193,18 @@ class PieceCache:
 
     def emit(self, slot: i64, out: vec[i32]) -> vec[i32]:
         """Append the ids cached in ``slot`` (from :meth:`find`) to ``out``."""
-        v = self.value(slot)
-        if v >= 0:
-            return append(out, v)
-        spans = self.spans
-        at: i64 = -1 - i64(v)
-        end: i64 = at + 1 + i64(spans[at])
-        at += 1
+        m: i64 = self.tab[2 * slot + 1]
+        v: i64 = m & 0xFFFFFFFF
+        if v < 0x80000000:
+            return append(out, i32(v))
+        arena = self.arena
+        at: i64 = 0xFFFFFFFF - v  # -1 - value: the record's count
+        length: i64 = (m >> _THIRTY_TWO) & 127
+        end: i64 = at + 1 + arena[at]
+        at += 1 + (length - 1) // 8  # past the words after the first
+        end += (length - 1) // 8
         while at < end:
-            out = append(out, spans[at])
+            out = append(out, i32(arena[at]))
             at += 1
         return out
 
@@ -222,26 +228,22 @@ class PieceCache:
             s = self._free_slot(h)
         count: i64 = len(ids) - start
         v: i64 = 0
-        if count == 1:
+        if count == 1 and length <= 8:
             v = i64(ids[start])
         else:
-            spans = self.spans
-            v = -1 - len(spans)
-            spans = append(spans, i32(count))
+            arena = self.arena
+            v = -1 - len(arena)
+            arena = append(arena, count)
+            k: i64 = 8
+            while k < length:
+                arena = append(arena, word(padded, i + k, length - k))
+                k += 8
             k = start
             end: i64 = len(ids)
             while k < end:
-                spans = append(spans, ids[k])
+                arena = append(arena, i64(ids[k]))
                 k += 1
-            self.spans = spans
-        if length > 8:
-            words = self.words
-            self.koff[s] = i32(len(words))
-            k = 8
-            while k < length:
-                words = append(words, word(padded, i + k, length - k))
-                k += 8
-            self.words = words
+            self.arena = arena
         shift: i64 = 32
         tag: i64 = ((h & _TAG_HASH) << _SEVEN) | length
         self.tab[2 * s] = word(padded, i, length)
@@ -258,24 +260,20 @@ class PieceCache:
         return s
 
     def _grow(self) -> None:
-        """Four times the slots while small (fewer rehashes), then twice; the arenas stay.
+        """Four times the slots while small (fewer rehashes), then twice; the arena stays.
 
         A slot's tag holds the low 23 bits of its piece's hash: enough for the home slot
         in any table this cache grows to (``limit <= 2**22`` keeps it below 2**23 slots).
         """
         old = self.tab
-        oldoff = self.koff
-        words = self.words
-        spans = self.spans
+        arena = self.arena
         used = self.used
         n: i64 = self.mask + 1
         self._reset(4 * n if n < _FAST_GROWTH else 2 * n)
-        self.words = words
-        self.spans = spans
+        self.arena = arena
         self.used = used
         mask = self.mask
         tab = self.tab
-        koff = self.koff
         shift: i64 = 32
         k: i64 = 0
         while k < n:
@@ -286,5 +284,4 @@ class PieceCache:
                     s = (s + 1) & mask
                 tab[2 * s] = old[2 * k]
                 tab[2 * s + 1] = m
-                koff[s] = oldoff[k]
             k += 1
