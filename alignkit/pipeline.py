@@ -8,7 +8,10 @@ lost silently.
 
 Work is cut into chunks of lines; with ``num_proc > 1`` a process pool encodes
 the chunks and the results are merged **in input order**, so the output is
-byte-identical for any ``num_proc``. Workers receive only plain data (the
+byte-identical for any ``num_proc``. Forked workers (where ``fork`` exists) inherit
+the encoder, read their own byte ranges of each plain file and hand their columns
+back through in-memory files (:mod:`alignkit.line_ranges`, :mod:`alignkit.result_files`):
+no line and no column is pickled. Otherwise workers receive only plain data (the
 config and raw lines) and build the tokenizer and template themselves
 (:mod:`alignkit.encoder`, :mod:`alignkit.worker`), because compiled objects do not pickle.
 

@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,17 +63,19 @@ def test_files_to_stream_are_not_planned(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_stash_and_restore_columns() -> None:
-    cols = [(np.arange(5, dtype=np.uint32), np.array([2, 3], dtype=np.int64)),
+    cols: list[tuple[Any, Any]] = [(np.arange(5, dtype=np.uint32), np.array([2, 3], dtype=np.int64)),
             (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)),
             (np.array([7], dtype=np.uint8)[::1], [1])]  # a list stays as it is
     results = [ChunkResult(list(cols), [{"line": 1}], RunStats()), ChunkResult([], [], RunStats())]
     fd = memory_file()
     stash(results, fd)
-    assert isinstance(results[0].columns[0][0], Ref) and results[0].columns[2][1] == [1]
+    stashed: list[tuple[Any, Any]] = results[0].columns
+    assert isinstance(stashed[0][0], Ref) and stashed[2][1] == [1]
     restore(results, fd)
-    for (v, n), (v2, n2) in zip(results[0].columns, cols):
+    restored: list[tuple[Any, Any]] = results[0].columns
+    for (v, n), (v2, n2) in zip(restored, cols):
         assert np.array_equal(v, v2) and v.dtype == v2.dtype and np.array_equal(n, n2)
-    results[0].columns[0][0][0] = 9  # views are private copies: writable
+    restored[0][0][0] = 9  # views are private copies: writable
     with pytest.raises(OSError):
         os.fstat(fd)  # restore closed it
 
@@ -136,3 +139,19 @@ def test_forked_ranges_on_real_conversations(tmp_path: Path) -> None:
     a = tokenize_files([data], tmp_path / "a", cfg)
     b = tokenize_files([data], tmp_path / "b", cfg, num_proc=2)
     assert a.stats.written > 300 and _tree(tmp_path / "a") == _tree(tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_spawn_path_gives_the_same_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where fork is missing, chunks of lines go to spawned workers: same bytes out."""
+    rows = [json.dumps({"turns": [{"role": "user", "content": f"q{i}"},
+                                  {"role": "assistant", "content": "b" * (1 + i % 7)}]}) for i in range(300)]
+    rows[5] = "{"
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(rows) + "\n")
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip", format="jsonl")
+    tokenize_files([src], tmp_path / "one", cfg)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    rep = tokenize_files([src], tmp_path / "spawned", cfg, num_proc=2)
+    assert [r["line"] for r in rep.rejects] == [6]
+    assert _tree(tmp_path / "one") == _tree(tmp_path / "spawned")

@@ -138,8 +138,10 @@ class ForkedBatch:
         try:
             self.files = [memory_file() for _ in self.ranges]
             _JOB[:] = [self]
-            self._pool = ProcessPoolExecutor(self.num_proc - 1, mp_context=self._ctx)
-            self._futures = [self._pool.submit(_drain, w) for w in range(self.num_proc - 1)]
+            workers = min(self.num_proc, len(self.ranges)) - 1  # no more processes than ranges
+            if workers > 0:
+                self._pool = ProcessPoolExecutor(workers, mp_context=self._ctx)
+                self._futures = [self._pool.submit(_drain, w) for w in range(workers)]
         except BaseException:
             self._close()
             raise

@@ -120,3 +120,14 @@ def test_arrays_dtype_check(gpt2: Tokenizer) -> None:
         _parallel._checked(np, ids, "uint16")
     with pytest.raises(ValueError, match="do not fit dtype float16"):
         _parallel._checked(np, np.array([70001], dtype=np.int32), "float16")
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="no fork start method here")
+def test_forked_batch_with_more_processes_than_texts(gpt2: Tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_CHARS", 0)
+    monkeypatch.setattr(_parallel, "start_method", lambda: "fork")
+    texts = ["one text " * 30, "another text " * 30]
+    assert gpt2.encode_batch(texts, num_proc=8) == [gpt2.encode(t) for t in texts]
+    with ForkedBatch(gpt2, texts[:1] * 1, "all", num_proc=4) as job:  # one range: no worker at all
+        assert job._pool is None and job.claim() == 0 and job.claim() == -1
+        job.wait()
