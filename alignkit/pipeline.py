@@ -66,7 +66,10 @@ __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 CHUNK_LINES = 256
 _IN_FLIGHT_PER_PROC = 4
 #: Byte ranges per worker process for a plain file (few: each is one task and one result).
-_RANGES_PER_PROC = 4
+_RANGES_PER_PROC = 8
+#: At most this many in-memory result files per run (each mapped one also holds a descriptor);
+#: ranges beyond them send their columns pickled.
+_MAX_RESULT_FILES = 128
 REJECTS_NAME = "rejects.jsonl"
 
 
@@ -212,7 +215,7 @@ def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[st
     from alignkit.result_files import restore
 
     # in-memory files for the workers' columns, opened before the fork (unused ones closed)
-    slots = [memory_file() for _ in range(2 * num_proc * _RANGES_PER_PROC)]
+    slots = [memory_file() for _ in range(min(_MAX_RESULT_FILES, len(paths) * num_proc * _RANGES_PER_PROC))]
     unclosed = set(slots)
     try:
         # forked after this process built its encoder (init_worker then returns it at once)

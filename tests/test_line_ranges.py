@@ -104,8 +104,11 @@ def test_forked_ranges_give_identical_output(tmp_path: Path, monkeypatch: pytest
         rep = tokenize_files([src, src], tmp_path / f"n{n}", cfg, num_proc=n)
         assert rep.stats.records_in == 998 and [r["line"] for r in rep.rejects] == [8, 500, 8, 500]
     assert _fds() == before  # every in-memory result file closed
+    monkeypatch.setattr(pipeline, "_MAX_RESULT_FILES", 3)  # the other ranges' columns come pickled
+    tokenize_files([src, src], tmp_path / "few", cfg, num_proc=2)
+    assert _fds() == before
     rep = tokenize_files([src, src], tmp_path / "one2", cfg)
-    assert _tree(tmp_path / "n2") == _tree(tmp_path / "n3") == _tree(tmp_path / "one2")
+    assert _tree(tmp_path / "n2") == _tree(tmp_path / "n3") == _tree(tmp_path / "one2") == _tree(tmp_path / "few")
     assert _failing_line(src, tmp_path / "fail") == 8 and not (tmp_path / "fail").exists()
     gc.collect()  # the traceback's frames (a cycle) hold the pool and the results read so far
     assert _fds() == before
