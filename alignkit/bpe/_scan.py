@@ -352,6 +352,26 @@ def _o200k_letters(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
 
 
 def _next_o200k(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
+    # Fast path, the common word: an optional ASCII [^\r\n\p{L}\p{N}] and a letter of W
+    # but not U (lower case): the first alternative matches, [U]* empty, [W]+ greedy.
+    b = data[i]
+    j = i
+    if cls[i] & (_L | _N) == 0 and b < 0x80 and b != 10 and b != 13 and i + 1 < n:
+        j = i + 1
+    c = cls[j]
+    if c & (_U | _W) == _W:
+        e = j + 1
+        while e < n and cls[e] & _W:
+            e += 1
+        if e < n and data[e] == 0x27:
+            f = _contraction(data, e, n)
+            if f > 0:
+                return f
+        return e
+    return _next_o200k_general(data, cls, i, n)
+
+
+def _next_o200k_general(data: bytes, cls: bytes, i: i64, n: i64) -> i64:
     e = _o200k_letters(data, cls, i, n)
     if e > 0:
         if e < n and data[e] == 0x27:
