@@ -138,8 +138,9 @@ def encode_batch_arrays(
     """Encode ``texts`` into one flat id array and ``len(texts) + 1`` offsets (no int objects).
 
     Text ``k``'s ids are ``ids[offsets[k]:offsets[k + 1]]``. Ids travel as int32 buffers
-    (native vectors here, in-memory files or packed pickles from workers) and are copied
-    once into the output, so the parent never builds Python ints.
+    (native vectors here, in-memory files or packed pickles from workers), are converted
+    to ``dtype`` range by range as they arrive (range-checked) and concatenated once, so
+    the parent never builds Python ints.
 
     Example:
         >>> ids, offsets = encode_batch_arrays(tok, ["a b", "c"], num_proc=1,
