@@ -61,34 +61,33 @@ def _plain_metadata(value: object) -> bool:
 def _turn(value: object, index: int) -> TurnTuple | None:
     if not isinstance(value, dict):
         return None
-    for key in value:
-        if key not in _TURN_KEYS:
-            return None
-    if "role" not in value or "content" not in value:
-        return None
-    role = value["role"]
-    content = value["content"]
+    role = value.get("role")
+    content = value.get("content")
     if not isinstance(role, str) or role not in _ROLES or not isinstance(content, str):
         return None
     train: bool | None = None
-    if "train" in value:
-        flag = value["train"]
-        if flag is not None:
-            if not isinstance(flag, bool):
-                return None
-            train = flag
     reasoning: str | None = None
-    if "reasoning" in value:
-        text = value["reasoning"]
-        if text is not None:
-            if not isinstance(text, str):
+    if len(value) > 2:  # more than role and content: only train and reasoning may be there
+        for key in value:
+            if key not in _TURN_KEYS:
                 return None
-            reasoning = text
+        if "train" in value:
+            flag = value["train"]
+            if flag is not None:
+                if not isinstance(flag, bool):
+                    return None
+                train = flag
+        if "reasoning" in value:
+            text = value["reasoning"]
+            if text is not None:
+                if not isinstance(text, str):
+                    return None
+                reasoning = text
     if role != "assistant" and (train is True or reasoning is not None):
         return None
     if role == "system" and index != 0:
         return None
-    if not content.strip():
+    if not content or content.isspace():  # blank: what ``not content.strip()`` tells, no copy
         return None
     return (role, content, train, reasoning)
 
