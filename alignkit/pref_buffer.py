@@ -2,20 +2,19 @@
 
 A preference row is three parts: the shared prompt (its ids and role ids; never trained),
 the chosen completion and the rejected completion (ids, labels and role ids of the tokens
-after the prompt). :class:`PairBuffer` keeps one :class:`PartBuffer` per part: the part's
-ids in a flat native vector (``librt.vecs.vec[i32]``), one *run* per encoded segment
-(token count, role id, trained flag) and per-row lengths, as
-:class:`~alignkit.sft_buffer.SftBuffer` does for SFT rows. It does what
-:meth:`alignkit.encode.Encoder.encode`, :func:`alignkit.truncate.truncate_pair` and
-:func:`alignkit.worker.pair_row` do together, without a Python list or an
-:class:`~alignkit.encode.EncodedExample` per record; ``labels`` and ``role_ids`` are
-expanded from the runs once per chunk (:func:`alignkit.pref_chunk.pair_columns`).
+after the prompt). :class:`PairBuffer` writes each part into its own
+:class:`~alignkit.sft_buffer.SftBuffer` (flat native ids, one run per segment, per-row
+lengths, per-role counts: the SFT fast path's encoder, reused as is) and decides for the
+three together what :func:`alignkit.truncate.truncate_pair` and
+:func:`alignkit.worker.pair_row` decide: responses are cut to the budget left by the
+prompt, the prompt never; a pair whose prompt fills the budget, or with a response left
+without a trained token, is dropped. ``labels`` and ``role_ids`` are expanded from the
+runs once per chunk (:func:`alignkit.pref_chunk.pair_columns`).
 
 A pair is added in two steps, so the pipeline can still reject it after seeing it:
-:meth:`PairBuffer.add` encodes the three parts (and tells any special-token string found
-in the content); then :meth:`PairBuffer.finish` applies the truncation policy (responses
-are cut, the prompt never) and the zero-trained rule and keeps the pair, or
-:meth:`PairBuffer.discard` takes it back.
+:meth:`PairBuffer.add` (or :meth:`PairBuffer.add_turns`) encodes the three parts and
+tells any special-token string found in the content; then :meth:`PairBuffer.finish`
+keeps the pair or takes it back, or :meth:`PairBuffer.discard` takes it back.
 
     >>> from alignkit.encode import Encoder
     >>> from alignkit.templates.segments import Segment, KIND_SPECIAL, KIND_TEXT
@@ -31,7 +30,7 @@ are cut, the prompt never) and the zero-trained rule and keeps the pair, or
     True
     >>> list(buf.prompt.ids), list(buf.chosen.ids), list(buf.rejected.ids)
     ([104, 105], [111, 107], [110, 111])
-    >>> buf.tokens_by_role, buf.trained_by_role
+    >>> buf.tokens_by_role(), buf.trained_by_role()
     ([0, 2, 4, 0, 0, 0], [0, 0, 4, 0, 0, 0])
 """
 
@@ -39,27 +38,22 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from librt.vecs import append, pop, vec
-from mypy_extensions import i32, i64, u8
+from mypy_extensions import i64
 
 from alignkit.encode import NUM_ROLES, Encoder
-from alignkit.errors import SpecialTokenError
-from alignkit.sft_buffer import POLICY_DROP, POLICY_ERROR, POLICY_TRUNCATE, ZERO_TRAINED
+from alignkit.sft_buffer import POLICY_DROP, POLICY_ERROR, POLICY_TRUNCATE, ZERO_TRAINED, SftBuffer
 from alignkit.templates.render import TurnTuple, render
-from alignkit.templates.segments import KIND_SPECIAL, ROLE_TEMPLATE, Segment
+from alignkit.templates.segments import Segment
 from alignkit.templates.specs import ChatSpec
 from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
 __all__ = ["CHOSEN_DIFFERS", "POLICY_DROP", "POLICY_ERROR", "POLICY_TRUNCATE", "REJECTED_DIFFERS",
-           "ZERO_TRAINED", "PairBuffer", "PartBuffer", "shares_prefix"]
+           "ZERO_TRAINED", "PairBuffer", "shares_prefix", "trained_within"]
 
 #: :meth:`PairBuffer.add_turns`: the template renders the prompt differently once the chosen
 #: (or the rejected) response is added; nothing was added.
 CHOSEN_DIFFERS: Final = -1
 REJECTED_DIFFERS: Final = -2
-
-_SPOOF: Final = ("content contains the special token {!r}; it would be encoded as plain text, but this"
-                 " run treats it as an error (special_in_content='error'); clean the data or use 'count'")
 
 
 def shares_prefix(full: list[Segment], prompt: list[Segment]) -> bool:
@@ -80,157 +74,61 @@ def shares_prefix(full: list[Segment], prompt: list[Segment]) -> bool:
     return True
 
 
-@final
-class PartBuffer:
-    """One part of a chunk's pairs: flat ids, one run per segment, per-row lengths.
+def trained_within(part: SftBuffer, length: int) -> bool:
+    """Whether the first ``length`` tokens of ``part``'s pending row (all of it when
+    ``length <= 0``) hold a trained token, read from its runs."""
+    left = i64(length) if length > 0 else i64(part.row_len)
+    k = part.run_start
+    end: i64 = len(part.run_lengths)
+    while k < end and left > 0:
+        if part.run_trained[k]:
+            return True
+        left -= part.run_lengths[k]
+        k += 1
+    return False
 
-    Attributes:
-        ids: the kept rows' ids, concatenated (a native vector).
-        run_lengths, run_roles, run_trained: one entry per run of the kept rows.
-        lengths: the length of each kept row.
-        row_len: the length of the row being added (after :meth:`add`).
-        flagged: the first special-token string found in the row's content, or ``""``.
-    """
 
-    def __init__(self) -> None:
-        self.ids: vec[i32] = vec[i32]()
-        self.run_lengths: vec[i64] = vec[i64]()
-        self.run_roles: vec[u8] = vec[u8]()
-        self.run_trained: vec[u8] = vec[u8]()
-        self.lengths: vec[i64] = vec[i64]()
-        self.start: i64 = 0
-        self.run_start: i64 = 0
-        self.row_len: i64 = 0
-        self.flagged: str = ""
-
-    def _run(self, n: i64, role: int, trained: bool) -> None:
-        if n > 0:
-            self.run_lengths = append(self.run_lengths, n)
-            self.run_roles = append(self.run_roles, u8(role))
-            self.run_trained = append(self.run_trained, u8(1) if trained else u8(0))
-
-    def add(self, enc: Encoder, segments: list[Segment], first: int) -> i64:
-        """Append ``segments[first:]`` as the pending row (encoded as ``enc.encode`` does).
-
-        Raises:
-            SpecialTokenError: a SPECIAL segment names a token the tokenizer lacks, or
-                content holds a special-token string and the encoder's mode is ``error``.
-            ValueError: a role id outside the enum.
-        """
-        self.discard()
-        core = enc.ascii_core
-        prepare = enc.prepare
-        flagged = ""
-        for s in range(first, len(segments)):
-            seg = segments[s]
-            role = seg.role
-            if role < 0 or role >= NUM_ROLES:
-                raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
-            if seg.kind == KIND_SPECIAL:
-                self.ids = append(self.ids, i32(enc.special_id(seg.text)))
-                self._run(1, role, seg.trained)
-                continue
-            text = seg.text
-            if role != ROLE_TEMPLATE and not flagged:
-                flagged = enc.find_special(text)
-                if flagged and enc.raise_on_special:
-                    raise SpecialTokenError(_SPOOF.format(flagged))
-            before: i64 = len(self.ids)
-            if role != ROLE_TEMPLATE and core is not None and text.isascii():
-                self.ids = core.encode_bytes_into(text.encode("utf-8"), self.ids)
-            elif role != ROLE_TEMPLATE and core is not None and prepare is not None:
-                ready = prepare(text)
-                try:
-                    data = ready.encode("utf-8")
-                except UnicodeEncodeError:
-                    data = ready.encode("utf-8", "surrogatepass")
-                self.ids = core.encode_bytes_into(data, self.ids)
-            else:
-                toks = enc.text_ids(text, role)
-                ids = self.ids
-                for k in range(len(toks)):
-                    ids = append(ids, i32(toks[k]))
-                self.ids = ids
-            self._run(i64(len(self.ids)) - before, role, seg.trained)
-        self.flagged = flagged
-        self.row_len = i64(len(self.ids)) - self.start
-        return self.row_len
-
-    def discard(self) -> None:
-        """Take back the pending row (a no-op when there is none)."""
-        self.cut(0)
-        self.row_len = 0
-
-    def cut(self, length: i64) -> None:
-        """Keep the pending row's first ``length`` tokens (its runs clipped)."""
-        ids = self.ids
-        while i64(len(ids)) > self.start + length:
-            ids, _ = pop(ids)
-        self.ids = ids
-        left = length
-        k = self.run_start
-        end: i64 = len(self.run_lengths)
-        while k < end and left > 0:
-            n = self.run_lengths[k]
-            if n > left:
-                n = left
-                self.run_lengths[k] = n
-            left -= n
-            k += 1
-        lengths = self.run_lengths
-        roles = self.run_roles
-        trained = self.run_trained
-        while i64(len(lengths)) > k:
-            lengths, _ = pop(lengths)
-            roles, _ = pop(roles)
-            trained, _ = pop(trained)
-        self.run_lengths = lengths
-        self.run_roles = roles
-        self.run_trained = trained
-        self.row_len = length
-
-    def trained(self) -> bool:
-        """Whether the pending row has a trained token."""
-        for k in range(self.run_start, len(self.run_lengths)):
-            if self.run_trained[k]:
-                return True
-        return False
-
-    def keep(self, totals: list[int], trained: list[int], labelled: bool) -> None:
-        """Keep the pending row; add its tokens per role to ``totals`` (and its trained
-        tokens to ``trained`` when ``labelled``: a prompt's tokens are never trained)."""
-        for k in range(self.run_start, len(self.run_lengths)):
-            role = int(self.run_roles[k])
-            n = int(self.run_lengths[k])
-            totals[role] += n
-            if labelled and self.run_trained[k]:
-                trained[role] += n
-        self.lengths = append(self.lengths, self.row_len)
-        self.start = len(self.ids)
-        self.run_start = len(self.run_lengths)
-        self.row_len = 0
+def _encode(part: SftBuffer, segments: list[Segment], first: int, untrained: bool) -> int:
+    """``segments[first:]`` as ``part``'s pending row; ``untrained``: every segment marked
+    trained instead (a prompt: it is kept whatever its flags, and its labels are not written)."""
+    part.begin()
+    for s in range(first, len(segments)):
+        seg = segments[s]
+        part.emit(seg.role, seg.kind, seg.text, True if untrained else seg.trained)
+    return part.end()
 
 
 @final
 class PairBuffer:
-    """The prompt, chosen and rejected parts of a chunk's pairs, and per-role counts.
+    """The prompt, chosen and rejected parts of a chunk's pairs.
 
     Attributes:
-        prompt, chosen, rejected: the three :class:`PartBuffer`.
-        tokens_by_role, trained_by_role: counts of the kept pairs, per role id (the
-            prompt counted once, as :func:`alignkit.worker.pair_row` counts it).
+        prompt, chosen, rejected: one :class:`~alignkit.sft_buffer.SftBuffer` per part.
+            The prompt's runs are all marked trained (see :meth:`add`); only its ids and
+            role ids are written.
         flagged: the first special-token string in the pair's content (prompt, chosen,
             rejected, in that order), or ``""``.
     """
 
     def __init__(self, encoder: Encoder) -> None:
-        self.encoder: Encoder = encoder
-        self.prompt: PartBuffer = PartBuffer()
-        self.chosen: PartBuffer = PartBuffer()
-        self.rejected: PartBuffer = PartBuffer()
-        self.tokens_by_role: list[int] = [0] * NUM_ROLES
-        self.trained_by_role: list[int] = [0] * NUM_ROLES
+        self.prompt: SftBuffer = SftBuffer(encoder)
+        self.chosen: SftBuffer = SftBuffer(encoder)
+        self.rejected: SftBuffer = SftBuffer(encoder)
         self.flagged: str = ""
+
+    def tokens_by_role(self) -> list[int]:
+        """Tokens of the kept pairs per role id, the prompt counted once (as
+        :func:`alignkit.worker.pair_row` counts them)."""
+        p = self.prompt.tokens_by_role
+        c = self.chosen.tokens_by_role
+        r = self.rejected.tokens_by_role
+        return [p[k] + c[k] + r[k] for k in range(NUM_ROLES)]
+
+    def trained_by_role(self) -> list[int]:
+        """Trained tokens of the kept pairs per role id (responses only: a prompt is never trained)."""
+        c = self.chosen.trained_by_role
+        r = self.rejected.trained_by_role
+        return [c[k] + r[k] for k in range(NUM_ROLES)]
 
     def add(self, prompt: list[Segment], chosen: list[Segment],
             rejected: list[Segment]) -> tuple[int, int, int]:
@@ -245,24 +143,27 @@ class PairBuffer:
             The lengths of the prompt and of the two full sequences (prompt included).
 
         Raises:
-            SpecialTokenError, ValueError: as :meth:`PartBuffer.add` (nothing is kept).
+            SpecialTokenError, ValueError: as :meth:`SftBuffer.emit
+                <alignkit.sft_buffer.SftBuffer.emit>` (nothing is kept).
         """
         n = len(prompt)
-        enc = self.encoder
         try:
-            p = self.prompt.add(enc, prompt, 0)
-            c = self.chosen.add(enc, chosen, n)
-            r = self.rejected.add(enc, rejected, n)
+            p = _encode(self.prompt, prompt, 0, True)
+            c = _encode(self.chosen, chosen, n, False)
+            r = _encode(self.rejected, rejected, n, False)
         except Exception:  # nothing of a failed pair stays pending
             self.discard()
             raise
+        if p == 0:  # never for a valid record: its history has non-blank content
+            self.discard()
+            raise ValueError("the template renders this history as an empty prompt")
         flag = self.prompt.flagged
         if not flag:
             flag = self.chosen.flagged
         if not flag:
             flag = self.rejected.flagged
         self.flagged = flag
-        return int(p), int(p + c), int(p + r)
+        return p, p + c, p + r
 
     def add_turns(self, spec: ChatSpec, history: list[TurnTuple], chosen: str, rejected: str,
                   policy: str) -> int:
@@ -277,7 +178,7 @@ class PairBuffer:
 
         Raises:
             TemplateError: the template cannot render the record (as ``render``).
-            SpecialTokenError, ValueError: as :meth:`PartBuffer.add` (nothing is kept).
+            SpecialTokenError, ValueError: as :meth:`add` (nothing is kept).
         """
         prompt = render(spec, history, policy, True)
         turns = list(history)
@@ -315,26 +216,25 @@ class PairBuffer:
         c = self.chosen.row_len
         r = self.rejected.row_len
         status = KEPT
-        budget = i64(max_seq_len)
-        if budget > 0 and (p + c > budget or p + r > budget):
+        room = 0  # the responses' budget; 0: no cut
+        if max_seq_len > 0 and (p + c > max_seq_len or p + r > max_seq_len):
             if policy == POLICY_ERROR:
                 self.discard()
                 return TOO_LONG
-            if p >= budget:
+            if p >= max_seq_len:
                 self.discard()
                 return PROMPT_TOO_LONG
             if policy == POLICY_DROP:
                 self.discard()
                 return DROPPED
-            if p + c > budget:
-                self.chosen.cut(budget - p)
-            if p + r > budget:
-                self.rejected.cut(budget - p)
+            room = max_seq_len - p
             status = TRUNCATED
-        if not self.chosen.trained() or not self.rejected.trained():
+        if not trained_within(self.chosen, room) or not trained_within(self.rejected, room):
             self.discard()
             return ZERO_TRAINED
-        self.prompt.keep(self.tokens_by_role, self.trained_by_role, False)
-        self.chosen.keep(self.tokens_by_role, self.trained_by_role, True)
-        self.rejected.keep(self.tokens_by_role, self.trained_by_role, True)
+        # each keeps: the prompt has tokens, all marked trained; each response a trained one
+        kept = (self.prompt.finish(0, POLICY_TRUNCATE), self.chosen.finish(room, POLICY_TRUNCATE),
+                self.rejected.finish(room, POLICY_TRUNCATE))
+        if ZERO_TRAINED in kept:  # the three parts' rows would no longer line up
+            raise RuntimeError(f"a pair's part was not kept {kept}; this is a bug, please report it")
         return status

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alignkit.errors import AlignkitError, InputError, OutputError
+from alignkit.errors import AlignkitError, InputError
 from alignkit.sft_chunk import sft_plan
 from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
     from alignkit.encoder import Encoder
     from alignkit.manifest import RunStats
-    from alignkit.pref_buffer import PairBuffer, PartBuffer
+    from alignkit.pref_buffer import PairBuffer
     from alignkit.record_check import TurnTuple
     from alignkit.templates.specs import ChatSpec
     from alignkit.worker import Chunk, ChunkResult, TokenizeConfig
@@ -116,7 +116,7 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
             _count_event(chunk, number, event, parts, template, max_len, stats, rejects)
         events.clear()
     buf.discard()
-    stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
+    stats.add_counts(buf.tokens_by_role(), buf.trained_by_role())
     return ChunkResult(pair_columns(buf, encoder.n_vocab), rejects, stats)
 
 
@@ -190,54 +190,19 @@ def _prompt_error(source: bytes | tuple[list[TurnTuple], str, str], template: An
     raise AssertionError("the template renders this pair's prompt alike on a second look")
 
 
-def _ids(part: PartBuffer, n_vocab: int) -> Any:
-    """The part's kept ids (``int32``), checked against the vocabulary as
-    :func:`alignkit.worker.flatten` checks them."""
-    from alignkit.sft_chunk import _view
-
-    ids = _view(part.ids, "int32")
-    if len(ids) and int(ids.max()) >= n_vocab:
-        raise OutputError(f"token id {int(ids.max())} is outside the vocabulary ({n_vocab} ids);"
-                          " this is a bug in the tokenizer or template, please report it")
-    return ids
-
-
-def _roles_labels(part: PartBuffer, ids: Any) -> tuple[Any, Any]:
-    """``role_ids`` (``uint8``) and ``labels`` (``int32``: the id where trained, else -100)
-    of the part's kept rows, expanded from its runs."""
-    import numpy as np
-
-    from alignkit.encode import IGNORE_INDEX
-    from alignkit.sft_chunk import _view
-
-    lengths = _view(part.run_lengths, "int64")
-    roles = np.repeat(_view(part.run_roles, "uint8"), lengths)
-    trained = np.repeat(_view(part.run_trained, "uint8").astype(bool), lengths)
-    labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
-    np.copyto(labels, ids, where=trained)
-    return roles, labels
-
-
 def pair_columns(buf: PairBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     """The buffer's columns in the order of :data:`alignkit.worker.PAIR_COLUMNS`, as
-    (values, int64 lengths) in the dtypes :func:`alignkit.worker.flatten` gives them.
+    (values, int64 lengths) in the dtypes :func:`alignkit.worker.flatten` gives them: each
+    part's columns as :func:`alignkit.sft_chunk.buffer_columns` makes an SFT buffer's (the
+    prompt's labels are not written).
 
     Raises:
-        OutputError: an id outside the vocabulary.
+        OutputError: an id outside the vocabulary (checked part by part, in column order,
+            as ``flatten`` checks it).
     """
-    from alignkit.io.writers import checked_cast
-    from alignkit.sft_chunk import _view
-    from alignkit.worker import column_dtype
+    from alignkit.sft_chunk import buffer_columns
 
-    id_dtype = column_dtype("input_ids", n_vocab)
-    parts = (buf.prompt, buf.chosen, buf.rejected)
-    ids = [_ids(part, n_vocab) for part in parts]  # checked in column order, as flatten does
-    out: list[tuple[Any, Any]] = []
-    for k, part in enumerate(parts):
-        lengths = _view(part.lengths, "int64")
-        roles, labels = _roles_labels(part, ids[k])
-        out.append((checked_cast("input_ids", ids[k], id_dtype), lengths))
-        if k > 0:
-            out.append((labels, lengths))
-        out.append((roles, lengths))
-    return out
+    p = buffer_columns(buf.prompt, n_vocab)
+    c = buffer_columns(buf.chosen, n_vocab)
+    r = buffer_columns(buf.rejected, n_vocab)
+    return [p[0], p[2], c[0], c[1], c[2], r[0], r[1], r[2]]
