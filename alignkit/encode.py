@@ -158,10 +158,35 @@ class EncodedPair:
 
 
 def _special_pattern(specials: dict[str, int]) -> re.Pattern[str] | None:
+    """A regex whose ``search`` finds the first special-token string in a text (at the
+    leftmost position, the longest name that starts there).
+
+    The names are factored by their first two characters (``<(?:\\|(?:im_end\\|>|…)|/(?:…))``),
+    so a ``<`` that starts no special (``<<`` in GSM8K's calculator notes, HTML) is passed
+    over after one look at the next character, instead of one try per name; within a
+    group the names stay longest first, so the match is the one a plain longest-first
+    alternation of all names gives.
+    """
     names = sorted(specials, key=len, reverse=True)
     if not names:
         return None
-    return re.compile("|".join([re.escape(name) for name in names]))
+    groups: dict[str, dict[str, list[str]]] = {}
+    for name in names:
+        if len(name) >= 2:
+            groups.setdefault(name[0], {}).setdefault(name[1], []).append(re.escape(name[2:]))
+    alternatives: list[str] = []
+    for first in sorted(groups):
+        inner = [re.escape(second) + "(?:" + "|".join(rests) + ")"
+                 for second, rests in sorted(groups[first].items())]
+        if first in specials:  # a one-character special: after every longer name
+            inner.append("")
+        alternatives.append(re.escape(first) + "(?:" + "|".join(inner) + ")")
+    for name in names:
+        if len(name) == 1 and name not in groups:
+            alternatives.append(re.escape(name))
+    if "" in specials:
+        alternatives.append("")
+    return re.compile("|".join(alternatives))
 
 
 def _ascii_core(tokenizer: object) -> BPECore | None:

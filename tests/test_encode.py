@@ -123,3 +123,22 @@ def test_example_and_pair_helpers() -> None:
     assert pair.special_in_content() == "<|a|>"
     assert pair.to_dpo()["rejected_input_ids"] == [5, 6]
     assert c.num_trained() == 1 and len(pair.rejected_full()) == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.text(alphabet="<|>/ab\\.(*", max_size=5), min_size=1, max_size=8),
+       texts=st.lists(st.text(alphabet="<|>/ab\\.(*xy", max_size=15), max_size=10))
+def test_special_pattern_finds_what_a_longest_first_alternation_finds(names: list[str], texts: list[str]) -> None:
+    """The factored special-token regex: same leftmost position, same (longest) name."""
+    import re
+
+    from alignkit.encode import _special_pattern
+
+    plain = re.compile("|".join(re.escape(n) for n in sorted(dict.fromkeys(names), key=len, reverse=True)))
+    factored = _special_pattern(dict.fromkeys(names, 0))
+    assert factored is not None
+    for text in texts:
+        a, b = plain.search(text), factored.search(text)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert (a.start(), a.group(0)) == (b.start(), b.group(0))
