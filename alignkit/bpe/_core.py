@@ -39,7 +39,7 @@ from alignkit.bpe._decode import TokenDecoder
 from alignkit.bpe._filter import TokenFilter
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
 from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, zeros_i32
-from alignkit.bpe._scan import KIND_REGEX, classify, next_end, pattern_kind
+from alignkit.bpe._scan import KIND_REGEX, classify, pattern_kind, piece_end
 
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
@@ -200,7 +200,7 @@ class BPECore:
 
     def _encode_scan(self, data: bytes, out: vec[i32]) -> vec[i32]:
         """:meth:`encode_bytes_into` for a pattern with a compiled scanner."""
-        kind = self.kind
+        kind: i64 = self.kind
         byte_id = self.byte_id
         pieces = self.pieces
         caching = self.cache_size > 0
@@ -209,7 +209,7 @@ class BPECore:
         n: i64 = len(data)
         i: i64 = 0
         while i < n:
-            e: i64 = next_end(kind, data, cls, i)
+            e: i64 = piece_end(kind, data, cls, i, n)
             length = e - i
             if length == 1:
                 t = byte_id[data[i]]

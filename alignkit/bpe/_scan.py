@@ -411,18 +411,27 @@ def next_end(kind: int, data: bytes, cls: bytes, i: int) -> int:
         >>> next_end(KIND_GPT2, data, classify(data), 2)   # "  you" -> " " then " you"
         3
     """
-    j: i64 = i
-    n: i64 = len(data)
-    if kind == KIND_GPT2:
-        return _next_gpt2(data, cls, j, n)
+    return piece_end(kind, data, cls, i, len(data))
+
+
+def piece_end(kind: i64, data: bytes, cls: bytes, i: i64, n: i64) -> i64:
+    """:func:`next_end` on native integers (``n == len(data)``), for the encoder's loop.
+
+    Example:
+        >>> data = "Hi  you".encode()
+        >>> piece_end(KIND_GPT2, data, classify(data), 2, len(data))
+        3
+    """
     if kind == KIND_O200K:
-        return _next_o200k(data, cls, j, n)
+        return _next_o200k(data, cls, i, n)
+    if kind == KIND_GPT2:
+        return _next_gpt2(data, cls, i, n)
     if kind == KIND_CL100K or kind == KIND_LLAMA3 or kind == KIND_QWEN:
-        if data[j] == 0x27:
-            e = _contraction(data, j, n)
+        if data[i] == 0x27:
+            e = _contraction(data, i, n)
             if e > 0:
                 return e
-        return _next_letters_digits_other(data, cls, j, n, kind)
+        return _next_letters_digits_other(data, cls, i, n, kind)
     raise ValueError(f"no compiled scanner for kind {kind}; use the regex fallback")
 
 
@@ -440,7 +449,7 @@ def piece_ends(kind: int, data: bytes) -> list[int]:
     out: list[int] = []
     i: i64 = 0
     while i < n:
-        i = next_end(kind, data, cls, i)
+        i = piece_end(kind, data, cls, i, n)
         out.append(i)
     return out
 
@@ -460,6 +469,6 @@ def piece_count(kind: int, data: bytes) -> int:
     count: i64 = 0
     i: i64 = 0
     while i < n:
-        i = next_end(kind, data, cls, i)
+        i = piece_end(kind, data, cls, i, n)
         count += 1
     return count
