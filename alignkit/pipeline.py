@@ -48,7 +48,7 @@ from alignkit.encode import EncodedExample
 from alignkit.encoder import Encoder
 from alignkit.errors import InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
-from alignkit.io.writers import Column, position_dtype, token_dtype
+from alignkit.io.writers import Column, concat_flat, position_dtype, token_dtype
 from alignkit.manifest import RunStats, build_manifest, dumps
 from alignkit.worker import (
     PAIR_COLUMNS,
@@ -362,7 +362,7 @@ def _join(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: i
         dtype = column_dtype(name, n_vocab)
         values = [p[k][0] for p in parts] or [np.zeros(0, dtype=dtype)]
         lengths = [p[k][1] for p in parts] or [np.zeros(0, dtype=np.int64)]
-        cols.append(Column.from_flat(name, dtype, np.concatenate(values), np.concatenate(lengths)))
+        cols.append(Column.from_flat(name, dtype, concat_flat(values, dtype), np.concatenate(lengths)))
     return cols
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alignkit.errors import OutputError
 from alignkit.io.atomic import MANIFEST_NAME, AtomicOutputDir
@@ -137,3 +139,20 @@ def test_same_width_cast_is_a_checked_view() -> None:
         checked_cast("input_ids", np.array([3, -1], dtype=np.int32), "uint32")
     swapped = np.array([1, 2], dtype=">i4")  # not native byte order: converted, not viewed
     assert checked_cast("x", swapped, "uint32").tolist() == [1, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 50), max_size=6), dtype=st.sampled_from(["uint8", "int32", "uint32", "int64"]),
+       odd=st.booleans())
+def test_concat_flat_equals_numpy_concatenate(sizes: list[int], dtype: str, odd: bool) -> None:
+    """Same values and dtype as numpy.concatenate, also when an input has another dtype."""
+    import numpy as np
+
+    from alignkit.io.writers import concat_flat
+
+    arrays = [np.arange(n, dtype=dtype) for n in sizes] or [np.zeros(0, dtype=dtype)]
+    if odd:
+        arrays.append(np.arange(3, dtype="int16"))
+    got, want = concat_flat(arrays, dtype), np.concatenate(arrays)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert got.flags.writeable
