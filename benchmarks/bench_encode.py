@@ -12,7 +12,9 @@ whether the core it imported is compiled.
 
 Measures, per tokenizer and corpus, one thread each:
 - cold: build the encoder from the already-parsed rank table, then encode the whole
-  corpus once (piece-cache warm-up included) -- the "whole process" cost;
+  corpus once (piece-cache warm-up included) -- the "whole process" cost; ``--cold-runs``
+  such runs per side (default 3), alternated, each with a new encoder: the row gives the
+  ratio of the medians and the range of the per-pair ratios;
 - warm: encode the whole corpus again with the same encoder (also printed: the same into
   a native ``vec[i32]`` from UTF-8 bytes, ``encode_bytes_into``, i.e. without the list);
 - decode: ``decode_bytes`` of all the ids;
@@ -36,6 +38,7 @@ import sysconfig
 import tempfile
 import time
 import unicodedata
+from statistics import median
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -153,14 +156,26 @@ def bench_one(name: str, spec: dict[str, Any], text: str, label: str, args: argp
         enc = tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
         return enc, enc.encode_ordinary(text)
 
-    tk_c, tk_cw, (enc, tk_ids) = timed(tk_cold)
-    tk_w, _, _ = timed(lambda: enc.encode_ordinary(text))
-
     def ak_cold() -> tuple[_core.BPECore, list[int]]:
         core = _core.BPECore(ranks, pattern)
         return core, core.encode_ordinary(text)
 
-    ak_c, ak_cw, (core, ak_ids) = timed(ak_cold)
+    # Cold runs alternate (tiktoken, alignkit, tiktoken, ...), each with a new encoder;
+    # the median of each side is reported, so one run disturbed by a neighbour's job
+    # does not decide the ratio.
+    tk_runs: list[tuple[float, float]] = []
+    ak_runs: list[tuple[float, float]] = []
+    for _ in range(args.cold_runs):
+        enc = core = None
+        tk_ids = ak_ids = []
+        c, w, (enc, tk_ids) = timed(tk_cold)
+        tk_runs.append((c, w))
+        c, w, (core, ak_ids) = timed(ak_cold)
+        ak_runs.append((c, w))
+    tk_c, tk_cw = median(t[0] for t in tk_runs), median(t[1] for t in tk_runs)
+    ak_c, ak_cw = median(t[0] for t in ak_runs), median(t[1] for t in ak_runs)
+    spread = sorted(t[0] / a[0] for t, a in zip(tk_runs, ak_runs))
+    tk_w, _, _ = timed(lambda: enc.encode_ordinary(text))
     ak_w, _, ak_ids2 = timed(lambda: core.encode_ordinary(text))
     utf8 = text.encode("utf-8")
     ak_v, _, _ = timed(lambda: core.encode_bytes_into(utf8, vec[i32]()))  # native ids, no list
@@ -176,7 +191,7 @@ def bench_one(name: str, spec: dict[str, Any], text: str, label: str, args: argp
     rows.append(
         f"{name:7} {label:13} {mb:7.1f} MB {len(tk_ids) / 1e6:6.2f} M ids | encode cold: tiktoken "
         f"{mb / tk_c:6.1f} MB/s alignkit {mb / ak_c:6.1f} MB/s = {tk_c / ak_c:4.2f}x "
-        f"(wall {tk_cw / ak_cw:4.2f}x) | warm: {mb / tk_w:6.1f} vs {mb / ak_w:6.1f} MB/s = {tk_w / ak_w:4.2f}x "
+        f"(wall {tk_cw / ak_cw:4.2f}x; {len(spread)} runs: {spread[0]:4.2f}-{spread[-1]:4.2f}x) | warm: {mb / tk_w:6.1f} vs {mb / ak_w:6.1f} MB/s = {tk_w / ak_w:4.2f}x "
         f"(into a vec from bytes: {mb / ak_v:6.1f} MB/s) "
         f"| decode: {mb / tkd:6.1f} vs {mb / akd:6.1f} MB/s = {tkd / akd:4.2f}x "
         f"| ids identical: {'yes' if same else 'NO'}{'' if dec_same else ' DECODE DIFFERS'}"
@@ -211,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-mb", type=float, default=0, help="use only the first N MB (chars) of each corpus")
     ap.add_argument("--stdlib-mb", type=float, default=16, help="how much stdlib source to use")
     ap.add_argument("--hf-mb", type=float, default=4, help="MB of each corpus given to HF tokenizers (0: skip)")
+    ap.add_argument("--cold-runs", type=int, default=3,
+                    help="cold runs per side, alternated; the medians are compared (default 3)")
     args = ap.parse_args(argv)
     args.failed = False
     print(f"alignkit {alignkit.__version__} compiled={alignkit.COMPILED} core={_core.__file__}")
