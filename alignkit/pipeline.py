@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignkit.encode import EncodedExample
 from alignkit.encoder import Encoder
-from alignkit.errors import InputError, UsageError
+from alignkit.errors import AlignkitError, InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
 from alignkit.io.writers import Column, concat_flat, position_dtype, token_dtype
 from alignkit.manifest import RunStats, build_manifest, dumps
@@ -60,6 +61,9 @@ from alignkit.worker import (
     init_worker,
     process_chunk,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
@@ -176,22 +180,46 @@ def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> 
     import multiprocessing
 
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(num_proc, initializer=init_worker, initargs=(config,)) as pool:
+    with _pool(multiprocessing.get_context("fork" if "fork" in methods else "spawn"), config, num_proc) as pool:
         yield from _pooled(pool, chunks, num_proc)
 
 
-def _pooled(pool: Any, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
+@contextmanager
+def _pool(ctx: Any, config: TokenizeConfig, num_proc: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers hold the encoder of ``config``.
+
+    Unlike ``multiprocessing.Pool``, a worker killed by the system (out of memory) fails the
+    run instead of leaving it waiting forever. On leaving, tasks not started are cancelled.
+
+    Raises:
+        AlignkitError: a worker process stopped abruptly.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(num_proc, mp_context=ctx, initializer=init_worker, initargs=(config,))
+    try:
+        yield pool
+    except BrokenProcessPool as err:
+        raise AlignkitError(
+            "a worker process stopped abruptly (killed by the system, out of memory?); nothing was"
+            " written: rerun with a smaller --num-proc"
+        ) from err
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pooled(pool: ProcessPoolExecutor, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
     """Results of ``chunks`` processed in ``pool``, in order, a bounded number in flight."""
     from collections import deque
 
-    pending: deque[Any] = deque()
+    pending: deque[Future[ChunkResult]] = deque()
     for chunk in chunks:
-        pending.append(pool.apply_async(process_chunk, (chunk,)))
+        pending.append(pool.submit(process_chunk, chunk))
         if len(pending) >= _IN_FLIGHT_PER_PROC * num_proc:
-            yield pending.popleft().get()
+            yield pending.popleft().result()
     while pending:
-        yield pending.popleft().get()
+        yield pending.popleft().result()
 
 
 def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str | None, int]],
@@ -219,7 +247,7 @@ def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[st
     unclosed = set(slots)
     try:
         # forked after this process built its encoder (init_worker then returns it at once)
-        with multiprocessing.get_context("fork").Pool(num_proc, initializer=init_worker, initargs=(config,)) as pool:
+        with _pool(multiprocessing.get_context("fork"), config, num_proc) as pool:
             for path, (kind, kind_line) in zip(paths, kinds):
                 label = input_label(path)
                 plan = plan_line_ranges(path, label, kind, kind_line, CHUNK_LINES, num_proc * _RANGES_PER_PROC)
@@ -227,11 +255,11 @@ def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[st
                     yield from _pooled(pool, _chunks([path], [(kind, kind_line)], hashes), num_proc)
                     continue
                 fds = [slots.pop() if slots else -1 for _ in plan.ranges]
-                pending = [pool.apply_async(process_line_range, (r, fd)) for r, fd in zip(plan.ranges, fds)]
+                pending = [pool.submit(process_line_range, r, fd) for r, fd in zip(plan.ranges, fds)]
                 hashes[path] = (hashlib.sha256(plan.data).hexdigest(), len(plan.data))  # while they work
                 del plan
                 for fd, result in zip(fds, pending):
-                    results = result.get()
+                    results = result.result()
                     if fd >= 0:
                         unclosed.discard(fd)
                         restore(results, fd)  # closes fd

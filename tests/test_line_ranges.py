@@ -158,3 +158,35 @@ def test_spawn_path_gives_the_same_output(tmp_path: Path, monkeypatch: pytest.Mo
     rep = tokenize_files([src], tmp_path / "spawned", cfg, num_proc=2)
     assert [r["line"] for r in rep.rejects] == [6]
     assert _tree(tmp_path / "one") == _tree(tmp_path / "spawned")
+
+
+_PARENT = os.getpid()
+
+
+def make_dying(config: TokenizeConfig) -> Any:
+    """A byte encoder whose worker processes die on a record saying "die" (a test hook)."""
+    from _byte_encoder import ByteEncoder
+
+    class Dying(ByteEncoder):
+        def encode_sft(self, record: Any, mask: str) -> Any:
+            if os.getpid() != _PARENT and any(t.content == "die" for t in record.turns):
+                os._exit(3)  # as the out-of-memory killer would end it
+            return super().encode_sft(record, mask)
+
+    return Dying()
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="no fork start method here")
+def test_a_killed_worker_fails_the_run(tmp_path: Path) -> None:
+    """multiprocessing.Pool would wait forever for the dead worker's chunk."""
+    from alignkit.errors import AlignkitError
+
+    rows = [json.dumps({"turns": [{"role": "user", "content": "die" if i == 150 else f"q{i}"},
+                                  {"role": "assistant", "content": "ok"}]}) for i in range(300)]
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(rows) + "\n")
+    cfg = TokenizeConfig(encoder="test_line_ranges:make_dying")
+    assert tokenize_files([src], tmp_path / "one", cfg).stats.written == 300  # fine in one process
+    with pytest.raises(AlignkitError, match="worker process stopped abruptly"):
+        tokenize_files([src], tmp_path / "two", cfg, num_proc=2)
+    assert not (tmp_path / "two").exists()
