@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final, Protocol, final
+from typing import Final, Literal, Protocol, final
 
 from alignkit.bpe._core import BPECore
 from alignkit.errors import SpecialTokenError, UsageError
@@ -48,6 +48,10 @@ from alignkit.templates.segments import (
 )
 
 IGNORE_INDEX: Final = -100
+
+#: A Unicode normalization form (what ``unicodedata.normalize`` takes).
+NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
+_NORMAL_FORMS: Final[dict[str, NormalForm]] = {"NFC": "NFC", "NFD": "NFD", "NFKC": "NFKC", "NFKD": "NFKD"}
 
 #: What to do with content that contains a special-token string (it is always
 #: encoded as ordinary text): ``"count"`` flags the example, ``"error"`` raises.
@@ -214,6 +218,23 @@ def _text_preparer(tokenizer: object, core: BPECore | None) -> Callable[[str], s
     return method if callable(method) else None
 
 
+def _forms(tokenizer: object) -> tuple[NormalForm, ...] | None:
+    """The normalization forms named by ``tokenizer.normalizer`` (``"NFC"``, ``"NFKC,NFC"``…);
+    ``None`` when it names anything else."""
+    names = getattr(tokenizer, "normalizer", None)
+    if names is None or names == "":
+        return ()
+    if not isinstance(names, str):
+        return None
+    out: list[NormalForm] = []
+    for name in names.split(","):
+        form = _NORMAL_FORMS.get(name)
+        if form is None:
+            return None
+        out.append(form)
+    return tuple(out)
+
+
 @final
 class Encoder:
     """Turns segments into an :class:`EncodedExample`.
@@ -244,6 +265,11 @@ class Encoder:
         #: With :attr:`ascii_core`: the text any content becomes before that core encodes it
         #: as ``encode_ordinary`` does (non-ASCII text too); ``None`` when unknown.
         self.prepare: Callable[[str], str] | None = _text_preparer(tokenizer, self.ascii_core)
+        #: With :attr:`prepare`: the tokenizer's Unicode normalization forms (its public
+        #: ``normalizer``, e.g. ``("NFC",)``). Text already in every form and free of lone
+        #: surrogates is what :attr:`prepare` returns unchanged, so callers may skip it.
+        #: ``None``: always call :attr:`prepare`.
+        self.forms: tuple[NormalForm, ...] | None = _forms(tokenizer) if self.prepare is not None else None
 
     def special_id(self, name: str) -> int:
         sid = self.specials.get(name)

@@ -34,12 +34,13 @@ takes it back. Masks are made with the ids, from the segments' structure, exactl
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final, final
 
 from librt.vecs import append, extend, pop, vec
 from mypy_extensions import i32, i64, u8
 
-from alignkit.encode import NUM_ROLES, Encoder
+from alignkit.encode import NUM_ROLES, Encoder, NormalForm
 from alignkit.errors import SpecialTokenError
 from alignkit.templates.render import TurnTuple, render_into
 from alignkit.templates.segments import KIND_SPECIAL, ROLE_TEMPLATE, Segment, SegmentSink
@@ -57,6 +58,21 @@ POLICY_CODES: Final[dict[str, int]] = {"drop": POLICY_DROP, "truncate": POLICY_T
 ZERO_TRAINED: Final = 5
 
 _GLUE_MAX: Final = 4096
+
+def _ready(text: str, forms: tuple[NormalForm, ...] | None) -> bytes:
+    """The UTF-8 of non-empty ``text`` when the tokenizer's preparation leaves it as it is
+    (no lone surrogate, already in each normalization form of ``forms``), else ``b""``."""
+    if forms is None:
+        return b""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return b""
+    for k in range(len(forms)):
+        if not unicodedata.is_normalized(forms[k], text):
+            return b""
+    return data
+
 
 @final
 class SftBuffer(SegmentSink):
@@ -201,12 +217,13 @@ class SftBuffer(SegmentSink):
             # straight into the ids vector: no list, no boxed ints
             self.ids = core.encode_bytes_into(text.encode("utf-8"), self.ids)
         elif role != ROLE_TEMPLATE and core is not None and enc.prepare is not None:
-            # the facade's own steps, then the core as its encode_ordinary calls it
-            ready = enc.prepare(text)
-            try:
-                data = ready.encode("utf-8")
-            except UnicodeEncodeError:
-                data = ready.encode("utf-8", "surrogatepass")
+            data = _ready(text, enc.forms)
+            if len(data) == 0:  # the facade's own steps, then the core as its encode_ordinary calls it
+                ready = enc.prepare(text)
+                try:
+                    data = ready.encode("utf-8")
+                except UnicodeEncodeError:
+                    data = ready.encode("utf-8", "surrogatepass")
             self.ids = core.encode_bytes_into(data, self.ids)
         else:
             toks = enc.text_ids(text, role)

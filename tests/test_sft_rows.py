@@ -132,3 +132,23 @@ def test_docstring_examples_run(name: str) -> None:
         assert result.failed == 0, (name, getattr(node, "name", "module"))
         attempted += result.attempted
     assert attempted >= 3
+
+
+@pytest.mark.parametrize("normalizer", [None, "NFC", "NFKC,NFC", "NFD"])
+@settings(max_examples=40, deadline=None)
+@given(parts=st.lists(st.sampled_from(["a", " ", "\u00e9", "e\u0301", "\ufb01", "\u3000", "\ud800",
+                                       "\U0001f600", "\u212b"]), min_size=1, max_size=8))
+def test_content_ids_equal_encode_ordinary_for_any_text(normalizer: str | None, parts: list[str]) -> None:
+    """Non-ASCII content that the tokenizer's preparation leaves unchanged skips it; any
+    other text goes through it: the ids are encode_ordinary's either way."""
+    from alignkit.bpe.tokenizer import Tokenizer
+
+    text = "".join(parts)
+    vocab = {i: bytes([i]) for i in range(256)}
+    vocab[256] = b"\xc3\xa9"
+    tok = Tokenizer(vocab, [(b"\xc3", b"\xa9")], ["<|im_end|>"], normalizer=normalizer)
+    buf = SftBuffer(Encoder(tok, tok.special_tokens))
+    buf.begin()
+    buf.emit(1, 0, text, False)
+    buf.end()
+    assert list(buf.ids) == tok.encode_ordinary(text)
