@@ -59,6 +59,17 @@ ZERO_TRAINED: Final = 5
 
 _GLUE_MAX: Final = 4096
 
+@final
+class _PieceIds:
+    """The ids a run of template pieces always gives (see :meth:`SftBuffer.emit_pieces`)."""
+
+    def __init__(self, pieces: list[tuple[int, str]], start: int, stop: int, ids: vec[i32]) -> None:
+        self.pieces: list[tuple[int, str]] = pieces
+        self.start: int = start
+        self.stop: int = stop
+        self.ids: vec[i32] = ids
+
+
 def _ready(text: str, forms: tuple[NormalForm, ...] | None) -> bytes:
     """The UTF-8 of non-empty ``text`` when the tokenizer's preparation leaves it as it is
     (no lone surrogate, already in each normalization form of ``forms``), else ``b""``."""
@@ -97,6 +108,8 @@ class SftBuffer(SegmentSink):
         self.specials: dict[str, int] = encoder.specials
         #: ids of each template-glue text seen (a template has a handful).
         self.glue: dict[str, vec[i32]] = {}
+        #: ids of each header/footer piece run seen (:meth:`emit_pieces`), by the list's identity.
+        self.piece_ids: dict[int, _PieceIds] = {}
         self.ids: vec[i32] = vec[i32]()
         self.run_lengths: vec[i64] = vec[i64]()
         self.run_roles: vec[u8] = vec[u8]()
@@ -178,6 +191,35 @@ class SftBuffer(SegmentSink):
         """End the row :meth:`begin` started; its length."""
         self.row_len = int(i64(len(self.ids)) - self.start)
         return self.row_len
+
+    def emit_pieces(self, pieces: list[tuple[int, str]], start: int, stop: int, role: int,
+                    trained: bool) -> None:
+        """:meth:`emit` of template pieces with one role and flag, from a cache of their ids.
+
+        Pieces that are special tokens or template glue always give the same ids (no
+        content is searched), so a header or footer run is encoded once per buffer and
+        then appended whole; its tokens form one run, as the pieces' runs would merge.
+        """
+        key = id(pieces) ^ (start << 40) ^ (stop << 52)
+        hit = self.piece_ids.get(key)
+        if hit is not None and hit.pieces is pieces and hit.start == start and hit.stop == stop:
+            n: i64 = len(hit.ids)
+            if n > 0:
+                if role < 0 or role >= NUM_ROLES:
+                    raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
+                self.ids = extend(self.ids, hit.ids)
+                self._run(n, role, trained)
+            return
+        first: i64 = len(self.ids)
+        fixed = True
+        for k in range(start, min(stop, len(pieces))):
+            kind, text = pieces[k]
+            if text:
+                if kind != KIND_SPECIAL and role != ROLE_TEMPLATE:
+                    fixed = False  # content-role text: searched for special strings each time
+                self.emit(role, kind, text, trained)
+        if fixed and len(self.piece_ids) < _GLUE_MAX:
+            self.piece_ids[key] = _PieceIds(pieces, start, stop, self.ids[first:])
 
     def emit(self, role: int, kind: int, text: str, trained: bool) -> None:
         """Encode one segment of the row (see :class:`~alignkit.templates.segments.Segment`)."""

@@ -87,10 +87,7 @@ def policy_name(policy: str) -> str:
 
 def _pieces(out: SegmentSink, pieces: list[Piece], start: int, stop: int, role: int,
             trained: bool) -> None:
-    for k in range(start, min(stop, len(pieces))):
-        kind, text = pieces[k]
-        if text:
-            out.emit(role, kind, text, trained)
+    out.emit_pieces(pieces, start, stop, role, trained)
 
 
 def _turn(out: SegmentSink, spec: ChatSpec, role: str, content: str, role_id: int,

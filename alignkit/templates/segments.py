@@ -83,6 +83,15 @@ class SegmentSink:
         """Take the next segment (the fields of ``Segment(role, kind, text, trained)``)."""
         raise NotImplementedError
 
+    def emit_pieces(self, pieces: list[tuple[int, str]], start: int, stop: int, role: int,
+                    trained: bool) -> None:
+        """:meth:`emit` each ``(kind, text)`` of ``pieces[start:stop]`` with ``role`` and
+        ``trained``, skipping empty texts (a template's header or footer pieces)."""
+        for k in range(start, min(stop, len(pieces))):
+            kind, text = pieces[k]
+            if text:
+                self.emit(role, kind, text, trained)
+
 
 @final
 class SegmentList(SegmentSink):
