@@ -192,7 +192,7 @@ def labels_roles(buf: SftBuffer, ids: Any) -> tuple[Any, Any]:
 
     lengths = _view(buf.run_lengths, "int64")
     roles = np.repeat(_view(buf.run_roles, "uint8"), lengths)
-    trained = np.repeat(_view(buf.run_trained, "uint8").astype(bool), lengths)
+    trained = np.repeat(_view(buf.run_trained, "uint8").view(bool), lengths)  # flags are 0 or 1
     labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
     np.copyto(labels, ids, where=trained)
     return labels, roles
@@ -208,14 +208,22 @@ def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     from alignkit.io.writers import checked_cast
     from alignkit.worker import column_dtype
 
+    import numpy as np
+
     lengths = _view(buf.lengths, "int64")
     ids = _view(buf.ids, "int32")
-    if len(ids) and int(ids.max()) >= n_vocab:
-        raise OutputError(f"token id {int(ids.max())} is outside the vocabulary ({n_vocab} ids);"
-                          " this is a bug in the tokenizer or template, please report it")
+    dtype = column_dtype("input_ids", n_vocab)
+    values = None
+    if len(ids):
+        high = int(ids.max())
+        if high >= n_vocab:
+            raise OutputError(f"token id {high} is outside the vocabulary ({n_vocab} ids);"
+                              " this is a bug in the tokenizer or template, please report it")
+        if np.dtype(dtype).itemsize == 4 and int(ids.min()) >= 0:  # 0..n_vocab-1: same bits
+            values = ids.view(dtype)
     labels, roles = labels_roles(buf, ids)
     return [
-        (checked_cast("input_ids", ids, column_dtype("input_ids", n_vocab)), lengths),
+        (checked_cast("input_ids", ids, dtype) if values is None else values, lengths),
         (labels, lengths),
         (roles, lengths),
     ]
