@@ -65,6 +65,8 @@ from alignkit.worker import (
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from alignkit.line_ranges import LineRange
+
 __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
 CHUNK_LINES = 256
@@ -245,8 +247,10 @@ def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[st
     # in-memory files for the workers' columns, opened before the fork (unused ones closed)
     slots = [memory_file() for _ in range(min(_MAX_RESULT_FILES, len(paths) * num_proc * _RANGES_PER_PROC))]
     unclosed = set(slots)
+    warm = False
     try:
-        # forked after this process built its encoder (init_worker then returns it at once)
+        # forked at the first submit: after this process built its encoder (init_worker then
+        # returns it at once) and warmed up the chunk path (each worker would import it again)
         with _pool(multiprocessing.get_context("fork"), config, num_proc) as pool:
             for path, (kind, kind_line) in zip(paths, kinds):
                 label = input_label(path)
@@ -254,6 +258,8 @@ def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[st
                 if plan is None:
                     yield from _pooled(pool, _chunks([path], [(kind, kind_line)], hashes), num_proc)
                     continue
+                if not warm and plan.ranges:
+                    warm = _warm_up(plan.ranges[0], plan.data)
                 fds = [slots.pop() if slots else -1 for _ in plan.ranges]
                 pending = [pool.submit(process_line_range, r, fd) for r, fd in zip(plan.ranges, fds)]
                 hashes[path] = (hashlib.sha256(plan.data).hexdigest(), len(plan.data))  # while they work
@@ -267,6 +273,20 @@ def _file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[st
     finally:
         for fd in unclosed:
             os.close(fd)
+
+
+def _warm_up(first: LineRange, data: bytes) -> bool:
+    """Process a few of the first lines here and drop the result, before the workers fork.
+
+    The chunk path imports its modules (pydantic, numpy, the fast chunk paths) and fills
+    caches on first use: done once here, the forked workers inherit them instead of each
+    paying for them (measured: about 0.25 s of CPU per worker on the CLI's cold start).
+    """
+    head = data[first.start : min(first.stop, first.start + (1 << 16))].split(b"\n")[:-1][:16]
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in head]
+    numbered = list(zip(range(first.first_line, first.first_line + len(lines)), lines))
+    process_chunk(Chunk(first.label, first.kind, first.kind_line, numbered, []))
+    return True
 
 
 def tokenize_files(
