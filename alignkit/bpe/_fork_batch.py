@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: Ranges per process: enough for the last ones to even out the finish, few enough to be cheap.
 RANGES_PER_PROC: Final = 16
+#: At most this many ranges (each holds one open in-memory file during the batch).
+MAX_RANGES: Final = 256
 
 #: The job a forked worker inherits (set before the fork, cleared after the batch).
 _JOB: list[ForkedBatch] = []
@@ -122,7 +124,7 @@ class ForkedBatch:
         self.texts = texts
         self.allowed = allowed
         self.num_proc = num_proc
-        self.ranges = balanced_ranges(texts, num_proc * RANGES_PER_PROC)
+        self.ranges = balanced_ranges(texts, min(MAX_RANGES, num_proc * RANGES_PER_PROC))
         ctx = multiprocessing.get_context("fork")
         self._ctx = ctx
         self._lock = ctx.Lock()
