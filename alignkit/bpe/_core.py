@@ -75,34 +75,38 @@ class BPECore:
         self.pattern: str = pattern
         self.kind: int = pattern_kind(pattern)
         self.regex: regex.Pattern[str] | None = regex.compile(pattern) if self.kind == KIND_REGEX else None
-        # One id per token is the usual case (ranks 0..len-1); the tables grow for larger ids.
-        size = len(self.ranks)
-        decoder: list[bytes] = [b""] * size  # b"": no token has this id
-        id_objs: list[object] = [None] * size
         pair2 = zeros_i32(65536)
         max_len = 0
-        unique = True
         for k in range(65536):
             pair2[k] = NO_RANK
         token_filter = TokenFilter(len(self.ranks))
+        in_order = True  # ranks 0, 1, 2, ... in the dict's order (tiktoken files): lists by copy
+        at = 0
         for token, rank in self.ranks.items():
             if rank < 0 or len(token) == 0 or rank >= NO_RANK:
                 raise ValueError(
                     f"token {token!r} has rank {rank}: need non-empty bytes, 0 <= rank < {NO_RANK}"
                 )
-            if rank >= len(decoder):  # (checked against NO_RANK above, before allocating)
-                more = rank + 1 - len(decoder)
-                decoder.extend([b""] * more)
-                id_objs.extend([None] * more)
-            elif len(decoder[rank]) > 0:
-                unique = False
-            decoder[rank] = token
-            id_objs[rank] = rank
+            if rank != at:
+                in_order = False
+            at += 1
             if len(token) > max_len:
                 max_len = len(token)
             if len(token) == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
             token_filter.add(token)
+        unique = True
+        if in_order:
+            decoder: list[bytes] = list(self.ranks)
+            id_objs: list[object] = list(self.ranks.values())
+        else:  # gaps, another order, or two tokens with one id
+            decoder = [b""] * (max(self.ranks.values()) + 1)  # b"": no token has this id
+            id_objs = [None] * len(decoder)
+            for token, rank in self.ranks.items():
+                if len(decoder[rank]) > 0:
+                    unique = False
+                decoder[rank] = token
+                id_objs[rank] = rank
         #: token bytes of each id (b"" where no token has the id).
         self.decoder: list[bytes] = decoder
         #: the rank table's own int object of each id (ids are appended without boxing).
