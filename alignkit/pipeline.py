@@ -49,7 +49,8 @@ from alignkit.encode import EncodedExample
 from alignkit.encoder import Encoder
 from alignkit.errors import AlignkitError, InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
-from alignkit.io.writers import Column, concat_flat, position_dtype, token_dtype
+from alignkit.io.chunked import ChunkedColumn
+from alignkit.io.writers import Column, position_dtype, token_dtype
 from alignkit.manifest import RunStats, build_manifest, dumps
 from alignkit.worker import (
     PAIR_COLUMNS,
@@ -367,7 +368,7 @@ def _write(
     out: str | os.PathLike[str],
     stats: RunStats,
     rejects: list[dict[str, object]],
-    cols: list[Column],
+    cols: list[Column | ChunkedColumn],
     packing: dict[str, object] | None,
     encoder: Encoder,
     hashes: dict[str, tuple[str, int]] | None = None,
@@ -405,34 +406,37 @@ def _write(
 
 def _join(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: int) -> list[Column]:
     """Concatenate the chunks' flat columns, in chunk order."""
-    import numpy as np
+    return [c.joined() for c in _chunked(parts, names, n_vocab)]
 
-    cols = []
-    for k, name in enumerate(names):
-        dtype = column_dtype(name, n_vocab)
-        values = [p[k][0] for p in parts] or [np.zeros(0, dtype=dtype)]
-        lengths = [p[k][1] for p in parts] or [np.zeros(0, dtype=np.int64)]
-        cols.append(Column.from_flat(name, dtype, concat_flat(values, dtype), np.concatenate(lengths)))
-    return cols
+
+def _chunked(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: int) -> list[ChunkedColumn]:
+    """The chunks' flat columns as they are, in chunk order (joined, if ever, by the writer)."""
+    return [ChunkedColumn(name, column_dtype(name, n_vocab), [p[k] for p in parts]) for k, name in enumerate(names)]
 
 
 def columns_for(
     kind: str, parts: list[list[tuple[Any, Any]]], config: TokenizeConfig, n_vocab: int, pad_id: int
-) -> tuple[list[Column], dict[str, object] | None]:
-    """The output columns of the encoded chunks, packed when ``config.pack``; and the packing report."""
+) -> tuple[list[Column | ChunkedColumn], dict[str, object] | None]:
+    """The output columns of the encoded chunks, packed when ``config.pack``; and the packing report.
+
+    Unpacked columns stay in their chunks (:class:`~alignkit.io.chunked.ChunkedColumn`): the
+    Arrow writer builds its batches from them without joining whole columns first.
+    """
     import numpy as np
 
     if kind == "preference":
-        return _join(parts, PAIR_COLUMNS, n_vocab), None
-    cols = _join(parts, SFT_COLUMNS, n_vocab)
+        return list(_chunked(parts, PAIR_COLUMNS, n_vocab)), None
     if not config.pack:
+        cols: list[Column | ChunkedColumn] = list(_chunked(parts, SFT_COLUMNS, n_vocab))
         ids = cols[0]
-        cols.append(Column.from_flat("attention_mask", "uint8", np.ones(len(ids.values), dtype=np.uint8),
-                                     np.diff(ids.offsets)))
+        assert isinstance(ids, ChunkedColumn)
+        ones = np.ones(max((len(v) for v in ids.values), default=0), dtype=np.uint8)  # one buffer, viewed
+        cols.append(ChunkedColumn("attention_mask", "uint8",
+                                  [(ones[: len(v)], n) for v, n in zip(ids.values, ids.lengths)]))
         return cols, None
     from alignkit.pack import pack_examples
 
-    ids, labels, roles = cols
+    ids, labels, roles = _join(parts, SFT_COLUMNS, n_vocab)
     examples = [EncodedExample(ids.row(i), labels.row(i), roles.row(i)) for i in range(len(ids))]
     packed = pack_examples(examples, config.max_seq_len, pad_id)
     cu = [[0, *_cumsum(lens)] for lens in packed.seq_lens]

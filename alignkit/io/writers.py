@@ -25,10 +25,11 @@ from __future__ import annotations
 import itertools
 import json
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from alignkit.errors import OutputError
+from alignkit.io.chunked import BATCH_ROWS, ChunkedColumn
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 FORMATS: tuple[str, ...] = ("arrow", "npy", "parquet", "jsonl")
 ARROW_FILE = "data-00000-of-00001.arrow"
-_ARROW_BATCH_ROWS = 1000
 
 
 def token_dtype(n_vocab: int) -> str:
@@ -208,26 +208,34 @@ def flat_values(column: Column) -> tuple[npt.NDArray[np.generic], npt.NDArray[np
     return column.values, column.offsets
 
 
-def write_columns(out: AtomicOutputDir, columns: list[Column], fmt: str) -> None:
-    """Write ``columns`` into ``out`` in format ``fmt`` (one of :data:`FORMATS`)."""
+def write_columns(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn], fmt: str) -> None:
+    """Write ``columns`` into ``out`` in format ``fmt`` (one of :data:`FORMATS`).
+
+    Arrow output of :class:`~alignkit.io.chunked.ChunkedColumn` columns is written batch by
+    batch from their pieces (same bytes); every other case joins them first.
+    """
     if fmt not in FORMATS:
         raise OutputError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
     n_rows = {len(c) for c in columns}
     if len(n_rows) > 1:
         raise OutputError(f"columns of different row counts: {sorted(n_rows)}")
+    if fmt == "arrow" and n_rows != {0} and any(isinstance(c, ChunkedColumn) for c in columns):
+        _write_arrow_chunked(out, [_as_chunked(c) for c in columns])
+        return
+    joined = [c.joined() if isinstance(c, ChunkedColumn) else c for c in columns]
     if fmt == "npy":
-        _write_npy(out, columns)
+        _write_npy(out, joined)
     elif fmt == "jsonl":
-        _write_jsonl(out, columns)
+        _write_jsonl(out, joined)
     else:
-        table = arrow_table(columns)
+        table = arrow_table(joined)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
             pq.write_table(table, out.file("data.parquet"))
             out.seal("data.parquet")
         else:
-            _write_arrow(out, columns, table)
+            _write_arrow(out, joined, table)
 
 
 def _write_npy(out: AtomicOutputDir, columns: list[Column]) -> None:
@@ -252,10 +260,21 @@ def _write_jsonl(out: AtomicOutputDir, columns: list[Column]) -> None:
     out.seal(name)
 
 
-def _features(columns: list[Column]) -> dict[str, object]:
+def _features(columns: Sequence[Column | ChunkedColumn]) -> dict[str, object]:
     return {
         c.name: {"feature": {"dtype": c.dtype, "_type": "Value"}, "_type": "List"} for c in columns
     }
+
+
+def arrow_schema(columns: Sequence[Column | ChunkedColumn]) -> object:
+    """The ``pyarrow`` schema of ``list<dtype>`` columns, with the datasets feature metadata."""
+    import pyarrow as pa
+
+    meta = {"huggingface": json.dumps({"info": {"features": _features(columns)}}, sort_keys=True)}
+    return pa.schema(
+        [pa.field(c.name, pa.list_(pa.from_numpy_dtype(_np_dtype(c.dtype)))) for c in columns],
+        metadata=meta,
+    )
 
 
 def arrow_table(columns: list[Column]) -> object:
@@ -270,16 +289,11 @@ def arrow_table(columns: list[Column]) -> object:
                 f"column {column.name!r} has {int(offsets[-1])} values, too many for one Arrow"
                 " file; use --format npy, or split the input"
             )
-        arrays.append(pa.ListArray.from_arrays(_pa_array(offsets.astype("int32")), _pa_array(values)))
-    meta = {"huggingface": json.dumps({"info": {"features": _features(columns)}}, sort_keys=True)}
-    schema = pa.schema(
-        [pa.field(c.name, pa.list_(pa.from_numpy_dtype(_np_dtype(c.dtype)))) for c in columns],
-        metadata=meta,
-    )
-    return pa.Table.from_arrays(arrays, schema=schema)
+        arrays.append(pa.ListArray.from_arrays(pa_array(offsets.astype("int32")), pa_array(values)))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(columns))
 
 
-def _pa_array(values: npt.NDArray[np.generic]) -> object:
+def pa_array(values: npt.NDArray[np.generic]) -> object:
     """A pyarrow array over a numpy buffer (``pa.array`` would import pandas: ~1 s)."""
     import numpy as np
     import pyarrow as pa
@@ -301,9 +315,30 @@ def _write_arrow(out: AtomicOutputDir, columns: list[Column], table: object) -> 
     target = out.open_hashed(ARROW_FILE)  # hashed while written: no re-read to hash it
     with pa.PythonFile(target, mode="w") as sink:
         with pa.ipc.new_stream(sink, table.schema) as writer:
-            for batch in table.to_batches(max_chunksize=_ARROW_BATCH_ROWS):
+            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
                 writer.write_batch(batch)
     target.close()
+    _write_arrow_meta(out, columns)
+
+
+def _write_arrow_chunked(out: AtomicOutputDir, columns: list[ChunkedColumn]) -> None:
+    from alignkit.io.chunked import write_arrow_stream
+
+    target = out.open_hashed(ARROW_FILE)
+    write_arrow_stream(target, columns, arrow_schema(columns))
+    target.close()
+    _write_arrow_meta(out, columns)
+
+
+def _as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
+    import numpy as np
+
+    if isinstance(column, ChunkedColumn):
+        return column
+    return ChunkedColumn(column.name, column.dtype, [(column.values, np.diff(column.offsets))])
+
+
+def _write_arrow_meta(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:
     info = {"citation": "", "description": "", "features": _features(columns), "homepage": "", "license": ""}
     out.write_bytes("dataset_info.json", _json_bytes(info))
     state: dict[str, object] = {
