@@ -8,7 +8,7 @@ buffers reused from batch to batch, instead of first copying every chunk into wh
 columns (25 MB of fresh memory for the tokenize benchmark's 12,645 conversations, each
 page faulted in once) and slicing those. The bytes are the same: a batch of a whole
 column's slice and a batch built from the same rows are written identically (tested
-against :func:`alignkit.io.writers.arrow_table`'s path). Other formats join the pieces
+against :func:`alignkit.io.arrow_files.arrow_table`'s path). Other formats join the pieces
 (:meth:`ChunkedColumn.joined`).
 
     >>> import numpy as np
@@ -125,7 +125,7 @@ class _Cursor:
         import numpy as np
         import pyarrow as pa
 
-        from alignkit.io.writers import pa_array
+        from alignkit.io.arrow_files import pa_array
 
         col = self.column
         ranges: list[tuple[int, int, int]] = []  # (piece, first value, end) in row order

@@ -29,7 +29,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from alignkit.errors import OutputError
-from alignkit.io.chunked import BATCH_ROWS, ChunkedColumn
+from alignkit.io.arrow_files import ARROW_FILE as ARROW_FILE
+from alignkit.io.chunked import ChunkedColumn
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from alignkit.io.atomic import AtomicOutputDir
 
 FORMATS: tuple[str, ...] = ("arrow", "npy", "parquet", "jsonl")
-ARROW_FILE = "data-00000-of-00001.arrow"
 
 
 def token_dtype(n_vocab: int) -> str:
@@ -219,8 +219,10 @@ def write_columns(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn
     n_rows = {len(c) for c in columns}
     if len(n_rows) > 1:
         raise OutputError(f"columns of different row counts: {sorted(n_rows)}")
+    from alignkit.io import arrow_files
+
     if fmt == "arrow" and n_rows != {0} and any(isinstance(c, ChunkedColumn) for c in columns):
-        _write_arrow_chunked(out, [_as_chunked(c) for c in columns])
+        arrow_files.write_arrow_chunked(out, [arrow_files.as_chunked(c) for c in columns])
         return
     joined = [c.joined() if isinstance(c, ChunkedColumn) else c for c in columns]
     if fmt == "npy":
@@ -228,14 +230,14 @@ def write_columns(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn
     elif fmt == "jsonl":
         _write_jsonl(out, joined)
     else:
-        table = arrow_table(joined)
+        table = arrow_files.arrow_table(joined)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
             pq.write_table(table, out.file("data.parquet"))
             out.seal("data.parquet")
         else:
-            _write_arrow(out, joined, table)
+            arrow_files.write_arrow(out, joined, table)
 
 
 def _write_npy(out: AtomicOutputDir, columns: list[Column]) -> None:
@@ -258,100 +260,3 @@ def _write_jsonl(out: AtomicOutputDir, columns: list[Column]) -> None:
             handle.write(json.dumps(row, separators=(",", ":")))
             handle.write("\n")
     out.seal(name)
-
-
-def _features(columns: Sequence[Column | ChunkedColumn]) -> dict[str, object]:
-    return {
-        c.name: {"feature": {"dtype": c.dtype, "_type": "Value"}, "_type": "List"} for c in columns
-    }
-
-
-def arrow_schema(columns: Sequence[Column | ChunkedColumn]) -> object:
-    """The ``pyarrow`` schema of ``list<dtype>`` columns, with the datasets feature metadata."""
-    import pyarrow as pa
-
-    meta = {"huggingface": json.dumps({"info": {"features": _features(columns)}}, sort_keys=True)}
-    return pa.schema(
-        [pa.field(c.name, pa.list_(pa.from_numpy_dtype(_np_dtype(c.dtype)))) for c in columns],
-        metadata=meta,
-    )
-
-
-def arrow_table(columns: list[Column]) -> object:
-    """A ``pyarrow.Table`` of ``list<dtype>`` columns, with the datasets feature metadata."""
-    import pyarrow as pa
-
-    arrays = []
-    for column in columns:
-        values, offsets = flat_values(column)
-        if int(offsets[-1]) >= 1 << 31:
-            raise OutputError(
-                f"column {column.name!r} has {int(offsets[-1])} values, too many for one Arrow"
-                " file; use --format npy, or split the input"
-            )
-        arrays.append(pa.ListArray.from_arrays(pa_array(offsets.astype("int32")), pa_array(values)))
-    return pa.Table.from_arrays(arrays, schema=arrow_schema(columns))
-
-
-def pa_array(values: npt.NDArray[np.generic]) -> object:
-    """A pyarrow array over a numpy buffer (``pa.array`` would import pandas: ~1 s)."""
-    import numpy as np
-    import pyarrow as pa
-
-    flat = np.ascontiguousarray(values)
-    return pa.Array.from_buffers(pa.from_numpy_dtype(flat.dtype), len(flat), [None, pa.py_buffer(flat)])
-
-
-def _np_dtype(name: str) -> object:
-    import numpy as np
-
-    return np.dtype(name)
-
-
-def _write_arrow(out: AtomicOutputDir, columns: list[Column], table: object) -> None:
-    import pyarrow as pa
-
-    assert isinstance(table, pa.Table)
-    target = out.open_hashed(ARROW_FILE)  # hashed while written: no re-read to hash it
-    with pa.PythonFile(target, mode="w") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-                writer.write_batch(batch)
-    target.close()
-    _write_arrow_meta(out, columns)
-
-
-def _write_arrow_chunked(out: AtomicOutputDir, columns: list[ChunkedColumn]) -> None:
-    from alignkit.io.chunked import write_arrow_stream
-
-    target = out.open_hashed(ARROW_FILE)
-    write_arrow_stream(target, columns, arrow_schema(columns))
-    target.close()
-    _write_arrow_meta(out, columns)
-
-
-def _as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
-    import numpy as np
-
-    if isinstance(column, ChunkedColumn):
-        return column
-    return ChunkedColumn(column.name, column.dtype, [(column.values, np.diff(column.offsets))])
-
-
-def _write_arrow_meta(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:
-    info = {"citation": "", "description": "", "features": _features(columns), "homepage": "", "license": ""}
-    out.write_bytes("dataset_info.json", _json_bytes(info))
-    state: dict[str, object] = {
-        "_data_files": [{"filename": ARROW_FILE}],
-        "_fingerprint": out.files[ARROW_FILE][1][:16],
-        "_format_columns": None,
-        "_format_kwargs": {},
-        "_format_type": None,
-        "_output_all_columns": False,
-        "_split": None,
-    }
-    out.write_bytes("state.json", _json_bytes(state))
-
-
-def _json_bytes(value: object) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

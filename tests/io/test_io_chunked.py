@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import alignkit.io.arrow_files
 import alignkit.io.chunked
 from alignkit.errors import OutputError
 from alignkit.io.atomic import AtomicOutputDir
@@ -102,6 +103,7 @@ def test_too_many_values_for_arrow_is_refused(tmp_path: Path, monkeypatch: pytes
         write_columns(out, [col], "arrow")
 
 
-def test_docstring_examples() -> None:
-    result = doctest.testmod(alignkit.io.chunked, verbose=False)
+@pytest.mark.parametrize("module", [alignkit.io.chunked, alignkit.io.arrow_files], ids=lambda m: m.__name__)
+def test_docstring_examples(module: object) -> None:
+    result = doctest.testmod(module, verbose=False)  # type: ignore[arg-type]
     assert result.attempted > 0 and result.failed == 0
