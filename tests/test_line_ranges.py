@@ -17,7 +17,7 @@ from conftest import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import alignkit.pipeline as pipeline
+from alignkit import chunk_results
 from alignkit import line_ranges
 from alignkit.bpe._fork_batch import memory_file
 from alignkit.errors import InputError
@@ -97,14 +97,14 @@ def test_forked_ranges_give_identical_output(tmp_path: Path, monkeypatch: pytest
     src.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode())  # BOM, CRLF, no final newline
     cfg = TokenizeConfig(encoder=ENC, on_error="skip", format="jsonl", skip_blank=True)
     tokenize_files([src], tmp_path / "one", cfg)
-    monkeypatch.setattr(pipeline, "_RANGES_PER_PROC", 5)  # ranges of ~50 lines
-    monkeypatch.setattr(pipeline, "CHUNK_LINES", 16)  # chunks cut differently inside them
+    monkeypatch.setattr(chunk_results, "_RANGES_PER_PROC", 5)  # ranges of ~50 lines
+    monkeypatch.setattr(chunk_results, "CHUNK_LINES", 16)  # chunks cut differently inside them
     before = _fds()
     for n in (2, 3):
         rep = tokenize_files([src, src], tmp_path / f"n{n}", cfg, num_proc=n)
         assert rep.stats.records_in == 998 and [r["line"] for r in rep.rejects] == [8, 500, 8, 500]
     assert _fds() == before  # every in-memory result file closed
-    monkeypatch.setattr(pipeline, "_MAX_RESULT_FILES", 3)  # the other ranges' columns come pickled
+    monkeypatch.setattr(chunk_results, "_MAX_RESULT_FILES", 3)  # the other ranges' columns come pickled
     tokenize_files([src, src], tmp_path / "few", cfg, num_proc=2)
     assert _fds() == before
     rep = tokenize_files([src, src], tmp_path / "one2", cfg)

@@ -257,14 +257,14 @@ def test_reading_errors_cross_process_boundaries(tmp_path: Path, monkeypatch: py
 
 def test_many_chunks_stay_in_order(sft_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """More chunks than the in-flight window: results still come back in input order."""
-    import alignkit.pipeline as pipeline
+    from alignkit import chunk_results
 
-    monkeypatch.setattr(pipeline, "CHUNK_LINES", 7)
+    monkeypatch.setattr(chunk_results, "CHUNK_LINES", 7)
     cfg = TokenizeConfig(encoder=ENC, on_error="skip", format="jsonl")
     tokenize_files([sft_file], tmp_path / "a", cfg)
     tokenize_files([sft_file], tmp_path / "b", cfg, num_proc=2)
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
-    monkeypatch.setattr(pipeline, "CHUNK_LINES", 1000)
+    monkeypatch.setattr(chunk_results, "CHUNK_LINES", 1000)
     tokenize_files([sft_file], tmp_path / "c", cfg)
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "c")
 
