@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alignkit.errors import AlignkitError, InputError
-from alignkit.sft_chunk import sft_plan
-from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
+from alignkit.errors import AlignkitError
+from alignkit.sft_chunk import count_outcome, drive_lines, paused_gc, sft_plan
 
 if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
@@ -53,15 +52,8 @@ def process_pref_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     The cyclic garbage collector is paused for the chunk (and restored), as
     :func:`alignkit.sft_chunk.process_sft_chunk` does.
     """
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _process(chunk, config, encoder, plan)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
@@ -72,49 +64,35 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from alignkit.pref_buffer import POLICY_TRUNCATE, PairBuffer
     from alignkit.pref_rows import Event, add_pair, add_pairs
     from alignkit.sft_buffer import POLICY_CODES
-    from alignkit.worker import ChunkResult, LineRecords, _count_reject, _reader_errors
+    from alignkit.templates.chat import turn_tuples
+    from alignkit.worker import ChunkResult
 
     spec, segment_encoder = plan
-    template: Any = getattr(encoder, "template")
+    template: Any = getattr(encoder, "template")  # noqa: B009 (a TemplateEncoder: see pref_plan)
     policy_name = template.policy  # the policy ChatTemplate.encode_pair renders with
-    slow = LineRecords(chunk, config.skip_blank)
     stats = RunStats()
     rejects: list[dict[str, object]] = []
-    _reader_errors(chunk, stats, rejects)
     buf = PairBuffer(segment_encoder)
     max_len = config.max_seq_len
     policy = POLICY_CODES.get(config.truncation, POLICY_TRUNCATE)
     spoof_error = config.special_in_content == "error"
     lines = chunk.lines
-    events: list[Event] = []
-    k = 0
-    while k < len(lines):
-        # the compiled loop takes every line the structural check accepts for certain
-        stop = add_pairs(buf, spec, lines, k, from_json, policy_name, max_len, policy, spoof_error, events)
-        stats.records_in += stop - k
-        stats.written += stop - k - len(events)
-        for event in events:
-            _count_event(chunk, lines[event[0]][0], event, None, template, max_len, stats, rejects)
-        events.clear()
-        if stop == len(lines):
-            break
-        number, raw = lines[stop]
-        k = stop + 1
-        got = slow.record(number, raw)  # the pydantic path: a valid record, or its exact error
-        if got is None:  # a blank line passed over
-            continue
-        stats.records_in += 1
-        if isinstance(got, InputError):
-            _count_reject(stats, rejects, chunk.path, got)
-            continue
-        from alignkit.templates.chat import turn_tuples
 
-        parts = (turn_tuples(got.history), got.chosen_response, got.rejected_response)
-        add_pair(buf, spec, parts[0], parts[1], parts[2], policy_name, max_len, policy, spoof_error, events, stop)
+    def fast(k: int, events: list[Any]) -> int:
+        return add_pairs(buf, spec, lines, k, from_json, policy_name, max_len, policy, spoof_error, events)
+
+    def count(number: int, event: Any) -> None:
+        _count_event(chunk, number, event, None, template, max_len, stats, rejects)
+
+    def slow(number: int, record: Any) -> None:
+        parts = (turn_tuples(record.history), record.chosen_response, record.rejected_response)
+        events: list[Event] = []
+        add_pair(buf, spec, parts[0], parts[1], parts[2], policy_name, max_len, policy, spoof_error, events, 0)
         stats.written += 1 - len(events)
         for event in events:
             _count_event(chunk, number, event, parts, template, max_len, stats, rejects)
-        events.clear()
+
+    drive_lines(chunk, config, stats, rejects, fast, count, slow)
     buf.discard()
     stats.add_counts(buf.tokens_by_role(), buf.trained_by_role())
     return ChunkResult(pair_columns(buf, encoder.n_vocab), rejects, stats)
@@ -129,45 +107,19 @@ def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, int, str
     ``parts`` are the pair's parts when it came through pydantic (else they are read again
     from its line, for the rare event that needs them).
     """
-    from alignkit.pref_buffer import ZERO_TRAINED
-    from alignkit.pref_rows import CHOSEN_CHANGES_PROMPT, FAILED, REJECTED_CHANGES_PROMPT, SPOOFED
-    from alignkit.worker import _TOO_LONG, _count_reject, _dropped, _encode_error, _spoof_error
+    from alignkit.pref_rows import (
+        CHOSEN_CHANGES_PROMPT,
+        FAILED,
+        REJECTED_CHANGES_PROMPT,
+    )
 
     index, status, n_prompt, longest, flag, error = event
-    path = chunk.path
     if status == CHOSEN_CHANGES_PROMPT or status == REJECTED_CHANGES_PROMPT:
         error = _prompt_error(chunk.lines[index][1] if parts is None else parts, template,
                               status == CHOSEN_CHANGES_PROMPT)
         status = FAILED
-    if status == FAILED:
-        assert isinstance(error, (AlignkitError, ValueError))
-        _count_reject(stats, rejects, path, _encode_error(path, number, error))
-        return
-    if flag:
-        stats.special_in_content += 1
-    if status == SPOOFED:
-        _count_reject(stats, rejects, path, _spoof_error(path, number, flag))
-    elif status == TOO_LONG:
-        skip = InputError(path, number, "", f"{longest} tokens, " + _TOO_LONG.format(n=max_len), "too_long")
-        _count_reject(stats, rejects, path, skip)
-    elif status == PROMPT_TOO_LONG:
-        stats.drop("prompt_too_long")
-        rejects.append(_dropped(path, number, "prompt_too_long",
-                                f"the prompt alone has {n_prompt} tokens, no room for a response in"
-                                f" --max-seq-len {max_len}"))
-    elif status == DROPPED:
-        stats.drop("too_long")
-        rejects.append(_dropped(path, number, "too_long", f"{longest} tokens > --max-seq-len {max_len}"))
-    elif status == ZERO_TRAINED:
-        stats.zero_trained += 1
-        stats.drop("zero_trained")
-        rejects.append(_dropped(path, number, "zero_trained", "a response has no trained token"))
-    elif status == KEPT or status == TRUNCATED:
-        stats.written += 1
-        if status == TRUNCATED:
-            stats.truncated += 1
-    else:
-        raise AssertionError(f"unknown pair status {status}")
+    count_outcome(chunk.path, number, status, longest, flag, error, max_len, stats, rejects,
+                  "a response has no trained token", n_prompt)
 
 
 def _prompt_error(source: bytes | tuple[list[TurnTuple], str, str], template: Any,

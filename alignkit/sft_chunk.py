@@ -18,11 +18,14 @@ chunk (same rows, rejects, counts and dtypes; a differential test compares them)
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from alignkit.encode import IGNORE_INDEX
 from alignkit.errors import AlignkitError, InputError, OutputError
-from alignkit.truncate import DROPPED, KEPT, TOO_LONG, TRUNCATED
+from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
 if TYPE_CHECKING:
     from alignkit.encode import Encoder as SegmentEncoder
@@ -59,15 +62,8 @@ def process_sft_chunk(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     to start hundreds of collections, some of them full ones over the loaded tokenizer.
     Collection resumes between chunks, so garbage stays bounded by one chunk.
     """
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _process(chunk, config, encoder, plan)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
@@ -77,46 +73,84 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
     from alignkit.manifest import RunStats
     from alignkit.sft_buffer import POLICY_CODES, SftBuffer
     from alignkit.sft_rows import add_rows
-    from alignkit.worker import ChunkResult, LineRecords, _count_reject, _reader_errors
+    from alignkit.templates.chat import turn_tuples
+    from alignkit.worker import ChunkResult
 
     spec, segment_encoder = plan
-    slow = LineRecords(chunk, config.skip_blank)
     stats = RunStats()
     rejects: list[dict[str, object]] = []
-    _reader_errors(chunk, stats, rejects)
     buf = SftBuffer(segment_encoder)
-    mask = config.mask
-    max_len = config.max_seq_len
+    mask, max_len = config.mask, config.max_seq_len
     policy = POLICY_CODES[config.truncation]
     spoof_error = config.special_in_content == "error"
     lines = chunk.lines
-    events: list[tuple[int, int, int, str, object]] = []
+
+    def fast(k: int, events: list[Any]) -> int:
+        return add_rows(buf, spec, lines, k, from_json, mask, max_len, policy, spoof_error, events)
+
+    def count(number: int, event: Any) -> None:
+        _count_event(chunk, number, event, max_len, stats, rejects)
+
+    def slow(number: int, record: Any) -> None:
+        _add_one(chunk, number, buf, spec, turn_tuples(record.turns), config, stats, rejects)
+
+    drive_lines(chunk, config, stats, rejects, fast, count, slow)
+    buf.discard()
+    stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
+    return ChunkResult(buffer_columns(buf, encoder.n_vocab), rejects, stats)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused inside the block (and restored after it)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def drive_lines(chunk: Chunk, config: TokenizeConfig, stats: RunStats, rejects: list[dict[str, object]],
+                fast: Callable[[int, list[Any]], int], count: Callable[[int, Any], None],
+                slow: Callable[[int, Any], None]) -> None:
+    """The line loop of the fast chunk paths (SFT here, preference in :mod:`alignkit.pref_chunk`).
+
+    ``fast(k, events)`` is the compiled loop: it takes the lines from index ``k`` on until
+    one its structural check does not accept for certain, and returns that line's index
+    (``len(chunk.lines)`` at the end); each outcome other than a plain keep goes to
+    ``events`` (its line index first), and ``count(number, event)`` counts it. The line
+    where it stopped takes the pydantic path (:class:`alignkit.worker.LineRecords`): a
+    blank line is passed over, an error is counted as a reject, and a valid record goes
+    to ``slow(number, record)``; then the compiled loop resumes after it.
+    """
+    from alignkit.worker import LineRecords, _count_reject, _reader_errors
+
+    records = LineRecords(chunk, config.skip_blank)
+    _reader_errors(chunk, stats, rejects)
+    lines = chunk.lines
+    events: list[Any] = []
     k = 0
     while k < len(lines):
-        # the compiled loop takes every line the structural check accepts for certain
-        stop = add_rows(buf, spec, lines, k, from_json, mask, max_len, policy, spoof_error, events)
+        stop = fast(k, events)
         stats.records_in += stop - k
         stats.written += stop - k - len(events)
         for event in events:
-            _count_event(chunk, lines[event[0]][0], event, max_len, stats, rejects)
+            count(lines[event[0]][0], event)
         events.clear()
         if stop == len(lines):
             break
         number, raw = lines[stop]
         k = stop + 1
-        got = slow.record(number, raw)  # the pydantic path: a valid record, or its exact error
+        got = records.record(number, raw)  # the pydantic path: a valid record, or its exact error
         if got is None:  # a blank line passed over
             continue
         stats.records_in += 1
         if isinstance(got, InputError):
             _count_reject(stats, rejects, chunk.path, got)
             continue
-        from alignkit.templates.chat import turn_tuples
-
-        _add_one(chunk, number, buf, spec, turn_tuples(got.turns), config, stats, rejects)
-    buf.discard()
-    stats.add_counts(buf.tokens_by_role, buf.trained_by_role)
-    return ChunkResult(buffer_columns(buf, encoder.n_vocab), rejects, stats)
+        slow(number, got)
 
 
 def _add_one(chunk: Chunk, number: int, buf: SftBuffer, spec: ChatSpec, turns: list[TurnTuple],
@@ -141,16 +175,34 @@ def _add_one(chunk: Chunk, number: int, buf: SftBuffer, spec: ChatSpec, turns: l
 
 def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, str, object], max_len: int,
                  stats: RunStats, rejects: list[dict[str, object]]) -> None:
-    """Count one record's outcome other than a plain keep (an :data:`alignkit.sft_rows.Event`).
+    """Count one record's outcome other than a plain keep (an :data:`alignkit.sft_rows.Event`)."""
+    _, status, n, flag, error = event
+    count_outcome(chunk.path, number, status, n, flag, error, max_len, stats, rejects,
+                  "no trained token left (after truncation, or by the mask)")
 
-    A kept or truncated row is counted as written (with what else it needs).
+
+def count_outcome(path: str, number: int, status: int, tokens: int, flag: str, error: object,
+                  max_len: int, stats: RunStats, rejects: list[dict[str, object]],
+                  zero_trained: str, prompt_tokens: int = 0) -> None:
+    """Count a record's outcome as the general path (:mod:`alignkit.worker`) counts it.
+
+    ``status``: a truncation status of :mod:`alignkit.truncate`, ``ZERO_TRAINED``
+    (:mod:`alignkit.sft_buffer`; dropped with the message ``zero_trained``), or the chunk
+    loops' ``FAILED`` (``error`` says why) / ``SPOOFED`` (special-token text ``flag`` in
+    content under ``--special-in-content error``). ``tokens``: the record's length (the
+    longer response of a pair); ``prompt_tokens``: a pair's prompt. A kept or truncated
+    record is counted as written.
     """
     from alignkit.sft_buffer import ZERO_TRAINED
     from alignkit.sft_rows import FAILED, SPOOFED
-    from alignkit.worker import _TOO_LONG, _count_reject, _dropped, _encode_error, _spoof_error
+    from alignkit.worker import (
+        _TOO_LONG,
+        _count_reject,
+        _dropped,
+        _encode_error,
+        _spoof_error,
+    )
 
-    _, status, n, flag, error = event
-    path = chunk.path
     if status == FAILED:
         assert isinstance(error, (AlignkitError, ValueError))
         _count_reject(stats, rejects, path, _encode_error(path, number, error))
@@ -160,20 +212,26 @@ def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, str, obj
     if status == SPOOFED:
         _count_reject(stats, rejects, path, _spoof_error(path, number, flag))
     elif status == TOO_LONG:
-        skip = InputError(path, number, "", f"{n} tokens, " + _TOO_LONG.format(n=max_len), "too_long")
+        skip = InputError(path, number, "", f"{tokens} tokens, " + _TOO_LONG.format(n=max_len), "too_long")
         _count_reject(stats, rejects, path, skip)
+    elif status == PROMPT_TOO_LONG:
+        stats.drop("prompt_too_long")
+        rejects.append(_dropped(path, number, "prompt_too_long",
+                                f"the prompt alone has {prompt_tokens} tokens, no room for a response in"
+                                f" --max-seq-len {max_len}"))
     elif status == DROPPED:
         stats.drop("too_long")
-        rejects.append(_dropped(path, number, "too_long", f"{n} tokens > --max-seq-len {max_len}"))
+        rejects.append(_dropped(path, number, "too_long", f"{tokens} tokens > --max-seq-len {max_len}"))
     elif status == ZERO_TRAINED:
         stats.zero_trained += 1
         stats.drop("zero_trained")
-        rejects.append(_dropped(path, number, "zero_trained",
-                                "no trained token left (after truncation, or by the mask)"))
+        rejects.append(_dropped(path, number, "zero_trained", zero_trained))
     elif status == KEPT or status == TRUNCATED:
         stats.written += 1
         if status == TRUNCATED:
             stats.truncated += 1
+    else:
+        raise AssertionError(f"unknown record status {status}")
 
 
 def _view(values: Any, dtype: str) -> Any:
@@ -205,10 +263,10 @@ def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     Raises:
         OutputError: an id outside the vocabulary.
     """
+    import numpy as np
+
     from alignkit.io.writers import checked_cast
     from alignkit.worker import column_dtype
-
-    import numpy as np
 
     lengths = _view(buf.lengths, "int64")
     ids = _view(buf.ids, "int32")
