@@ -23,12 +23,11 @@ Example:
 
 from __future__ import annotations
 
-import gzip
 import os
-import stat
 from dataclasses import dataclass
 
-from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start, open_binary
+from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start
+from alignkit.io.whole_file import read_plain
 from alignkit.worker import Chunk, ChunkResult, process_chunk
 
 #: Files larger than this are streamed (the limit :func:`~alignkit.io.whole_file.read_whole` uses).
@@ -68,20 +67,8 @@ def plan_line_ranges(path: str, label: str, kind: str | None, kind_line: int,
     Raises:
         UsageError: the file cannot be opened, or is UTF-16.
     """
-    handle = open_binary(path)
-    try:
-        if isinstance(handle, gzip.GzipFile):
-            return None
-        try:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > WHOLE_FILE_LIMIT:
-                return None
-            data = handle.read()
-        except OSError:
-            return None
-    finally:
-        handle.close()
-    if len(data) > WHOLE_FILE_LIMIT:
+    data = read_plain(path, WHOLE_FILE_LIMIT)
+    if data is None:
         return None
     begin = len(data) - len(first_line_start(data, path))
     cuts = [begin]  # each range starts at a line start at or after an equal share of the bytes

@@ -44,20 +44,8 @@ def read_whole(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_L
         UsageError: the file cannot be opened, or is UTF-16 (the messages of ``read_lines``).
     """
     name = os.fspath(path)
-    handle = open_binary(path)
-    try:
-        if isinstance(handle, gzip.GzipFile):
-            return None
-        try:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > max_line_bytes:
-                return None
-            data = handle.read()
-        except OSError:
-            return None  # the streaming reader reports it, with its line number
-    finally:
-        handle.close()
-    if len(data) > max_line_bytes:  # grew since fstat
+    data = read_plain(path, max_line_bytes)
+    if data is None:
         return None
     body = first_line_start(data, name)
     digest = hashlib.sha256(data).hexdigest()
@@ -71,3 +59,27 @@ def read_whole(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_L
             if line.endswith(b"\r"):
                 lines[k] = line[:-1]
     return WholeFile(lines, digest, len(data))
+
+
+def read_plain(path: str | os.PathLike[str], limit: int) -> bytes | None:
+    """The bytes of a plain (not gzip) regular file of at most ``limit`` bytes, else ``None``.
+
+    ``None`` also for a read error: the streaming reader then reports it, with its line number.
+
+    Raises:
+        UsageError: the file cannot be opened.
+    """
+    handle = open_binary(path)
+    try:
+        if isinstance(handle, gzip.GzipFile):
+            return None
+        try:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+                return None
+            data = handle.read()
+        except OSError:
+            return None
+    finally:
+        handle.close()
+    return None if len(data) > limit else data  # (it may have grown since fstat)
