@@ -107,11 +107,8 @@ def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, int, str
     ``parts`` are the pair's parts when it came through pydantic (else they are read again
     from its line, for the rare event that needs them).
     """
-    from alignkit.pref_rows import (
-        CHOSEN_CHANGES_PROMPT,
-        FAILED,
-        REJECTED_CHANGES_PROMPT,
-    )
+    from alignkit.pref_rows import CHOSEN_CHANGES_PROMPT, REJECTED_CHANGES_PROMPT
+    from alignkit.sft_rows import FAILED
 
     index, status, n_prompt, longest, flag, error = event
     if status == CHOSEN_CHANGES_PROMPT or status == REJECTED_CHANGES_PROMPT:

@@ -33,22 +33,21 @@ from typing import Final
 from alignkit.errors import AlignkitError
 from alignkit.pref_buffer import CHOSEN_DIFFERS, PairBuffer
 from alignkit.record_check import TurnTuple, pair_parts
+from alignkit.sft_rows import FAILED, SPOOFED
 from alignkit.templates.specs import ChatSpec
 from alignkit.truncate import KEPT
 
-#: Event status: rendering or encoding the pair failed (the event's ``error`` says why).
-FAILED: Final = -2
-#: Event status: content holds special-token text and the run rejects such rows.
-SPOOFED: Final = -1
 #: Event status: the template renders the prompt differently once the chosen response is
-#: added (nothing added; the caller reports the template's own error).
+#: added (nothing added; the caller reports the template's own error). Besides these two,
+#: an event's status is the SFT loop's :data:`~alignkit.sft_rows.FAILED` /
+#: :data:`~alignkit.sft_rows.SPOOFED` (one outcome counter serves both) or what
+#: :meth:`PairBuffer.finish` returned.
 CHOSEN_CHANGES_PROMPT: Final = -3
 #: As :data:`CHOSEN_CHANGES_PROMPT`, for the rejected response.
 REJECTED_CHANGES_PROMPT: Final = -4
 
 #: ``(index in lines, status, prompt length, longest full length, special string found in
-#: content or "", error)``; ``status`` is one of the constants above or what
-#: :meth:`PairBuffer.finish` returned.
+#: content or "", error)``.
 Event = tuple[int, int, int, int, str, object]
 
 
