@@ -1,6 +1,6 @@
 """Streaming memory and parallel scaling of ``Tokenizer`` (the bundled GPT-2 by default).
 
-Two measurements, each checked for identical ids:
+Three measurements, each checked for identical ids:
 
 1. ``encode_iterable`` over a large file read line by line, against ``encode`` of the
    whole file read into one string: peak RSS of each, in a fresh child process per
@@ -16,10 +16,14 @@ Two measurements, each checked for identical ids:
    own tokenizer, encoding half of the batch, started together, vs one encoding all of it:
    the ceiling for THIS workload, shared caches and memory bandwidth included) and the
    spin-loop control (a CPU-only Python loop in 2 processes vs 1).
+3. ``encode_file(path, num_proc=2)`` against ``num_proc=1`` on the whole file (``--file-rounds``
+   alternated rounds, fresh tokenizer per call): wall time, CPU of this process and of its
+   workers, both results checked equal to one ``encode_into`` of the whole text (no cuts).
 
     python benchmarks/bench_stream.py                          # en_novels (64 MB), batch 32 MB
     python benchmarks/bench_stream.py --corpus stdlib --sizes 0 --batch-mb 0   # 32 MB of source code
     python benchmarks/bench_stream.py --skip-memory --batch-mb 64 --rounds 3   # batches only
+    python benchmarks/bench_stream.py --skip-memory --batch-mb 0 --file-rounds 3  # encode_file only
 
 ``--sizes`` streams the first N MB (whole lines, read into a list first) and the whole
 file (0, read from the open file); a measurement that runs past ``--timeout`` is reported
@@ -301,6 +305,42 @@ def parallel(text: str, procs: int, doc_chars: int, rounds: int = 1) -> bool:
     return same
 
 
+def file_scaling(path: Path, procs: int, rounds: int) -> bool:
+    """``encode_file(path, num_proc=procs)`` vs ``num_proc=1``, alternated; ids checked against one encode."""
+    import numpy as np
+    from librt.vecs import vec
+    from mypy_extensions import i32
+
+    from alignkit.bpe.tokenizer import load_default
+
+    tok = load_default()
+    expected = np.frombuffer(memoryview(tok.encode_into(path.read_text(encoding="utf-8"), vec[i32]())), np.int32)
+    mb = path.stat().st_size / 1e6
+    best: dict[int, float] = {}
+    same = True
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    for _ in range(max(1, rounds)):
+        for n in (1, procs):
+            tok = load_default()  # fresh: every call starts with an empty piece cache
+            tok.encode("warm up")
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            w0, p0 = time.perf_counter(), time.process_time()
+            ids = tok.encode_file(path, num_proc=n)
+            wall, cpu = time.perf_counter() - w0, time.process_time() - p0
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            kids = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
+            same = same and bool(np.array_equal(ids, expected))
+            best[n] = min(best.get(n, wall), wall)
+            print(f"encode_file num_proc={n}: {mb:.1f} MB, {len(ids)} ids ({ids.dtype}), wall {wall:.2f} s"
+                  f" = {mb / wall:.1f} MB/s; CPU: this process {cpu:.2f} s, workers {kids:.2f} s;"
+                  f" load {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"scaling of encode_file num_proc={procs} vs 1: {best[1] / best[procs]:.2f}x"
+          f" (wall, fastest of {max(1, rounds)}); ids identical to one encode of the whole text:"
+          f" {'yes' if same else 'NO'}")
+    print(f"spin-loop control ({procs} processes vs 1, same moment): {machine_ceiling(procs):.2f}x")
+    return same
+
+
 def write_stdlib(path: Path, limit: int) -> None:
     """Concatenate this interpreter's standard-library sources (sorted) into ``path``."""
     total = 0
@@ -326,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="0.5,1,2,0", help="MB of the file (whole lines) to stream; 0: all")
     ap.add_argument("--timeout", type=float, default=120, help="seconds per measurement before giving up")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--file-rounds", type=int, default=1, help="alternated rounds of encode_file (0: skip)")
     args = ap.parse_args(argv)
     if args.child:
         child(*args.child)
@@ -347,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.batch_mb > 0:
             text = plain.read_text(encoding="utf-8")[: int(args.batch_mb * 1e6)]
             ok = parallel(text, args.num_proc, int(args.doc_kb * 1000), args.rounds) and ok
+        if args.file_rounds > 0:
+            ok = file_scaling(plain, args.num_proc, args.file_rounds) and ok
     if not ok:
         print("FAILED: ids differ", file=sys.stderr)
         return 1

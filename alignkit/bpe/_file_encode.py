@@ -1,13 +1,13 @@
 """Encoding a whole UTF-8 text file into one flat id array, in windows and in parallel.
 
-The file is read in windows of :data:`WINDOW` bytes and decoded strictly (an
-incremental decoder, so a character split between two windows is fine). Each window's
-text, after the tail carried over from the previous one, is cut into pieces of about
-:data:`PIECE` characters at the safe cut points of :mod:`alignkit.bpe._stream`
-(:func:`~alignkit.bpe._stream.last_cut`: a newline run between a printable ASCII
-character and an ASCII letter or digit, where no known split pattern joins pieces and
-no special token can span). The text after the window's last cut is carried into the
-next window. The pieces go to :meth:`Tokenizer.encode_batch_arrays` (forked workers
+The file is read in windows of :data:`WINDOW` bytes. Each window, after the bytes
+carried over from the previous one, is cut into pieces of about :data:`PIECE` bytes at
+the safe cut points of :mod:`alignkit.bpe._stream` (:func:`~alignkit.bpe._stream.last_cut`:
+a newline run between a printable ASCII character and an ASCII letter or digit, where no
+known split pattern joins pieces and no special token can span). Those points are found
+in the bytes (they are ASCII, so never inside a UTF-8 character) and each piece is
+decoded on its own, strictly. The bytes after the window's last cut are carried into
+the next window. The pieces go to :meth:`Tokenizer.encode_batch_arrays` (forked workers
 when ``num_proc > 1``), and the windows' id arrays are concatenated at the end.
 
 Where :func:`~alignkit.bpe._stream.can_cut` is false (an unknown split pattern,
@@ -36,78 +36,101 @@ if TYPE_CHECKING:
 
 #: Bytes of the file read and decoded at a time.
 WINDOW: Final = 1 << 26
-#: Characters searched for a cut at a time (pieces are about this long where cuts abound).
+#: Bytes searched for a cut at a time (pieces are about this long where cuts abound).
 PIECE: Final = 1 << 20
-#: A search block starts this many characters before the end of the previous one, so a
+#: A search block starts this many bytes before the end of the previous one, so a
 #: cut whose newline run straddles two blocks is still seen (longer runs may be missed:
 #: fewer cuts, never a wrong one).
 _OVERLAP: Final = 256
+#: Bytes at the end of a search block searched before the whole block.
+_TAIL: Final = 1 << 12
 #: Patterns whose cut goes before the last newline of the run (see ``_stream``).
 _BEFORE_LAST_NEWLINE: Final = frozenset({GPT2, GPT2_ORIGINAL})
 
 
-def windows(path: str, size: int) -> Iterator[tuple[str, bool]]:
-    """The text of the UTF-8 file at ``path``, ``size`` bytes at a time, and whether it is the last.
+def windows(path: str, size: int) -> Iterator[tuple[bytes, bool]]:
+    """The bytes of the file at ``path``, ``size`` at a time, and whether the end was reached.
 
-    The last window is the one that found the end of the file (its text may be "").
+    The last window is the one that found the end of the file (it may be empty).
+
+    Example:
+        >>> list(windows("notes.txt", 1 << 20))  # doctest: +SKIP
+        [(b'hello\\r\\n', False), (b'', True)]
+    """
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(size)
+            yield data, not data
+            if not data:
+                return
+
+
+def decode(path: str, data: bytes, start: int, stop: int, offset: int) -> str:
+    """``data[start:stop]`` decoded as UTF-8, strictly, without a copy of the bytes.
 
     Nothing is translated: CRLF stays CRLF and a byte-order mark stays U+FEFF, as with
     ``open(path, encoding="utf-8", newline="")``.
 
     Raises:
-        InputError: invalid UTF-8, naming the file and the byte offset (from 0).
+        InputError: invalid UTF-8, naming the file and the byte offset (from 0; ``data``
+            starts at byte ``offset`` of the file).
 
     Example:
-        >>> list(windows("notes.txt", 1 << 20))  # doctest: +SKIP
-        [('hello\\r\\n', False), ('', True)]
+        >>> decode("a.txt", b"caf\\xc3\\xa9!", 0, 6, 0)
+        'café'
     """
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0  # bytes read before this window
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(size)
-            final = not data
-            held = len(decoder.getstate()[0])  # bytes of a split character kept from the last window
-            try:
-                text = decoder.decode(data, final)
-            except UnicodeDecodeError as err:
-                at = offset - held + err.start
-                bad = err.object[err.start : err.end].hex(" ")
-                raise InputError(
-                    path, at, "", f"invalid UTF-8 ({bad}: {err.reason}); encode_file reads UTF-8"
-                    " text: re-encode the file (e.g. `iconv -f latin1 -t utf-8`)",
-                    "invalid_utf8", unit="byte offset",
-                ) from None
-            offset += len(data)
-            del data  # not held while the caller encodes the window
-            yield text, final
-            if final:
-                return
+    try:
+        return codecs.utf_8_decode(memoryview(data)[start:stop], "strict", True)[0]
+    except UnicodeDecodeError as err:
+        bad = bytes(err.object[err.start : err.end]).hex(" ")
+        raise InputError(
+            path, offset + start + err.start, "", f"invalid UTF-8 ({bad}: {err.reason}); encode_file"
+            " reads UTF-8 text: re-encode the file (e.g. `iconv -f latin1 -t utf-8`)",
+            "invalid_utf8", unit="byte offset",
+        ) from None
 
 
-def cut_pieces(text: str, start: int, piece: int, before_last: bool) -> tuple[list[str], int, int]:
-    """Cut ``text`` at safe points into pieces of about ``piece`` characters.
+def _last_cut(data: bytes, lo: int, hi: int, before_last: bool) -> int:
+    """The last safe cut in ``data[lo:hi]`` (a position in ``data``), or -1.
 
-    ``text[:start]`` is known to hold no cut. Returns the pieces (everything before the
-    last cut found, in order), the position of the rest (carried to the next window) and
-    how far into the rest the search has already looked without finding a cut.
+    Every byte a cut depends on is ASCII, and no byte of a multi-byte UTF-8 character is,
+    so :func:`~alignkit.bpe._stream.last_cut` of the bytes read as Latin-1 (one character
+    per byte) finds the cut of the text at its byte position. The block's last
+    :data:`_TAIL` bytes are searched first (prose has cuts every few hundred bytes).
+    """
+    tail = max(lo, hi - _TAIL)
+    while True:
+        cut = last_cut(data[tail:hi].decode("latin-1"), before_last_newline=before_last)
+        if cut > 0:
+            return tail + cut
+        if tail == lo:
+            return -1
+        tail = lo
+
+
+def cut_pieces(data: bytes, start: int, piece: int, before_last: bool) -> tuple[list[int], int]:
+    """Safe cut positions in ``data``, about ``piece`` bytes apart.
+
+    ``data[:start]`` is known to hold no cut. Returns the cuts in increasing order (the
+    pieces are the bytes between them, from 0) and how far after the last cut (or 0) the
+    search has already looked without finding one.
 
     Example:
-        >>> cut_pieces("One.\\nTwo.\\nThree", 0, 6, False)
-        (['One.\\nTwo.\\n'], 10, 0)
+        >>> cut_pieces(b"One.\\nTwo.\\nThree", 0, 6, False)
+        ([10], 0)
     """
-    pieces: list[str] = []
+    cuts: list[int] = []
     pos = 0  # start of the current piece
-    n = len(text)
+    n = len(data)
     lo, hi = start, min(n, start + max(piece, _OVERLAP))  # the search block
     while True:
-        cut = last_cut(text[lo:hi], before_last_newline=before_last)
-        if cut > 0:  # the last cut of the block: none in (pos, hi) after it
-            pieces.append(text[pos : lo + cut])
-            pos = lo + cut
+        cut = _last_cut(data, lo, hi, before_last)
+        if cut > 0:  # the last cut of the block: none in (cut, hi)
+            cuts.append(cut)
+            pos = cut
             lo, hi = max(pos, hi - _OVERLAP), max(pos + piece, hi + 1)
         elif hi >= n:
-            return pieces, pos, lo - pos
+            return cuts, lo - pos
         else:
             lo, hi = max(pos, hi - _OVERLAP), hi + max(piece, _OVERLAP)
         hi = min(n, hi)
@@ -128,19 +151,26 @@ def encode_file(
     cuttable = can_cut(tok)
     before_last = tok.pattern in _BEFORE_LAST_NEWLINE
     parts: list[Any] = []
-    rest = ""
-    searched = 0  # characters at the start of ``rest`` known to hold no cut
+    rest = b""  # the bytes after the last cut, carried into the next window
+    at = 0  # the file offset of ``rest``
+    searched = 0  # bytes at the start of ``rest`` known to hold no cut
     for window, last in windows(name, WINDOW):
-        text = rest + window if rest else window
+        data = rest + window if rest else window
         del window
         if last:
-            pieces, pos = ([text] if text else []), len(text)
+            cuts: list[int] = [len(data)] if data else []
         elif cuttable:
-            pieces, pos, searched = cut_pieces(text, searched, PIECE, before_last)
+            cuts, searched = cut_pieces(data, searched, PIECE, before_last)
         else:
-            pieces, pos = [], 0
-        rest = text[pos:]
-        del text
+            cuts = []
+        pieces: list[str] = []
+        prev = 0
+        for cut in cuts:
+            pieces.append(decode(name, data, prev, cut, at))
+            prev = cut
+        rest = data[prev:]
+        at += prev
+        del data
         if pieces:
             ids, _ = tok.encode_batch_arrays(pieces, num_proc=num_proc, allowed_special=allowed_special,
                                              dtype=dtype)

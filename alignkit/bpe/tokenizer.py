@@ -451,15 +451,15 @@ class Tokenizer(Persistent):
         Exactly ``encode(open(path, encoding="utf-8", newline="").read(), allowed_special=...)``:
         no newline translation (CRLF stays), a byte-order mark is kept (as U+FEFF), and
         invalid UTF-8 raises :class:`~alignkit.errors.InputError` naming the file and the byte
-        offset. The file is read 64 MiB at a time and cut into ~1 M-character pieces at points
-        where ids cannot depend on the cut (a newline run between printable ASCII and an ASCII
-        letter or digit; see :meth:`encode_iterable`), which :meth:`encode_batch_arrays` encodes
-        (forked workers when ``num_proc > 1``). Memory: the ids (twice, briefly, while the
-        windows' arrays are joined), plus about two copies of one window's text (plus
-        any text since the last cut, carried into the next window), never the whole
-        text at once. A tokenizer with no safe cuts (unknown split pattern,
-        ``add_prefix_space``, a special token containing a newline) encodes the whole text
-        as one piece in this process (exact, not parallel); so does a file with no cut point.
+        offset. The file is read 64 MiB at a time and cut into ~1 MB pieces at points where ids
+        cannot depend on the cut (a newline run between printable ASCII and an ASCII letter or
+        digit; see :meth:`encode_iterable`), which :meth:`encode_batch_arrays` encodes (forked
+        workers when ``num_proc > 1``). Memory: the ids (up to twice, briefly, while arrays are
+        joined), plus one window's bytes and its text (plus any bytes since the last cut,
+        carried into the next window): not the whole text at once. A tokenizer with no
+        safe cut (unknown split pattern, ``add_prefix_space``, a special token containing a
+        newline) encodes the whole text as one piece in this process (exact, not parallel);
+        so does a file with no cut point.
         ``dtype`` defaults as in :meth:`encode_batch_arrays`.
 
         Example:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from alignkit.bpe import Tokenizer, default_tokenizer, load_tokenizer
 from alignkit.bpe import _file_encode, _parallel
-from alignkit.bpe._stream import can_cut
+from alignkit.bpe._stream import can_cut, last_cut
 from alignkit.errors import InputError, SpecialTokenError
 from conftest import SAMPLE_DATA, shared_path
 
@@ -183,16 +183,31 @@ def test_any_window_piece_and_overlap_sizes(parts: list[str], window: int, piece
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(_ALPHABET), max_size=200), st.integers(0, 50), st.integers(1, 30),
-       st.integers(1, 10), st.booleans())
-def test_cut_pieces_cover_the_text_in_order(parts: list[str], start: int, piece: int, overlap: int,
-                                            before_last: bool) -> None:
+       st.integers(1, 10), st.integers(1, 10), st.booleans())
+def test_cut_pieces_are_cuts_of_the_text(parts: list[str], start: int, piece: int, overlap: int,
+                                         tail: int, before_last: bool) -> None:
     text = "".join(parts)
-    start = min(start, len(text))
+    data = text.encode("utf-8")
+    start = min(start, len(data))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_file_encode, "_OVERLAP", overlap)
-        pieces, pos, searched = _file_encode.cut_pieces(text, start, piece, before_last)
-    assert "".join(pieces) == text[:pos] and all(pieces)
-    assert 0 <= searched <= len(text) - pos
+        mp.setattr(_file_encode, "_TAIL", tail)
+        cuts, searched = _file_encode.cut_pieces(data, start, piece, before_last)
+    assert cuts == sorted(set(cuts)) and all(0 < c < len(data) for c in cuts)
+    assert 0 <= searched <= len(data) - (cuts[-1] if cuts else 0)
+    for c in cuts:  # each cut is a cut of the text, at the same place
+        chars = len(data[:c].decode("utf-8"))
+        assert last_cut(text[: chars + 1], before_last_newline=before_last) == chars
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_ALPHABET), max_size=60), st.booleans())
+def test_last_cut_of_bytes_equals_last_cut_of_text(parts: list[str], before_last: bool) -> None:
+    text = "".join(parts)
+    data = text.encode("utf-8")
+    cut = last_cut(text, before_last_newline=before_last)
+    got = _file_encode._last_cut(data, 0, len(data), before_last)
+    assert got == (len(text[:cut].encode("utf-8")) if cut > 0 else -1)
 
 
 @pytest.mark.parametrize("window", [1, 2, 3, 5, 1 << 20])
