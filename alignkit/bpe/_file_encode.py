@@ -76,7 +76,7 @@ def decode(path: str, data: bytes, start: int, stop: int, offset: int) -> str:
             starts at byte ``offset`` of the file).
 
     Example:
-        >>> decode("a.txt", b"caf\\xc3\\xa9!", 0, 6, 0)
+        >>> decode("a.txt", b"caf\\xc3\\xa9!", 0, 5, 0)
         'café'
     """
     try:
@@ -154,15 +154,13 @@ def encode_file(
     rest = b""  # the bytes after the last cut, carried into the next window
     at = 0  # the file offset of ``rest``
     searched = 0  # bytes at the start of ``rest`` known to hold no cut
-    for window, last in windows(name, WINDOW):
+    for window, last in windows(name, WINDOW if cuttable else -1):  # -1: the whole file
         data = rest + window if rest else window
         del window
         if last:
             cuts: list[int] = [len(data)] if data else []
-        elif cuttable:
-            cuts, searched = cut_pieces(data, searched, PIECE, before_last)
         else:
-            cuts = []
+            cuts, searched = cut_pieces(data, searched, PIECE, before_last) if cuttable else ([], 0)
         pieces: list[str] = []
         prev = 0
         for cut in cuts:
