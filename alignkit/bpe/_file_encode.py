@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
+from alignkit.bpe._fork_batch import RANGES_PER_PROC
 from alignkit.bpe._stream import can_cut, last_cut
 from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
 from alignkit.errors import InputError
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 WINDOW: Final = 1 << 26
 #: Bytes searched for a cut at a time (pieces are about this long where cuts abound).
 PIECE: Final = 1 << 20
+#: Smaller windows (small files) are cut into pieces of at least this many bytes, enough
+#: for every batch range of every process (:data:`RANGES_PER_PROC`).
+MIN_PIECE: Final = 1 << 16
 #: A search block starts this many bytes before the end of the previous one, so a
 #: cut whose newline run straddles two blocks is still seen (longer runs may be missed:
 #: fewer cuts, never a wrong one).
@@ -146,6 +150,8 @@ def encode_file(
         ...             dtype="uint16").tolist()  # doctest: +SKIP
         [5303, 198]
     """
+    if num_proc < 1:
+        raise ValueError(f"num_proc must be >= 1, got {num_proc}")
     np: Any = importlib.import_module("numpy")
     name = os.fspath(path)
     cuttable = can_cut(tok)
@@ -160,7 +166,8 @@ def encode_file(
         if last:
             cuts: list[int] = [len(data)] if data else []
         else:
-            cuts, searched = cut_pieces(data, searched, PIECE, before_last) if cuttable else ([], 0)
+            piece = min(PIECE, max(MIN_PIECE, len(data) // (RANGES_PER_PROC * num_proc)))
+            cuts, searched = cut_pieces(data, searched, piece, before_last) if cuttable else ([], 0)
         pieces: list[str] = []
         prev = 0
         for cut in cuts:
