@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _record_strategies import TEXT, maybe, scalars, turn, usually
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -18,34 +19,7 @@ from alignkit.templates.chat import turn_tuples
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
-_text = st.sampled_from(["Hi", "", "  ", "\n", "x y", "caf\u00e9", "\u3000", "</think>a", "<|im_end|>"])
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), _text, st.just(2**70))
-_role = st.sampled_from(["user", "assistant", "user", "assistant", "tool", "system", "bot"])
-
-
-def _maybe(d: dict[str, object], key: str, value: object, present: bool) -> None:
-    if present:
-        d[key] = value
-
-
-def _usually(draw: st.DrawFn, good: st.SearchStrategy[object], bad: st.SearchStrategy[object]) -> object:
-    """Mostly a valid value, sometimes anything (so both branches of the check are exercised)."""
-    return draw(bad) if draw(st.integers(0, 30)) == 0 else draw(good)
-
-
-@st.composite
-def _turn(draw: st.DrawFn) -> object:
-    if draw(st.integers(0, 40)) == 0:
-        return draw(_scalar)
-    d: dict[str, object] = {}
-    _maybe(d, "role", _usually(draw, _role, _scalar), draw(st.integers(0, 30)) > 0)
-    _maybe(d, "content", _usually(draw, st.sampled_from(["Hi", "x y", "caf\u00e9", "</think>a"]),
-                                  st.one_of(_text, _scalar)), draw(st.integers(0, 30)) > 0)
-    _maybe(d, "train", _usually(draw, st.one_of(st.none(), st.booleans()), _scalar),
-           draw(st.integers(0, 4)) == 0)
-    _maybe(d, "reasoning", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.integers(0, 6)) == 0)
-    _maybe(d, "extra", 1, draw(st.integers(0, 40)) == 0)
-    return d
+_scalar = scalars(nan=True, big=2**70)
 
 
 @st.composite
@@ -53,23 +27,23 @@ def _record(draw: st.DrawFn) -> object:
     if draw(st.integers(0, 40)) == 0:
         return draw(st.one_of(_scalar, st.lists(_scalar, max_size=2)))
     d: dict[str, object] = {}
-    history = st.lists(_turn(), max_size=3).map(lambda ts: [*ts, {"role": "user", "content": "q"}])
-    _maybe(d, "history", _usually(draw, history, st.one_of(_scalar, st.just([]))), draw(st.integers(0, 30)) > 0)
+    history = st.lists(turn(_scalar), max_size=3).map(lambda ts: [*ts, {"role": "user", "content": "q"}])
+    maybe(d, "history", usually(draw, history, st.one_of(_scalar, st.just([]))), draw(st.integers(0, 30)) > 0)
     answers = st.sampled_from(["A", "B", "caf\u00e9", "<|im_end|>", "x y"])
     for key in ("response_a", "response_b"):
-        _maybe(d, key, _usually(draw, answers, st.one_of(_text, _scalar)), draw(st.integers(0, 30)) > 0)
-    _maybe(d, "chosen", _usually(draw, st.sampled_from(["a", "b"]), st.one_of(_text, _scalar, st.just("A"))),
+        maybe(d, key, usually(draw, answers, st.one_of(TEXT, _scalar)), draw(st.integers(0, 30)) > 0)
+    maybe(d, "chosen", usually(draw, st.sampled_from(["a", "b"]), st.one_of(TEXT, _scalar, st.just("A"))),
            draw(st.integers(0, 30)) > 0)
     score = st.one_of(st.none(), st.floats(), st.integers(-2**70, 2**70))
     for key in ("score_a", "score_b"):
-        _maybe(d, key, _usually(draw, score, st.one_of(_scalar, st.just("1.5"))), draw(st.integers(0, 3)) == 0)
-    _maybe(d, "id", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.booleans()))
-    _maybe(d, "source", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.integers(0, 3)) == 0)
-    plain = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), _text, st.just(2**70))
+        maybe(d, key, usually(draw, score, st.one_of(_scalar, st.just("1.5"))), draw(st.integers(0, 3)) == 0)
+    maybe(d, "id", usually(draw, st.one_of(st.none(), TEXT), _scalar), draw(st.booleans()))
+    maybe(d, "source", usually(draw, st.one_of(st.none(), TEXT), _scalar), draw(st.integers(0, 3)) == 0)
+    plain = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), TEXT, st.just(2**70))
     flat = st.dictionaries(st.sampled_from(["a", "b"]), plain, max_size=2)
     nested = st.dictionaries(st.sampled_from(["a", "b"]), st.lists(_scalar, max_size=2), max_size=2)
-    _maybe(d, "metadata", _usually(draw, flat, st.one_of(_scalar, nested)), draw(st.integers(0, 3)) == 0)
-    _maybe(d, "turns", [], draw(st.integers(0, 40)) == 0)
+    maybe(d, "metadata", usually(draw, flat, st.one_of(_scalar, nested)), draw(st.integers(0, 3)) == 0)
+    maybe(d, "turns", [], draw(st.integers(0, 40)) == 0)
     return d
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _record_strategies import TEXT, maybe, scalars, turn, usually
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -17,35 +18,7 @@ from alignkit.templates.chat import turn_tuples
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
-_text = st.sampled_from(["Hi", "", "  ", "\n", "x y", "caf\u00e9", "\u3000", "</think>a", "<|im_end|>"])
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), _text,
-                    st.just(2**60))
-_role = st.sampled_from(["user", "assistant", "user", "assistant", "tool", "system", "bot"])
-
-
-def _maybe(d: dict[str, object], key: str, value: object, present: bool) -> None:
-    if present:
-        d[key] = value
-
-
-def _usually(draw: st.DrawFn, good: st.SearchStrategy[object], bad: st.SearchStrategy[object]) -> object:
-    """Mostly a valid value, sometimes anything (so both branches of the check are exercised)."""
-    return draw(bad) if draw(st.integers(0, 40)) == 0 else draw(good)
-
-
-@st.composite
-def _turn(draw: st.DrawFn) -> object:
-    if draw(st.integers(0, 40)) == 0:
-        return draw(_scalar)
-    d: dict[str, object] = {}
-    _maybe(d, "role", _usually(draw, _role, _scalar), draw(st.integers(0, 30)) > 0)
-    _maybe(d, "content", _usually(draw, st.sampled_from(["Hi", "x y", "caf\u00e9", "</think>a"]),
-                                  st.one_of(_text, _scalar)), draw(st.integers(0, 30)) > 0)
-    _maybe(d, "train", _usually(draw, st.one_of(st.none(), st.booleans()), _scalar),
-           draw(st.integers(0, 3)) == 0)
-    _maybe(d, "reasoning", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.integers(0, 5)) == 0)
-    _maybe(d, "extra", 1, draw(st.integers(0, 40)) == 0)
-    return d
+_scalar = scalars(nan=False, big=2**60)
 
 
 @st.composite
@@ -53,15 +26,15 @@ def _record(draw: st.DrawFn) -> object:
     if draw(st.integers(0, 40)) == 0:
         return draw(st.one_of(_scalar, st.lists(_scalar, max_size=2)))
     d: dict[str, object] = {}
-    turns = st.lists(_turn(), min_size=1, max_size=5)
-    _maybe(d, "turns", _usually(draw, turns, st.one_of(_scalar, st.just([]))), draw(st.integers(0, 30)) > 0)
-    _maybe(d, "id", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.booleans()))
-    _maybe(d, "source", _usually(draw, st.one_of(st.none(), _text), _scalar), draw(st.integers(0, 3)) == 0)
-    plain = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), _text, st.just(2**70))
+    turns = st.lists(turn(_scalar), min_size=1, max_size=5)
+    maybe(d, "turns", usually(draw, turns, st.one_of(_scalar, st.just([]))), draw(st.integers(0, 30)) > 0)
+    maybe(d, "id", usually(draw, st.one_of(st.none(), TEXT), _scalar), draw(st.booleans()))
+    maybe(d, "source", usually(draw, st.one_of(st.none(), TEXT), _scalar), draw(st.integers(0, 3)) == 0)
+    plain = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), TEXT, st.just(2**70))
     flat = st.dictionaries(st.sampled_from(["a", "b"]), plain, max_size=2)
     nested = st.dictionaries(st.sampled_from(["a", "b"]), st.lists(_scalar, max_size=2), max_size=2)
-    _maybe(d, "metadata", _usually(draw, flat, st.one_of(_scalar, nested)), draw(st.integers(0, 3)) == 0)
-    _maybe(d, "history", [], draw(st.integers(0, 40)) == 0)
+    maybe(d, "metadata", usually(draw, flat, st.one_of(_scalar, nested)), draw(st.integers(0, 3)) == 0)
+    maybe(d, "history", [], draw(st.integers(0, 40)) == 0)
     return d
 
 
