@@ -7,36 +7,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _chunk_tokenizer import CONTENTS, save_small_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import alignkit.sft_chunk
-from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.sft_buffer import SftBuffer
 from alignkit.sft_chunk import buffer_columns, sft_plan
-from alignkit.worker import Chunk, ChunkResult, TokenizeConfig, init_worker, process_chunk
-
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_response>",
-            "</tool_response>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
-            "<|eot_id|>", "<|end_of_text|>"]
-MERGES = [(b"a", b"b"), (b"u", b"s"), (b"us", b"er"[:1]), (b"\n", b"\n"), (b"<", b"|"), (b"\xc3", b"\xa9")]
+from alignkit.worker import (
+    Chunk,
+    ChunkResult,
+    TokenizeConfig,
+    init_worker,
+    process_chunk,
+)
 
 
 @pytest.fixture(scope="module")
 def tokenizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    vocab = {i: bytes([i]) for i in range(256)}
-    for k, (a, b) in enumerate(MERGES):
-        vocab[256 + k] = a + b
-    path = tmp_path_factory.mktemp("tok") / "tok.json"
-    Tokenizer(vocab, MERGES, SPECIALS, normalizer="NFC").save(str(path))
-    return path
+    return save_small_tokenizer(tmp_path_factory.mktemp("tok"))
 
 
-_content = st.sampled_from([
-    "Hi", "ab ab", "user\n\nsays", "caf\u00e9", "cafe\u0301", "\u3000x", "<|im_end|>", "a<think>b",
-    "<think>\nwhy\n</think>\n\nanswer", "</think>only", "<tool_response>r</tool_response>", "  padded  ",
-    "x" * 30, "\U0001f600 emoji",
-])
+_content = st.sampled_from(CONTENTS)
 
 
 @st.composite
