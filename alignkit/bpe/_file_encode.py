@@ -28,8 +28,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from alignkit.bpe._fork_batch import RANGES_PER_PROC
-from alignkit.bpe._stream import can_cut, last_cut
-from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
+from alignkit.bpe._stream import can_cut, cuts_before_last_newline, last_cut
 from alignkit.errors import InputError
 
 if TYPE_CHECKING:
@@ -48,8 +47,6 @@ MIN_PIECE: Final = 1 << 16
 _OVERLAP: Final = 256
 #: Bytes at the end of a search block searched before the whole block.
 _TAIL: Final = 1 << 12
-#: Patterns whose cut goes before the last newline of the run (see ``_stream``).
-_BEFORE_LAST_NEWLINE: Final = frozenset({GPT2, GPT2_ORIGINAL})
 
 
 def windows(path: str, size: int) -> Iterator[tuple[bytes, bool]]:
@@ -155,7 +152,7 @@ def encode_file(
     np: Any = importlib.import_module("numpy")
     name = os.fspath(path)
     cuttable = can_cut(tok)
-    before_last = tok.pattern in _BEFORE_LAST_NEWLINE
+    before_last = cuts_before_last_newline(tok)
     parts: list[Any] = []
     rest = b""  # the bytes after the last cut, carried into the next window
     at = 0  # the file offset of ``rest``

@@ -45,6 +45,11 @@ def can_cut(tok: Tokenizer) -> bool:
     return not any("\n" in s for s in tok.special_tokens)
 
 
+def cuts_before_last_newline(tok: Tokenizer) -> bool:
+    """Whether a cut in ``tok``'s newline runs goes before the run's last newline (GPT-2), not after it."""
+    return tok.pattern in _CUT_BEFORE_LAST_NEWLINE
+
+
 def last_cut(text: str, *, before_last_newline: bool = False) -> int:
     """The largest safe cut position in ``text`` (0 if none).
 
@@ -70,7 +75,7 @@ def last_cut(text: str, *, before_last_newline: bool = False) -> int:
 def iter_encode(tok: Tokenizer, chunks: Iterable[str]) -> Iterator[int]:
     """Yield the ids of ``"".join(chunks)`` without holding the whole text."""
     cuttable = can_cut(tok)
-    before_last = tok.pattern in _CUT_BEFORE_LAST_NEWLINE
+    before_last = cuts_before_last_newline(tok)
     parts: list[str] = []
     size = 0
     next_try = CHUNK
