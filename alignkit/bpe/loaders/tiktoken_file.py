@@ -66,23 +66,11 @@ def _well_formed(data: bytes) -> dict[bytes, int] | None:
 
     Canonical: every line is ``BASE64 RANK`` with one space, no blank lines, the
     last newline optional, ASCII digits only, strict base64, no duplicate token
-    or rank. That layout is checked by rebuilding the file from its fields.
+    or rank (one compiled pass: :func:`alignkit.bpe.loaders._rank_file.canonical_ranks`).
     """
-    fields = data.split()
-    tokens, numbers = fields[0::2], fields[1::2]
-    if not numbers or len(tokens) != len(numbers) or not b"".join(numbers).isdigit():
-        return None
-    body = b"\n".join(map(b" ".join, zip(tokens, numbers)))
-    if body != data and body + b"\n" != data:
-        return None
-    a2b = binascii.a2b_base64
-    try:
-        ranks = dict(zip([a2b(t, strict_mode=True) for t in tokens], map(int, numbers)))
-    except binascii.Error:
-        return None
-    if len(ranks) != len(tokens) or len(set(ranks.values())) != len(tokens):
-        return None
-    return ranks
+    from alignkit.bpe.loaders._rank_file import canonical_ranks
+
+    return canonical_ranks(data)
 
 
 def load_ranks(path: str | Path) -> dict[bytes, int]:
