@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import json
 import os
@@ -577,3 +579,23 @@ def test_from_files_fast_path_equals_the_general_constructor() -> None:
         fast = Tokenizer.from_files(vocab_path, merges_path, specials)
         general = Tokenizer(vocab, merges, specials)
         assert fast.hash == general.hash and fast.special_tokens == general.special_tokens
+
+
+@given(st.one_of(st.binary(max_size=12).map(lambda b: base64.b64encode(b)),
+                 st.text(alphabet="ABCDab09+/=", max_size=12).map(str.encode)))
+@settings(max_examples=400, deadline=None)
+def test_rank_file_base64_agrees_with_b64decode(token: bytes) -> None:
+    """The compiled parser's base64: what it accepts decodes as ``b64decode(validate=True)``;
+    every ``b64encode`` output is accepted."""
+    from alignkit.bpe.loaders._rank_file import canonical_ranks
+
+    got = canonical_ranks(token + b" 7\n")
+    try:
+        want = base64.b64decode(token, validate=True)
+    except binascii.Error:
+        assert got is None
+        return
+    if got is not None:
+        assert got == {want: 7}
+    if token and token == base64.b64encode(want):
+        assert got == {want: 7}
