@@ -2,8 +2,7 @@
 
 A canonical file is lines of ``BASE64 RANK``: one space, ASCII digits, strict base64, a
 ``\\n`` after every line but perhaps the last, no blank line, no other whitespace, no
-duplicate token or rank (base64 with padding only at the end; its trailing bits are
-ignored, as ``base64.b64decode`` does). :func:`canonical_ranks` reads such a file straight into its
+duplicate token or rank. :func:`canonical_ranks` reads such a file straight into its
 ranks and answers ``None`` for anything else, so the line-by-line parser of
 :mod:`alignkit.bpe.loaders.tiktoken_file` decides (and names the bad line).
 
@@ -15,67 +14,16 @@ ranks and answers ``None`` for anything else, so the line-by-line parser of
 
 from __future__ import annotations
 
+import binascii
 from typing import Final
-
-from librt.strings import BytesWriter
 
 _SPACE: Final = 32
 _NEWLINE: Final = 10
-_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-
-def _sextets() -> bytes:
-    """Byte -> its base64 value, 255 for a byte outside the alphabet."""
-    table = bytearray(b"\xff" * 256)
-    for value, c in enumerate(_ALPHABET):
-        table[c] = value
-    return bytes(table)
-
-
-_SEXTET: Final = _sextets()
 
 
 def _is_space(c: int) -> bool:
     """ASCII whitespace, as ``bytes.split()`` sees it."""
     return c == 32 or (9 <= c <= 13)
-
-
-def _decode(data: bytes, start: int, stop: int, out: BytesWriter) -> bytes | None:
-    """Base64 ``data[start:stop]`` decoded, or ``None`` unless it is plainly well formed:
-    a length that is a multiple of 4, alphabet characters, and ``=`` only as the last one
-    or two. (The value is then exactly what ``base64.b64decode(..., validate=True)`` gives.)
-    """
-    if (stop - start) % 4 != 0:
-        return None
-    out.truncate(0)
-    table = _SEXTET
-    i = start
-    while i < stop:
-        a = table[data[i]]
-        b = table[data[i + 1]]
-        if a == 255 or b == 255:
-            return None
-        out.append(((a << 2) | (b >> 4)) & 255)
-        c3 = data[i + 2]
-        c4 = data[i + 3]
-        if c3 == 61:  # "=="
-            if c4 != 61 or i + 4 != stop:
-                return None
-            break
-        c = table[c3]
-        if c == 255:
-            return None
-        out.append(((b << 4) | (c >> 2)) & 255)
-        if c4 == 61:  # "="
-            if i + 4 != stop:
-                return None
-            break
-        d = table[c4]
-        if d == 255:
-            return None
-        out.append(((c << 6) | d) & 255)
-        i += 4
-    return out.getvalue()
 
 
 def canonical_ranks(data: bytes) -> dict[bytes, int] | None:
@@ -85,7 +33,6 @@ def canonical_ranks(data: bytes) -> dict[bytes, int] | None:
         return None
     ranks: dict[bytes, int] = {}
     seen: set[int] = set()
-    out = BytesWriter()
     i = 0
     while i < n:
         j = i
@@ -100,8 +47,9 @@ def canonical_ranks(data: bytes) -> dict[bytes, int] | None:
             k += 1
         if k == j + 1 or (k < n and data[k] != _NEWLINE):
             return None
-        token = _decode(data, i, j, out)
-        if token is None:
+        try:
+            token = binascii.a2b_base64(data[i:j], strict_mode=True)
+        except binascii.Error:
             return None
         if token in ranks or value in seen:
             return None
