@@ -11,7 +11,8 @@ Example:
     >>> import numpy as np
     >>> from alignkit.bpe._fork_batch import memory_file
     >>> from alignkit.manifest import RunStats
-    >>> from alignkit.worker import ChunkResult
+    >>> from alignkit.bpe._fork_batch import write_at
+from alignkit.worker import ChunkResult
     >>> fd = memory_file()
     >>> results = [ChunkResult([(np.arange(3, dtype=np.uint32), np.array([3]))], [], RunStats())]
     >>> stash(results, fd)
@@ -30,6 +31,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from alignkit.bpe._fork_batch import write_at
 from alignkit.worker import ChunkResult
 
 _ALIGN = 16
@@ -56,10 +58,7 @@ def stash(results: list[ChunkResult], fd: int) -> None:
         data = memoryview(np.ascontiguousarray(value)).cast("B")
         at = -(-at // _ALIGN) * _ALIGN
         ref = Ref(at, value.dtype.str, len(value))
-        while len(data):
-            n = os.pwrite(fd, data, at)
-            data = data[n:]
-            at += n
+        at = write_at(fd, data, at)
         return ref
 
     for result in results:

@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import tempfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -83,14 +83,18 @@ def encode_range(tok: Tokenizer, texts: Sequence[str], start: int, stop: int,
     return ids, lengths
 
 
-def _write_all(fd: int, data: memoryview) -> int:
-    """Write ``data`` at the file's current end; return the new end."""
-    at = os.fstat(fd).st_size
+def write_at(fd: int, data: memoryview, at: int) -> int:
+    """Write all of ``data`` at byte ``at`` of file ``fd`` (``pwrite`` may write less); its end."""
     while len(data):
         n = os.pwrite(fd, data, at)
         data = data[n:]
         at += n
     return at
+
+
+def _write_all(fd: int, data: memoryview) -> int:
+    """Write ``data`` at the file's current end; return the new end."""
+    return write_at(fd, data, os.fstat(fd).st_size)
 
 
 def _drain(_: int) -> int:
@@ -193,6 +197,20 @@ class ForkedBatch:
             got += len(part)
         os.ftruncate(fd, 0)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def run(self, encode_here: Callable[[int], None], collect: Callable[[int], None]) -> None:
+        """The batch: ``encode_here(k)`` for each range this process claims, ``collect(k)``
+        for each worker range once it is finished (between own ranges, then after
+        :meth:`wait`), each range exactly once."""
+        k = self.claim()
+        while k >= 0:
+            encode_here(k)
+            for r in self.ready():
+                collect(r)
+            k = self.claim()
+        self.wait()
+        for r in self.ready():
+            collect(r)
 
     def wait(self) -> None:
         """Wait for the workers; re-raise the first error one of them met."""

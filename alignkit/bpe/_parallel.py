@@ -118,17 +118,16 @@ def encode_batch(
             done += n_rows
         return out
     with ForkedBatch(tok, texts, allowed, num_proc) as job:
-        k = job.claim()
-        while k >= 0:
+
+        def here(k: int) -> None:
             start, stop = job.ranges[k]
             for i in range(start, stop):
                 out[i] = tok.encode(texts[i], allowed_special=allowed)
-            for r in job.ready():  # turn finished worker ranges into lists between own ranges
-                _lists_into(out, job.ranges[r][0], job.size(r), job.read(r), tok.n_vocab)
-            k = job.claim()
-        job.wait()
-        for r in job.ready():
+
+        def collect(r: int) -> None:
             _lists_into(out, job.ranges[r][0], job.size(r), job.read(r), tok.n_vocab)
+
+        job.run(here, collect)
     return out
 
 
@@ -162,16 +161,15 @@ def encode_batch_arrays(
     else:
         by_range: dict[int, tuple[Any, Any]] = {}
         with ForkedBatch(tok, texts, allowed, num_proc) as job:
-            k = job.claim()
-            while k >= 0:
+
+            def here(k: int) -> None:
                 vids, vlengths = encode_range(tok, texts, *job.ranges[k], allowed)
                 by_range[k] = (np.frombuffer(vlengths, dtype=np.int32), _checked(np, memoryview(vids), dtype))
-                for r in job.ready():  # collect finished worker ranges between own ones
-                    by_range[r] = _arrays(np, job.size(r), job.read(r), dtype)
-                k = job.claim()
-            job.wait()
-            for r in job.ready():
+
+            def collect(r: int) -> None:
                 by_range[r] = _arrays(np, job.size(r), job.read(r), dtype)
+
+            job.run(here, collect)
         parts = [by_range[r] for r in range(len(job.ranges))]
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     if not parts:
