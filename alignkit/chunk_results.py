@@ -2,10 +2,11 @@
 
 Each file is cut into chunks of :data:`CHUNK_LINES` lines (:class:`~alignkit.worker.Chunk`)
 and each chunk becomes a :class:`~alignkit.worker.ChunkResult` (:func:`~alignkit.worker.process_chunk`).
-With ``num_proc > 1``, where ``fork`` exists, forked workers inherit the encoder, read
-their own byte ranges of each plain file (:mod:`alignkit.line_ranges`) and hand their
-columns back through in-memory files (:mod:`alignkit.result_files`): no line and no column
-is pickled. Elsewhere (spawn, or a file that must be streamed) a process pool is sent
+With ``num_proc > 1``, where ``fork`` exists, ``num_proc - 1`` forked workers inherit the
+encoder, read their own byte ranges of each plain file (:mod:`alignkit.line_ranges`) and
+hand their columns back through in-memory files (:mod:`alignkit.result_files`): no line
+and no column is pickled. This process takes ranges too, whenever it has nothing of
+theirs to hand out, so ``num_proc`` processes encode while the output is written. Elsewhere (spawn, or a file that must be streamed) a process pool is sent
 chunks of lines. Results come back in input order either way, so the output is
 byte-identical for any ``num_proc``.
 
@@ -130,70 +131,162 @@ def _pool(ctx: Any, config: TokenizeConfig, num_proc: int) -> Iterator[ProcessPo
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _pooled(pool: ProcessPoolExecutor, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
-    """Results of ``chunks`` processed in ``pool``, in order, a bounded number in flight."""
+def _pooled(pool: ProcessPoolExecutor, chunks: Iterator[Chunk], num_proc: int,
+            every: int = 0) -> Iterator[ChunkResult]:
+    """Results of ``chunks`` processed in ``pool``, in order, a bounded number in flight.
+
+    With ``every > 0``, each ``every``-th chunk is processed here instead (this process
+    would otherwise only wait).
+    """
     from collections import deque
 
-    pending: deque[Future[ChunkResult]] = deque()
-    for chunk in chunks:
-        pending.append(pool.submit(process_chunk, chunk))
+    pending: deque[Future[ChunkResult] | ChunkResult] = deque()
+    for k, chunk in enumerate(chunks):
+        here = every > 0 and k % every == every - 1
+        pending.append(process_chunk(chunk) if here else pool.submit(process_chunk, chunk))
         if len(pending) >= _IN_FLIGHT_PER_PROC * num_proc:
-            yield pending.popleft().result()
+            yield _done(pending.popleft())
     while pending:
-        yield pending.popleft().result()
+        yield _done(pending.popleft())
+
+
+def _done(item: Future[ChunkResult] | ChunkResult) -> ChunkResult:
+    return item if isinstance(item, ChunkResult) else item.result()
+
+
+#: Whether this process takes ranges too on the forked path (tests switch it off to be sure
+#: that the workers do all of them).
+_PARENT_TAKES = True
+#: Shared claim flags of the forked path's ranges (set before the fork; one byte per range).
+_CLAIMS: list[Any] = []
+
+
+def _claim(seq: int) -> bool:
+    """Take range ``seq`` for this process: ``False`` when another process took it first."""
+    lock, flags = _CLAIMS
+    with lock:
+        if flags[seq]:
+            return False
+        flags[seq] = 1
+    return True
+
+
+def _claimed_range(seq: int, r: LineRange, fd: int) -> list[ChunkResult] | None:
+    """A worker's task: process range ``r`` unless the parent took it (``None`` then)."""
+    from alignkit.line_ranges import process_line_range
+
+    if not _claim(seq):
+        return None
+    return process_line_range(r, fd)
 
 
 def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str | None, int]],
                   hashes: dict[str, tuple[str, int]], num_proc: int) -> Generator[ChunkResult, None, None]:
-    """The chunk results of every file, in input order, in this process or ``num_proc`` workers.
+    """The chunk results of every file, in input order, in this process and ``num_proc - 1`` workers.
 
-    With ``fork``, workers read their own byte ranges of each plain file
-    (:mod:`alignkit.line_ranges`): no line crosses a pipe, and this process hashes the file
-    while they work. Elsewhere (spawn, or a file that must be streamed) chunks of lines are
-    sent to the workers.
+    With ``fork``, each plain file is cut into byte ranges (:mod:`alignkit.line_ranges`) and
+    every range is offered to the workers and to this process, whoever claims it first
+    (shared flags): workers read their own ranges (no line crosses a pipe); this process
+    hashes the file and the tokenizer, then takes ranges itself, and between them hands
+    out the results finished so far, in order, so that the output is written while the
+    rest is encoded. Elsewhere (spawn) ``num_proc`` workers are sent chunks of lines; a
+    file that must be streamed is sent in chunks to the workers, with every ``num_proc``-th
+    chunk processed here.
     """
     import multiprocessing
 
     if num_proc <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         yield from _results(config, chunks(paths, kinds, hashes), num_proc)
         return
-    import hashlib
-
     from alignkit.bpe._fork_batch import memory_file
-    from alignkit.line_ranges import plan_line_ranges, process_line_range
-    from alignkit.result_files import restore
 
+    ctx = multiprocessing.get_context("fork")
+    most = len(paths) * num_proc * _RANGES_PER_PROC
     # in-memory files for the workers' columns, opened before the fork (unused ones closed)
-    slots = [memory_file() for _ in range(min(_MAX_RESULT_FILES, len(paths) * num_proc * _RANGES_PER_PROC))]
+    slots = [memory_file() for _ in range(min(_MAX_RESULT_FILES, most))]
     unclosed = set(slots)
-    warm = described = False
+    _CLAIMS[:] = [ctx.Lock(), ctx.RawArray("b", most)]
+    state = _ForkState(config, num_proc, slots, unclosed)
     try:
         # forked at the first submit: after this process built its encoder (init_worker then
         # returns it at once) and warmed up the chunk path (each worker would import it again)
-        with _pool(multiprocessing.get_context("fork"), config, num_proc) as pool:
-            for path, (kind, kind_line) in zip(paths, kinds):
-                label = input_label(path)
-                plan = plan_line_ranges(path, label, kind, kind_line, CHUNK_LINES, num_proc * _RANGES_PER_PROC)
-                if plan is None:
-                    yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), num_proc)
-                    continue
-                if not warm and plan.ranges:
-                    warm = _warm_up(plan.ranges[0], plan.data)
-                fds = [slots.pop() if slots else -1 for _ in plan.ranges]
-                pending = [pool.submit(process_line_range, r, fd) for r, fd in zip(plan.ranges, fds)]
-                hashes[path] = (hashlib.sha256(plan.data).hexdigest(), len(plan.data))  # while they work
-                del plan
-                if not described:  # the manifest's tokenizer hash (cached; ~0.3 s for a 150K vocab)
-                    described = bool(init_worker(config).describe_tokenizer())
-                for fd, result in zip(fds, pending):
-                    results = result.result()
-                    if fd >= 0:
-                        unclosed.discard(fd)
-                        restore(results, fd)  # closes fd
-                    yield from results
+        with _pool(ctx, config, num_proc - 1) as pool:
+            try:
+                for path, (kind, kind_line) in zip(paths, kinds):
+                    yield from state.file(pool, path, kind, kind_line, hashes)
+            finally:
+                lock, flags = _CLAIMS
+                with lock:  # workers still holding tasks skip them (on an error)
+                    flags[:] = b"\x01" * len(flags)
     finally:
+        _CLAIMS.clear()
         for fd in unclosed:
             os.close(fd)
+
+
+class _ForkState:
+    """The forked path's state across files: result files left, ranges offered so far."""
+
+    def __init__(self, config: TokenizeConfig, num_proc: int, slots: list[int], unclosed: set[int]) -> None:
+        self.config = config
+        self.num_proc = num_proc
+        self.slots = slots
+        self.unclosed = unclosed
+        self.seq = 0  # claim flags used so far
+        self.warm = self.described = False
+
+    def file(self, pool: ProcessPoolExecutor, path: str, kind: str | None, kind_line: int,
+             hashes: dict[str, tuple[str, int]]) -> Iterator[ChunkResult]:
+        """One file's results in order (see :func:`file_results`)."""
+        import hashlib
+
+        from alignkit.line_ranges import plan_line_ranges, process_line_range
+
+        label = input_label(path)
+        plan = plan_line_ranges(path, label, kind, kind_line, CHUNK_LINES, self.num_proc * _RANGES_PER_PROC)
+        if plan is None:
+            yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), self.num_proc, self.num_proc)
+            return
+        if not self.warm and plan.ranges:
+            self.warm = _warm_up(plan.ranges[0], plan.data)
+        ranges = plan.ranges
+        first = self.seq
+        self.seq += len(ranges)
+        fds = [self.slots.pop() if self.slots else -1 for _ in ranges]
+        pending = [pool.submit(_claimed_range, first + k, r, fd) for k, (r, fd) in enumerate(zip(ranges, fds))]
+        hashes[path] = (hashlib.sha256(plan.data).hexdigest(), len(plan.data))  # while they work
+        del plan
+        if not self.described:  # the manifest's tokenizer hash (cached; ~0.04 s for a 150K vocab)
+            self.described = bool(init_worker(self.config).describe_tokenizer())
+        own: dict[int, list[ChunkResult]] = {}
+        out = 0  # the next range to hand out
+        for k in range(len(ranges)):
+            while out < len(ranges) and (out in own or pending[out].done()):
+                yield from self._take(out, own, pending[out], fds[out])
+                out += 1
+            if _PARENT_TAKES and k >= out and _claim(first + k):  # not taken by a worker yet: take it here
+                own[k] = process_line_range(ranges[k])
+        while out < len(ranges):
+            yield from self._take(out, own, pending[out], fds[out])
+            out += 1
+
+    def _take(self, k: int, own: dict[int, list[ChunkResult]], future: Future[list[ChunkResult] | None],
+              fd: int) -> list[ChunkResult]:
+        """Range ``k``'s results: processed here, or by a worker (read from its result file)."""
+        if k in own:
+            if fd >= 0:  # unused
+                self.unclosed.discard(fd)
+                os.close(fd)
+            return own.pop(k)
+        results = future.result()
+        if results is None:
+            raise AlignkitError(f"range {k} was taken by no process; this is a bug, please report it")
+        if fd >= 0:
+            from alignkit.result_files import restore
+
+            self.unclosed.discard(fd)
+            restore(results, fd)  # closes fd
+        return results
 
 
 def _warm_up(first: LineRange, data: bytes) -> bool:

@@ -37,16 +37,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignkit.chunk_results import file_results, input_label
-from alignkit.encode import EncodedExample
 from alignkit.encoder import Encoder
 from alignkit.errors import InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
 from alignkit.io.chunked import ChunkedColumn
-from alignkit.io.writers import Column, position_dtype, token_dtype
+from alignkit.io.writers import Column, write_columns
 from alignkit.manifest import RunStats, build_manifest, dumps
+from alignkit.output_columns import columns_for
 from alignkit.worker import (
     PAIR_COLUMNS,
     SFT_COLUMNS,
@@ -54,6 +54,9 @@ from alignkit.worker import (
     column_dtype,
     init_worker,
 )
+
+if TYPE_CHECKING:
+    from alignkit.io.arrow_stream import ArrowStream
 
 __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
@@ -137,9 +140,51 @@ def tokenize_files(
     # Built once here; forked workers inherit it (init_worker is then a no-op).
     encoder = init_worker(config)
     stats = RunStats()
-    parts: list[list[tuple[Any, Any]]] = []
     rejects: list[dict[str, object]] = []
     hashes: dict[str, tuple[str, int]] = {}
+    with AtomicOutputDir(out) as folder:  # removed again on any error: a failed run writes nothing
+        stream = _stream(folder, kind, config, encoder.n_vocab)
+        parts = _collect(config, names, kinds, hashes, num_proc, progress, stats, rejects, stream)
+        if stream is not None:
+            columns: list[Column | ChunkedColumn] = list(stream.close())
+            packing = None
+        else:
+            columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
+            del parts
+            write_columns(folder, columns, config.format)
+        manifest = _finish(folder, config, kind, names, stats, rejects, columns, packing, encoder, hashes)
+    eff = packing.get("efficiency") if packing else None
+    return TokenizeReport(
+        Path(out), kind, stats, manifest, float(eff) if isinstance(eff, float) else None, rejects
+    )
+
+
+def _stream(folder: AtomicOutputDir, kind: str, config: TokenizeConfig, n_vocab: int) -> ArrowStream | None:
+    """The Arrow file written while results arrive (unpacked Arrow output), else ``None``."""
+    if config.format != "arrow" or config.pack:
+        return None
+    from alignkit.io.arrow_stream import ArrowStream
+
+    names = PAIR_COLUMNS if kind == "preference" else SFT_COLUMNS
+    dtypes = [(n, column_dtype(n, n_vocab)) for n in names]
+    if kind != "preference":
+        dtypes.append(("attention_mask", "uint8"))
+    return ArrowStream(folder, dtypes)
+
+
+def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | None, int]],
+             hashes: dict[str, tuple[str, int]], num_proc: int, progress: bool, stats: RunStats,
+             rejects: list[dict[str, object]], stream: ArrowStream | None) -> list[list[tuple[Any, Any]]]:
+    """Merge the chunk results in input order into ``stats`` and ``rejects``; their columns go
+    to ``stream`` as they come (or are returned, without one).
+
+    Raises:
+        InputError: the first rejected record, under ``on_error="fail"``.
+    """
+    import numpy as np
+
+    parts: list[list[tuple[Any, Any]]] = []
+    ones = np.ones(0, dtype=np.uint8)  # the attention mask: views of one buffer
     bar = _progress(progress)
     results = file_results(config, names, kinds, hashes, num_proc)
     try:
@@ -152,16 +197,23 @@ def tokenize_files(
                             str(reject["message"]), str(reject["reason"]),
                         )
             stats.merge(result.stats)
-            parts.append(result.columns)
             rejects.extend(result.rejects)
+            if stream is None:
+                parts.append(result.columns)
+            elif len(stream.columns) > len(result.columns):  # SFT: add the attention mask
+                ids, lengths = result.columns[0]
+                if len(ones) < len(ids):
+                    ones = np.ones(len(ids) + len(ids) // 2, dtype=np.uint8)
+                stream.add([*result.columns, (ones[: len(ids)], lengths)])
+            else:
+                stream.add(result.columns)
             if bar is not None:
                 bar.update(result.stats.records_in)
     finally:
         results.close()  # workers stopped and result files closed now, even on an error
         if bar is not None:
             bar.close()
-    columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
-    return _write(config, kind, names, out, stats, rejects, columns, packing, encoder, hashes)
+    return parts
 
 
 def _progress(enabled: bool) -> Any:
@@ -174,114 +226,37 @@ def _progress(enabled: bool) -> Any:
     return tqdm(unit=" records", desc="tokenize", disable=None, leave=False)
 
 
-def _write(
+def _finish(
+    folder: AtomicOutputDir,
     config: TokenizeConfig,
     kind: str,
     names: list[str],
-    out: str | os.PathLike[str],
     stats: RunStats,
     rejects: list[dict[str, object]],
     cols: list[Column | ChunkedColumn],
     packing: dict[str, object] | None,
     encoder: Encoder,
-    hashes: dict[str, tuple[str, int]] | None = None,
-) -> TokenizeReport:
+    hashes: dict[str, tuple[str, int]],
+) -> dict[str, object]:
+    """Write the rejects file, then the manifest (last), and move the folder into place."""
     import json
 
-    from alignkit.io.writers import write_columns
-
-    known = hashes or {}
     inputs: list[dict[str, object]] = []
     for n in names:
-        digest, size = known[n] if n in known else (sha256_file(Path(n)), Path(n).stat().st_size)
+        digest, size = hashes[n] if n in hashes else (sha256_file(Path(n)), Path(n).stat().st_size)
         inputs.append({"path": input_label(n), "sha256": digest, "bytes": size})
-    with AtomicOutputDir(out) as folder:
-        write_columns(folder, cols, config.format)
-        text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects)
-        folder.write_bytes(REJECTS_NAME, text.encode("utf-8"))
-        manifest = build_manifest(
-            kind=kind,
-            stats=stats,
-            config=config.manifest_config(),
-            inputs=inputs,
-            tokenizer=encoder.describe_tokenizer(),
-            template=encoder.describe_template(),
-            columns={c.name: c.dtype for c in cols},
-            files=folder.files,
-            packing=packing,
-        )
-        folder.commit(dumps(manifest))
-    eff = packing.get("efficiency") if packing else None
-    return TokenizeReport(
-        Path(out), kind, stats, manifest, float(eff) if isinstance(eff, float) else None, rejects
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects)
+    folder.write_bytes(REJECTS_NAME, text.encode("utf-8"))
+    manifest = build_manifest(
+        kind=kind,
+        stats=stats,
+        config=config.manifest_config(),
+        inputs=inputs,
+        tokenizer=encoder.describe_tokenizer(),
+        template=encoder.describe_template(),
+        columns={c.name: c.dtype for c in cols},
+        files=folder.files,
+        packing=packing,
     )
-
-
-def _join(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: int) -> list[Column]:
-    """Concatenate the chunks' flat columns, in chunk order."""
-    return [c.joined() for c in _chunked(parts, names, n_vocab)]
-
-
-def _chunked(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: int) -> list[ChunkedColumn]:
-    """The chunks' flat columns as they are, in chunk order (joined, if ever, by the writer)."""
-    return [ChunkedColumn(name, column_dtype(name, n_vocab), [p[k] for p in parts]) for k, name in enumerate(names)]
-
-
-def columns_for(
-    kind: str, parts: list[list[tuple[Any, Any]]], config: TokenizeConfig, n_vocab: int, pad_id: int
-) -> tuple[list[Column | ChunkedColumn], dict[str, object] | None]:
-    """The output columns of the encoded chunks, packed when ``config.pack``; and the packing report.
-
-    Unpacked columns stay in their chunks (:class:`~alignkit.io.chunked.ChunkedColumn`): the
-    Arrow writer builds its batches from them without joining whole columns first.
-    """
-    import numpy as np
-
-    if kind == "preference":
-        return list(_chunked(parts, PAIR_COLUMNS, n_vocab)), None
-    if not config.pack:
-        cols: list[Column | ChunkedColumn] = list(_chunked(parts, SFT_COLUMNS, n_vocab))
-        ids = cols[0]
-        assert isinstance(ids, ChunkedColumn)
-        ones = np.ones(max((len(v) for v in ids.values), default=0), dtype=np.uint8)  # one buffer, viewed
-        cols.append(ChunkedColumn("attention_mask", "uint8",
-                                  [(ones[: len(v)], n) for v, n in zip(ids.values, ids.lengths)]))
-        return cols, None
-    from alignkit.pack import pack_examples
-
-    ids, labels, roles = _join(parts, SFT_COLUMNS, n_vocab)
-    examples = [EncodedExample(ids.row(i), labels.row(i), roles.row(i)) for i in range(len(ids))]
-    packed = pack_examples(examples, config.max_seq_len, pad_id)
-    cu = [[0, *_cumsum(lens)] for lens in packed.seq_lens]
-    n = config.max_seq_len
-    cols = [
-        Column("input_ids", token_dtype(n_vocab), packed.input_ids),
-        Column("labels", "int32", packed.labels),
-        Column("role_ids", "uint8", packed.role_ids),
-        Column("position_ids", position_dtype(n), packed.position_ids),
-        Column("attention_mask", "uint8", packed.attention_mask),
-        Column("seq_lens", "int32", packed.seq_lens),
-        Column("cu_seqlens", "int32", cu),
-        Column("example_index", "int64", packed.example_index),
-    ]
-    report: dict[str, object] = {
-        "row_length": n,
-        "rows": len(packed.input_ids),
-        "examples": len(examples),
-        "tokens": packed.num_tokens,
-        "slots": packed.num_slots,
-        "efficiency": round(packed.efficiency(), 6),
-        "pad_id": pad_id,
-        "algorithm": "best-fit-decreasing (longest first, ties by input order; fullest fitting row)",
-        "split_examples": False,
-    }
-    return cols, report
-
-
-def _cumsum(values: list[int]) -> list[int]:
-    out: list[int] = []
-    total = 0
-    for v in values:
-        total += v
-        out.append(total)
-    return out
+    folder.commit(dumps(manifest))
+    return manifest

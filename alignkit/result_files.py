@@ -11,8 +11,7 @@ Example:
     >>> import numpy as np
     >>> from alignkit.bpe._fork_batch import memory_file
     >>> from alignkit.manifest import RunStats
-    >>> from alignkit.bpe._fork_batch import write_at
-from alignkit.worker import ChunkResult
+    >>> from alignkit.worker import ChunkResult
     >>> fd = memory_file()
     >>> results = [ChunkResult([(np.arange(3, dtype=np.uint32), np.array([3]))], [], RunStats())]
     >>> stash(results, fd)

@@ -177,10 +177,11 @@ def make_dying(config: TokenizeConfig) -> Any:
 
 
 @pytest.mark.skipif(not HAS_FORK, reason="no fork start method here")
-def test_a_killed_worker_fails_the_run(tmp_path: Path) -> None:
+def test_a_killed_worker_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """multiprocessing.Pool would wait forever for the dead worker's chunk."""
     from alignkit.errors import AlignkitError
 
+    monkeypatch.setattr(chunk_results, "_PARENT_TAKES", False)  # the "die" line goes to a worker
     rows = [json.dumps({"turns": [{"role": "user", "content": "die" if i == 150 else f"q{i}"},
                                   {"role": "assistant", "content": "ok"}]}) for i in range(300)]
     src = tmp_path / "s.jsonl"
@@ -190,3 +191,22 @@ def test_a_killed_worker_fails_the_run(tmp_path: Path) -> None:
     with pytest.raises(AlignkitError, match="worker process stopped abruptly"):
         tokenize_files([src], tmp_path / "two", cfg, num_proc=2)
     assert not (tmp_path / "two").exists()
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="no fork start method here")
+@pytest.mark.parametrize("parent_takes", [True, False])
+def test_parent_and_workers_share_ranges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parent_takes: bool) -> None:
+    """Ranges taken by this process, by the workers, or all by the workers: the same Arrow bytes."""
+    rows = [json.dumps({"turns": [{"role": "user", "content": f"q{i}"},
+                                  {"role": "assistant", "content": "b" * (i % 50)}]}) for i in range(3000)]
+    rows[1234] = "{"
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(rows) + "\n")
+    cfg = TokenizeConfig(encoder=ENC, on_error="skip")
+    one = tokenize_files([src], tmp_path / "one", cfg)
+    monkeypatch.setattr(chunk_results, "_PARENT_TAKES", parent_takes)
+    monkeypatch.setattr(chunk_results, "CHUNK_LINES", 100)
+    rep = tokenize_files([src], tmp_path / "two", cfg, num_proc=3)
+    assert rep.stats.written == one.stats.written == 2939  # 60 empty answers dropped, 1 bad line
+    assert rep.rejects == one.rejects and rep.rejects[0]["line"] == 1
+    assert _tree(tmp_path / "one") == _tree(tmp_path / "two")

@@ -87,7 +87,7 @@ def write_arrow(out: AtomicOutputDir, columns: list[Column], table: object) -> N
             for batch in table.to_batches(max_chunksize=BATCH_ROWS):
                 writer.write_batch(batch)
     target.close()
-    _write_arrow_meta(out, columns)
+    write_arrow_meta(out, columns)
 
 
 def write_arrow_chunked(out: AtomicOutputDir, columns: list[ChunkedColumn]) -> None:
@@ -96,7 +96,7 @@ def write_arrow_chunked(out: AtomicOutputDir, columns: list[ChunkedColumn]) -> N
     target = out.open_hashed(ARROW_FILE)
     write_arrow_stream(target, columns, arrow_schema(columns))
     target.close()
-    _write_arrow_meta(out, columns)
+    write_arrow_meta(out, columns)
 
 
 def as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
@@ -107,7 +107,8 @@ def as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
     return ChunkedColumn(column.name, column.dtype, [(column.values, np.diff(column.offsets))])
 
 
-def _write_arrow_meta(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:
+def write_arrow_meta(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:
+    """Write ``dataset_info.json`` and ``state.json`` (after the Arrow file, whose hash it names)."""
     info = {"citation": "", "description": "", "features": _features(columns), "homepage": "", "license": ""}
     out.write_bytes("dataset_info.json", _json_bytes(info))
     state: dict[str, object] = {

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 #: Rows per Arrow record batch (what ``Table.to_batches(max_chunksize=...)`` cut before).
 BATCH_ROWS = 1000
 _INT32_LIMIT = 1 << 31
+#: What a released piece's values and lengths become (never read again).
+_EMPTY: Any = ()
 
 
 class ChunkedColumn:
@@ -42,29 +44,36 @@ class ChunkedColumn:
     """
 
     def __init__(self, name: str, dtype: str, pieces: list[tuple[Any, Any]]) -> None:
-        import numpy as np
-
-        from alignkit.io.writers import checked_cast
-
         self.name = name
         self.dtype = dtype
         self.values: list[Any] = []
         self.lengths: list[Any] = []
+        self.rows = 0
+        self.size = 0  # values, all rows together
         for values, lengths in pieces:
-            lengths = np.asarray(lengths, dtype=np.int64)
-            if int(lengths.sum()) != len(values):
-                raise OutputError(f"column {name!r}: a chunk of {len(values)} values has lengths"
-                                  f" summing to {int(lengths.sum())}")
-            self.values.append(checked_cast(name, values, dtype))
-            self.lengths.append(lengths)
-        self.rows = sum(len(lengths) for lengths in self.lengths)
+            self.add(values, lengths)
+
+    def add(self, values: Any, lengths: Any) -> None:
+        """Append one piece (its rows follow the rows already held), checked and cast to ``dtype``."""
+        import numpy as np
+
+        from alignkit.io.writers import checked_cast
+
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if int(lengths.sum()) != len(values):
+            raise OutputError(f"column {self.name!r}: a chunk of {len(values)} values has lengths"
+                              f" summing to {int(lengths.sum())}")
+        self.values.append(checked_cast(self.name, values, self.dtype))
+        self.lengths.append(lengths)
+        self.rows += len(lengths)
+        self.size += len(values)
 
     def __len__(self) -> int:
         return self.rows
 
     def total(self) -> int:
         """How many values the column holds, all rows together."""
-        return sum(len(v) for v in self.values)
+        return self.size
 
     def joined(self) -> Column:
         """The same column as one :class:`~alignkit.io.writers.Column` (values concatenated)."""
@@ -93,7 +102,7 @@ def write_arrow_stream(sink: object, columns: list[ChunkedColumn], schema: Any) 
                 " file; use --format npy, or split the input"
             )
     rows = len(columns[0]) if columns else 0
-    cursors = [_Cursor(c) for c in columns]
+    cursors = [BatchCursor(c) for c in columns]
     with pa.PythonFile(sink, mode="w") as stream, pa.ipc.new_stream(stream, schema) as writer:
         for start in range(0, rows, BATCH_ROWS):
             count = min(BATCH_ROWS, rows - start)
@@ -101,7 +110,7 @@ def write_arrow_stream(sink: object, columns: list[ChunkedColumn], schema: Any) 
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
 
 
-class _Cursor:
+class BatchCursor:
     """Reads a :class:`ChunkedColumn` batch by batch, as ``pyarrow`` list arrays.
 
     A batch whose rows lie in one piece is a view of it; otherwise its values are copied
@@ -116,7 +125,7 @@ class _Cursor:
         self.row = 0  # the next row, within that piece
         self.value = 0  # its first value, within that piece
         self.done = 0  # values taken so far
-        self.size = column.total()
+        self.released = 0  # pieces dropped by release()
         self.buffer = np.zeros(0, dtype=column.dtype)
         self.offsets = np.zeros(BATCH_ROWS + 1, dtype=np.int32)
 
@@ -172,11 +181,11 @@ class _Cursor:
 
         col = self.column
         width = np.dtype(col.dtype).itemsize
-        nbytes, first = total * width, self.done
-        if first == 0 and -(-nbytes // 64) * 64 >= self.size * width:
-            extra = self.size - total
+        nbytes, first, size = total * width, self.done, col.size
+        if first == 0 and -(-nbytes // 64) * 64 >= size * width:
+            extra = size - total
         else:
-            extra = (min(-(-nbytes // 8) * 8, (self.size - first) * width) - nbytes) // width
+            extra = (min(-(-nbytes // 8) * 8, (size - first) * width) - nbytes) // width
         piece, value = self.piece, self.value
         while extra > 0 and piece < len(col.values):
             k = min(extra, len(col.values[piece]) - value)
@@ -184,6 +193,30 @@ class _Cursor:
                 ranges.append((piece, value, value + k))
             extra -= k
             piece, value = piece + 1, 0
+
+    def settled(self, count: int) -> bool:
+        """Whether the next ``count`` rows are followed by at least 64 bytes of values already held.
+
+        Then their batch is written the same whatever else comes later (:meth:`_trailing`
+        looks at most 64 bytes ahead), so a stream can write it before the column is complete.
+        """
+        import numpy as np
+
+        col = self.column
+        total, piece, row, left = 0, self.piece, self.row, count
+        while left and piece < len(col.lengths):
+            part = col.lengths[piece][row : row + left]
+            total += int(part.sum())
+            left -= len(part)
+            piece, row = piece + 1, 0
+        return not left and (col.size - self.done - total) * np.dtype(col.dtype).itemsize >= 64
+
+    def release(self) -> None:
+        """Drop the column's pieces before the next row (written already) to free their memory."""
+        col = self.column
+        while self.released < self.piece:
+            col.values[self.released] = col.lengths[self.released] = _EMPTY
+            self.released += 1
 
     def _join(self, values: list[Any]) -> Any:
         import numpy as np
