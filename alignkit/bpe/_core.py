@@ -29,9 +29,8 @@ them with U+FFFD before calling the core (as tiktoken does), so ids never carry 
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from typing import Final, cast, final
+from typing import TYPE_CHECKING, Final, cast, final
 
-import regex
 from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
@@ -40,6 +39,9 @@ from alignkit.bpe._filter import TokenFilter
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
 from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, zeros_i32
 from alignkit.bpe._scan import KIND_REGEX, classify, pattern_kind, piece_end
+
+if TYPE_CHECKING:  # imported when a pattern needs it (no compiled scanner): most loads never do
+    import regex
 
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
@@ -68,13 +70,21 @@ class BPECore:
         b'hello'
     """
 
-    def __init__(self, ranks: dict[bytes, int], pattern: str, cache_size: int = _CACHE_MAX) -> None:
-        self.ranks: dict[bytes, int] = dict(ranks)
+    def __init__(
+        self, ranks: dict[bytes, int], pattern: str, cache_size: int = _CACHE_MAX, owned: bool = False
+    ) -> None:
+        #: token bytes -> rank (a copy of ``ranks``, or ``ranks`` itself when ``owned``: the
+        #: caller hands it over and never changes it).
+        self.ranks: dict[bytes, int] = ranks if owned else dict(ranks)
         #: most pieces the cache holds before it is emptied (0 disables it).
         self.cache_size: int = cache_size
         self.pattern: str = pattern
         self.kind: int = pattern_kind(pattern)
-        self.regex: regex.Pattern[str] | None = regex.compile(pattern) if self.kind == KIND_REGEX else None
+        self.regex: regex.Pattern[str] | None = None
+        if self.kind == KIND_REGEX:
+            import regex
+
+            self.regex = regex.compile(pattern)
         pair2 = zeros_i32(65536)
         max_len = 0
         for k in range(65536):

@@ -9,8 +9,6 @@ receiving process; one built in memory is sent as its canonical dict.
 from __future__ import annotations
 
 import binascii
-import hashlib
-import json
 import os
 from typing import TYPE_CHECKING
 
@@ -28,10 +26,16 @@ class Persistent:
     name: str | None
     source: str | None
     _specials: dict[str, int]
-    _tokens: list[bytes]
-    _ids: list[int]
     _added: dict[int, bytes]
     _hash: str | None
+
+    if TYPE_CHECKING:  # the tokenizer's (made from its rank table on first use)
+
+        @property
+        def _tokens(self) -> list[bytes]: ...
+
+        @property
+        def _ids(self) -> list[int]: ...
 
     def to_dict(self, *, with_tokens: bool = True) -> dict[str, object]:
         """The canonical serialization (what :attr:`hash` hashes and files store).
@@ -68,6 +72,9 @@ class Persistent:
         piece: the token list comes from the compiled :func:`~alignkit.bpe._canon.token_list_json`
         (≈ 10x faster than the interpreted join, which the pure build keeps).
         """
+        import hashlib
+        import json
+
         from alignkit.bpe import _canon
 
         model = self.to_dict(with_tokens=False)
@@ -129,6 +136,9 @@ def _token_list_text(tokens: list[bytes], ids: list[int]) -> str:
 
 def content_hash(model: dict[str, object]) -> str:
     """sha256 of the canonical JSON of ``model`` (its ``hash`` and ``name`` keys left out)."""
+    import hashlib
+    import json
+
     body = {k: v for k, v in model.items() if k not in ("hash", "name")}
     blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(blob.encode("ascii")).hexdigest()

@@ -132,6 +132,34 @@ class Tokenizer(Persistent):
         return self
 
     @classmethod
+    def _from_dense_ranks(
+        cls, ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str, name: str | None
+    ) -> Tokenizer:
+        """A tokenizer from ranks whose values are ``0, 1, ..., n - 1`` in the dict's order.
+
+        The loaders' fast path (a parsed tiktoken file): ``ranks`` is handed over, not
+        copied, and the token and id lists (for saving, hashing and decode tables) are
+        made from it on first use. The caller guarantees the ids; specials are checked.
+        """
+        self = cls.__new__(cls)
+        n = len(ranks)
+        clash = sorted(i for i in special_tokens.values() if 0 <= i < n)
+        if clash:
+            raise TokenizerFileError(f"special-token ids {clash[:5]} are also ids of ordinary tokens; give specials their own ids")
+        self._forms = ()
+        self.normalizer = None
+        self.pattern = pattern
+        self.add_prefix_space = False
+        self.name = name
+        self._token_list = None
+        self._id_list = None
+        self._added = {}
+        self._specials = dict(special_tokens)
+        self._n_vocab = max(n - 1, max(special_tokens.values(), default=-1)) + 1
+        self._lazy_tables(None, BPECore(ranks, pattern, owned=True))
+        return self
+
+    @classmethod
     def from_files(
         cls,
         vocab_path: str | os.PathLike[str],
@@ -190,22 +218,50 @@ class Tokenizer(Persistent):
         self.pattern: str = pattern
         self.add_prefix_space: bool = add_prefix_space
         self.name: str | None = name
-        self._tokens = tokens
-        self._ids = ids
+        self._token_list: list[bytes] | None = tokens
+        self._id_list: list[int] | None = ids
         self._added = added
         self._specials = dict(specials)
         top = ids[-1] if increasing and ids else max(ids, default=-1)
         self._n_vocab = max(top, max(added, default=-1), max(special_ids, default=-1)) + 1
+        self._lazy_tables(None if increasing else ids, BPECore(ranks, pattern))
+
+    def _lazy_tables(self, remap: list[int] | None, core: BPECore) -> None:
+        """The core, and the tables built on first use (decode, vocabulary queries, specials)."""
         self._decoder_map: dict[int, bytes] | None = None
         self._table_list: list[bytes | None] | None = None
         self._encoder_map: dict[bytes, int] | None = None
         self._decode_core: TokenDecoder | None = None
-        self._remap: list[int] | None = None if increasing else ids
-        self._core = BPECore(ranks, pattern)
-        self._splitter = SpecialSplitter(self._specials)
+        self._remap: list[int] | None = remap
+        self._core = core
+        self._splitter_all: SpecialSplitter | None = None
         self._splitters: dict[frozenset[str], SpecialSplitter] = {}
         self._hash: str | None = None
         self.source: str | None = None
+
+    @property
+    def _tokens(self) -> list[bytes]:
+        """The BPE tokens in merge-priority order (made from the rank table on first use)."""
+        tokens = self._token_list
+        if tokens is None:
+            tokens = self._token_list = list(self._core.ranks)
+        return tokens
+
+    @property
+    def _ids(self) -> list[int]:
+        """The id of each of :attr:`_tokens` (made from the rank table on first use)."""
+        ids = self._id_list
+        if ids is None:
+            ids = self._id_list = list(self._core.ranks.values())
+        return ids
+
+    @property
+    def _splitter(self) -> SpecialSplitter:
+        """The splitter of every special token (its regex is compiled on first use)."""
+        splitter = self._splitter_all
+        if splitter is None:
+            splitter = self._splitter_all = SpecialSplitter(self._specials)
+        return splitter
 
     @property
     def _decoder(self) -> dict[int, bytes]:
@@ -503,11 +559,15 @@ class Tokenizer(Persistent):
             if self._remap is None and not self._added and not self._specials:
                 dec = self._core.decoding()
             else:  # every id's bytes, straight from the parallel lists (no id -> bytes map)
-                tokens = [b""] * self._n_vocab
-                for i, t in self._added.items():
-                    tokens[i] = t
-                for i, t in zip(self._ids, self._tokens):
-                    tokens[i] = t
+                if self._id_list is None and not self._added:  # ids 0..n-1: the tokens, then the rest
+                    tokens = list(self._core.ranks)
+                    tokens += [b""] * (self._n_vocab - len(tokens))
+                else:
+                    tokens = [b""] * self._n_vocab
+                    for i, t in self._added.items():
+                        tokens[i] = t
+                    for i, t in zip(self._ids, self._tokens):
+                        tokens[i] = t
                 for s, i in self._specials.items():
                     tokens[i] = s.encode("utf-8")
                 dec = TokenDecoder(tokens)

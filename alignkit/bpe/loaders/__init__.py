@@ -1,19 +1,16 @@
-"""Load a tokenizer from a name, a file or a model folder: :func:`load_tokenizer`."""
+"""Load a tokenizer from a name, a file or a model folder: :func:`load_tokenizer`.
+
+Each loader is imported when a file of its kind is loaded (a process that loads one
+tiktoken file never imports the JSON, folder or model-file loaders, nor what they import).
+"""
 
 from __future__ import annotations
 
 import gc
 import os
-from importlib import resources
 from pathlib import Path
 
-from alignkit.bpe._fileio import peek
-from alignkit.bpe.loaders.folder import load_folder
-from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
-from alignkit.bpe.loaders.hf_json import load_hf_json
 from alignkit.bpe.loaders.tiktoken_file import ALIASES, ENCODINGS, load_tiktoken
-from alignkit.bpe.model_file import load_model_file
-from alignkit.bpe.patterns import GPT2
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
 
@@ -28,6 +25,10 @@ _BUNDLED_NAMES = {"gpt2", "r50k_base", "r50k"}
 
 
 def _bundled() -> Tokenizer:
+    from importlib import resources
+
+    from alignkit.bpe.model_file import load_model_file
+
     path = resources.files("alignkit.bpe").joinpath("data", BUNDLED_FILE)
     with resources.as_file(path) as real:
         tok = load_model_file(real, file_sha256=BUNDLED_FILE_SHA256)
@@ -42,6 +43,11 @@ def _load_file(path: Path, name: str | None) -> Tokenizer:
     lower = path.name.lower()
     if lower.endswith((".tiktoken", ".model")) or name:
         return load_tiktoken(path, name)
+    from alignkit.bpe._fileio import peek
+    from alignkit.bpe.loaders.folder import load_folder
+    from alignkit.bpe.loaders.hf_json import load_hf_json
+    from alignkit.bpe.model_file import load_model_file
+
     if lower in ("vocab.json", "merges.txt"):
         vocab_path, merges_path = path.with_name("vocab.json"), path.with_name("merges.txt")
         if not (vocab_path.exists() and merges_path.exists()):
@@ -56,6 +62,9 @@ def _load_file(path: Path, name: str | None) -> Tokenizer:
 
 
 def _gpt2_pair(vocab_path: Path, merges_path: Path) -> Tokenizer:
+    from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
+    from alignkit.bpe.patterns import GPT2
+
     fast = load_rank_order(vocab_path, merges_path, ["<|endoftext|>"])
     if fast is None:
         vocab, merges = load_vocab_merges(vocab_path, merges_path)
@@ -106,6 +115,8 @@ def _load(spec: str | os.PathLike[str] | None) -> Tokenizer:
         base, _, name = text.rpartition("#")
         path = Path(base)
     if path.is_dir():
+        from alignkit.bpe.loaders.folder import load_folder
+
         return load_folder(path)
     if path.is_file():
         return _load_file(path, name)

@@ -6,6 +6,12 @@ duplicate token or rank. :func:`canonical_ranks` reads such a file straight into
 ranks and answers ``None`` for anything else, so the line-by-line parser of
 :mod:`alignkit.bpe.loaders.tiktoken_file` decides (and names the bad line).
 
+The base64 of every token is decoded in ONE strict ``binascii.a2b_base64`` call: each
+token's base64 is a whole number of 4-character quads, so the fields laid end to end
+(padding ``=`` written as ``A``, a zero sextet) decode to every token's bytes, each
+followed by as many zero bytes as it had ``=``: a token is then one slice of the result.
+Per token that leaves a slice and a dict insert (no base64 call, no input slice).
+
     >>> canonical_ranks(b"YQ== 0\\nYg== 1\\n")
     {b'a': 0, b'b': 1}
     >>> canonical_ranks(b"YQ== 0\\r\\n") is None
@@ -17,43 +23,96 @@ from __future__ import annotations
 import binascii
 from typing import Final
 
+from librt.strings import BytesWriter
+from librt.vecs import append, vec
+from mypy_extensions import i64
+
 _SPACE: Final = 32
 _NEWLINE: Final = 10
-
-
-def _is_space(c: int) -> bool:
-    """ASCII whitespace, as ``bytes.split()`` sees it."""
-    return c == 32 or (9 <= c <= 13)
+_PAD: Final = 61  # "="
+_ZERO_SEXTET: Final = 65  # "A"
+_MAX_DIGITS: Final = 15  # a rank with more digits is not canonical (no i64 overflow)
 
 
 def canonical_ranks(data: bytes) -> dict[bytes, int] | None:
     """token bytes -> rank of a canonical rank file, or ``None`` when it is not canonical."""
-    n = len(data)
+    parsed = parse_canonical(data)
+    return None if parsed is None else parsed[0]
+
+
+def parse_canonical(data: bytes) -> tuple[dict[bytes, int], bool] | None:
+    """:func:`canonical_ranks`, and whether the ranks are ``0, 1, 2, ...`` in file order.
+
+    Example:
+        >>> parse_canonical(b"YQ== 0\\nYg== 1\\n")
+        ({b'a': 0, b'b': 1}, True)
+        >>> parse_canonical(b"YQ== 1\\nYg== 0\\n")
+        ({b'a': 1, b'b': 0}, False)
+    """
+    n: i64 = len(data)
     if n == 0:
+        return None
+    b64 = BytesWriter()
+    fields = vec[i64]()  # per token: base64 length << 2 | number of "="
+    values = vec[i64]()
+    dense = True  # ranks 0, 1, 2, ... so far
+    increasing = True  # strictly increasing so far (then no rank repeats)
+    last: i64 = -1
+    i: i64 = 0
+    while i < n:
+        j: i64 = i
+        pads: i64 = 0
+        while j < n:
+            c = data[j]
+            if c == _SPACE or (9 <= c <= 13):
+                break
+            if c == _PAD:
+                pads += 1
+                b64.append(_ZERO_SEXTET)
+            else:
+                b64.append(c)
+            j += 1
+        length: i64 = j - i
+        if length == 0 or j >= n or data[j] != _SPACE or length % 4 != 0 or pads > 2:
+            return None
+        if pads > 0 and (data[j - 1] != _PAD or (pads == 2 and data[j - 2] != _PAD)):
+            return None  # padding anywhere but at the end
+        k: i64 = j + 1
+        value: i64 = 0
+        while k < n and 48 <= data[k] <= 57:
+            value = value * 10 + i64(data[k] - 48)
+            k += 1
+        if k == j + 1 or k - j - 1 > _MAX_DIGITS or (k < n and data[k] != _NEWLINE):
+            return None
+        if value <= last:
+            increasing = False
+        if value != last + 1:
+            dense = False
+        last = value
+        fields = append(fields, (length << 2) | pads)
+        values = append(values, value)
+        i = k + 1
+    try:  # strict: a character outside the base64 alphabet fails here
+        raw = binascii.a2b_base64(b64.getvalue(), strict_mode=True)
+    except binascii.Error:
         return None
     ranks: dict[bytes, int] = {}
     seen: set[int] = set()
-    i = 0
-    while i < n:
-        j = i
-        while j < n and not _is_space(data[j]):
-            j += 1
-        if j == i or j >= n or data[j] != _SPACE:
-            return None
-        k = j + 1
-        value = 0
-        while k < n and 48 <= data[k] <= 57:
-            value = value * 10 + (data[k] - 48)
-            k += 1
-        if k == j + 1 or (k < n and data[k] != _NEWLINE):
-            return None
-        try:
-            token = binascii.a2b_base64(data[i:j], strict_mode=True)
-        except binascii.Error:
-            return None
-        if token in ranks or value in seen:
-            return None
-        ranks[token] = value
-        seen.add(value)
-        i = k + 1
-    return ranks
+    count: i64 = len(fields)
+    at: i64 = 0
+    t: i64 = 0
+    while t < count:
+        field = fields[t]
+        quads = field >> 4  # length // 4
+        end: i64 = at + 3 * quads
+        value = values[t]
+        ranks[raw[at : end - (field & 3)]] = value
+        if len(ranks) != t + 1:
+            return None  # a token twice
+        if not increasing:
+            seen.add(value)
+            if len(seen) != t + 1:
+                return None  # a rank twice
+        at = end
+        t += 1
+    return ranks, dense

@@ -7,12 +7,9 @@ name: :data:`ENCODINGS` maps each known encoding to its pattern and specials
 
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 from typing import NamedTuple
 
-from alignkit.bpe._fileio import read_bytes, read_text
 from alignkit.bpe.patterns import CL100K, GPT2, LLAMA3, O200K
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
@@ -73,6 +70,35 @@ def _well_formed(data: bytes) -> dict[bytes, int] | None:
     return canonical_ranks(data)
 
 
+def _read(path: str | Path) -> bytes:
+    """The file's bytes (gunzipped by :func:`alignkit.bpe._fileio.read_bytes`, which also
+    words the errors; a plain file is read here without importing the JSON helpers)."""
+    data: bytes | None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        data = None  # read_bytes says what went wrong
+    if data is None or data[:2] == b"\x1f\x8b":
+        from alignkit.bpe._fileio import read_bytes
+
+        return read_bytes(path)
+    return data
+
+
+def _load(path: str | Path) -> tuple[dict[bytes, int], bool]:
+    """The ranks of a tiktoken file, and whether they are ``0, 1, ...`` in file order."""
+    from alignkit.bpe.loaders._rank_file import parse_canonical
+
+    fast = parse_canonical(_read(path))
+    if fast is not None:
+        return fast
+    from alignkit.bpe._fileio import read_text
+
+    ranks = parse_ranks(read_text(path), str(path))
+    return ranks, False
+
+
 def load_ranks(path: str | Path) -> dict[bytes, int]:
     """token bytes -> rank from a tiktoken file.
 
@@ -80,8 +106,7 @@ def load_ranks(path: str | Path) -> dict[bytes, int]:
         >>> load_ranks("cl100k_base.tiktoken")[b"hello"]  # doctest: +SKIP
         15339
     """
-    fast = _well_formed(read_bytes(path))
-    return fast if fast is not None else parse_ranks(read_text(path), str(path))
+    return _load(path)[0]
 
 
 def parse_ranks(text: str, path: str) -> dict[bytes, int]:
@@ -91,6 +116,9 @@ def parse_ranks(text: str, path: str) -> dict[bytes, int]:
         >>> parse_ranks("YQ== 0\\nYg== 1\\n", "r.tiktoken")
         {b'a': 0, b'b': 1}
     """
+    import base64
+    import binascii
+
     ranks: dict[bytes, int] = {}
     seen: set[int] = set()
     for n, line in enumerate(text.splitlines(), 1):
@@ -136,7 +164,7 @@ def load_tiktoken(
         >>> tok.encode("hello world")  # doctest: +SKIP
         [24912, 2375]
     """
-    ranks = load_ranks(path)
+    ranks, dense = _load(path)
     key = resolve_name(name) if name else guess_name(path, len(ranks))
     if key is None:
         raise TokenizerFileError(
@@ -147,6 +175,9 @@ def load_tiktoken(
     if len(ranks) != enc.n_ranks:
         raise TokenizerFileError(f"{path}: {key} has {enc.n_ranks} ranks but the file has {len(ranks)}; wrong file or name?")
     specials = enc.specials if special_tokens is None else special_tokens
-    tok = Tokenizer.from_ranks(ranks, specials, pattern=enc.pattern, name=key)
+    if dense:  # ids 0..n-1 in order: the parsed table becomes the core's, as it is
+        tok = Tokenizer._from_dense_ranks(ranks, specials, enc.pattern, key)
+    else:
+        tok = Tokenizer.from_ranks(ranks, specials, pattern=enc.pattern, name=key)
     tok.source = str(Path(path).resolve()) + "#" + key
     return tok
