@@ -107,16 +107,17 @@ def sft_turns(value: object) -> list[TurnTuple] | None:
     """
     if not isinstance(value, dict):
         return None
-    for key in value:
-        if key not in _RECORD_KEYS:
+    if len(value) == 1:  # the common record: only turns (no key scan, no optional fields)
+        raw = value.get("turns")
+    else:
+        for key in value:
+            if key not in _RECORD_KEYS:
+                return None
+        if not _optional_str(value, "id") or not _optional_str(value, "source"):
             return None
-    if not _optional_str(value, "id") or not _optional_str(value, "source"):
-        return None
-    if "metadata" in value and not _plain_metadata(value["metadata"]):
-        return None
-    if "turns" not in value:
-        return None
-    raw = value["turns"]
+        if "metadata" in value and not _plain_metadata(value["metadata"]):
+            return None
+        raw = value.get("turns")
     if not isinstance(raw, list) or len(raw) == 0:
         return None
     out: list[TurnTuple] = []

@@ -58,6 +58,8 @@ POLICY_CODES: Final[dict[str, int]] = {"drop": POLICY_DROP, "truncate": POLICY_T
 ZERO_TRAINED: Final = 5
 
 _GLUE_MAX: Final = 4096
+#: Piece runs cached per buffer (scanned in order; past this, runs are encoded each time).
+_PIECES_MAX: Final = 64
 
 @final
 class _PieceIds:
@@ -108,8 +110,9 @@ class SftBuffer(SegmentSink):
         self.specials: dict[str, int] = encoder.specials
         #: ids of each template-glue text seen (a template has a handful).
         self.glue: dict[str, vec[i32]] = {}
-        #: ids of each header/footer piece run seen (:meth:`emit_pieces`), by the list's identity.
-        self.piece_ids: dict[int, _PieceIds] = {}
+        #: ids of each header/footer piece run seen (:meth:`emit_pieces`), found by the
+        #: list's identity in a short scan (a template has a handful of such runs).
+        self.piece_ids: list[_PieceIds] = []
         self.ids: vec[i32] = vec[i32]()
         self.run_lengths: vec[i64] = vec[i64]()
         self.run_roles: vec[u8] = vec[u8]()
@@ -200,16 +203,17 @@ class SftBuffer(SegmentSink):
         content is searched), so a header or footer run is encoded once per buffer and
         then appended whole; its tokens form one run, as the pieces' runs would merge.
         """
-        key = id(pieces) ^ (start << 40) ^ (stop << 52)
-        hit = self.piece_ids.get(key)
-        if hit is not None and hit.pieces is pieces and hit.start == start and hit.stop == stop:
-            n: i64 = len(hit.ids)
-            if n > 0:
-                if role < 0 or role >= NUM_ROLES:
-                    raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
-                self.ids = extend(self.ids, hit.ids)
-                self._run(n, role, trained)
-            return
+        cache = self.piece_ids
+        for c in range(len(cache)):
+            hit = cache[c]
+            if hit.pieces is pieces and hit.start == start and hit.stop == stop:
+                n: i64 = len(hit.ids)
+                if n > 0:
+                    if role < 0 or role >= NUM_ROLES:
+                        raise ValueError(f"role id {role} is outside 0..{NUM_ROLES - 1}")
+                    self.ids = extend(self.ids, hit.ids)
+                    self._run(n, role, trained)
+                return
         first: i64 = len(self.ids)
         fixed = True
         for k in range(start, min(stop, len(pieces))):
@@ -218,8 +222,8 @@ class SftBuffer(SegmentSink):
                 if kind != KIND_SPECIAL and role != ROLE_TEMPLATE:
                     fixed = False  # content-role text: searched for special strings each time
                 self.emit(role, kind, text, trained)
-        if fixed and len(self.piece_ids) < _GLUE_MAX:
-            self.piece_ids[key] = _PieceIds(pieces, start, stop, self.ids[first:])
+        if fixed and len(cache) < _PIECES_MAX:
+            cache.append(_PieceIds(pieces, start, stop, self.ids[first:]))
 
     def emit(self, role: int, kind: int, text: str, trained: bool) -> None:
         """Encode one segment of the row (see :class:`~alignkit.templates.segments.Segment`)."""

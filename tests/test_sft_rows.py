@@ -108,6 +108,26 @@ def test_add_rows_reports_a_record_the_template_cannot_encode() -> None:
     assert len(buf.lengths) == 0
 
 
+def test_piece_runs_past_the_cache_limit_give_the_ids_of_plain_emits() -> None:
+    """Each distinct header/footer list is cached once (up to a limit); the 100 lists here
+    overflow it, and every run, cached, repeated or not cached, gives the same ids."""
+    from alignkit.templates.segments import KIND_SPECIAL, KIND_TEXT, ROLE_ASSISTANT, ROLE_TEMPLATE
+
+    lists = [[(KIND_SPECIAL, "<|im_start|>"), (KIND_TEXT, f"glue{k}\n"), (KIND_TEXT, "")] for k in range(100)]
+    cached, plain = _buffer(), _buffer()
+    for _ in range(2):
+        for k, pieces in enumerate(lists):
+            role = ROLE_TEMPLATE if k % 3 else ROLE_ASSISTANT
+            cached.emit_pieces(pieces, 0, len(pieces), role, k % 2 == 0)
+            cached.emit_pieces(pieces, 1, 2, ROLE_TEMPLATE, False)
+            for start, stop, r, trained in ((0, len(pieces), role, k % 2 == 0), (1, 2, ROLE_TEMPLATE, False)):
+                for kind, text in pieces[start:stop]:
+                    if text:
+                        plain.emit(r, kind, text, trained)
+    assert _state(cached) == _state(plain)
+    assert 0 < len(cached.piece_ids) < 100
+
+
 @pytest.mark.parametrize("name", ["alignkit.sft_rows", "alignkit.sft_buffer", "alignkit.templates.render",
                                   "alignkit.templates.segments"])
 def test_docstring_examples_run(name: str) -> None:

@@ -66,6 +66,11 @@ POLICY_ALIASES: Final[dict[str, str]] = {
     "all": POLICY_EVERYTHING,
 }
 
+#: Qwen3's empty think block, template glue: one piece run, so a sink that caches the ids
+#: of fixed runs (:meth:`alignkit.sft_buffer.SftBuffer.emit_pieces`) appends it at once.
+_EMPTY_THINK: Final[list[Piece]] = [(KIND_SPECIAL, "<think>"), (KIND_TEXT, "\n\n"),
+                                    (KIND_SPECIAL, "</think>"), (KIND_TEXT, "\n\n")]
+
 
 def policy_name(policy: str) -> str:
     """The canonical policy name of ``policy`` (aliases resolved).
@@ -147,10 +152,7 @@ def _qwen3_assistant(out: SegmentSink, spec: ChatSpec, content: str, reasoning: 
             out.emit(ROLE_ASSISTANT, KIND_SPECIAL, "</think>", trained)
             out.emit(ROLE_ASSISTANT, KIND_TEXT, "\n\n", trained)
         else:
-            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", glue)
-            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", glue)
-            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", glue)
-            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", glue)
+            _pieces(out, _EMPTY_THINK, 0, len(_EMPTY_THINK), ROLE_TEMPLATE, glue)
         content = content.lstrip("\n")
     if content:
         out.emit(ROLE_ASSISTANT, KIND_TEXT, content, trained)
@@ -250,10 +252,7 @@ def render_into(spec: ChatSpec, turns: list[TurnTuple], out: SegmentSink,
         header = spec.header["assistant"]
         _pieces(out, header, 0, len(header), ROLE_TEMPLATE, everything)
         if spec.qwen3 and not enable_thinking:
-            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<think>", everything)
-            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything)
-            out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "</think>", everything)
-            out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n\n", everything)
+            _pieces(out, _EMPTY_THINK, 0, len(_EMPTY_THINK), ROLE_TEMPLATE, everything)
 
 
 def same_tokens(a: Segment, b: Segment) -> bool:
