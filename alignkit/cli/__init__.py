@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from alignkit.errors import AlignkitError
+
+#: Commands that end the process at once when run from the command line (see :func:`quick_exit`).
+QUICK_EXIT: frozenset[str] = frozenset({"tokenize"})
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -48,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command of ``argv`` (default: ``sys.argv``) and return its exit code.
+
+    Read from ``sys.argv`` (the ``alignkit`` program, ``python -m alignkit``), a command of
+    :data:`QUICK_EXIT` that succeeds ends the process itself (:func:`quick_exit`); called
+    with a list (tests, other programs) it always returns.
+
+        >>> main(["--version"])  # doctest: +SKIP
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -64,4 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # Output piped into e.g. `head`: not an error of ours.
         return 0
+    if argv is None and code == 0 and args.command in QUICK_EXIT:
+        quick_exit(code)
     return code
+
+
+def quick_exit(code: int) -> NoReturn:
+    """Flush stdout and stderr and end the process now, without tearing down its objects.
+
+    For the command line only, once a command's work is complete (``tokenize``: the output
+    folder committed, fsync-ed and renamed, the workers stopped and their result files
+    closed). Interpreter shutdown would free every object one by one (the loaded tokenizer:
+    hundreds of thousands; about 0.06 s of CPU on the tokenize benchmark) and gain nothing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed stream, or a reader gone (``| head``)
+            pass
+    os._exit(code)

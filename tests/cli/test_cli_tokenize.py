@@ -192,3 +192,24 @@ def test_inspect_takes_a_tokenizer_when_the_named_one_is_missing(
     assert "pass --tokenizer PATH" in shown.err and "<50256>" in shown.out
     assert main(["inspect", str(out), "--color", "never", "--tokenizer", "gpt2"]) == 0
     assert "<|endoftext|>]]" in capsys.readouterr().out
+
+
+def test_command_line_run_ends_at_once_with_its_output_flushed(tmp_path: Path) -> None:
+    """From the command line a finished tokenize run ends without interpreter teardown
+    (``cli.quick_exit``): stdout and stderr must still arrive whole, the folder be complete,
+    and an ``atexit`` hook (teardown) must not run."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(_rows(50, bad_line=7))
+    code = ("import atexit, sys\natexit.register(lambda: print('TEARDOWN', file=sys.stderr))\n"
+            "from alignkit.cli import main\nsys.exit(main())\n")
+    env = dict(os.environ, PYTHONPATH=str(TESTS))
+    env.pop("PYTHONUNBUFFERED", None)  # stdout to a pipe is block-buffered, as usual
+    proc = subprocess.run([sys.executable, "-c", code, "tokenize", str(src), "-o", str(tmp_path / "o"),
+                           "--on-error", "skip", "--report", "json", *ENC],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["counts"]["written"] == 49
+    assert "in.jsonl:7: rejected" in proc.stderr and "TEARDOWN" not in proc.stderr
+    assert (tmp_path / "o" / "manifest.json").is_file()
+    bad = subprocess.run([sys.executable, "-c", code, "tokenize", str(src), "-o", str(tmp_path / "f"), *ENC],
+                         env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 1 and "TEARDOWN" in bad.stderr  # a failed run returns as before
