@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alignkit.bpe import _core
 
-#: True when the hot core was compiled by mypyc at install time.
-COMPILED: bool = Path(_core.__file__ or "").suffix in (".so", ".pyd")
+#: True when the hot core was compiled by mypyc at install time (an extension module).
+COMPILED: bool = (_core.__file__ or "").endswith((".so", ".pyd"))

@@ -156,7 +156,6 @@ def bench_pair(args: argparse.Namespace, tok: str, corpus: str, text: Path) -> t
     env["TIKTOKEN_CACHE_DIR"] = ""  # tiktoken reads the file itself (no cached copy)
     env["BENCH_WHOLE_PATTERN"] = enc.pattern
     env["BENCH_WHOLE_SPECIALS"] = "\n".join(f"{s} {i}" for s, i in enc.specials.items())
-    env.pop("PYTHONPATH", None)
     ak: list[list[float]] = []
     tk: list[list[float]] = []
     for r in range(args.rounds):

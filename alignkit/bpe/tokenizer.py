@@ -308,8 +308,17 @@ class Tokenizer(Persistent):
             text = " " + text
         return text
 
+    def _utf8(self, text: str) -> bytes:
+        """``self._prepare(text).encode("utf-8")``, encoding valid text only once."""
+        if self._forms or self.add_prefix_space:
+            return self._prepare(text).encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return fix_surrogates(text).encode("utf-8")
+
     def _encode_run(self, text: str) -> list[int]:
-        ids = self._core.encode_ordinary(self._prepare(text))
+        ids = self._core.encode_bytes(self._utf8(text))
         remap = self._remap
         return ids if remap is None else [remap[r] for r in ids]
 
@@ -433,7 +442,7 @@ class Tokenizer(Persistent):
                 out = vec_append(out, sid)
             elif part:
                 if self._remap is None:
-                    out = self._core.encode_bytes_into(self._prepare(part).encode("utf-8"), out)
+                    out = self._core.encode_bytes_into(self._utf8(part), out)
                 else:
                     out = vec_extend(out, self._encode_run(part))
         return out

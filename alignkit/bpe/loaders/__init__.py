@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import gc
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alignkit.bpe.loaders.tiktoken_file import ALIASES, ENCODINGS, load_tiktoken
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: The bundled default (GPT-2, MIT licence; see ``alignkit/bpe/data/``).
 DEFAULT = "gpt2"
@@ -39,15 +42,18 @@ def _bundled() -> Tokenizer:
     return tok
 
 
-def _load_file(path: Path, name: str | None) -> Tokenizer:
-    lower = path.name.lower()
+def _load_file(file: str, name: str | None) -> Tokenizer:
+    lower = os.path.basename(file).lower()
     if lower.endswith((".tiktoken", ".model")) or name:
-        return load_tiktoken(path, name)
+        return load_tiktoken(file, name)
+    from pathlib import Path
+
     from alignkit.bpe._fileio import peek
     from alignkit.bpe.loaders.folder import load_folder
     from alignkit.bpe.loaders.hf_json import load_hf_json
     from alignkit.bpe.model_file import load_model_file
 
+    path = Path(file)
     if lower in ("vocab.json", "merges.txt"):
         vocab_path, merges_path = path.with_name("vocab.json"), path.with_name("merges.txt")
         if not (vocab_path.exists() and merges_path.exists()):
@@ -110,15 +116,16 @@ def _load(spec: str | os.PathLike[str] | None) -> Tokenizer:
     if text.lower() in _BUNDLED_NAMES:
         return _bundled()
     name = None
-    path = Path(text)
-    if not path.exists() and "#" in text:
-        base, _, name = text.rpartition("#")
-        path = Path(base)
-    if path.is_dir():
+    path = text  # os.path, not pathlib: loading a rank file never imports pathlib
+    if not os.path.exists(path) and "#" in text:
+        path, _, name = text.rpartition("#")
+    if os.path.isdir(path):
+        from pathlib import Path
+
         from alignkit.bpe.loaders.folder import load_folder
 
-        return load_folder(path)
-    if path.is_file():
+        return load_folder(Path(path))
+    if os.path.isfile(path):
         return _load_file(path, name)
     if text.lower() in ENCODINGS or text.lower() in ALIASES:
         raise TokenizerFileError(

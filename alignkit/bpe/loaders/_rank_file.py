@@ -6,11 +6,14 @@ duplicate token or rank. :func:`canonical_ranks` reads such a file straight into
 ranks and answers ``None`` for anything else, so the line-by-line parser of
 :mod:`alignkit.bpe.loaders.tiktoken_file` decides (and names the bad line).
 
-The base64 of every token is decoded in ONE strict ``binascii.a2b_base64`` call: each
+The base64 of every token is decoded in ONE call of librt's (SIMD) ``b64decode``: each
 token's base64 is a whole number of 4-character quads, so the fields laid end to end
 (padding ``=`` written as ``A``, a zero sextet) decode to every token's bytes, each
 followed by as many zero bytes as it had ``=``: a token is then one slice of the result.
-Per token that leaves a slice and a dict insert (no base64 call, no input slice).
+``b64decode`` skips characters outside the alphabet, so the decoded length (exactly 3
+bytes per quad) tells whether there was one. Per token that leaves a slice and a dict
+insert (no base64 call, no input slice). o200k: 3.3 MB of base64 in 0.5 ms, where
+``binascii.a2b_base64`` takes 8 ms.
 
     >>> canonical_ranks(b"YQ== 0\\nYg== 1\\n")
     {b'a': 0, b'b': 1}
@@ -20,9 +23,9 @@ Per token that leaves a slice and a dict insert (no base64 call, no input slice)
 
 from __future__ import annotations
 
-import binascii
 from typing import Final
 
+from librt.base64 import b64decode
 from librt.strings import BytesWriter
 from librt.vecs import append, vec
 from mypy_extensions import i64
@@ -92,10 +95,13 @@ def parse_canonical(data: bytes) -> tuple[dict[bytes, int], bool] | None:
         fields = append(fields, (length << 2) | pads)
         values = append(values, value)
         i = k + 1
-    try:  # strict: a character outside the base64 alphabet fails here
-        raw = binascii.a2b_base64(b64.getvalue(), strict_mode=True)
-    except binascii.Error:
+    joined = b64.getvalue()
+    try:
+        raw = b64decode(joined)
+    except ValueError:
         return None
+    if len(raw) != 3 * (len(joined) >> 2):
+        return None  # a character outside the base64 alphabet (b64decode skips those)
     ranks: dict[bytes, int] = {}
     seen: set[int] = set()
     count: i64 = len(fields)

@@ -7,20 +7,31 @@ name: :data:`ENCODINGS` maps each known encoding to its pattern and specials
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple
+import os
 
 from alignkit.bpe.patterns import CL100K, GPT2, LLAMA3, O200K
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
 
 
-class Encoding(NamedTuple):
-    """What a known encoding adds to its rank file."""
+class Encoding:
+    """What a known encoding adds to its rank file (a plain class: a ``NamedTuple`` takes
+    about a millisecond to create, at every import).
 
-    pattern: str
-    specials: dict[str, int]
-    n_ranks: int
+    Example:
+        >>> ENCODINGS["r50k_base"].specials
+        {'<|endoftext|>': 50256}
+    """
+
+    __slots__ = ("pattern", "specials", "n_ranks")
+
+    def __init__(self, pattern: str, specials: dict[str, int], n_ranks: int) -> None:
+        self.pattern = pattern
+        self.specials = specials
+        self.n_ranks = n_ranks
+
+    def __repr__(self) -> str:
+        return f"Encoding(pattern={self.pattern!r}, specials={self.specials!r}, n_ranks={self.n_ranks})"
 
 
 def _llama3_specials() -> dict[str, int]:
@@ -70,7 +81,7 @@ def _well_formed(data: bytes) -> dict[bytes, int] | None:
     return canonical_ranks(data)
 
 
-def _read(path: str | Path) -> bytes:
+def _read(path: str | os.PathLike[str]) -> bytes:
     """The file's bytes (gunzipped by :func:`alignkit.bpe._fileio.read_bytes`, which also
     words the errors; a plain file is read here without importing the JSON helpers)."""
     data: bytes | None
@@ -86,7 +97,7 @@ def _read(path: str | Path) -> bytes:
     return data
 
 
-def _load(path: str | Path) -> tuple[dict[bytes, int], bool]:
+def _load(path: str | os.PathLike[str]) -> tuple[dict[bytes, int], bool]:
     """The ranks of a tiktoken file, and whether they are ``0, 1, ...`` in file order."""
     from alignkit.bpe.loaders._rank_file import parse_canonical
 
@@ -99,7 +110,7 @@ def _load(path: str | Path) -> tuple[dict[bytes, int], bool]:
     return ranks, False
 
 
-def load_ranks(path: str | Path) -> dict[bytes, int]:
+def load_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:
     """token bytes -> rank from a tiktoken file.
 
     Example:
@@ -141,9 +152,9 @@ def parse_ranks(text: str, path: str) -> dict[bytes, int]:
     return ranks
 
 
-def guess_name(path: str | Path, n_ranks: int) -> str | None:
+def guess_name(path: str | os.PathLike[str], n_ranks: int) -> str | None:
     """The encoding a rank file belongs to, from its file name or its size."""
-    stem = Path(path).name.split(".")[0].lower()
+    stem = os.path.basename(os.fspath(path)).split(".")[0].lower()
     if stem in ENCODINGS or stem in ALIASES:
         return resolve_name(stem)
     by_size = [k for k, e in ENCODINGS.items() if e.n_ranks == n_ranks and k != "p50k_edit"]
@@ -151,7 +162,7 @@ def guess_name(path: str | Path, n_ranks: int) -> str | None:
 
 
 def load_tiktoken(
-    path: str | Path, name: str | None = None, special_tokens: dict[str, int] | None = None
+    path: str | os.PathLike[str], name: str | None = None, special_tokens: dict[str, int] | None = None
 ) -> Tokenizer:
     """A tokenizer from a tiktoken rank file, with the pattern and specials of ``name``.
 
@@ -179,5 +190,5 @@ def load_tiktoken(
         tok = Tokenizer._from_dense_ranks(ranks, specials, enc.pattern, key)
     else:
         tok = Tokenizer.from_ranks(ranks, specials, pattern=enc.pattern, name=key)
-    tok.source = str(Path(path).resolve()) + "#" + key
+    tok.source = os.path.realpath(path) + "#" + key
     return tok
