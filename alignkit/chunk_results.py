@@ -63,18 +63,25 @@ def chunks(paths: list[str], kinds: list[tuple[str | None, int]],
             hashes: dict[str, tuple[str, int]] | None = None) -> Iterator[Chunk]:
     """Chunks of the files' lines; the sha256 and size of each file read whole go to ``hashes``."""
     from alignkit.io.jsonl import Line, read_lines
-    from alignkit.io.whole_file import read_whole
+    from alignkit.io.whole_file import read_blocks
 
     for path, (kind, kind_line) in zip(paths, kinds):
         label = input_label(path)
-        whole = read_whole(path)
-        if whole is not None:  # one read for the lines and the input hash
+        blocks = read_blocks(path)
+        if blocks is not None:  # read block by block: lines and the input hash from one read
+            raws: list[bytes] = []
+            number = 1
+            for block in blocks:
+                raws += block
+                while len(raws) >= CHUNK_LINES:
+                    part = raws[:CHUNK_LINES]
+                    del raws[:CHUNK_LINES]
+                    yield Chunk(label, kind, kind_line, list(zip(range(number, number + len(part)), part)), [])
+                    number += len(part)
+            if raws:
+                yield Chunk(label, kind, kind_line, list(zip(range(number, number + len(raws)), raws)), [])
             if hashes is not None:
-                hashes[path] = (whole.sha256, whole.size)
-            raws = whole.lines
-            for start in range(0, len(raws), CHUNK_LINES):
-                part = raws[start : start + CHUNK_LINES]
-                yield Chunk(label, kind, kind_line, list(zip(range(start + 1, start + 1 + len(part)), part)), [])
+                hashes[path] = (blocks.sha256, blocks.size)
             continue
         lines: list[tuple[int, bytes]] = []
         errors: list[dict[str, object]] = []

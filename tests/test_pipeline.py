@@ -242,7 +242,7 @@ def test_reading_errors_cross_process_boundaries(tmp_path: Path, monkeypatch: py
     import alignkit.line_ranges as line_ranges
 
     monkeypatch.setattr(jsonl, "read_lines", functools.partial(jsonl.read_lines, max_line_bytes=300))
-    monkeypatch.setattr(whole_file, "read_whole", functools.partial(whole_file.read_whole, max_line_bytes=300))
+    monkeypatch.setattr(whole_file, "read_blocks", functools.partial(whole_file.read_blocks, max_line_bytes=300))
     monkeypatch.setattr(line_ranges, "WHOLE_FILE_LIMIT", 300)  # forked workers' own reads: streamed too
     rows: list[object] = [_sft(i) for i in range(600)]
     rows[400] = _sft(400, answer_len=500)

@@ -23,7 +23,10 @@ import gzip
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from alignkit.errors import UsageError
 
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start, open_binary
 
@@ -83,3 +86,101 @@ def read_plain(path: str | os.PathLike[str], limit: int) -> bytes | None:
     finally:
         handle.close()
     return None if len(data) > limit else data  # (it may have grown since fstat)
+
+
+#: Bytes read at a time by :class:`LineBlocks`.
+BLOCK_BYTES = 1 << 20
+
+
+class LineBlocks:
+    """A plain file's lines, block by block, hashed as they are read (see :func:`read_blocks`).
+
+    Iterate it for lists of lines (the same lines, in order, as :func:`read_whole`);
+    :attr:`sha256` and :attr:`size` are the whole file's once the iteration is over.
+    Only about one block of the file is held at a time.
+    """
+
+    def __init__(self, path: str, fd: int, limit: int, block_bytes: int = BLOCK_BYTES) -> None:
+        self.path = path
+        self.fd = fd
+        self.limit = limit
+        self.block_bytes = block_bytes
+        self.sha256 = ""
+        self.size = 0
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        digest = hashlib.sha256()
+        rest = b""  # the bytes after the last "\n" so far
+        at, last = 0, b""
+        try:
+            while True:
+                try:
+                    block = os.pread(self.fd, self.block_bytes, at)
+                except OSError as err:
+                    raise UsageError(f"{self.path}: cannot read at byte {at}: {err}") from None
+                if not block:
+                    break
+                digest.update(block)
+                start = at == 0
+                at += len(block)
+                if start:
+                    block = first_line_start(block, self.path)
+                last = block[-1:] or last
+                data = rest + block if rest else block
+                cut = data.rfind(b"\n") + 1
+                rest = data[cut:]
+                if cut:
+                    yield _split_lines(data if cut == len(data) else data[:cut])
+        finally:
+            os.close(self.fd)
+        self.size = at
+        self.sha256 = digest.hexdigest()
+        if at > self.limit:
+            raise UsageError(f"{self.path}: the file grew over {self.limit} bytes while being read; rerun")
+        if at and last != b"\n":  # a last line without "\n" (or a file that is only a BOM)
+            yield [rest[:-1] if rest.endswith(b"\r") else rest]
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """The lines of ``data`` (which ends with ``\\n``), line endings removed."""
+    lines = data.split(b"\n")
+    lines.pop()
+    if b"\r" in data:
+        for k in range(len(lines)):
+            if lines[k].endswith(b"\r"):
+                lines[k] = lines[k][:-1]
+    return lines
+
+
+def read_blocks(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                block_bytes: int = BLOCK_BYTES) -> LineBlocks | None:
+    """The file's lines, read and hashed block by block, or ``None`` when it must be streamed.
+
+    The same lines and hash as :func:`read_whole` (``None`` in the same cases: gzip, not a
+    regular file, larger than ``max_line_bytes``), without holding the whole file and all
+    its lines at once.
+
+        >>> import pathlib, tempfile
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
+        >>> _ = p.write_bytes(b'\\xef\\xbb\\xbf{"a": 1}\\r\\n{"b": 2}')
+        >>> blocks = read_blocks(p)
+        >>> [line for lines in blocks for line in lines], blocks.size
+        ([b'{"a": 1}', b'{"b": 2}'], 21)
+
+    Raises:
+        UsageError: the file cannot be opened, or is UTF-16 (the messages of ``read_lines``).
+    """
+    name = os.fspath(path)
+    handle = open_binary(path)
+    try:
+        if isinstance(handle, gzip.GzipFile):
+            return None
+        try:
+            info = os.fstat(handle.fileno())
+        except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_line_bytes:
+            return None
+        return LineBlocks(name, os.dup(handle.fileno()), max_line_bytes, block_bytes)
+    finally:
+        handle.close()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from alignkit.errors import UsageError
 from alignkit.io.jsonl import Line, read_lines
-from alignkit.io.whole_file import read_whole
+from alignkit.io.whole_file import read_blocks, read_whole
 
 _PIECES = st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"{}", b" ", b"\xef\xbb\xbf",
                                     "\u2028".encode(), b"\x85", b"\xff"]), max_size=12)
@@ -32,6 +32,36 @@ def test_same_lines_as_read_lines(bom: bool, pieces: list[bytes]) -> None:
     assert all(isinstance(item, Line) for item in streamed)
     assert whole.lines == [item.raw for item in streamed if isinstance(item, Line)]
     assert whole.sha256 == hashlib.sha256(data).hexdigest() and whole.size == len(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bom=st.booleans(), pieces=_PIECES, block=st.integers(1, 9))
+def test_blocks_hold_the_same_lines_and_hash(bom: bool, pieces: list[bytes], block: int) -> None:
+    """Read block by block (blocks of a few bytes: cuts inside "\r\n", the BOM, UTF-8):
+    the lines, hash and size of one whole read."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(pieces)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a.jsonl"
+        path.write_bytes(data)
+        whole = read_whole(path)
+        blocks = read_blocks(path, block_bytes=max(block, 3))  # the BOM is looked for in the first block
+        assert whole is not None and blocks is not None
+        lines = [line for part in blocks for line in part]
+    assert lines == whole.lines and (blocks.sha256, blocks.size) == (whole.sha256, whole.size)
+
+
+def test_blocks_are_refused_like_whole_reads(tmp_path: Path) -> None:
+    packed = tmp_path / "a.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"{}\n"))
+    big = tmp_path / "b.jsonl"
+    big.write_bytes(b"{}\n" * 10)
+    assert read_blocks(packed) is None and read_blocks(big, max_line_bytes=29) is None
+    utf16 = tmp_path / "c.jsonl"
+    utf16.write_bytes(b"\xff\xfe{\x00}\x00")
+    blocks = read_blocks(utf16)
+    assert blocks is not None
+    with pytest.raises(UsageError, match="UTF-16"):
+        list(blocks)
 
 
 def test_bom_only_file_is_one_blank_line(tmp_path: Path) -> None:
