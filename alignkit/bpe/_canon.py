@@ -16,14 +16,29 @@ from __future__ import annotations
 
 from typing import Final
 
-from librt.strings import BytesWriter
+from librt.strings import BytesWriter, write_i16_le, write_i32_le, write_i64_le
+from librt.vecs import append, vec
+from mypy_extensions import i16, i32, i64, u8
 
 #: True when this module runs compiled (its file is an extension module, not Python source or bytecode).
 NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
 #: The standard base64 alphabet (RFC 4648 §4), what ``binascii.b2a_base64`` writes.
 ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _PAD: Final = 61  # "="
-_LIMIT: Final = 1 << 62  # ids below this are written digit by digit; larger or negative ones via str()
+_LIMIT: Final = 10**8  # ids below this are written from one 8-byte word of digits; larger or negative ones via str()
+_QUOTE_COMMA: Final[i32] = 0x2C22  # '",' little-endian
+_NEXT: Final[i32] = 0x22_5B_2C_5D  # '],["' little-endian
+
+
+def _pair_table() -> vec[i32]:
+    """12 bits -> their two base64 characters, packed little-endian (first character in the low byte)."""
+    table = vec[i32](capacity=4096)
+    for v in range(4096):
+        table = append(table, i32(ALPHABET[v >> 6] | (ALPHABET[v & 63] << 8)))
+    return table
+
+
+_PAIRS: Final = _pair_table()
 
 
 def token_list_json(tokens: list[bytes], ids: list[int]) -> bytes:
@@ -46,45 +61,36 @@ def token_list_json(tokens: list[bytes], ids: list[int]) -> bytes:
         return b"[]"
     out = BytesWriter()
     out.append(91)  # [
+    out.append(91)  # [
+    out.append(34)  # "
     for k in range(n):
         if k:
-            out.append(44)  # ,
-        out.append(91)  # [
-        out.append(34)  # "
+            write_i32_le(out, _NEXT)
         _base64_into(out, tokens[k])
-        out.append(34)
-        out.append(44)
+        write_i16_le(out, i16(_QUOTE_COMMA))
         _int_into(out, ids[k])
-        out.append(93)  # ]
+    out.append(93)  # ]
     out.append(93)
     return out.getvalue()
 
 
 def _base64_into(out: BytesWriter, data: bytes) -> None:
     """Append standard base64 of ``data`` (padded, no newline)."""
-    n = len(data)
+    pairs = _PAIRS
+    n: i64 = len(data)
     full = n - n % 3
-    j = 0
+    j: i64 = 0
     while j < full:
-        triple = (data[j] << 16) | (data[j + 1] << 8) | data[j + 2]
-        out.append(ALPHABET[triple >> 18])
-        out.append(ALPHABET[(triple >> 12) & 63])
-        out.append(ALPHABET[(triple >> 6) & 63])
-        out.append(ALPHABET[triple & 63])
+        triple: i64 = (i64(data[j]) << 16) | (i64(data[j + 1]) << 8) | i64(data[j + 2])
+        write_i32_le(out, pairs[triple >> 12] | (pairs[triple & 4095] << 16))
         j += 3
     rest = n - full
     if rest == 1:
-        b0 = data[j]
-        out.append(ALPHABET[b0 >> 2])
-        out.append(ALPHABET[(b0 & 3) << 4])
-        out.append(_PAD)
-        out.append(_PAD)
+        b0: i64 = data[j]
+        write_i32_le(out, pairs[b0 << 4] | (0x3D3D << 16))  # "=="
     elif rest == 2:
-        pair = (data[j] << 8) | data[j + 1]
-        out.append(ALPHABET[pair >> 10])
-        out.append(ALPHABET[(pair >> 4) & 63])
-        out.append(ALPHABET[(pair & 15) << 2])
-        out.append(_PAD)
+        pair: i64 = (i64(data[j]) << 8) | i64(data[j + 1])
+        write_i32_le(out, pairs[pair >> 4] | ((ALPHABET[(pair & 15) << 2] | 0x3D00) << 16))
 
 
 def _int_into(out: BytesWriter, value: int) -> None:
@@ -92,11 +98,15 @@ def _int_into(out: BytesWriter, value: int) -> None:
     if value < 0 or value >= _LIMIT:
         out.write(str(value).encode("ascii"))
         return
-    scale = 1
-    while scale * 10 <= value:
-        scale *= 10
-    while scale > 0:
-        digit = value // scale
-        out.append(48 + digit)
-        value -= digit * scale
-        scale //= 10
+    v: i64 = value
+    word: i64 = 0  # the digits, last one in the high byte (so written in order, little-endian)
+    k: i64 = 0
+    while True:
+        q = (v * 0xCCCCCCCD) >> 35  # v // 10, exact for v < 2**31 (no division instruction)
+        word = (word << 8) | (48 + v - q * 10)
+        k += 1
+        v = q
+        if v == 0:
+            break
+    write_i64_le(out, word)
+    out.truncate(len(out) - 8 + k)

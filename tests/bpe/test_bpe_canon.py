@@ -55,7 +55,7 @@ def test_token_list_json_equals_the_canonical_json(pairs: list[tuple[bytes, int]
 
 def test_token_list_json_edges() -> None:
     assert token_list_json([], []) == b"[]"
-    edges = [0, 9, 10, 99, 100, 151_643, (1 << 62) - 1, 1 << 62, -1]
+    edges = [0, 9, 10, 99, 100, 151_643, 99_999_999, 100_000_000, (1 << 31) - 1, 1 << 31, (1 << 62) - 1, 1 << 62, -1]
     tokens = [bytes(range(k % 256, k % 256 + k % 5)) for k in range(len(edges))]
     assert token_list_json(tokens, edges) == _expected(tokens, edges)
     with pytest.raises(ValueError, match="2 tokens but 1 ids"):

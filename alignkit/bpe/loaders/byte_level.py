@@ -23,10 +23,12 @@ from collections.abc import Sequence
 from itertools import repeat
 
 from alignkit.bpe._fileio import bytes_to_unicode
+from alignkit.bpe.loaders._json_scan import Merges
 from alignkit.bpe.loaders._printable import LIMIT, NATIVE, joined_to_bytes, merges_make
 
+_BYTE_CHAR = bytes_to_unicode()
 #: GPT-2's printable character of each byte, in byte order.
-ALPHABET = "".join(bytes_to_unicode()[b] for b in range(256))
+ALPHABET = "".join(_BYTE_CHAR[b] for b in range(256))
 ALPHABET_SET = frozenset(ALPHABET)
 #: charmap codec table: printable character -> byte (anything else fails to encode).
 _TO_BYTES = codecs.charmap_build(ALPHABET)
@@ -153,3 +155,54 @@ def rank_order(
     added = dict(zip(ids[bpe:], tokens[bpe:]))
     del tokens[bpe:], ids[bpe:]
     return tokens, ids, added
+
+
+def scanned_rank_order(
+    tokens: list[bytes], ids: list[int], increasing: bool, merges: Merges, special_ids: set[int]
+) -> tuple[list[bytes], list[int], dict[int, bytes], dict[bytes, int]] | None:
+    """:func:`rank_order` of a vocabulary already read as bytes (:mod:`._json_scan`), plus the rank dict.
+
+    ``tokens``/``ids`` are the vocabulary in file order (a key written twice
+    appears twice: then the answer is None, as JSON would keep only one),
+    ``increasing`` says whether ``ids`` strictly increase. Returns ``(BPE tokens in
+    rank order, their ids, decode-only tokens, token -> id of the BPE tokens)``;
+    the lists given are consumed.
+
+    Example:
+        >>> from alignkit.bpe.loaders._json_scan import scan_merges_text
+        >>> vocab = [bytes([b]) for b in range(256)] + [b"ab", b"<s>"]
+        >>> tokens, ids, added, ranks = scanned_rank_order(
+        ...     vocab, list(range(258)), True, scan_merges_text(b"a b", 0), {257})
+        >>> tokens[-1], ids[-1], added, ranks[b"ab"]
+        (b'ab', 256, {}, 256)
+    """
+    n = len(ids)
+    if not n or len(tokens) != n:
+        return None
+    if not increasing:
+        order = sorted(range(n), key=ids.__getitem__)
+        tokens, ids = [tokens[k] for k in order], [ids[k] for k in order]
+        if ids[0] < 0 or len(set(ids)) != n:
+            return None
+    places = []
+    for i in special_ids:
+        p = bisect_left(ids, i)
+        if p < n and ids[p] == i:
+            places.append(p)
+    places.sort()
+    others = [tokens[p] for p in places]  # specials in the vocabulary: left out of the BPE
+    for p in reversed(places):
+        del tokens[p], ids[p]
+    bpe = 256 + len(merges)
+    head = tokens[:256]
+    if len(tokens) < bpe or len(set(head)) != 256 or set(map(len, head)) != {1}:
+        return None
+    if not merges.made(tokens, 256):
+        return None
+    ranks = dict(zip(tokens[:bpe], ids[:bpe]))
+    others += tokens[bpe:]
+    if len(ranks) != bpe or len(set(others)) != len(others) or not ranks.keys().isdisjoint(others):
+        return None  # a token written twice
+    added = dict(zip(ids[bpe:], tokens[bpe:]))
+    del tokens[bpe:], ids[bpe:]
+    return tokens, ids, added, ranks

@@ -11,8 +11,9 @@ import codecs
 import os
 from collections.abc import Mapping, Sequence
 
-from alignkit.bpe._fileio import expect_dict, read_json, read_text, token_bytes
-from alignkit.bpe.loaders.byte_level import ALPHABET, rank_order
+from alignkit.bpe._fileio import expect_dict, read_bytes, read_json, read_text, token_bytes
+from alignkit.bpe.loaders._json_scan import NATIVE, scan_merges_text, scan_vocab_json
+from alignkit.bpe.loaders.byte_level import ALPHABET, rank_order, scanned_rank_order
 from alignkit.errors import TokenizerFileError
 
 
@@ -83,6 +84,16 @@ def load_rank_order(
         >>> specials  # doctest: +SKIP
         {'<|endoftext|>': 50256}
     """
+    scanned = scan_rank_order(vocab_path, merges_path, special_tokens) if NATIVE else None
+    return json_rank_order(vocab_path, merges_path, special_tokens) if scanned is None else scanned[0]
+
+
+def json_rank_order(
+    vocab_path: str | os.PathLike[str],
+    merges_path: str | os.PathLike[str],
+    special_tokens: Sequence[str] | Mapping[str, int],
+) -> tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]] | None:
+    """:func:`load_rank_order` through ``json.loads`` (every file the scanner leaves, and interpreted builds)."""
     raw = read_json(vocab_path)
     if not isinstance(raw, dict):
         return None
@@ -101,3 +112,48 @@ def load_rank_order(
                 specials[s] = sid  # (other ids: rank_order refuses the vocabulary)
     order = rank_order(raw, lines, set(specials.values()))  # type: ignore[arg-type]
     return None if order is None else (*order, specials)
+
+
+def scan_rank_order(
+    vocab_path: str | os.PathLike[str],
+    merges_path: str | os.PathLike[str],
+    special_tokens: Sequence[str] | Mapping[str, int],
+) -> tuple[tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]], dict[bytes, int]] | None:
+    """``(what load_rank_order gives, token -> id of the BPE tokens)``, read by the compiled scanner.
+
+    None whenever the scanner steps aside (then :func:`load_rank_order`'s
+    ``json.loads`` path decides): a result here is always that path's result.
+
+    Example:
+        >>> (tokens, ids, added, specials), ranks = scan_rank_order(  # doctest: +SKIP
+        ...     "gpt2/vocab.json", "gpt2/merges.txt", ["<|endoftext|>"])
+        >>> ranks[b" the"]  # doctest: +SKIP
+        262
+    """
+    vocab = scan_vocab_json(read_bytes(vocab_path))
+    text = read_bytes(merges_path)
+    start = 0
+    if text.startswith(b"#version"):  # the header line, which the general parser skips
+        end = text.find(b"\n")
+        start = len(text) if end < 0 else end + 1
+        try:
+            text[:start].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    merges = scan_merges_text(text, start)
+    if vocab is None or merges is None:
+        return None
+    if isinstance(special_tokens, Mapping):
+        specials = dict(special_tokens)
+    else:
+        specials = {}
+        for s in special_tokens:
+            try:
+                specials[s] = vocab.ids[vocab.tokens.index(s.encode("utf-8"))]
+            except ValueError:
+                pass  # not in the vocabulary
+    order = scanned_rank_order(vocab.tokens, vocab.ids, vocab.increasing, merges, set(specials.values()))
+    if order is None:
+        return None
+    tokens, ids, added, ranks = order
+    return (tokens, ids, added, specials), ranks

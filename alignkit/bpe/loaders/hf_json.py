@@ -12,10 +12,12 @@ Everything else is refused with a message naming it: never approximated.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from alignkit.bpe._fileio import expect_dict, read_json, token_bytes
-from alignkit.bpe.loaders.byte_level import rank_order
+from alignkit.bpe._fileio import expect_dict, parse_json, read_bytes, token_bytes
+from alignkit.bpe.loaders._json_scan import NATIVE, Scanned, scan_tokenizer_json
+from alignkit.bpe.loaders.byte_level import rank_order, scanned_rank_order
 from alignkit.bpe.loaders.gpt2_files import parse_merges
 from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
 from alignkit.bpe.tokenizer import Tokenizer
@@ -133,6 +135,53 @@ def _fast(
     return None if order is None else (*order, specials)
 
 
+#: What the scanned ``model.vocab`` and ``model.merges`` values are replaced with before ``json.loads``.
+_MARKS = ('"\\u0000vocab"', '"\\u0000merges"')
+
+
+def scan_json(data: bytes) -> tuple[dict[str, object], Scanned] | None:
+    """The document without its vocabulary and merges (``json.loads``) and those two, read natively.
+
+    None when the scanner steps aside or the rest is not valid JSON (then
+    ``json.loads`` of the whole file gives the answer or the error). In the
+    document, ``model.vocab`` and ``model.merges`` are placeholder strings.
+
+    Example:
+        >>> doc, scanned = scan_json(b'{"model": {"vocab": {"a": 0}, "merges": []}, "x": null}')
+        >>> doc, scanned.tokens
+        ({'model': {'vocab': '\\x00vocab', 'merges': '\\x00merges'}, 'x': None}, [b'a'])
+    """
+    scanned = scan_tokenizer_json(data)
+    if scanned is None:
+        return None
+    vs, ve, ms, me = scanned.spans
+    v, m = _MARKS[0].encode(), _MARKS[1].encode()
+    rest = data[:vs] + v + data[ve:ms] + m + data[me:] if vs < ms else data[:ms] + m + data[me:vs] + v + data[ve:]
+    try:
+        doc = json.loads(rest.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    model = doc.get("model") if isinstance(doc, dict) else None
+    if not isinstance(model, dict) or model.get("vocab") != "\0vocab" or model.get("merges") != "\0merges":
+        return None
+    return doc, scanned
+
+
+def _fast_scanned(
+    doc: dict[str, object], scanned: Scanned, where: str, normalizer: str | None
+) -> tuple[tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]], dict[bytes, int]] | None:
+    """``(what _fast gives, the rank dict)`` of a scanned file, or None."""
+    try:
+        specials, special_ids = _added_tokens(doc, where, normalizer)
+    except TokenizerFileError:
+        return None
+    order = scanned_rank_order(scanned.tokens, scanned.ids, scanned.increasing, scanned.merges, special_ids)
+    if order is None:
+        return None
+    tokens, ids, added, ranks = order
+    return (tokens, ids, added, specials), ranks
+
+
 def _general(
     doc: dict[str, object], model: dict[str, object], where: str, normalizer: str | None
 ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], dict[str, int]]:
@@ -163,7 +212,9 @@ def load_hf_json(path: str | Path) -> Tokenizer:
         [14990, 1879]
     """
     where = str(path)
-    doc = expect_dict(read_json(path), where)
+    data = read_bytes(path)
+    scan = scan_json(data) if NATIVE else None  # (interpreted, the byte loops cost more than json.loads)
+    doc = scan[0] if scan is not None else expect_dict(parse_json(data, path), where)
     model = expect_dict(doc.get("model"), f"{where}: model")
     _check_model(model, where)
     normalizer = _normalizer(doc.get("normalizer"), where)
@@ -172,7 +223,17 @@ def load_hf_json(path: str | Path) -> Tokenizer:
     if decoder is not None and expect_dict(decoder, where).get("type") != "ByteLevel":
         raise _refuse(where, f"decoder {expect_dict(decoder, where).get('type')!r} (only ByteLevel)")
     name = Path(path).parent.name or None
-    fast = _fast(doc, model, where, normalizer)
+    ranks: dict[bytes, int] | None = None
+    fast = None
+    if scan is not None:
+        answer = _fast_scanned(doc, scan[1], where, normalizer)
+        if answer is None:  # not in merge layout, or something the scanner leaves to json.loads
+            doc = expect_dict(parse_json(data, path), where)
+            model = expect_dict(doc.get("model"), f"{where}: model")
+        else:
+            fast, ranks = answer
+    if fast is None:
+        fast = _fast(doc, model, where, normalizer)
     if fast is None:
         vocab, merges, specials = _general(doc, model, where, normalizer)
         tok = Tokenizer(
@@ -181,7 +242,7 @@ def load_hf_json(path: str | Path) -> Tokenizer:
     else:
         tokens, ids, added, specials = fast
         tok = Tokenizer.__new__(Tokenizer)
-        tok._setup(tokens, ids, added, specials, pattern, normalizer, prefix, name)
+        tok._setup(tokens, ids, added, specials, pattern, normalizer, prefix, name, ranks=ranks)
     if model.get("ignore_merges") and tok._added:
         # ignore_merges: a pre-token that is a vocabulary entry becomes that token. The core
         # does this for every BPE token; it equals HF only when no entry lies outside the merges.
