@@ -30,7 +30,8 @@ from alignkit.io.arrow_files import ARROW_FILE, arrow_schema, write_arrow_meta
 from alignkit.io.chunked import BATCH_ROWS, BatchCursor, ChunkedColumn
 
 if TYPE_CHECKING:
-    from alignkit.io.atomic import AtomicOutputDir, HashedFile
+    from alignkit.io.atomic import AtomicOutputDir
+    from alignkit.io.hashed_file import HashedFile
 
 
 class ArrowStream:

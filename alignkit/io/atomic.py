@@ -29,9 +29,10 @@ import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from alignkit.errors import OutputError
+from alignkit.io.hashed_file import HashedFile as HashedFile
 
 MANIFEST_NAME = "manifest.json"
 #: Environment hook for tests: seconds to sleep after the data files are written and
@@ -158,50 +159,6 @@ class AtomicOutputDir:
         finally:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
-
-
-class HashedFile:
-    """A file of an :class:`AtomicOutputDir` that computes its sha256 and size as it is written.
-
-    File-like enough for ``pyarrow.PythonFile`` (``write``, ``tell``, ``flush``, ``closed``).
-    """
-
-    def __init__(self, folder: AtomicOutputDir, name: str, handle: BinaryIO) -> None:
-        self.folder = folder
-        self.name = name
-        self.handle = handle
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.closed = False
-
-    def write(self, data: bytes | memoryview) -> int:
-        """Write ``data`` (any buffer) and hash it."""
-        view = memoryview(data)
-        self.digest.update(view)
-        self.handle.write(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-    def tell(self) -> int:
-        """Bytes written so far."""
-        return self.size
-
-    def flush(self) -> None:
-        """Flush to the operating system."""
-        self.handle.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        """Flush, fsync and close the file, and record its size and sha256 in the folder."""
-        if self.closed:
-            return
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        self.closed = True
-        self.folder.files[self.name] = (self.size, self.digest.hexdigest())
 
 
 class AtomicTextFile:
