@@ -42,8 +42,8 @@ from mypy_extensions import i64
 
 from alignkit.encode import NUM_ROLES, Encoder
 from alignkit.sft_buffer import POLICY_DROP, POLICY_ERROR, POLICY_TRUNCATE, ZERO_TRAINED, SftBuffer
-from alignkit.templates.render import TurnTuple, render
-from alignkit.templates.segments import Segment
+from alignkit.templates.render import TurnTuple, render, render_into
+from alignkit.templates.segments import Segment, SegmentSink
 from alignkit.templates.specs import ChatSpec
 from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
@@ -99,6 +99,33 @@ def _encode(part: SftBuffer, segments: list[Segment], first: int, untrained: boo
 
 
 @final
+class _Tail(SegmentSink):
+    """A sink for a full render that must start with ``prefix``'s segments (same role, kind
+    and text, as :func:`shares_prefix` compares them): it compares those as they arrive and
+    keeps only the segments after them (no segment object for the shared history)."""
+
+    def __init__(self, prefix: list[Segment]) -> None:
+        self.prefix: list[Segment] = prefix
+        self.seen: int = 0
+        self.same: bool = True
+        self.segments: list[Segment] = []
+
+    def emit(self, role: int, kind: int, text: str, trained: bool) -> None:
+        k = self.seen
+        if k < len(self.prefix):
+            p = self.prefix[k]
+            if p.role != role or p.kind != kind or p.text != text:
+                self.same = False
+            self.seen = k + 1
+        else:
+            self.segments.append(Segment(role, kind, text, trained))
+
+    def shares(self) -> bool:
+        """Whether the render started with every segment of ``prefix``."""
+        return self.same and self.seen == len(self.prefix)
+
+
+@final
 class PairBuffer:
     """The prompt, chosen and rejected parts of a chunk's pairs.
 
@@ -147,10 +174,15 @@ class PairBuffer:
                 <alignkit.sft_buffer.SftBuffer.emit>` (nothing is kept).
         """
         n = len(prompt)
+        return self._add(prompt, chosen, n, rejected, n)
+
+    def _add(self, prompt: list[Segment], chosen: list[Segment], c_first: int,
+             rejected: list[Segment], r_first: int) -> tuple[int, int, int]:
+        """:meth:`add` of ``chosen[c_first:]`` and ``rejected[r_first:]`` after ``prompt``."""
         try:
             p = _encode(self.prompt, prompt, 0, True)
-            c = _encode(self.chosen, chosen, n, False)
-            r = _encode(self.rejected, rejected, n, False)
+            c = _encode(self.chosen, chosen, c_first, False)
+            r = _encode(self.rejected, rejected, r_first, False)
         except Exception:  # nothing of a failed pair stays pending
             self.discard()
             raise
@@ -183,14 +215,16 @@ class PairBuffer:
         prompt = render(spec, history, policy, True)
         turns = list(history)
         turns.append(("assistant", chosen, None, None))
-        full_c = render(spec, turns, policy)
-        if not shares_prefix(full_c, prompt):
+        tail_c = _Tail(prompt)  # the full render, checked against the prompt as it goes
+        render_into(spec, turns, tail_c, policy)
+        if not tail_c.shares():
             return CHOSEN_DIFFERS
         turns[len(turns) - 1] = ("assistant", rejected, None, None)
-        full_r = render(spec, turns, policy)
-        if not shares_prefix(full_r, prompt):
+        tail_r = _Tail(prompt)
+        render_into(spec, turns, tail_r, policy)
+        if not tail_r.shares():
             return REJECTED_DIFFERS
-        p, _, _ = self.add(prompt, full_c, full_r)
+        p, _, _ = self._add(prompt, tail_c.segments, 0, tail_r.segments, 0)
         return p
 
     def discard(self) -> None:

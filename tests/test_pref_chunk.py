@@ -256,13 +256,20 @@ def test_a_response_that_changes_the_prompt_gets_the_templates_own_error(tokeniz
     import alignkit.pref_buffer
     import alignkit.templates.chat
     from alignkit.templates.render import render as real
-    from alignkit.templates.segments import KIND_TEXT, Segment
+    from alignkit.templates.render import render_into as real_into
+    from alignkit.templates.segments import KIND_TEXT, Segment, SegmentSink
 
     def odd(spec: object, turns: list[tuple[str, str, object, object]], *args: object) -> list[Segment]:
         out = real(spec, turns, *args)  # type: ignore[arg-type]
         if turns[-1][1] == "DIFF":
             out.insert(0, Segment(4, KIND_TEXT, "x", False))
         return out
+
+    def odd_into(spec: object, turns: list[tuple[str, str, object, object]], sink: SegmentSink,
+                 *args: object) -> None:  # the buffer renders full pairs into a sink
+        if turns[-1][1] == "DIFF":
+            sink.emit(4, KIND_TEXT, "x", False)
+        real_into(spec, turns, sink, *args)  # type: ignore[arg-type]
 
     config = TokenizeConfig(tokenizer=str(tokenizer_file), template="chatml", on_error="skip", kind="preference")
     base = {"history": [{"role": "user", "content": "q"}], "response_a": "a", "response_b": "b", "chosen": "a"}
@@ -271,6 +278,7 @@ def test_a_response_that_changes_the_prompt_gets_the_templates_own_error(tokeniz
     with pytest.MonkeyPatch.context() as m:
         m.setattr(alignkit.templates.chat, "render", odd)
         m.setattr(alignkit.pref_buffer, "render", odd)
+        m.setattr(alignkit.pref_buffer, "render_into", odd_into)
         fast = _run(chunk, config, True)
         _same(fast, _run(chunk, config, False))
     assert fast.stats.written == 2 and fast.stats.rejected == {"encode_error": 2}
