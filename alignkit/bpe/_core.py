@@ -90,27 +90,33 @@ class BPECore:
         for k in range(65536):
             pair2[k] = NO_RANK
         token_filter = TokenFilter(len(self.ranks))
-        in_order = True  # ranks 0, 1, 2, ... in the dict's order (tiktoken files): lists by copy
-        at = 0
-        for token, rank in self.ranks.items():
-            if rank < 0 or len(token) == 0 or rank >= NO_RANK:
+        in_order = True  # ranks 0, 1, 2, ... in the dict's order (tiktoken files): the lists are the tables
+        tokens: list[bytes] = list(self.ranks)  # two C-level copies, then a loop over lists (no dict walk)
+        values: list[int] = list(self.ranks.values())
+        count: i64 = len(tokens)
+        at: i64 = 0
+        while at < count:
+            token = tokens[at]
+            rank = values[at]
+            size = len(token)
+            if rank < 0 or size == 0 or rank >= NO_RANK:
                 raise ValueError(
                     f"token {token!r} has rank {rank}: need non-empty bytes, 0 <= rank < {NO_RANK}"
                 )
             if rank != at:
                 in_order = False
-            at += 1
-            if len(token) > max_len:
-                max_len = len(token)
-            if len(token) == 2:
+            if size > max_len:
+                max_len = size
+            if size == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
             token_filter.add(token)
+            at += 1
         unique = True
         if in_order:
-            decoder: list[bytes] = list(self.ranks)
-            id_objs: list[object] = list(self.ranks.values())
+            decoder: list[bytes] = tokens
+            id_objs: list[object] = cast("list[object]", values)
         else:  # gaps, another order, or two tokens with one id
-            decoder = [b""] * (max(self.ranks.values()) + 1)  # b"": no token has this id
+            decoder = [b""] * (max(values) + 1)  # b"": no token has this id
             id_objs = [None] * len(decoder)
             for token, rank in self.ranks.items():
                 if len(decoder[rank]) > 0:
