@@ -15,6 +15,7 @@ byte-identical for any ``num_proc``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -212,7 +213,11 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
     # in-memory files for the workers' columns, opened before the fork (unused ones closed)
     slots = [memory_file() for _ in range(min(_MAX_RESULT_FILES, most))]
     unclosed = set(slots)
-    _CLAIMS[:] = [ctx.Lock(), ctx.RawArray("b", most)]
+    import mmap
+
+    # one byte per range, in memory the forked workers share (no file descriptor, unlike
+    # multiprocessing's RawArray, whose heap keeps its arenas' files open)
+    _CLAIMS[:] = [ctx.Lock(), mmap.mmap(-1, max(1, most))]
     state = _ForkState(config, num_proc, slots, unclosed)
     try:
         # forked at the first submit: after this process built its encoder (init_worker then
@@ -226,6 +231,8 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
                 with lock:  # workers still holding tasks skip them (on an error)
                     flags[:] = b"\x01" * len(flags)
     finally:
+        if _CLAIMS:
+            _CLAIMS[1].close()
         _CLAIMS.clear()
         for fd in unclosed:
             os.close(fd)
@@ -244,25 +251,45 @@ class _ForkState:
 
     def file(self, pool: ProcessPoolExecutor, path: str, kind: str | None, kind_line: int,
              hashes: dict[str, tuple[str, int]]) -> Iterator[ChunkResult]:
-        """One file's results in order (see :func:`file_results`)."""
+        """One file's results in order (see :func:`file_results`).
+
+        The file is cut with a few small reads; the first range goes to the workers at once,
+        then this process reads the file range by range (its hash, and the line number each
+        next range starts at) and offers each range as soon as it is numbered.
+        """
         import hashlib
 
-        from alignkit.line_ranges import plan_line_ranges, process_line_range
+        from alignkit.line_ranges import LineRange, cut_file, process_line_range, read_span
 
         label = input_label(path)
-        plan = plan_line_ranges(path, label, kind, kind_line, CHUNK_LINES, self.num_proc * _RANGES_PER_PROC)
-        if plan is None:
+        cuts = cut_file(path, self.num_proc * _RANGES_PER_PROC)
+        if cuts is None:
             yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), self.num_proc, self.num_proc)
             return
-        if not self.warm and plan.ranges:
-            self.warm = _warm_up(plan.ranges[0], plan.data)
-        ranges = plan.ranges
+        spans = cuts.spans()
+        ranges = [LineRange(path, label, kind, kind_line, a, b, 0, CHUNK_LINES) for a, b in spans]
         first = self.seq
         self.seq += len(ranges)
         fds = [self.slots.pop() if self.slots else -1 for _ in ranges]
-        pending = [pool.submit(_claimed_range, first + k, r, fd) for k, (r, fd) in enumerate(zip(ranges, fds))]
-        hashes[path] = (hashlib.sha256(plan.data).hexdigest(), len(plan.data))  # while they work
-        del plan
+        pending: list[Future[list[ChunkResult] | None]] = []
+        digest = hashlib.sha256()
+        line = 1
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if cuts.cuts[0]:
+                digest.update(read_span(fd, 0, cuts.cuts[0], label))  # the byte-order mark
+            for k, (start, stop) in enumerate(spans):
+                ranges[k] = r = dataclasses.replace(ranges[k], first_line=line)
+                data = read_span(fd, start, stop, label)
+                if not self.warm:  # before the first submit, which forks the workers
+                    self.warm = _warm_up(r, data)
+                pending.append(pool.submit(_claimed_range, first + k, r, fds[k]))
+                digest.update(data)
+                line += data.count(b"\n")
+                del data
+        finally:
+            os.close(fd)
+        hashes[path] = (digest.hexdigest(), cuts.size)
         if not self.described:  # the manifest's tokenizer hash (cached; ~0.04 s for a 150K vocab)
             self.described = bool(init_worker(self.config).describe_tokenizer())
         own: dict[int, list[ChunkResult]] = {}
@@ -303,7 +330,7 @@ def _warm_up(first: LineRange, data: bytes) -> bool:
     caches on first use: done once here, the forked workers inherit them instead of each
     paying for them (measured: about 0.25 s of CPU per worker on the CLI's cold start).
     """
-    head = data[first.start : min(first.stop, first.start + (1 << 16))].split(b"\n")[:-1][:16]
+    head = data[: 1 << 16].split(b"\n")[:-1][:16]  # data: the range's bytes
     lines = [line[:-1] if line.endswith(b"\r") else line for line in head]
     numbered = list(zip(range(first.first_line, first.first_line + len(lines)), lines))
     process_chunk(Chunk(first.label, first.kind, first.kind_line, numbered, []))

@@ -56,35 +56,115 @@ class LinePlan:
     data: bytes
 
 
-def plan_line_ranges(path: str, label: str, kind: str | None, kind_line: int,
-                     chunk_lines: int, parts: int) -> LinePlan | None:
-    """Cut a plain file into at most ``parts`` ranges of whole lines; ``None``: stream it.
+@dataclass(frozen=True)
+class FileCuts:
+    """Where a plain file is cut into ranges of whole lines: ``cuts[k]`` to ``cuts[k + 1]``.
 
-    Gzip files, pipes, files over
-    :data:`WHOLE_FILE_LIMIT` and read errors give ``None`` (the streaming reader then
-    reports what it finds, with line numbers).
+    Found with a few small reads near each cut (the file itself is not read here).
+    ``cuts[0]`` is the first line's start (after a UTF-8 byte-order mark).
+    """
+
+    path: str
+    size: int
+    cuts: list[int]
+
+    def spans(self) -> list[tuple[int, int]]:
+        """The ``[start, stop)`` byte spans of the ranges (a file that is only a BOM: one empty span)."""
+        pairs = list(zip(self.cuts, self.cuts[1:]))
+        return [(a, b) for a, b in pairs if a < b] or ([pairs[0]] if self.size and pairs else [])
+
+
+_PROBE = 1 << 16
+
+
+def cut_file(path: str, parts: int) -> FileCuts | None:
+    """Cut a plain file into at most ``parts`` spans of whole lines of about equal bytes; ``None``: stream it.
+
+    Gzip files, pipes and files over :data:`WHOLE_FILE_LIMIT` give ``None``.
 
     Raises:
         UsageError: the file cannot be opened, or is UTF-16.
     """
-    data = read_plain(path, WHOLE_FILE_LIMIT)
-    if data is None:
+    import gzip
+    import stat
+
+    from alignkit.io.jsonl import open_binary
+
+    handle = open_binary(path)
+    try:
+        if isinstance(handle, gzip.GzipFile):
+            return None
+        fd = handle.fileno()
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > WHOLE_FILE_LIMIT:
+            return None
+        size = info.st_size
+        head = os.pread(fd, 4, 0)
+        begin = len(head) - len(first_line_start(head, path))
+        cuts = [begin]  # each span starts at a line start at or after an equal share of the bytes
+        for k in range(1, max(1, parts)):
+            at = _next_newline(fd, max(cuts[-1], begin + (size - begin) * k // parts), size)
+            if at < 0 or at + 1 >= size:
+                break
+            if at + 1 > cuts[-1]:
+                cuts.append(at + 1)
+        cuts.append(size)
+        return FileCuts(path, size, cuts)
+    except OSError:
+        return None  # the streaming reader reports it, with its line number
+    finally:
+        handle.close()
+
+
+def _next_newline(fd: int, at: int, size: int) -> int:
+    """The offset of the first ``\n`` at or after ``at``, or -1."""
+    while at < size:
+        block = os.pread(fd, min(_PROBE, size - at), at)
+        if not block:
+            return -1
+        k = block.find(b"\n")
+        if k >= 0:
+            return at + k
+        at += len(block)
+    return -1
+
+
+def read_span(fd: int, start: int, stop: int, label: str) -> bytes:
+    """Bytes ``[start, stop)`` of file ``fd``, all of them.
+
+    Raises:
+        OSError: the file ended before ``stop`` (it shrank while being read).
+    """
+    parts: list[bytes] = []
+    at = start
+    while at < stop:
+        part = os.pread(fd, stop - at, at)
+        if not part:
+            raise OSError(f"{label}: the file shrank while being read (at byte {at})")
+        parts.append(part)
+        at += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def plan_line_ranges(path: str, label: str, kind: str | None, kind_line: int,
+                     chunk_lines: int, parts: int) -> LinePlan | None:
+    """Cut a plain file into at most ``parts`` ranges of whole lines, numbered; ``None``: stream it.
+
+    The whole file is read once (its bytes come back for the hash); the tokenize pipeline
+    uses :func:`cut_file` and numbers the ranges as it reads them instead.
+
+    Raises:
+        UsageError: the file cannot be opened, or is UTF-16.
+    """
+    plan = cut_file(path, parts)
+    data = read_plain(path, WHOLE_FILE_LIMIT) if plan is not None else None
+    if plan is None or data is None or len(data) != plan.size:
         return None
-    begin = len(data) - len(first_line_start(data, path))
-    cuts = [begin]  # each range starts at a line start at or after an equal share of the bytes
-    for k in range(1, max(1, parts)):
-        at = data.find(b"\n", max(cuts[-1], begin + (len(data) - begin) * k // parts))
-        if at < 0 or at + 1 >= len(data):
-            break
-        if at + 1 > cuts[-1]:
-            cuts.append(at + 1)
-    cuts.append(len(data))
     ranges: list[LineRange] = []
     line = 1
-    for start, stop in zip(cuts, cuts[1:]):
-        if start < stop or (data and not ranges and stop == len(data)):  # a lone BOM: one blank line
-            ranges.append(LineRange(path, label, kind, kind_line, start, stop, line, chunk_lines))
-            line += data.count(b"\n", start, stop)
+    for start, stop in plan.spans():
+        ranges.append(LineRange(path, label, kind, kind_line, start, stop, line, chunk_lines))
+        line += data.count(b"\n", start, stop)
     return LinePlan(ranges, data)
 
 
@@ -92,17 +172,14 @@ def read_range_lines(r: LineRange) -> list[bytes]:
     """The lines of range ``r``, read from its file (line endings removed)."""
     fd = os.open(r.path, os.O_RDONLY)
     try:
-        parts: list[bytes] = []
-        at = r.start
-        while at < r.stop:
-            part = os.pread(fd, r.stop - at, at)
-            if not part:
-                raise OSError(f"{r.label}: the file shrank while being read (at byte {at})")
-            parts.append(part)
-            at += len(part)
+        data = read_span(fd, r.start, r.stop, r.label)  # (empty: a lone BOM's empty line)
     finally:
         os.close(fd)
-    data = parts[0] if len(parts) == 1 else b"".join(parts)  # (no part: a lone BOM's empty line)
+    return split_lines(data)
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of a range's bytes: split on ``\n``, one ``\r`` before it dropped."""
     lines = data.split(b"\n")
     if data.endswith(b"\n"):
         lines.pop()

@@ -210,3 +210,16 @@ def test_parent_and_workers_share_ranges(tmp_path: Path, monkeypatch: pytest.Mon
     assert rep.stats.written == one.stats.written == 2939  # 60 empty answers dropped, 1 bad line
     assert rep.rejects == one.rejects and rep.rejects[0]["line"] == 1
     assert _tree(tmp_path / "one") == _tree(tmp_path / "two")
+
+
+def test_cuts_found_with_small_probes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Newlines looked for a few bytes at a time: the same cuts as with one large read."""
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(b"x" * (k % 13) + b"\n" for k in range(200)) + b"tail")
+    wide = line_ranges.cut_file(str(path), 7)
+    monkeypatch.setattr(line_ranges, "_PROBE", 2)
+    narrow = line_ranges.cut_file(str(path), 7)
+    assert wide is not None and narrow is not None and wide.cuts == narrow.cuts
+    assert len(wide.spans()) == 7 and wide.cuts[0] == 3 and wide.cuts[-1] == path.stat().st_size
+    data = path.read_bytes()
+    assert all(data[c - 1 : c] == b"\n" for c in wide.cuts[1:-1])
