@@ -199,7 +199,7 @@ def scanned_rank_order(
         return None
     if not merges.made(tokens, 256):
         return None
-    ranks = dict(zip(tokens[:bpe], ids[:bpe]))
+    ranks = dict(zip(tokens, ids) if len(tokens) == bpe else zip(tokens[:bpe], ids[:bpe]))
     others += tokens[bpe:]
     if len(ranks) != bpe or len(set(others)) != len(others) or not ranks.keys().isdisjoint(others):
         return None  # a token written twice
