@@ -46,7 +46,7 @@ class ArrowStream:
         self.out = out
         self.columns = [ChunkedColumn(name, dtype, []) for name, dtype in names]
         self.cursors = [BatchCursor(c) for c in self.columns]
-        self.schema: Any = arrow_schema(self.columns)
+        self.schema: Any = None  # made with the first batch: pyarrow is imported then, not before
         self.written = 0  # rows
         self._target: HashedFile | None = None
         self._file: Any = None
@@ -99,7 +99,8 @@ class ArrowStream:
             count = min(BATCH_ROWS, rows - self.written)
             if not final and (count < BATCH_ROWS or not all(c.settled(count) for c in self.cursors)):
                 return
-            if self._writer is None:
+            if self._writer is None:  # (after any fork: a worker never needs pyarrow)
+                self.schema = arrow_schema(self.columns)
                 self._target = self.out.open_hashed(ARROW_FILE)
                 self._file = pa.PythonFile(self._target, mode="w")
                 self._writer = pa.ipc.new_stream(self._file, self.schema)
