@@ -134,9 +134,8 @@ class _Cursor:
         self.increasing = True
         self.last: i64 = -1
 
-    def ws(self) -> i64:
+    def ws(self, data: bytes) -> i64:
         """Skip JSON whitespace; the next byte, or -1 at the end."""
-        data = self.data
         n = self.n
         i = self.pos
         while i < n:
@@ -155,34 +154,33 @@ class _Cursor:
         self.pos = i
         return -1
 
-    def text(self, out: BytesWriter, sep: bool) -> bool:
+    def text(self, data: bytes, out: BytesWriter, sep: bool) -> bool:
         """Decode the JSON string at ``pos`` into ``out``; with ``sep``, one raw space sets ``split``."""
-        data = self.data
         n = self.n
         i = self.pos + 1
         cp: i64 = 0
         while i < n:
-            c = data[i]
+            c: i64 = data[i]
             if c == _QUOTE:
                 self.pos = i + 1
                 return True
             if 0x21 <= c <= 0x7E and c != _BACKSLASH:
-                out.append(c)
+                out.append(u8(c))
                 i += 1
                 continue
             if c == _BACKSLASH:
                 if i + 1 >= n:
                     return False
-                e = data[i + 1]
+                e: i64 = data[i + 1]
                 if e == _QUOTE or e == _BACKSLASH or e == 47:  # \" \\ \/
-                    out.append(e)
+                    out.append(u8(e))
                     i += 2
                     continue
                 if e != 117 or i + 5 >= n:  # only \uXXXX is left that can be in the alphabet
                     return False
                 cp = 0
                 for j in range(i + 2, i + 6):
-                    h = data[j]
+                    h: i64 = data[j]
                     if 48 <= h <= 57:
                         cp = cp * 16 + (h - 48)
                     elif 97 <= h <= 102:
@@ -206,9 +204,27 @@ class _Cursor:
             out.append(u8(_TABLE[cp]))
         return False
 
-    def number(self) -> i64:
+    def token(self, data: bytes) -> bytes | None:
+        """The token bytes of the JSON string at ``pos`` (a vocabulary key), or None.
+
+        A key of plain ASCII characters is its own bytes: one slice, no decoding.
+        """
+        n = self.n
+        start = self.pos + 1
+        i = start
+        while i < n:
+            c: i64 = data[i]
+            if c == _QUOTE:
+                self.pos = i + 1
+                return data[start:i]
+            if c < 0x21 or c > 0x7E or c == _BACKSLASH:
+                break
+            i += 1
+        self.out.truncate(0)
+        return self.out.getvalue() if self.text(data, self.out, False) else None
+
+    def number(self, data: bytes) -> i64:
         """The non-negative JSON integer at ``pos`` (at most 18 digits), or -1."""
-        data = self.data
         i = self.pos
         if i >= self.n:
             return -1
@@ -231,12 +247,12 @@ class _Cursor:
         self.pos = i
         return value
 
-    def next_item(self, close: i64) -> i64:
+    def next_item(self, data: bytes, close: i64) -> i64:
         """After a member: 1 on ``,`` (then at the next value), 0 on ``close`` (passed), -1 otherwise."""
-        c = self.ws()
+        c = self.ws(data)
         if c == 44:
             self.pos += 1
-            self.ws()
+            self.ws(data)
             return 1
         if c == close:
             self.pos += 1
@@ -245,29 +261,30 @@ class _Cursor:
 
     def vocab(self, tokens: list[bytes], ids: list[int]) -> bool:
         """The ``{"token": id, ...}`` object at ``pos`` (its ``{``), into ``tokens``/``ids`` in file order."""
+        data = self.data
         self.pos += 1
-        if self.ws() == 125:
+        if self.ws(data) == 125:
             self.pos += 1
             return True
         while True:
-            if self.ws() != _QUOTE:
+            if self.ws(data) != _QUOTE:
                 return False
-            self.out.truncate(0)
-            if not self.text(self.out, False):
+            token = self.token(data)
+            if token is None:
                 return False
-            tokens.append(self.out.getvalue())
-            if self.ws() != 58:
+            tokens.append(token)
+            if self.ws(data) != 58:
                 return False
             self.pos += 1
-            self.ws()
-            tid = self.number()
+            self.ws(data)
+            tid = self.number(data)
             if tid < 0:
                 return False
             ids.append(tid)
             if tid <= self.last:
                 self.increasing = False
             self.last = tid
-            more = self.next_item(125)
+            more = self.next_item(data, 125)
             if more < 0:
                 return False
             if more == 0:
@@ -275,24 +292,25 @@ class _Cursor:
 
     def merge_list(self) -> bool:
         """The merges array at ``pos`` (its ``[``): items ``"a b"`` or ``["a", "b"]``, parts non-empty."""
+        data = self.data
         self.pos += 1
-        if self.ws() == 93:
+        if self.ws(data) == 93:
             self.pos += 1
             return True
         while True:
             start = len(self.joined)
-            c = self.ws()
+            c = self.ws(data)
             if c == _QUOTE:
                 self.split = -1
-                if not self.text(self.joined, True):
+                if not self.text(data, self.joined, True):
                     return False
                 split = self.split
             elif c == 91:
                 self.pos += 1
-                if self.ws() != _QUOTE or not self.text(self.joined, False):
+                if self.ws(data) != _QUOTE or not self.text(data, self.joined, False):
                     return False
                 split = len(self.joined)
-                if self.next_item(93) != 1 or self.ws() != _QUOTE or not self.text(self.joined, False) or self.next_item(93) != 0:
+                if self.next_item(data, 93) != 1 or self.ws(data) != _QUOTE or not self.text(data, self.joined, False) or self.next_item(data, 93) != 0:
                     return False
             else:
                 return False
@@ -300,7 +318,7 @@ class _Cursor:
                 return False
             self.splits = append(self.splits, split)
             self.ends = append(self.ends, len(self.joined))
-            more = self.next_item(93)
+            more = self.next_item(data, 93)
             if more < 0:
                 return False
             if more == 0:
@@ -351,10 +369,10 @@ class _Cursor:
         if i >= self.n:
             return None
         self.pos = i + 1
-        if self.ws() != 58:
+        if self.ws(data) != 58:
             return None
         self.pos += 1
-        self.ws()
+        self.ws(data)
         return data[start:i]
 
     def skip(self) -> bool:
@@ -362,7 +380,7 @@ class _Cursor:
         data = self.data
         depth: i64 = 0
         while True:
-            c = self.ws()
+            c = self.ws(data)
             if c == _QUOTE:
                 i = self.pos + 1
                 while i < self.n and data[i] != _QUOTE:
@@ -403,28 +421,29 @@ class _Cursor:
 
 def _model(cur: _Cursor, tokens: list[bytes], ids: list[int], spans: list[int]) -> bool:
     """The ``model`` object at ``pos``: its ``vocab`` and ``merges`` read, the rest skipped."""
+    data = cur.data
     cur.pos += 1
-    if cur.ws() == 125:
+    if cur.ws(data) == 125:
         cur.pos += 1
         return True
     while True:
-        if cur.ws() != _QUOTE:
+        if cur.ws(data) != _QUOTE:
             return False
         key = cur.key()
         if key is None:
             return False
         start = cur.pos
         if key == b"vocab":
-            if spans[0] >= 0 or cur.ws() != 123 or not cur.vocab(tokens, ids):
+            if spans[0] >= 0 or cur.ws(data) != 123 or not cur.vocab(tokens, ids):
                 return False
             spans[0], spans[1] = start, cur.pos
         elif key == b"merges":
-            if spans[2] >= 0 or cur.ws() != 91 or not cur.merge_list():
+            if spans[2] >= 0 or cur.ws(data) != 91 or not cur.merge_list():
                 return False
             spans[2], spans[3] = start, cur.pos
         elif not cur.skip():
             return False
-        more = cur.next_item(125)
+        more = cur.next_item(data, 125)
         if more < 0:
             return False
         if more == 0:
@@ -443,30 +462,30 @@ def scan_tokenizer_json(data: bytes) -> Scanned | None:
     tokens: list[bytes] = []
     ids: list[int] = []
     spans = [-1, -1, -1, -1]
-    if cur.ws() != 123:
+    if cur.ws(data) != 123:
         return None
     cur.pos += 1
     seen_model = False
-    if cur.ws() == 125:
+    if cur.ws(data) == 125:
         return None
     while True:
-        if cur.ws() != _QUOTE:
+        if cur.ws(data) != _QUOTE:
             return None
         key = cur.key()
         if key is None:
             return None
         if key == b"model":
-            if seen_model or cur.ws() != 123 or not _model(cur, tokens, ids, spans):
+            if seen_model or cur.ws(data) != 123 or not _model(cur, tokens, ids, spans):
                 return None
             seen_model = True
         elif not cur.skip():
             return None
-        more = cur.next_item(125)
+        more = cur.next_item(data, 125)
         if more < 0:
             return None
         if more == 0:
             break
-    if cur.ws() != -1 or spans[0] < 0 or spans[2] < 0:
+    if cur.ws(data) != -1 or spans[0] < 0 or spans[2] < 0:
         return None
     return Scanned(tokens, ids, cur.increasing, cur.merges(), spans)
 
@@ -481,7 +500,7 @@ def scan_vocab_json(data: bytes) -> Scanned | None:
     cur = _Cursor(data)
     tokens: list[bytes] = []
     ids: list[int] = []
-    if cur.ws() != 123 or not cur.vocab(tokens, ids) or cur.ws() != -1:
+    if cur.ws(data) != 123 or not cur.vocab(tokens, ids) or cur.ws(data) != -1:
         return None
     return Scanned(tokens, ids, cur.increasing, cur.merges(), [0, len(data), -1, -1])
 
