@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # imported when a pattern needs it (no compiled scanner): mos
 _CACHE_MAX: Final = 1 << 18  # piece-cache entries; the cache is emptied when full
 _HEAP_MIN: Final = 48  # bytes; pieces this long use the O(n log n) merge
 _NO_KEY: Final[i64] = NO_RANK * 64  # scan key of "no token": rank << 6 | position
+_IN_PLACE_MIN: Final = 1 << 16  # bytes; a shorter text is copied with padding, a longer one read in place
 
 
 def _missing(piece: bytes) -> KeyError:
@@ -225,8 +226,15 @@ class BPECore:
         pieces = self.pieces
         caching = self.cache_size > 0
         cls = classify(data)
-        padded = data + PAD
         n: i64 = len(data)
+        # Merging reads whole words, up to 7 bytes past a piece's end. A short text gets a
+        # padded copy; a long one is read in place (no copy of megabytes), except pieces that
+        # end in its last 8 bytes, each merged from a padded copy of its own.
+        padded = data
+        safe: i64 = n - 8
+        if n < _IN_PLACE_MIN:
+            padded = data + PAD
+            safe = n
         i: i64 = 0
         while i < n:
             e: i64 = piece_end(kind, data, cls, i, n)
@@ -236,6 +244,8 @@ class BPECore:
                 if t < 0:
                     raise _missing(data[i:e])
                 out = append(out, t)
+            elif e > safe:
+                out = self._piece_into(data[i:e] + PAD, 0, length, out)
             elif length <= MAX_PIECE and caching:
                 s = pieces.find(padded, i, length)
                 if s >= 0:

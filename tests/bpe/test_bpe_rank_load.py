@@ -150,3 +150,33 @@ def test_loading_a_rank_file_imports_only_what_it_needs(tmp_path: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in [root, env.get("PYTHONPATH", "")] if p)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.fixture(scope="module")
+def small_core_ranks() -> dict[bytes, int]:
+    ranks = {bytes([b]): b for b in range(256)}
+    for token in (b"ab", b"abab", b" a", b" ab", b"\xe2\x82", b"\xe2\x82\xac", b"aa", b"aaaa", b"aaaaaaaa", b"  "):
+        ranks[token] = len(ranks)
+    return ranks
+
+
+@given(st.text(alphabet="ab €\n", max_size=40), st.sampled_from([0, 1, 7, 8, 9, 15]))
+@settings(max_examples=30, deadline=None)
+def test_a_long_text_read_in_place_ends_like_the_reference(small_core_ranks: dict[bytes, int], tail: str, pad: int) -> None:
+    """Texts past the in-place threshold are not copied with padding: the pieces in their
+    last bytes (a long word, a multi-byte character, a run of spaces) still merge exactly."""
+    from alignkit.bpe import _core, _reference_encode
+    from alignkit.bpe.patterns import GPT2
+
+    body = "ab " * ((_core._IN_PLACE_MIN // 3) + 1)
+    text = body + "a" * pad + tail
+    core = _core.BPECore(small_core_ranks, GPT2)
+    memo: dict[str, list[int]] = {}
+    want = []
+    for piece in _reference_encode.split(GPT2, text):  # the reference, each distinct piece merged once
+        if piece not in memo:
+            memo[piece] = _reference_encode.merge_piece(small_core_ranks, piece.encode())
+        want += memo[piece]
+    assert len(text.encode()) >= _core._IN_PLACE_MIN
+    assert core.encode_ordinary(text) == want
+    assert core.encode_ordinary(text) == want  # warm: cached pieces
