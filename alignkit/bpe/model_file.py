@@ -25,7 +25,6 @@ from alignkit.bpe._fileio import expect_dict, parse_json, read_bytes
 from alignkit.bpe._persist import FORMAT, VERSION, Persistent
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
-from alignkit.io.atomic import atomic_write
 
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -43,6 +42,8 @@ def save_tokenizer(tok: Persistent, path: str | os.PathLike[str]) -> None:
     blob = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if target.name.endswith(".gz"):
         blob = gzip.compress(blob, compresslevel=9, mtime=0)
+    from alignkit.io.atomic import atomic_write  # (uuid, tempfile...): only when saving
+
     atomic_write(target, blob)
 
 
