@@ -22,6 +22,8 @@ from mypy_extensions import i64, u8
 
 from alignkit.bpe.loaders._json_cursor import QUOTE, Cursor
 
+#: True when this module runs compiled (its file is an extension module, not Python source or bytecode).
+NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
 #: What the two scanned values are replaced with before ``json.loads`` of the rest.
 MARKS: Final = (b'"\\u0000tokens"', b'"\\u0000added"')
 
