@@ -144,7 +144,12 @@ def tokenize_files(
     hashes: dict[str, tuple[str, int]] = {}
     with AtomicOutputDir(out) as folder:  # removed again on any error: a failed run writes nothing
         stream = _stream(folder, kind, config, encoder.n_vocab)
-        parts = _collect(config, names, kinds, hashes, num_proc, progress, stats, rejects, stream)
+        try:
+            parts = _collect(config, names, kinds, hashes, num_proc, progress, stats, rejects, stream)
+        except BaseException:
+            if stream is not None:
+                stream.abort()  # its file closed now, not whenever the traceback is freed
+            raise
         if stream is not None:
             columns: list[Column | ChunkedColumn] = list(stream.close())
             packing = None

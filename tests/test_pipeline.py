@@ -293,3 +293,24 @@ def test_rejects_equal_the_readers_errors(tmp_path: Path, first: str) -> None:
     got = [(r["line"], r["loc"], r["reason"], r["message"]) for r in report.rejects]
     assert got == expected and len(expected) >= len(odd)
     assert report.stats.written == sum(1 for r in iter_records(src) if r.ok) == 3
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_failed_arrow_run_closes_its_file_and_writes_nothing(tmp_path: Path, num_proc: int) -> None:
+    """The Arrow file is written while results arrive; a bad record late in the input still
+    leaves no folder, and no descriptor open."""
+    import gc
+    import os
+
+    rows: list[object] = [_sft(i, answer_len=200) for i in range(6000)]
+    rows[5500] = "not json"
+    src = _write(tmp_path / "late.jsonl", rows)
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+    with pytest.raises(InputError) as info:
+        tokenize_files([src], tmp_path / "out", TokenizeConfig(encoder=ENC, max_seq_len=0), num_proc=num_proc)
+    assert info.value.line == 5501
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.jsonl"]
+    del info
+    gc.collect()  # the traceback's frames hold the results read so far (mapped result files)
+    if fds:
+        assert len(os.listdir("/proc/self/fd")) == fds

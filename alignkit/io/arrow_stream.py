@@ -91,6 +91,12 @@ class ArrowStream:
         write_arrow_meta(self.out, self.columns)
         return self.columns
 
+    def abort(self) -> None:
+        """Close the file at once, unfinished (the run failed; its folder is removed)."""
+        if self._target is not None:
+            self._target.discard()
+        self._writer = self._file = None
+
     def _drain(self, final: bool) -> None:
         import pyarrow as pa
 

@@ -101,3 +101,9 @@ class HashedFile:
         self.handle.close()
         self.closed = True
         self.folder.files[self.name] = (self.size, self.digest.hexdigest())
+
+    def discard(self) -> None:
+        """Close the file without recording it (a failed run: its folder is removed)."""
+        if not self.closed:
+            self.closed = True
+            self.handle.close()
