@@ -153,7 +153,7 @@ def _response(d: dict[str, object], key: str) -> str | None:
     if key not in d:
         return None
     value = d[key]
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value or value.isspace():  # blank, without a stripped copy
         return None
     return value
 
