@@ -6,9 +6,12 @@ manifest). Every input line ends up written, or in ``rejects.jsonl`` with its
 path, line number, status (``rejected`` or ``dropped``) and reason: nothing is
 lost silently.
 
-Work is cut into chunks of lines; with ``num_proc > 1`` worker processes encode
-them and the results are merged **in input order**, so the output is byte-identical
-for any ``num_proc`` (:mod:`alignkit.chunk_results` says how the work is shared).
+Work is cut into chunks of lines; with ``num_proc > 1`` this process and ``num_proc - 1``
+workers encode them and the results are merged **in input order**, so the output is
+byte-identical for any ``num_proc`` (:mod:`alignkit.chunk_results` says how the work is
+shared). The output folder is opened first (``.OUT.partial-<uuid>/``, removed on any
+error): unpacked Arrow output is written batch by batch as the results arrive
+(:mod:`alignkit.io.arrow_stream`); other formats and ``--pack`` are written once all are in.
 
 Output columns, SFT (one row per example; ``attention_mask`` is all ones)::
 
