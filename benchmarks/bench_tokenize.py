@@ -364,7 +364,9 @@ def main() -> None:
         print(f"--num-proc 2 vs 1: wall {float(ak1['seconds']) / float(ak2['seconds']):.2f}x,"
               f" CPU {float(ak2['cpu']) / float(ak1['cpu']):.2f}x of 1; identical manifests: {same};"
               f" the machine's ceiling in this run (two raw encodes started together vs one):"
-              f" {2 * float(raw['seconds']) / float(co['seconds']):.2f}x")
+              f" {2 * float(raw['seconds']) / float(co['seconds']):.2f}x, so --num-proc 2 gets"
+              f" {float(ak1['seconds']) / float(ak2['seconds']) / (2 * float(raw['seconds']) / float(co['seconds'])):.0%}"
+              " of what two processes can gain here")
         print(f"CPU of the fastest runs: --num-proc 1 {float(ak1['cpu']):.2f} s; --num-proc 2: CLI process"
               f" {float(ak2['parent_cpu']):.2f} s + workers {float(ak2['workers_cpu']):.2f} s"
               f" (startup {float(str(load['cpu'])):.2f} s of each)")
