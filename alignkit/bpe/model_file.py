@@ -70,12 +70,20 @@ def _pairs(doc: dict[str, object], key: str, where: str) -> tuple[list[bytes], l
 
 
 def tokenizer_from_dict(
-    doc: dict[str, object], where: str, *, require_hash: bool = False, trust_hash: bool = False
+    doc: dict[str, object],
+    where: str,
+    *,
+    require_hash: bool = False,
+    trust_hash: bool = False,
+    lists: dict[str, tuple[list[bytes], list[int]]] | None = None,
 ) -> Tokenizer:
     """Rebuild a tokenizer from its canonical dict, checking format, version and hash.
 
     ``trust_hash``: take the stored hash without recomputing it (only for bytes already
-    known to be good, e.g. a file whose own sha256 was checked).
+    known to be good, e.g. a file whose own sha256 was checked). ``lists``: the ``tokens``
+    and ``added`` lists as ``(token bytes, ids)``, already read and checked by the compiled
+    scanner (:func:`alignkit.bpe.loaders._model_scan.model_doc`); ``doc`` then holds
+    placeholders under those keys.
     """
     if doc.get("format") != FORMAT:
         raise TokenizerFileError(f"{where}: not an alignkit tokenizer file (format {doc.get('format')!r})")
@@ -94,8 +102,12 @@ def tokenizer_from_dict(
     if not isinstance(pattern, str) or not (normalizer is None or isinstance(normalizer, str)):
         raise TokenizerFileError(f"{where}: 'pattern' must be a string and 'normalizer' a string or null")
     name = doc.get("name")
-    tokens, ids = _pairs(doc, "tokens", where)
-    added_tokens, added_ids = _pairs(doc, "added", where)
+    if lists is None:
+        tokens, ids = _pairs(doc, "tokens", where)
+        added_tokens, added_ids = _pairs(doc, "added", where)
+    else:
+        tokens, ids = lists["tokens"]
+        added_tokens, added_ids = lists["added"]
     added = dict(zip(added_ids, added_tokens))
     tok = Tokenizer.__new__(Tokenizer)
     tok._setup(
@@ -126,10 +138,17 @@ def load_model_file(path: str | Path, *, file_sha256: str | None = None) -> Toke
         >>> load_model_file("tok.json.gz").encode("hi")  # doctest: +SKIP
         [5303]
     """
+    from alignkit.bpe.loaders import _model_scan
+
     data = read_bytes(path)
     known = file_sha256 is not None and hashlib.sha256(data).hexdigest() == file_sha256
-    doc = expect_dict(parse_json(data, path), str(path))
-    tok = tokenizer_from_dict(doc, str(path), require_hash=True, trust_hash=known)
+    scanned = _model_scan.model_doc(data) if _model_scan.NATIVE else None
+    if scanned is not None:  # compiled: token lists read straight from the bytes
+        doc, lists = scanned
+        tok = tokenizer_from_dict(doc, str(path), require_hash=True, trust_hash=known, lists=lists)
+    else:  # pure build, or a file the scanner steps aside from: json.loads names any fault
+        doc = expect_dict(parse_json(data, path), str(path))
+        tok = tokenizer_from_dict(doc, str(path), require_hash=True, trust_hash=known)
     tok.source = str(Path(path).resolve())
     return tok
 

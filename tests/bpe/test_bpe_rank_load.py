@@ -180,3 +180,28 @@ def test_a_long_text_read_in_place_ends_like_the_reference(small_core_ranks: dic
     assert len(text.encode()) >= _core._IN_PLACE_MIN
     assert core.encode_ordinary(text) == want
     assert core.encode_ordinary(text) == want  # warm: cached pieces
+
+
+def test_model_file_loads_through_the_scanner_as_through_json(tmp_path: Path) -> None:
+    """load_model_file reads the token lists with the compiled scanner where it runs compiled:
+    the same tokenizer as the json.loads path (saved files and the bundled GPT-2)."""
+    from alignkit.bpe._fileio import expect_dict, parse_json, read_bytes
+    from alignkit.bpe.loaders import _model_scan
+    from alignkit.bpe.loaders import load_tokenizer
+    from alignkit.bpe.model_file import load_model_file, tokenizer_from_dict
+
+    ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b" th": 257}
+    saved = tmp_path / "t.json.gz"
+    Tokenizer.from_ranks(ranks, {"<|end|>": 300}, added={290: b"\xff\xfe"}, name="t").save(saved)
+    from importlib import resources
+
+    with resources.as_file(resources.files("alignkit.bpe").joinpath("data", "gpt2.alignkit.json.gz")) as real:
+        bundled_path = Path(real)
+        cases = ((saved, load_model_file(saved)), (bundled_path, load_model_file(bundled_path)))
+        for path, tok in cases:
+            data = read_bytes(path)
+            assert (_model_scan.model_doc(data) is not None) or not _model_scan.NATIVE
+            general = tokenizer_from_dict(expect_dict(parse_json(data, path), str(path)), str(path), require_hash=True)
+            assert tok.hash == general.hash and tok.to_dict() == general.to_dict()
+            assert tok.encode("ab the<|end|>") == general.encode("ab the<|end|>")
+    assert load_tokenizer().hash == cases[1][1].hash
