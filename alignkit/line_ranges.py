@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start
-from alignkit.io.whole_file import read_plain
+from alignkit.io.whole_file import read_plain, split_lines
 from alignkit.worker import Chunk, ChunkResult, process_chunk
 
 #: Files larger than this are streamed (the limit :func:`~alignkit.io.whole_file.read_whole` uses).
@@ -176,18 +176,6 @@ def read_range_lines(r: LineRange) -> list[bytes]:
     finally:
         os.close(fd)
     return split_lines(data)
-
-
-def split_lines(data: bytes) -> list[bytes]:
-    """The lines of a range's bytes: split on ``\n``, one ``\r`` before it dropped."""
-    lines = data.split(b"\n")
-    if data.endswith(b"\n"):
-        lines.pop()
-    if b"\r" in data:
-        for k in range(len(lines)):
-            if lines[k].endswith(b"\r"):
-                lines[k] = lines[k][:-1]
-    return lines
 
 
 def process_line_range(r: LineRange, fd: int = -1) -> list[ChunkResult]:

@@ -52,16 +52,7 @@ def read_whole(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_L
         return None
     body = first_line_start(data, name)
     digest = hashlib.sha256(data).hexdigest()
-    ends = not data or data.endswith(b"\n")
-    lines = body.split(b"\n")
-    if ends:
-        lines.pop()  # the empty piece after the last "\n" (or of an empty file)
-    if b"\r" in body:
-        for k in range(len(lines)):
-            line = lines[k]
-            if line.endswith(b"\r"):
-                lines[k] = line[:-1]
-    return WholeFile(lines, digest, len(data))
+    return WholeFile(split_lines(body) if data else [], digest, len(data))
 
 
 def read_plain(path: str | os.PathLike[str], limit: int) -> bytes | None:
@@ -130,7 +121,7 @@ class LineBlocks:
                 cut = data.rfind(b"\n") + 1
                 rest = data[cut:]
                 if cut:
-                    yield _split_lines(data if cut == len(data) else data[:cut])
+                    yield split_lines(data if cut == len(data) else data[:cut])
         finally:
             os.close(self.fd)
         self.size = at
@@ -141,10 +132,17 @@ class LineBlocks:
             yield [rest[:-1] if rest.endswith(b"\r") else rest]
 
 
-def _split_lines(data: bytes) -> list[bytes]:
-    """The lines of ``data`` (which ends with ``\\n``), line endings removed."""
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of ``data``: split on ``\\n``, one ``\\r`` before it dropped, a last line
+    without ``\\n`` kept, no empty line after a final ``\\n`` (empty ``data`` is one empty
+    line: a range or file that is only a byte-order mark).
+
+        >>> split_lines(b'{"a": 1}\\r\\n{"b": 2}')
+        [b'{"a": 1}', b'{"b": 2}']
+    """
     lines = data.split(b"\n")
-    lines.pop()
+    if data.endswith(b"\n"):
+        lines.pop()  # the empty piece after the last "\n"
     if b"\r" in data:
         for k in range(len(lines)):
             if lines[k].endswith(b"\r"):
