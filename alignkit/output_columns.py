@@ -34,8 +34,9 @@ def columns_for(
 ) -> tuple[list[Column | ChunkedColumn], dict[str, object] | None]:
     """The output columns of the encoded chunks, packed when ``config.pack``; and the packing report.
 
-    Unpacked columns stay in their chunks (:class:`~alignkit.io.chunked.ChunkedColumn`): the
-    Arrow writer builds its batches from them without joining whole columns first.
+    Unpacked columns stay in their chunks (:class:`~alignkit.io.chunked.ChunkedColumn`), joined
+    by the writer of the format; packed columns are whole, and the Arrow writer takes each as
+    one piece (:func:`~alignkit.io.arrow_stream.write_arrow`).
     """
     import numpy as np
 

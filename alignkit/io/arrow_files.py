@@ -2,9 +2,10 @@
 
 ``data-00000-of-00001.arrow`` (an Arrow IPC stream of ``list<dtype>`` columns in record
 batches of :data:`~alignkit.io.chunked.BATCH_ROWS` rows), ``dataset_info.json`` and
-``state.json``. Whole columns (:class:`~alignkit.io.writers.Column`) go through a
-``pyarrow.Table``; the pipeline's chunked columns are written batch by batch
-(:mod:`alignkit.io.chunked`), with the same bytes.
+``state.json``. One writer writes the Arrow file, batch by batch:
+:class:`~alignkit.io.arrow_stream.ArrowStream` (the pipeline's results as they arrive, and
+whole columns through :func:`~alignkit.io.arrow_stream.write_arrow`). This module holds
+what it shares with the Parquet writer: the schema, :func:`arrow_table` and the metadata files.
 
     >>> ARROW_FILE
     'data-00000-of-00001.arrow'
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from alignkit.errors import OutputError
-from alignkit.io.chunked import BATCH_ROWS, ChunkedColumn
+from alignkit.io.chunked import ChunkedColumn
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,36 +76,6 @@ def _np_dtype(name: str) -> object:
     import numpy as np
 
     return np.dtype(name)
-
-
-def write_arrow(out: AtomicOutputDir, columns: list[Column], table: object) -> None:
-    import pyarrow as pa
-
-    assert isinstance(table, pa.Table)
-    target = out.open_hashed(ARROW_FILE)  # hashed while written: no re-read to hash it
-    with pa.PythonFile(target, mode="w") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-                writer.write_batch(batch)
-    target.close()
-    write_arrow_meta(out, columns)
-
-
-def write_arrow_chunked(out: AtomicOutputDir, columns: list[ChunkedColumn]) -> None:
-    from alignkit.io.chunked import write_arrow_stream
-
-    target = out.open_hashed(ARROW_FILE)
-    write_arrow_stream(target, columns, arrow_schema(columns))
-    target.close()
-    write_arrow_meta(out, columns)
-
-
-def as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
-    import numpy as np
-
-    if isinstance(column, ChunkedColumn):
-        return column
-    return ChunkedColumn(column.name, column.dtype, [(column.values, np.diff(column.offsets))])
 
 
 def write_arrow_meta(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:

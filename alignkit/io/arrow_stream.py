@@ -6,9 +6,12 @@
 writes up to 64 bytes of the values after a batch along with it (see
 :meth:`~alignkit.io.chunked.BatchCursor.settled`), so a batch waits until that much follows
 it, or until the end. The file is hashed as it is written, and the pieces already written
-are dropped. The bytes equal :func:`~alignkit.io.arrow_files.write_arrow_chunked` of the
-whole columns (and so the ``Table`` path); a run writes its output while later chunks are
-still being encoded instead of all of it after the last one.
+are dropped. A run writes its output while later chunks are still being encoded instead
+of all of it after the last one. It is alignkit's one Arrow writer: whole columns
+(``--pack``, :func:`~alignkit.io.writers.write_columns`) go through it too, as one piece
+each (:func:`write_arrow`). The bytes are those of a ``pyarrow.Table`` of the joined
+columns written batch by batch (``Table.to_batches(max_chunksize=BATCH_ROWS)``), zero rows
+included (the schema alone), however the rows arrive.
 
     >>> import numpy as np, pathlib, tempfile
     >>> from alignkit.io.atomic import AtomicOutputDir
@@ -22,16 +25,44 @@ still being encoded instead of all of it after the last one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from alignkit.errors import OutputError
 from alignkit.io import chunked
 from alignkit.io.arrow_files import ARROW_FILE, arrow_schema, write_arrow_meta
-from alignkit.io.chunked import BATCH_ROWS, BatchCursor, ChunkedColumn
+from alignkit.io.chunked import BATCH_ROWS, BatchCursor, ChunkedColumn, as_chunked
 
 if TYPE_CHECKING:
     from alignkit.io.atomic import AtomicOutputDir
     from alignkit.io.hashed_file import HashedFile
+    from alignkit.io.writers import Column
+
+
+def write_arrow(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:
+    """Write whole ``columns`` (of equal row counts) as the Arrow file and its metadata files.
+
+    Each column's pieces (a whole column: one piece) are handed to an :class:`ArrowStream`,
+    then it is closed; the columns themselves are left as they are.
+
+        >>> import pathlib, tempfile
+        >>> from alignkit.io.atomic import AtomicOutputDir
+        >>> from alignkit.io.writers import Column
+        >>> with AtomicOutputDir(pathlib.Path(tempfile.mkdtemp()) / "o") as out:
+        ...     write_arrow(out, [Column("role_ids", "uint8", [[1, 2], [3]])])
+        ...     sorted(out.files)
+        ['data-00000-of-00001.arrow', 'dataset_info.json', 'state.json']
+
+    Raises:
+        OutputError: a column too large for Arrow's 32-bit list offsets, or row counts that differ.
+    """
+    stream = ArrowStream(out, [(c.name, c.dtype) for c in columns])
+    for target, column in zip(stream.columns, columns):
+        source = as_chunked(column)
+        for values, lengths in zip(source.values, source.lengths):
+            target.add(values, lengths)
+    stream.check()
+    stream.close()
 
 
 class ArrowStream:
@@ -63,6 +94,16 @@ class ArrowStream:
             raise OutputError(f"{len(pieces)} pieces for {len(self.columns)} columns")
         for column, (values, lengths) in zip(self.columns, pieces):
             column.add(values, lengths)
+        self.check()
+        self._drain(final=False)
+
+    def check(self) -> None:
+        """Refuse columns of different row counts, or too large for one Arrow file.
+
+        Raises:
+            OutputError: what is wrong, and what to do.
+        """
+        for column in self.columns:
             if column.size >= chunked._INT32_LIMIT:
                 raise OutputError(
                     f"column {column.name!r} has {column.size} values, too many for one Arrow"
@@ -71,19 +112,15 @@ class ArrowStream:
         rows = {len(c) for c in self.columns}
         if len(rows) > 1:
             raise OutputError(f"columns of different row counts: {sorted(rows)}")
-        self._drain(final=False)
 
     def close(self) -> list[ChunkedColumn]:
         """Write the remaining rows, close the file (fsync, sha256) and write the metadata files.
 
         Returns the columns (their names, dtypes and row counts; the values are released).
         """
-        if not self.columns or not len(self.columns[0]):
-            from alignkit.io.writers import write_columns
-
-            write_columns(self.out, self.columns, "arrow")  # no rows: the whole-table path
-            return self.columns
         self._drain(final=True)
+        if self._writer is None:  # no rows: the schema alone (a Table of no rows has no batch)
+            self._open()
         self._writer.close()
         self._file.close()
         assert self._target is not None
@@ -106,12 +143,18 @@ class ArrowStream:
             if not final and (count < BATCH_ROWS or not all(c.settled(count) for c in self.cursors)):
                 return
             if self._writer is None:  # (after any fork: a worker never needs pyarrow)
-                self.schema = arrow_schema(self.columns)
-                self._target = self.out.open_hashed(ARROW_FILE)
-                self._file = pa.PythonFile(self._target, mode="w")
-                self._writer = pa.ipc.new_stream(self._file, self.schema)
+                self._open()
             arrays = [cursor.take(count) for cursor in self.cursors]
             self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
             for cursor in self.cursors:
                 cursor.release()
             self.written += count
+
+    def _open(self) -> None:
+        """Open the hashed file and the IPC stream writer (writes the schema)."""
+        import pyarrow as pa
+
+        self.schema = arrow_schema(self.columns)
+        self._target = self.out.open_hashed(ARROW_FILE)
+        self._file = pa.PythonFile(self._target, mode="w")
+        self._writer = pa.ipc.new_stream(self._file, self.schema)

@@ -2,14 +2,14 @@
 
 The pipeline encodes its input in chunks of lines; each chunk hands back, per column,
 its flat ``values`` and per-row ``lengths``. A :class:`ChunkedColumn` keeps those
-pieces as they are. The Arrow writer (:func:`write_arrow_stream`) then builds each
-record batch of :data:`BATCH_ROWS` rows from the pieces that hold its rows, in small
-buffers reused from batch to batch, instead of first copying every chunk into whole
-columns (25 MB of fresh memory for the tokenize benchmark's 12,645 conversations, each
-page faulted in once) and slicing those. The bytes are the same: a batch of a whole
-column's slice and a batch built from the same rows are written identically (tested
-against :func:`alignkit.io.arrow_files.arrow_table`'s path). Other formats join the pieces
-(:meth:`ChunkedColumn.joined`).
+pieces as they are. The Arrow writer (:class:`~alignkit.io.arrow_stream.ArrowStream`)
+reads them with a :class:`BatchCursor`, which builds each record batch of
+:data:`BATCH_ROWS` rows from the pieces that hold its rows, in small buffers reused from
+batch to batch, instead of first copying every chunk into whole columns (25 MB of fresh
+memory for the tokenize benchmark's 12,645 conversations, each page faulted in once) and
+slicing those. The bytes are those of a ``pyarrow.Table`` of the joined columns cut by
+``Table.to_batches`` (tested against exactly that). Other formats join the pieces
+(:meth:`ChunkedColumn.joined`); whole columns become one piece each (:func:`as_chunked`).
 
     >>> import numpy as np
     >>> col = ChunkedColumn("role_ids", "uint8", [(np.array([1, 2, 3], dtype=np.uint8), np.array([2, 1])),
@@ -86,28 +86,18 @@ class ChunkedColumn:
         return Column.from_flat(self.name, self.dtype, values, lengths)
 
 
-def write_arrow_stream(sink: object, columns: list[ChunkedColumn], schema: Any) -> None:
-    """Write ``columns`` to ``sink`` (a binary file object) as an Arrow IPC stream of ``schema``, in batches of
-    :data:`BATCH_ROWS` rows, each built from the pieces holding its rows.
+def as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
+    """``column`` as a :class:`ChunkedColumn`: itself, or a whole column as one piece.
 
-    Raises:
-        OutputError: a column too large for Arrow's 32-bit list offsets.
+        >>> from alignkit.io.writers import Column
+        >>> as_chunked(Column("labels", "int32", [[1, 2], [3]])).lengths[0].tolist()
+        [2, 1]
     """
-    import pyarrow as pa
+    import numpy as np
 
-    for column in columns:
-        if column.total() >= _INT32_LIMIT:
-            raise OutputError(
-                f"column {column.name!r} has {column.total()} values, too many for one Arrow"
-                " file; use --format npy, or split the input"
-            )
-    rows = len(columns[0]) if columns else 0
-    cursors = [BatchCursor(c) for c in columns]
-    with pa.PythonFile(sink, mode="w") as stream, pa.ipc.new_stream(stream, schema) as writer:
-        for start in range(0, rows, BATCH_ROWS):
-            count = min(BATCH_ROWS, rows - start)
-            arrays = [cursor.take(count) for cursor in cursors]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    if isinstance(column, ChunkedColumn):
+        return column
+    return ChunkedColumn(column.name, column.dtype, [(column.values, np.diff(column.offsets))])
 
 
 class BatchCursor:

@@ -211,18 +211,18 @@ def flat_values(column: Column) -> tuple[npt.NDArray[np.generic], npt.NDArray[np
 def write_columns(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn], fmt: str) -> None:
     """Write ``columns`` into ``out`` in format ``fmt`` (one of :data:`FORMATS`).
 
-    Arrow output of :class:`~alignkit.io.chunked.ChunkedColumn` columns is written batch by
-    batch from their pieces (same bytes); every other case joins them first.
+    Arrow output is written batch by batch from the columns' pieces
+    (:func:`~alignkit.io.arrow_stream.write_arrow`); every other format joins them first.
     """
     if fmt not in FORMATS:
         raise OutputError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
     n_rows = {len(c) for c in columns}
     if len(n_rows) > 1:
         raise OutputError(f"columns of different row counts: {sorted(n_rows)}")
-    from alignkit.io import arrow_files
+    if fmt == "arrow":
+        from alignkit.io.arrow_stream import write_arrow
 
-    if fmt == "arrow" and n_rows != {0} and any(isinstance(c, ChunkedColumn) for c in columns):
-        arrow_files.write_arrow_chunked(out, [arrow_files.as_chunked(c) for c in columns])
+        write_arrow(out, columns)
         return
     joined = [c.joined() if isinstance(c, ChunkedColumn) else c for c in columns]
     if fmt == "npy":
@@ -230,14 +230,12 @@ def write_columns(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn
     elif fmt == "jsonl":
         _write_jsonl(out, joined)
     else:
-        table = arrow_files.arrow_table(joined)
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+        import pyarrow.parquet as pq
 
-            pq.write_table(table, out.file("data.parquet"))
-            out.seal("data.parquet")
-        else:
-            arrow_files.write_arrow(out, joined, table)
+        from alignkit.io.arrow_files import arrow_table
+
+        pq.write_table(arrow_table(joined), out.file("data.parquet"))
+        out.seal("data.parquet")
 
 
 def _write_npy(out: AtomicOutputDir, columns: list[Column]) -> None:

@@ -1,4 +1,5 @@
-"""Arrow written while pieces arrive: the same bytes as whole columns, whatever the pieces."""
+"""Arrow written while pieces arrive: the bytes of pyarrow's own Table of the whole columns
+(the reference in ``_arrow_reference``), whatever the pieces."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from _arrow_reference import assert_reference
 from hypothesis import strategies as st
 
 import alignkit.io.arrow_stream
 import alignkit.io.chunked
 from alignkit.errors import OutputError
-from alignkit.io.arrow_stream import ArrowStream
+from alignkit.io.arrow_stream import ArrowStream, write_arrow
 from alignkit.io.atomic import AtomicOutputDir
-from alignkit.io.chunked import BATCH_ROWS
+from alignkit.io.chunked import BATCH_ROWS, ChunkedColumn
 from alignkit.io.writers import Column, write_columns
 
 DTYPES = ["uint8", "uint16", "int32", "uint32", "int64"]
@@ -43,7 +45,8 @@ def _commit(out: AtomicOutputDir) -> None:
 def test_stream_equals_whole_columns(tmp_path_factory: pytest.TempPathFactory, rows: int, cuts: list[int],
                                      dtypes: list[str], max_len: int, seed: int) -> None:
     """Pieces of every size (empty ones, rows without values, batches across pieces, the
-    values pyarrow writes after a slice) added one at a time give the bytes of whole columns."""
+    values pyarrow writes after a slice) added one at a time give the bytes of whole columns
+    written from a pyarrow Table; whole columns through write_columns give the same folder."""
     rng = np.random.default_rng(seed)
     bounds = [0, *sorted(min(c, rows) for c in cuts), rows]
     lengths = [rng.integers(0, max_len + 1, size=rows).astype(np.int64) for _ in dtypes]
@@ -63,6 +66,8 @@ def test_stream_equals_whole_columns(tmp_path_factory: pytest.TempPathFactory, r
     with AtomicOutputDir(base / "whole") as out:
         write_columns(out, [Column.from_flat(n, d, v, k) for (n, d), v, k in zip(names, values, lengths)], "arrow")
         _commit(out)
+    whole = [Column.from_flat(n, d, v, k) for (n, d), v, k in zip(names, values, lengths)]
+    assert_reference(base / "stream", whole)
     assert _tree(base / "stream") == _tree(base / "whole")
 
 
@@ -82,7 +87,30 @@ def test_a_batch_waits_for_the_values_pyarrow_writes_after_it(tmp_path: Path, dt
     with AtomicOutputDir(tmp_path / "b") as out:
         write_columns(out, [Column.from_flat("c", dtype, values, lengths)], "arrow")
         _commit(out)
+    assert_reference(tmp_path / "a", [Column.from_flat("c", dtype, values, lengths)])
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+
+
+@pytest.mark.parametrize("names", [[], [("input_ids", "uint16"), ("labels", "int32")]])
+def test_no_rows_is_the_schema_alone(tmp_path: Path, names: list[tuple[str, str]]) -> None:
+    """No rows (or no columns): the stream of a Table of no rows, which has no batch."""
+    with AtomicOutputDir(tmp_path / "o") as out:
+        stream = ArrowStream(out, names)
+        stream.add([(np.zeros(0, dtype=d), np.zeros(0, dtype=np.int64)) for _, d in names])
+        assert stream.written == 0
+        stream.close()
+        _commit(out)
+    assert_reference(tmp_path / "o", [Column(n, d, []) for n, d in names])
+
+
+def test_write_arrow_leaves_the_columns_as_they_are(tmp_path: Path) -> None:
+    """Whole columns go through a stream of their own: the caller's pieces are not released."""
+    col = ChunkedColumn("input_ids", "uint16", [(np.arange(3000, dtype=np.uint16), np.full(1500, 2))] * 2)
+    with AtomicOutputDir(tmp_path / "o") as out:
+        write_arrow(out, [col])
+        _commit(out)
+    assert [len(v) for v in col.values] == [3000, 3000]
+    assert_reference(tmp_path / "o", [col.joined()])
 
 
 def test_batches_are_written_before_the_end_and_pieces_released(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from _arrow_reference import assert_reference
 from hypothesis import strategies as st
 
 import alignkit.io.arrow_files
@@ -60,13 +61,14 @@ def test_arrow_from_chunks_equals_arrow_from_joined_columns(
     tmp_path_factory: pytest.TempPathFactory, rows: int, cuts: list[int], dtypes: list[str], max_len: int, seed: int
 ) -> None:
     """Batch by batch from the pieces (views, copies, the trailing values pyarrow writes along
-    with a slice) gives the bytes of whole columns cut by ``Table.to_batches``."""
+    with a slice) gives the bytes of a pyarrow Table of the whole columns cut by ``Table.to_batches``."""
     rng = np.random.default_rng(seed)
     pieces = {f"c{k}_{d}": (d, _pieces(rng, d, rows, cuts, max_len)) for k, d in enumerate(dtypes)}
     chunked = [ChunkedColumn(name, d, p) for name, (d, p) in pieces.items()]
     joined = [_joined(name, d, p) for name, (d, p) in pieces.items()]
     base = tmp_path_factory.mktemp("arrow")
     assert _tree(base / "chunked", chunked, "arrow") == _tree(base / "joined", joined, "arrow")
+    assert_reference(base / "chunked", joined)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
