@@ -243,6 +243,13 @@ def test_common_encodings_take_the_scanner_path() -> None:
         b'{"model": {"vocab": {"a": 0}, "merges": []}} {}',
         b'{"model": {"vocab": {"a": 0}, "merges": []}, "model": {}}',
         b'{"model": {"vocab": {"a": 0}, "vocab": {"a": 0}, "merges": []}}',
+        b'{"model": {"vocab": {"a": 0}, "merges": [], "merges": []}}',
+        b'{"model": {"merges": [], "vocab": {"a": 0}, "x": [1, 2], "vocab": {}}}',
+        b'{"model": {}}',
+        b"{}",
+        b'{"x": 1}',
+        b'{"model": {"vocab": {"a": 0}, "merges": []} "x": 1}',
+        b'{"model": {"vocab": {"a": 0} "merges": []}}',
         b'{"mod\\u0065l": {"vocab": {"a": 0}, "merges": []}}',
         b'{"model": {"vocab": {"a": 0}, "merges": []}',
         b'{"model": {"vocab": {"a": 0,}, "merges": []}}',
@@ -257,6 +264,33 @@ def test_common_encodings_take_the_scanner_path() -> None:
 )
 def test_scanner_steps_aside(text: bytes) -> None:
     assert hf_json.scan_json(text) is None
+
+
+def test_cursor_object_walk() -> None:
+    """Cursor.enter / member / member_end: which wanted key, where its value lies, repeats refused."""
+    from alignkit.bpe.loaders._json_cursor import Cursor
+
+    data = b'{ "x": [1, {"a": 2}], "b" : [3], "a": {}, "\\u0061": 0}'
+    cur, spans, seen = Cursor(data), [-1, -1, -1, -1], []
+    more = cur.enter(data, 125)
+    while more > 0:
+        which = cur.member(data, b"a", b"b", spans)
+        if which > 0:
+            seen.append(which)
+            assert cur.skip()
+        more = cur.member_end(data, which, spans)
+        if which < 0:
+            break
+    assert seen == [2, 1] and which == -1  # an escaped key: step aside
+    assert data[spans[2] : spans[3]] == b"[3]" and data[spans[0] : spans[1]] == b"{}"
+    twice = b'{"a": 1, "a": 2}'
+    cur, spans = Cursor(twice), [-1, -1, -1, -1]
+    assert cur.enter(twice, 125) == 1 and cur.member(twice, b"a", b"a", spans) == 1
+    assert cur.skip() and cur.member_end(twice, 1, spans) == 1
+    assert cur.member(twice, b"a", b"a", spans) == -1  # a wanted key seen again
+    empty = b"[ ]"
+    cur = Cursor(empty)
+    assert cur.enter(empty, 93) == 0 and cur.pos == 3
 
 
 def test_vocab_and_merges_text_scanners() -> None:

@@ -187,6 +187,51 @@ class Cursor:
             return 0
         return -1
 
+    def enter(self, data: bytes, close: i64) -> i64:
+        """At an array's ``[`` or an object's ``{``: pass it; 0 when ``close`` follows at once
+        (passed too: the value is empty), else 1 (at the first item, past whitespace).
+
+        Then read items while :meth:`next_item` answers 1; a well-formed value ends on 0.
+        """
+        self.pos += 1
+        if self.ws(data) == close:
+            self.pos += 1
+            return 0
+        return 1
+
+    def member(self, data: bytes, first: bytes, second: bytes, spans: list[int]) -> i64:
+        """Read the key of an object member at ``pos``: which of two wanted keys it is.
+
+        1 (``first``) or 2 (``second``), seen for the first time: then at its value, whose
+        start is recorded in ``spans[0]`` or ``spans[2]`` (``-1`` while not seen); the
+        caller reads the value and ends the member with :meth:`member_end`. 0: another
+        key, its value skipped. -1: not a key, a key with an escape, a wanted key seen
+        again, or a value that cannot be skipped. To want one key, pass it twice.
+        """
+        if self.ws(data) != QUOTE:
+            return -1
+        key = self.key()
+        if key is None:
+            return -1
+        if key == first:
+            which: i64 = 1
+        elif key == second:
+            which = 2
+        else:
+            return 0 if self.skip() else -1
+        slot = 2 * which - 2
+        if spans[slot] >= 0:
+            return -1
+        spans[slot] = self.pos
+        return which
+
+    def member_end(self, data: bytes, which: i64, spans: list[int]) -> i64:
+        """After the value of a member (``which`` from :meth:`member`): its end recorded for a
+        wanted key (``spans[1]`` or ``spans[3]``); then :meth:`next_item` of the object."""
+        if which > 0:
+            spans[2 * which - 1] = self.pos
+        return self.next_item(data, 125)
+
     def key(self) -> bytes | None:
         """The raw bytes of the object key at ``pos`` (past its ``:``); None if it has an escape."""
         data = self.data

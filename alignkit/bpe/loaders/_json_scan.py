@@ -100,11 +100,8 @@ class Scanned:
 def _vocab(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
     """The ``{"token": id, ...}`` object at ``pos`` (its ``{``), into ``tokens``/``ids`` in file order."""
     data = cur.data
-    cur.pos += 1
-    if cur.ws(data) == 125:
-        cur.pos += 1
-        return True
-    while True:
+    more = cur.enter(data, 125)
+    while more > 0:
         if cur.ws(data) != QUOTE:
             return False
         token = cur.token(data)
@@ -123,20 +120,14 @@ def _vocab(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
             cur.increasing = False
         cur.last = tid
         more = cur.next_item(data, 125)
-        if more < 0:
-            return False
-        if more == 0:
-            return True
+    return more == 0
 
 
 def _merge_list(cur: Cursor) -> bool:
     """The merges array at ``pos`` (its ``[``): items ``"a b"`` or ``["a", "b"]``, parts non-empty."""
     data = cur.data
-    cur.pos += 1
-    if cur.ws(data) == 93:
-        cur.pos += 1
-        return True
-    while True:
+    more = cur.enter(data, 93)
+    while more > 0:
         start = len(cur.joined)
         c = cur.ws(data)
         if c == QUOTE:
@@ -158,10 +149,7 @@ def _merge_list(cur: Cursor) -> bool:
         cur.splits = append(cur.splits, split)
         cur.ends = append(cur.ends, len(cur.joined))
         more = cur.next_item(data, 93)
-        if more < 0:
-            return False
-        if more == 0:
-            return True
+    return more == 0
 
 
 def _merge_lines(cur: Cursor) -> bool:
@@ -205,32 +193,19 @@ def _merges(cur: Cursor) -> Merges:
 def _model(cur: Cursor, tokens: list[bytes], ids: list[int], spans: list[int]) -> bool:
     """The ``model`` object at ``pos``: its ``vocab`` and ``merges`` read, the rest skipped."""
     data = cur.data
-    cur.pos += 1
-    if cur.ws(data) == 125:
-        cur.pos += 1
-        return True
-    while True:
-        if cur.ws(data) != QUOTE:
-            return False
-        key = cur.key()
-        if key is None:
-            return False
-        start = cur.pos
-        if key == b"vocab":
-            if spans[0] >= 0 or cur.ws(data) != 123 or not _vocab(cur, tokens, ids):
+    more = cur.enter(data, 125)
+    while more > 0:
+        which = cur.member(data, b"vocab", b"merges", spans)
+        if which == 1:
+            if cur.ws(data) != 123 or not _vocab(cur, tokens, ids):
                 return False
-            spans[0], spans[1] = start, cur.pos
-        elif key == b"merges":
-            if spans[2] >= 0 or cur.ws(data) != 91 or not _merge_list(cur):
+        elif which == 2:
+            if cur.ws(data) != 91 or not _merge_list(cur):
                 return False
-            spans[2], spans[3] = start, cur.pos
-        elif not cur.skip():
+        elif which < 0:
             return False
-        more = cur.next_item(data, 125)
-        if more < 0:
-            return False
-        if more == 0:
-            return True
+        more = cur.member_end(data, which, spans)
+    return more == 0
 
 
 def scan_tokenizer_json(data: bytes) -> Scanned | None:
@@ -245,29 +220,17 @@ def scan_tokenizer_json(data: bytes) -> Scanned | None:
     tokens: list[bytes] = []
     ids: list[int] = []
     spans = [-1, -1, -1, -1]
-    if cur.ws(data) != 123:
+    model = [-1, -1, -1, -1]  # where the model object lies (wanted once: its key passed twice)
+    if cur.ws(data) != 123 or cur.enter(data, 125) != 1:
         return None
-    cur.pos += 1
-    seen_model = False
-    if cur.ws(data) == 125:
+    more: i64 = 1
+    while more > 0:
+        which = cur.member(data, b"model", b"model", model)
+        if which < 0 or (which == 1 and (cur.ws(data) != 123 or not _model(cur, tokens, ids, spans))):
+            return None
+        more = cur.member_end(data, which, model)
+    if more < 0:
         return None
-    while True:
-        if cur.ws(data) != QUOTE:
-            return None
-        key = cur.key()
-        if key is None:
-            return None
-        if key == b"model":
-            if seen_model or cur.ws(data) != 123 or not _model(cur, tokens, ids, spans):
-                return None
-            seen_model = True
-        elif not cur.skip():
-            return None
-        more = cur.next_item(data, 125)
-        if more < 0:
-            return None
-        if more == 0:
-            break
     if cur.ws(data) != -1 or spans[0] < 0 or spans[2] < 0:
         return None
     return Scanned(tokens, ids, cur.increasing, _merges(cur), spans)

@@ -82,12 +82,9 @@ def _base64(data: bytes, start: i64, end: i64, out: BytesWriter) -> bool:
 def _pairs(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
     """The ``[["<base64>", id], ...]`` array at ``pos`` (its ``[``) into ``tokens``/``ids``."""
     data = cur.data
-    cur.pos += 1
-    if cur.ws(data) == 93:
-        cur.pos += 1
-        return True
     out = cur.out
-    while True:
+    more = cur.enter(data, 93)
+    while more > 0:
         if cur.ws(data) != 91:
             return False
         cur.pos += 1
@@ -109,10 +106,7 @@ def _pairs(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
         tokens.append(out.getvalue())
         ids.append(tid)
         more = cur.next_item(data, 93)
-        if more < 0:
-            return False
-        if more == 0:
-            return True
+    return more == 0
 
 
 def scan_model_tokens(data: bytes) -> tuple[list[bytes], list[int], list[bytes], list[int], list[int]] | None:
@@ -131,33 +125,22 @@ def scan_model_tokens(data: bytes) -> tuple[list[bytes], list[int], list[bytes],
     added: list[bytes] = []
     added_ids: list[int] = []
     spans = [-1, -1, -1, -1]
-    if cur.ws(data) != 123:
+    if cur.ws(data) != 123 or cur.enter(data, 125) != 1:
         return None
-    cur.pos += 1
-    if cur.ws(data) == 125:
+    more: i64 = 1
+    while more > 0:
+        which = cur.member(data, b"tokens", b"added", spans)
+        if which == 1:
+            if cur.ws(data) != 91 or not _pairs(cur, tokens, ids):
+                return None
+        elif which == 2:
+            if cur.ws(data) != 91 or not _pairs(cur, added, added_ids):
+                return None
+        elif which < 0:
+            return None
+        more = cur.member_end(data, which, spans)
+    if more < 0:
         return None
-    while True:
-        if cur.ws(data) != QUOTE:
-            return None
-        key = cur.key()
-        if key is None:
-            return None
-        start = cur.pos
-        if key == b"tokens":
-            if spans[0] >= 0 or cur.ws(data) != 91 or not _pairs(cur, tokens, ids):
-                return None
-            spans[0], spans[1] = start, cur.pos
-        elif key == b"added":
-            if spans[2] >= 0 or cur.ws(data) != 91 or not _pairs(cur, added, added_ids):
-                return None
-            spans[2], spans[3] = start, cur.pos
-        elif not cur.skip():
-            return None
-        more = cur.next_item(data, 125)
-        if more < 0:
-            return None
-        if more == 0:
-            break
     if cur.ws(data) != -1 or spans[0] < 0 or spans[2] < 0:
         return None
     return tokens, ids, added, added_ids, spans
