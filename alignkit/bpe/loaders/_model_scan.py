@@ -130,14 +130,12 @@ def scan_model_tokens(data: bytes) -> tuple[list[bytes], list[int], list[bytes],
     more: i64 = 1
     while more > 0:
         which = cur.member(data, b"tokens", b"added", spans)
-        if which == 1:
-            if cur.ws(data) != 91 or not _pairs(cur, tokens, ids):
-                return None
-        elif which == 2:
-            if cur.ws(data) != 91 or not _pairs(cur, added, added_ids):
-                return None
-        elif which < 0:
+        if which < 0:
             return None
+        if which > 0:
+            first = which == 1
+            if cur.ws(data) != 91 or not _pairs(cur, tokens if first else added, ids if first else added_ids):
+                return None
         more = cur.member_end(data, which, spans)
     if more < 0:
         return None
