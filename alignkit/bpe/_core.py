@@ -35,9 +35,9 @@ from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
 from alignkit.bpe._decode import TokenDecoder
-from alignkit.bpe._filter import TokenFilter
+from alignkit.bpe._filter import TokenFilter, TokenIndex, token_hash
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
-from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, zeros_i32
+from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, piece_hash, zeros_i32
 from alignkit.bpe._scan import KIND_REGEX, classify, pattern_kind, piece_end
 
 if TYPE_CHECKING:  # imported when a pattern needs it (no compiled scanner): most loads never do
@@ -72,11 +72,19 @@ class BPECore:
     """
 
     def __init__(
-        self, ranks: dict[bytes, int], pattern: str, cache_size: int = _CACHE_MAX, owned: bool = False
+        self,
+        ranks: dict[bytes, int],
+        pattern: str,
+        cache_size: int = _CACHE_MAX,
+        owned: bool = False,
+        tokens: list[bytes] | None = None,
     ) -> None:
         #: token bytes -> rank (a copy of ``ranks``, or ``ranks`` itself when ``owned``: the
-        #: caller hands it over and never changes it).
-        self.ranks: dict[bytes, int] = ranks if owned else dict(ranks)
+        #: caller hands it over and never changes it); ``None`` until first asked for when the
+        #: core was made from ``tokens`` (see :attr:`ranks`).
+        self._ranks: dict[bytes, int] | None = None
+        if tokens is None:
+            self._ranks = ranks if owned else dict(ranks)
         #: most pieces the cache holds before it is emptied (0 disables it).
         self.cache_size: int = cache_size
         self.pattern: str = pattern
@@ -90,10 +98,14 @@ class BPECore:
         max_len = 0
         for k in range(65536):
             pair2[k] = NO_RANK
-        token_filter = TokenFilter(len(self.ranks))
         in_order = True  # ranks 0, 1, 2, ... in the dict's order (tiktoken files): the lists are the tables
-        tokens: list[bytes] = list(self.ranks)  # two C-level copies, then a loop over lists (no dict walk)
-        values: list[int] = list(self.ranks.values())
+        values: list[int]
+        if tokens is None:  # two C-level copies, then a loop over lists (no dict walk)
+            table = self.ranks
+            tokens = list(table)
+            values = list(table.values())
+        else:  # the tokens of ids 0..n-1: no dict at all until one is asked for
+            values = list(range(len(tokens)))
         count: i64 = len(tokens)
         at: i64 = 0
         while at < count:
@@ -110,7 +122,6 @@ class BPECore:
                 max_len = size
             if size == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
-            token_filter.add(token)
             at += 1
         unique = True
         if in_order:
@@ -124,6 +135,28 @@ class BPECore:
                     unique = False
                 decoder[rank] = token
                 id_objs[rank] = rank
+        token_filter = TokenFilter(len(tokens))
+        if unique:  # ids name bytes: the index compares in place
+            index = TokenIndex(decoder)
+            n_ids: i64 = len(decoder)
+            at = 0
+            while at < n_ids:
+                token = decoder[at]
+                if len(token) > 0:
+                    h = token_hash(token)
+                    if len(token) >= 2:
+                        token_filter.add_hash(h)
+                    if not index.add(h, at):
+                        raise ValueError(f"token {token!r} is in the table twice (id {at} and an earlier id)")
+                at += 1
+        else:
+            index = TokenIndex([], self.ranks)
+            at = 0
+            while at < count:
+                token_filter.add(tokens[at])
+                at += 1
+        #: id of a byte string by its hash, tokens compared in place (see :mod:`alignkit.bpe._filter`).
+        self.index: TokenIndex = index
         #: token bytes of each id (b"" where no token has the id).
         self.decoder: list[bytes] = decoder
         #: the rank table's own int object of each id (ids are appended without boxing).
@@ -135,14 +168,14 @@ class BPECore:
         self.pair2: vec[i32] = pair2
         byte_id = zeros_i32(256)
         for b in range(256):
-            byte_id[b] = self.ranks.get(bytes([b]), -1)
+            byte_id[b] = i32(index.find(bytes([b]) + PAD, 0, 1))
         #: id of each single byte (-1 when the byte is not a token).
         self.byte_id: vec[i32] = byte_id
         #: "certainly not a token" for byte strings, from their hash (see :mod:`alignkit.bpe._filter`).
         self.filter: TokenFilter = token_filter
         #: rank of two joined parts by their ids (see :mod:`alignkit.bpe._pairs`).
         self.pairs: PairTable = PairTable(
-            self.ranks, max_len, unique and len(decoder) < MAX_ID - 1, token_filter=token_filter
+            {}, max_len, unique and len(decoder) < MAX_ID - 1, token_filter=token_filter, index=index
         )
         #: ids of pieces of 2..64 bytes (see :mod:`alignkit.bpe._pieces`); longer ones are not cached.
         self.pieces: PieceCache = PieceCache(cache_size)
@@ -152,6 +185,16 @@ class BPECore:
         self.m_pair: vec[i32] = zeros_i32(_HEAP_MIN)
         self.m_nxt: vec[i32] = zeros_i32(_HEAP_MIN)
         self.m_prv: vec[i32] = zeros_i32(_HEAP_MIN)
+
+    @property
+    def ranks(self) -> dict[bytes, int]:
+        """token bytes -> rank (made from the token list on first use when the core was made
+        from ``tokens``: encoding never needs it)."""
+        table = self._ranks
+        if table is None:
+            table = dict(zip(self.decoder, cast("list[int]", self.id_objs)))
+            self._ranks = table
+        return table
 
     def clear_cache(self) -> None:
         """Empty the caches (results never depend on them; this only frees memory)."""
@@ -258,8 +301,8 @@ class BPECore:
                     h = pieces.hash
                     start: i64 = len(out)
                     if length <= self.max_len and self.filter.maybe_hash(h):
-                        r = self.ranks.get(padded[i:e])
-                        if r is not None:
+                        r = self.index.get(h, padded, i, length)
+                        if r >= 0:
                             out = append(out, i32(r))
                         else:
                             out = self._merge(padded, i, e, out)
@@ -277,10 +320,12 @@ class BPECore:
         ``data`` must have at least 8 bytes after ``b`` (``+ PAD``): the token filter
         and the pair table read whole words.
         """
-        if b - a <= self.max_len and (b - a < 2 or self.filter.maybe(data, a, b - a)):
-            r = self.ranks.get(data[a:b])
-            if r is not None:
-                return append(out, i32(r))
+        if b - a <= self.max_len:
+            h = piece_hash(data, a, b - a)
+            if b - a < 2 or self.filter.maybe_hash(h):
+                r = self.index.get(h, data, a, b - a)
+                if r >= 0:
+                    return append(out, i32(r))
         return self._merge(data, a, b, out)
 
     def _merge(self, data: bytes, a: i64, b: i64, out: vec[i32]) -> vec[i32]:

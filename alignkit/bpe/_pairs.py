@@ -20,8 +20,8 @@ from typing import Final, final
 from librt.vecs import vec
 from mypy_extensions import i32, i64
 
-from alignkit.bpe._filter import TokenFilter
-from alignkit.bpe._pieces import zeros_i64
+from alignkit.bpe._filter import TokenFilter, TokenIndex
+from alignkit.bpe._pieces import piece_hash, zeros_i64
 
 #: "no token": above every rank, so a merge scan never picks it.
 NO_RANK: Final = (1 << 30) - 1
@@ -56,8 +56,10 @@ class PairTable:
         enabled: bool,
         max_slots: int = _MAX_SLOTS,
         token_filter: TokenFilter | None = None,
+        index: TokenIndex | None = None,
     ) -> None:
-        self.ranks: dict[bytes, int] = ranks
+        #: the tokens looked up in place (``index``), or the rank dict where none is given.
+        self.index: TokenIndex = index if index is not None else TokenIndex([], ranks)
         #: skips the rank dict for bytes that are certainly no token (``data`` must then be padded).
         self.filter: TokenFilter | None = token_filter
         self.max_len: i64 = max_len
@@ -110,12 +112,20 @@ class PairTable:
 
     def _lookup(self, data: bytes, a: i64, b: i64) -> i32:
         f = self.filter
-        if f is not None and not f.maybe(data, a, b - a):
+        index = self.index
+        if f is None:
+            if index.fallback is not None:
+                r = index.fallback.get(data[a:b])
+                return NO_RANK if r is None else i32(r)
+            h = piece_hash(data, a, b - a)
+        else:
+            h = piece_hash(data, a, b - a)
+            if not f.maybe_hash(h):
+                return NO_RANK
+        t = index.get(h, data, a, b - a)
+        if t < 0:
             return NO_RANK
-        r = self.ranks.get(data[a:b])
-        if r is None:
-            return NO_RANK
-        return i32(r)
+        return i32(t)
 
     def _insert(self, entry: i64, h: i64) -> None:
         mask = self.mask

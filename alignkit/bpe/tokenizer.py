@@ -133,13 +133,20 @@ class Tokenizer(Persistent):
 
     @classmethod
     def _from_dense_ranks(
-        cls, ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str, name: str | None
+        cls,
+        ranks: dict[bytes, int] | list[bytes],
+        special_tokens: dict[str, int],
+        pattern: str,
+        name: str | None,
     ) -> Tokenizer:
         """A tokenizer from ranks whose values are ``0, 1, ..., n - 1`` in the dict's order.
 
         The loaders' fast path (a parsed tiktoken file): ``ranks`` is handed over, not
         copied, and the token and id lists (for saving, hashing and decode tables) are
         made from it on first use. The caller guarantees the ids; specials are checked.
+        ``ranks`` may be the list of tokens of ids 0..n-1: then no dict is built until
+        one is asked for (the core looks tokens up in its own index), and a token given
+        twice raises ``ValueError``.
         """
         self = cls.__new__(cls)
         n = len(ranks)
@@ -156,7 +163,11 @@ class Tokenizer(Persistent):
         self._added = {}
         self._specials = dict(special_tokens)
         self._n_vocab = max(n - 1, max(special_tokens.values(), default=-1)) + 1
-        self._lazy_tables(None, BPECore(ranks, pattern, owned=True))
+        if isinstance(ranks, list):
+            core = BPECore({}, pattern, tokens=ranks)
+        else:
+            core = BPECore(ranks, pattern, owned=True)
+        self._lazy_tables(None, core)
         return self
 
     @classmethod
@@ -244,7 +255,7 @@ class Tokenizer(Persistent):
         """The BPE tokens in merge-priority order (made from the rank table on first use)."""
         tokens = self._token_list
         if tokens is None:
-            tokens = self._token_list = list(self._core.ranks)
+            tokens = self._token_list = list(self._core.decoder)  # ids 0..n-1 (no _token_list only then)
         return tokens
 
     @property
@@ -252,7 +263,7 @@ class Tokenizer(Persistent):
         """The id of each of :attr:`_tokens` (made from the rank table on first use)."""
         ids = self._id_list
         if ids is None:
-            ids = self._id_list = list(self._core.ranks.values())
+            ids = self._id_list = list(range(len(self._core.decoder)))
         return ids
 
     @property
@@ -569,7 +580,7 @@ class Tokenizer(Persistent):
                 dec = self._core.decoding()
             else:  # every id's bytes, straight from the parallel lists (no id -> bytes map)
                 if self._id_list is None and not self._added:  # ids 0..n-1: the tokens, then the rest
-                    tokens = list(self._core.ranks)
+                    tokens = list(self._core.decoder)
                     tokens += [b""] * (self._n_vocab - len(tokens))
                 else:
                     tokens = [b""] * self._n_vocab

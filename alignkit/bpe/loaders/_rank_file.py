@@ -52,6 +52,30 @@ def parse_canonical(data: bytes) -> tuple[dict[bytes, int], bool] | None:
         >>> parse_canonical(b"YQ== 1\\nYg== 0\\n")
         ({b'a': 1, b'b': 0}, False)
     """
+    fast = parse_fast(data)
+    if fast is None:
+        return None
+    ranks, tokens = fast
+    if tokens is None:
+        return ranks, False
+    ranks = dict(zip(tokens, range(len(tokens))))
+    if len(ranks) != len(tokens):
+        return None  # a token twice
+    return ranks, True
+
+
+def parse_fast(data: bytes) -> tuple[dict[bytes, int], list[bytes] | None] | None:
+    """The tokens of a canonical file whose ranks are ``0, 1, 2, ...`` in file order, as a list
+    (``({}, tokens)``: no dict is built, and a token given twice is NOT detected here: the
+    core's index finds it), or the ranks of any other canonical file as a dict (``(ranks, None)``),
+    or ``None`` when the file is not canonical.
+
+    Example:
+        >>> parse_fast(b"YQ== 0\\nYg== 1\\n")
+        ({}, [b'a', b'b'])
+        >>> parse_fast(b"YQ== 1\\nYg== 0\\n")
+        ({b'a': 1, b'b': 0}, None)
+    """
     n: i64 = len(data)
     if n == 0:
         return None
@@ -102,15 +126,24 @@ def parse_canonical(data: bytes) -> tuple[dict[bytes, int], bool] | None:
         return None
     if len(raw) != 3 * (len(joined) >> 2):
         return None  # a character outside the base64 alphabet (b64decode skips those)
-    ranks: dict[bytes, int] = {}
-    seen: set[int] = set()
     count: i64 = len(fields)
     at: i64 = 0
     t: i64 = 0
+    if dense:
+        tokens: list[bytes] = [b""] * count
+        while t < count:
+            field = fields[t]
+            end: i64 = at + 3 * (field >> 4)
+            tokens[t] = raw[at : end - (field & 3)]
+            at = end
+            t += 1
+        return {}, tokens
+    ranks: dict[bytes, int] = {}
+    seen: set[int] = set()
     while t < count:
         field = fields[t]
         quads = field >> 4  # length // 4
-        end: i64 = at + 3 * quads
+        end = at + 3 * quads
         value = values[t]
         ranks[raw[at : end - (field & 3)]] = value
         if len(ranks) != t + 1:
@@ -121,4 +154,4 @@ def parse_canonical(data: bytes) -> tuple[dict[bytes, int], bool] | None:
                 return None  # a rank twice
         at = end
         t += 1
-    return ranks, dense
+    return ranks, None

@@ -97,17 +97,23 @@ def _read(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
-def _load(path: str | os.PathLike[str]) -> tuple[dict[bytes, int], bool]:
-    """The ranks of a tiktoken file, and whether they are ``0, 1, ...`` in file order."""
-    from alignkit.bpe.loaders._rank_file import parse_canonical
+def _load(path: str | os.PathLike[str]) -> tuple[dict[bytes, int], list[bytes] | None]:
+    """The ranks of a tiktoken file: ``({}, tokens)`` when they are ``0, 1, ...`` in file order
+    (no dict is built; a token given twice is found later, see :func:`_line_by_line`),
+    ``(ranks, None)`` otherwise."""
+    from alignkit.bpe.loaders._rank_file import parse_fast
 
-    fast = parse_canonical(_read(path))
+    fast = parse_fast(_read(path))
     if fast is not None:
         return fast
+    return _line_by_line(path), None
+
+
+def _line_by_line(path: str | os.PathLike[str]) -> dict[bytes, int]:
+    """The ranks from the line-by-line parser (which names the first bad line)."""
     from alignkit.bpe._fileio import read_text
 
-    ranks = parse_ranks(read_text(path), str(path))
-    return ranks, False
+    return parse_ranks(read_text(path), str(path))
 
 
 def load_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:
@@ -117,7 +123,11 @@ def load_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:
         >>> load_ranks("cl100k_base.tiktoken")[b"hello"]  # doctest: +SKIP
         15339
     """
-    return _load(path)[0]
+    ranks, tokens = _load(path)
+    if tokens is None:
+        return ranks
+    ranks = dict(zip(tokens, range(len(tokens))))
+    return ranks if len(ranks) == len(tokens) else _line_by_line(path)
 
 
 def parse_ranks(text: str, path: str) -> dict[bytes, int]:
@@ -175,19 +185,26 @@ def load_tiktoken(
         >>> tok.encode("hello world")  # doctest: +SKIP
         [24912, 2375]
     """
-    ranks, dense = _load(path)
-    key = resolve_name(name) if name else guess_name(path, len(ranks))
+    ranks, tokens = _load(path)
+    n_ranks = len(ranks) if tokens is None else len(tokens)
+    key = resolve_name(name) if name else guess_name(path, n_ranks)
+    if (key is None or n_ranks != ENCODINGS[key].n_ranks) and tokens is not None and len(set(tokens)) != n_ranks:
+        _line_by_line(path)  # a token twice: the line parser names the line (before any other complaint)
     if key is None:
         raise TokenizerFileError(
-            f"{path}: cannot tell which encoding this rank file is ({len(ranks)} ranks), so its split "
+            f"{path}: cannot tell which encoding this rank file is ({n_ranks} ranks), so its split "
             f"pattern and special tokens are unknown; pass name= one of {', '.join(ENCODINGS)}"
         )
     enc = ENCODINGS[key]
-    if len(ranks) != enc.n_ranks:
-        raise TokenizerFileError(f"{path}: {key} has {enc.n_ranks} ranks but the file has {len(ranks)}; wrong file or name?")
+    if n_ranks != enc.n_ranks:
+        raise TokenizerFileError(f"{path}: {key} has {enc.n_ranks} ranks but the file has {n_ranks}; wrong file or name?")
     specials = enc.specials if special_tokens is None else special_tokens
-    if dense:  # ids 0..n-1 in order: the parsed table becomes the core's, as it is
-        tok = Tokenizer._from_dense_ranks(ranks, specials, enc.pattern, key)
+    if tokens is not None:  # ids 0..n-1 in order: the token list becomes the core's, as it is
+        try:
+            tok = Tokenizer._from_dense_ranks(tokens, specials, enc.pattern, key)
+        except ValueError:  # a token twice (the core's index found it): the line parser names it
+            _line_by_line(path)
+            raise
     else:
         tok = Tokenizer.from_ranks(ranks, specials, pattern=enc.pattern, name=key)
     tok.source = os.path.realpath(path) + "#" + key
