@@ -299,10 +299,13 @@ class Tokenizer(Persistent):
 
     @property
     def _encoder(self) -> dict[bytes, int]:
-        """token bytes -> id, specials included (built on first use)."""
+        """token bytes -> id, specials included (built on first use); where a special's text
+        is also the bytes of a token, the token's id wins (``token_to_id`` of bytes names a token)."""
         encoder = self._encoder_map
         if encoder is None:
-            encoder = {t: i for i, t in self._decoder.items()}
+            encoder = {s.encode("utf-8"): i for s, i in self._specials.items()}
+            encoder.update({t: i for i, t in self._added.items()})
+            encoder.update(zip(self._tokens, self._ids))
             self._encoder_map = encoder
         return encoder
 
