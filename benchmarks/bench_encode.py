@@ -34,7 +34,6 @@ import os
 import platform
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import unicodedata
@@ -54,6 +53,7 @@ from tiktoken.load import load_tiktoken_bpe  # noqa: E402
 import alignkit  # noqa: E402
 from alignkit.bpe import _core, patterns  # noqa: E402
 from alignkit.bpe._fileio import UNICODE_TO_BYTE  # noqa: E402
+from _corpora import stdlib_source  # noqa: E402  (benchmarks/, the script's folder)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -98,17 +98,7 @@ def hf_tokenizer(path: Path, tmp: Path) -> Any:
 
 def corpus_text(name: str, bench: Path, tmp: Path, limit: int) -> str:
     if name == "stdlib":
-        root = Path(sysconfig.get_paths()["stdlib"])
-        parts: list[str] = []
-        total = 0
-        for path in sorted(root.rglob("*.py")):
-            if "site-packages" in path.parts:
-                continue
-            parts.append(path.read_text(encoding="utf-8", errors="replace"))
-            total += len(parts[-1])
-            if total >= limit:
-                break
-        return "".join(parts)[:limit]
+        return stdlib_source(limit)
     plain = tmp / f"{name}.txt"
     if not plain.exists():
         with gzip.open(bench / f"{name}.txt.gz", "rb") as src, open(plain, "wb") as dst:

@@ -34,10 +34,11 @@ import os
 import platform
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 from statistics import median
+
+from _corpora import stdlib_source  # benchmarks/, the script's folder
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -97,17 +98,7 @@ def corpus_file(name: str, bench: Path, tmp: Path, stdlib_bytes: int) -> Path:
     if plain.exists():
         return plain
     if name == "stdlib":  # the same text as bench_encode.py's corpus_text("stdlib")
-        root = Path(sysconfig.get_paths()["stdlib"])
-        parts: list[str] = []
-        total = 0
-        for path in sorted(root.rglob("*.py")):
-            if "site-packages" in path.parts:
-                continue
-            parts.append(path.read_text(encoding="utf-8", errors="replace"))
-            total += len(parts[-1])
-            if total >= stdlib_bytes:
-                break
-        plain.write_text("".join(parts)[:stdlib_bytes], encoding="utf-8", newline="")
+        plain.write_text(stdlib_source(stdlib_bytes), encoding="utf-8", newline="")
         return plain
     with gzip.open(bench / f"{name}.txt.gz", "rb") as src, open(plain, "wb") as dst:
         while chunk := src.read(1 << 24):
