@@ -25,6 +25,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import BufferedIOBase
 
 from alignkit.errors import UsageError
 
@@ -63,17 +64,13 @@ def read_plain(path: str | os.PathLike[str], limit: int) -> bytes | None:
     Raises:
         UsageError: the file cannot be opened.
     """
-    handle = open_binary(path)
+    handle = _regular_file(path, limit)
+    if handle is None:
+        return None
     try:
-        if isinstance(handle, gzip.GzipFile):
-            return None
-        try:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-                return None
-            data = handle.read()
-        except OSError:
-            return None
+        data = handle.read()
+    except OSError:
+        return None
     finally:
         handle.close()
     return None if len(data) > limit else data  # (it may have grown since fstat)
@@ -169,16 +166,27 @@ def read_blocks(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_
         UsageError: the file cannot be opened, or is UTF-16 (the messages of ``read_lines``).
     """
     name = os.fspath(path)
-    handle = open_binary(path)
+    handle = _regular_file(path, max_line_bytes)
+    if handle is None:
+        return None
     try:
-        if isinstance(handle, gzip.GzipFile):
-            return None
-        try:
-            info = os.fstat(handle.fileno())
-        except OSError:
-            return None
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_line_bytes:
-            return None
         return LineBlocks(name, os.dup(handle.fileno()), max_line_bytes, block_bytes)
     finally:
         handle.close()
+
+
+def _regular_file(path: str | os.PathLike[str], limit: int) -> BufferedIOBase | None:
+    """``path`` opened, if it is a plain (not gzip) regular file of at most ``limit`` bytes; else ``None``.
+
+    Raises:
+        UsageError: the file cannot be opened.
+    """
+    handle = open_binary(path)
+    try:
+        info = None if isinstance(handle, gzip.GzipFile) else os.fstat(handle.fileno())
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        handle.close()
+        return None
+    return handle
