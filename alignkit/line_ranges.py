@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from alignkit.bpe._fork_batch import read_at
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start
 from alignkit.io.whole_file import read_plain, split_lines
 from alignkit.worker import Chunk, ChunkResult, process_chunk
@@ -135,15 +136,10 @@ def read_span(fd: int, start: int, stop: int, label: str) -> bytes:
     Raises:
         OSError: the file ended before ``stop`` (it shrank while being read).
     """
-    parts: list[bytes] = []
-    at = start
-    while at < stop:
-        part = os.pread(fd, stop - at, at)
-        if not part:
-            raise OSError(f"{label}: the file shrank while being read (at byte {at})")
-        parts.append(part)
-        at += len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    data = read_at(fd, start, stop)
+    if len(data) < stop - start:
+        raise OSError(f"{label}: the file shrank while being read (at byte {start + len(data)})")
+    return data
 
 
 def plan_line_ranges(path: str, label: str, kind: str | None, kind_line: int,

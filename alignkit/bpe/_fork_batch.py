@@ -92,6 +92,19 @@ def write_at(fd: int, data: memoryview, at: int) -> int:
     return at
 
 
+def read_at(fd: int, start: int, stop: int) -> bytes:
+    """Bytes ``[start, stop)`` of file ``fd`` (``pread`` may read less); shorter only where the file ends."""
+    parts: list[bytes] = []
+    at = start
+    while at < stop:
+        part = os.pread(fd, stop - at, at)
+        if not part:
+            break
+        parts.append(part)
+        at += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def _write_all(fd: int, data: memoryview) -> int:
     """Write ``data`` at the file's current end; return the new end."""
     return write_at(fd, data, os.fstat(fd).st_size)
@@ -187,16 +200,11 @@ class ForkedBatch:
         self.collected.add(k)
         fd = self.files[k]
         size = os.fstat(fd).st_size
-        parts: list[bytes] = []
-        got = 0
-        while got < size:
-            part = os.pread(fd, size - got, got)
-            if not part:
-                raise OSError(f"batch result file of range {k} ended at byte {got} of {size}")
-            parts.append(part)
-            got += len(part)
+        data = read_at(fd, 0, size)
+        if len(data) < size:
+            raise OSError(f"batch result file of range {k} ended at byte {len(data)} of {size}")
         os.ftruncate(fd, 0)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return data
 
     def run(self, encode_here: Callable[[int], None], collect: Callable[[int], None]) -> None:
         """The batch: ``encode_here(k)`` for each range this process claims, ``collect(k)``
