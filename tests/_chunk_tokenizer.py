@@ -19,6 +19,20 @@ CONTENTS = [
 ]
 
 
+class ByteIds:
+    """A toy tokenizer for the chunk buffers: one id per UTF-8 byte."""
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return list(text.encode())
+
+
+#: Ids 300.. for the built-in templates' special tokens, for buffers over :class:`ByteIds`.
+SPECIAL_IDS = {name: 300 + k for k, name in enumerate(sorted({
+    "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_response>", "</tool_response>",
+    "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|endoftext|>",
+}))}
+
+
 def save_small_tokenizer(folder: Path) -> Path:
     """Write the tokenizer (alignkit's own file, NFC normalizer) into ``folder``; its path."""
     vocab = {i: bytes([i]) for i in range(256)}

@@ -6,24 +6,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _chunk_tokenizer import SPECIAL_IDS, ByteIds
 from alignkit.encode import Encoder
 from alignkit.pref_buffer import PairBuffer
 from alignkit.sft_buffer import POLICY_TRUNCATE
 from alignkit.templates.render import render
 from alignkit.templates.specs import BUILTIN_SPECS
-
-
-class _Bytes:
-    """A toy tokenizer: one id per UTF-8 byte."""
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        return list(text.encode())
-
-
-SPECIALS = {name: 300 + k for k, name in enumerate(sorted({
-    "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_response>", "</tool_response>",
-    "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|endoftext|>",
-}))}
 
 
 def _state(buf: PairBuffer) -> list[object]:
@@ -51,7 +39,7 @@ def test_add_turns_equals_add_of_the_three_renders(
     spec = BUILTIN_SPECS[name].resolve("<|endoftext|>", "<|endoftext|>")
     turns = [(r, c, t if r == "assistant" else None, w if r == "assistant" else None) for r, c, t, w in history]
     turns.append(("user", last, None, None))
-    a, b = PairBuffer(Encoder(_Bytes(), SPECIALS)), PairBuffer(Encoder(_Bytes(), SPECIALS))
+    a, b = PairBuffer(Encoder(ByteIds(), SPECIAL_IDS)), PairBuffer(Encoder(ByteIds(), SPECIAL_IDS))
     p = a.add_turns(spec, turns, chosen, rejected, mask)
     prompt = render(spec, turns, mask, True)
     full_c = render(spec, turns + [("assistant", chosen, None, None)], mask)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import from_json
 
+from _chunk_tokenizer import SPECIAL_IDS, ByteIds
 from alignkit.encode import Encoder
 from alignkit.sft_buffer import POLICY_DROP, POLICY_TRUNCATE, ZERO_TRAINED, SftBuffer
 from alignkit.sft_rows import FAILED, SPOOFED, add_rows
@@ -17,21 +18,8 @@ from alignkit.templates.specs import BUILTIN_SPECS
 from alignkit.truncate import DROPPED, KEPT, TRUNCATED
 
 
-class _Bytes:
-    """A toy tokenizer: one id per UTF-8 byte."""
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        return list(text.encode())
-
-
-SPECIALS = {name: 300 + k for k, name in enumerate(sorted({
-    "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_response>", "</tool_response>",
-    "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|endoftext|>",
-}))}
-
-
 def _buffer() -> SftBuffer:
-    return SftBuffer(Encoder(_Bytes(), SPECIALS))
+    return SftBuffer(Encoder(ByteIds(), SPECIAL_IDS))
 
 
 def _state(buf: SftBuffer) -> tuple[object, ...]:
@@ -100,7 +88,7 @@ def test_add_rows_refusals_leave_the_buffer_as_it_was() -> None:
 
 
 def test_add_rows_reports_a_record_the_template_cannot_encode() -> None:
-    buf = SftBuffer(Encoder(_Bytes(), {}))  # no special tokens: ChatML cannot be encoded
+    buf = SftBuffer(Encoder(ByteIds(), {}))  # no special tokens: ChatML cannot be encoded
     events = []  # type: ignore[var-annotated]
     assert add_rows(buf, BUILTIN_SPECS["chatml"], [_line("a", "b")], 0, from_json, "all_assistant", 0,
                     POLICY_DROP, False, events) == 1
