@@ -2,10 +2,11 @@
 
 ``data-00000-of-00001.arrow`` (an Arrow IPC stream of ``list<dtype>`` columns in record
 batches of :data:`~alignkit.io.chunked.BATCH_ROWS` rows), ``dataset_info.json`` and
-``state.json``. One writer writes the Arrow file, batch by batch:
+``state.json``. One writer writes the Arrow file, batch by batch, without pyarrow:
 :class:`~alignkit.io.arrow_stream.ArrowStream` (the pipeline's results as they arrive, and
 whole columns through :func:`~alignkit.io.arrow_stream.write_arrow`). This module holds
-what it shares with the Parquet writer: the schema, :func:`arrow_table` and the metadata files.
+what it shares with the Parquet writer: the schema (:func:`schema_metadata`, and as
+pyarrow's :func:`arrow_schema`), :func:`arrow_table` and the metadata files.
 
     >>> ARROW_FILE
     'data-00000-of-00001.arrow'
@@ -36,11 +37,21 @@ def _features(columns: Sequence[Column | ChunkedColumn]) -> dict[str, object]:
     }
 
 
+def schema_metadata(columns: Sequence[Column | ChunkedColumn]) -> dict[str, str]:
+    """The Arrow schema metadata: the ``datasets`` features of ``list<dtype>`` columns.
+
+        >>> from alignkit.io.writers import Column
+        >>> schema_metadata([Column("role_ids", "uint8", [])])["huggingface"][:40]
+        '{"info": {"features": {"role_ids": {"_ty'
+    """
+    return {"huggingface": json.dumps({"info": {"features": _features(columns)}}, sort_keys=True)}
+
+
 def arrow_schema(columns: Sequence[Column | ChunkedColumn]) -> object:
     """The ``pyarrow`` schema of ``list<dtype>`` columns, with the datasets feature metadata."""
     import pyarrow as pa
 
-    meta = {"huggingface": json.dumps({"info": {"features": _features(columns)}}, sort_keys=True)}
+    meta = schema_metadata(columns)
     return pa.schema(
         [pa.field(c.name, pa.list_(pa.from_numpy_dtype(_np_dtype(c.dtype)))) for c in columns],
         metadata=meta,

@@ -10,8 +10,10 @@ are dropped. A run writes its output while later chunks are still being encoded 
 of all of it after the last one. It is alignkit's one Arrow writer: whole columns
 (``--pack``, :func:`~alignkit.io.writers.write_columns`) go through it too, as one piece
 each (:func:`write_arrow`). The bytes are those of a ``pyarrow.Table`` of the joined
-columns written batch by batch (``Table.to_batches(max_chunksize=BATCH_ROWS)``), zero rows
-included (the schema alone), however the rows arrive.
+columns written batch by batch (``Table.to_batches(max_chunksize=BATCH_ROWS)``) by
+``pyarrow.ipc.new_stream``, zero rows included (the schema alone), however the rows
+arrive; but pyarrow is not imported: the messages are encoded by
+:mod:`alignkit.io.arrow_ipc`, and the values are written straight from the pieces.
 
     >>> import numpy as np, pathlib, tempfile
     >>> from alignkit.io.atomic import AtomicOutputDir
@@ -29,14 +31,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from alignkit.errors import OutputError
-from alignkit.io import chunked
-from alignkit.io.arrow_files import ARROW_FILE, arrow_schema, write_arrow_meta
+from alignkit.io import arrow_ipc, chunked
+from alignkit.io.arrow_files import ARROW_FILE, schema_metadata, write_arrow_meta
 from alignkit.io.chunked import BATCH_ROWS, BatchCursor, ChunkedColumn, as_chunked
 
 if TYPE_CHECKING:
     from alignkit.io.atomic import AtomicOutputDir
     from alignkit.io.hashed_file import HashedFile
     from alignkit.io.writers import Column
+
+_ZEROS = bytes(8)  # padding to the next multiple of 8 bytes
 
 
 def write_arrow(out: AtomicOutputDir, columns: Sequence[Column | ChunkedColumn]) -> None:
@@ -77,11 +81,9 @@ class ArrowStream:
         self.out = out
         self.columns = [ChunkedColumn(name, dtype, []) for name, dtype in names]
         self.cursors = [BatchCursor(c) for c in self.columns]
-        self.schema: Any = None  # made with the first batch: pyarrow is imported then, not before
         self.written = 0  # rows
         self._target: HashedFile | None = None
-        self._file: Any = None
-        self._writer: Any = None
+        self._small: list[bytes] = []  # message bytes and padding not written yet
 
     def add(self, pieces: list[tuple[Any, Any]]) -> None:
         """Append one piece per column (the next rows) and write the batches that are settled.
@@ -114,17 +116,16 @@ class ArrowStream:
             raise OutputError(f"columns of different row counts: {sorted(rows)}")
 
     def close(self) -> list[ChunkedColumn]:
-        """Write the remaining rows, close the file (fsync, sha256) and write the metadata files.
+        """Write the remaining rows and the end of the stream, close the file (fsync, sha256)
+        and write the metadata files.
 
         Returns the columns (their names, dtypes and row counts; the values are released).
         """
         self._drain(final=True)
-        if self._writer is None:  # no rows: the schema alone (a Table of no rows has no batch)
-            self._open()
-        self._writer.close()
-        self._file.close()
-        assert self._target is not None
-        self._target.close()
+        target = self._target or self._open()  # no rows: the schema alone (no batch)
+        self._small.append(arrow_ipc.END_OF_STREAM)
+        self._flush()
+        target.close()
         write_arrow_meta(self.out, self.columns)
         return self.columns
 
@@ -132,29 +133,43 @@ class ArrowStream:
         """Close the file at once, unfinished (the run failed; its folder is removed)."""
         if self._target is not None:
             self._target.discard()
-        self._writer = self._file = None
+        self._small = []
 
     def _drain(self, final: bool) -> None:
-        import pyarrow as pa
-
         rows = len(self.columns[0]) if self.columns else 0
         while self.written < rows:
             count = min(BATCH_ROWS, rows - self.written)
             if not final and (count < BATCH_ROWS or not all(c.settled(count) for c in self.cursors)):
                 return
-            if self._writer is None:  # (after any fork: a worker never needs pyarrow)
-                self._open()
-            arrays = [cursor.take(count) for cursor in self.cursors]
-            self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+            self._batch(count)
             for cursor in self.cursors:
                 cursor.release()
             self.written += count
 
-    def _open(self) -> None:
-        """Open the hashed file and the IPC stream writer (writes the schema)."""
-        import pyarrow as pa
+    def _batch(self, count: int) -> None:
+        """Write the next ``count`` rows as one record batch: its message, then its body."""
+        target = self._target or self._open()
+        taken = [cursor.take(count) for cursor in self.cursors]
+        sizes = [(values, sum(part.nbytes for part in parts)) for _, parts, values in taken]
+        self._small.append(arrow_ipc.batch_message(count, sizes)[0])
+        frozen = getattr(target, "write_frozen", target.write)
+        for (offsets, parts, _), (_, nbytes) in zip(taken, sizes):
+            self._small += [offsets.tobytes(), _ZEROS[: -offsets.nbytes % 8]]
+            if nbytes:
+                self._flush()
+            for part in parts:  # the pieces' own memory: never changed, kept alive by the view
+                frozen(memoryview(part).cast("B"))
+            self._small.append(_ZEROS[: -nbytes % 8])
 
-        self.schema = arrow_schema(self.columns)
+    def _flush(self) -> None:
+        """Write the message bytes and padding gathered so far, as one buffer."""
+        if self._small and self._target is not None:
+            self._target.write(b"".join(self._small))
+        self._small = []
+
+    def _open(self) -> HashedFile:
+        """Open the hashed file; the schema message is the first thing written to it."""
         self._target = self.out.open_hashed(ARROW_FILE)
-        self._file = pa.PythonFile(self._target, mode="w")
-        self._writer = pa.ipc.new_stream(self._file, self.schema)
+        names = [(c.name, c.dtype) for c in self.columns]
+        self._small.append(arrow_ipc.schema_message(names, schema_metadata(self.columns)))
+        return self._target

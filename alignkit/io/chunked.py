@@ -3,9 +3,9 @@
 The pipeline encodes its input in chunks of lines; each chunk hands back, per column,
 its flat ``values`` and per-row ``lengths``. A :class:`ChunkedColumn` keeps those
 pieces as they are. The Arrow writer (:class:`~alignkit.io.arrow_stream.ArrowStream`)
-reads them with a :class:`BatchCursor`, which builds each record batch of
-:data:`BATCH_ROWS` rows from the pieces that hold its rows, in small buffers reused from
-batch to batch, instead of first copying every chunk into whole columns (25 MB of fresh
+reads them with a :class:`BatchCursor`, which hands over each record batch of
+:data:`BATCH_ROWS` rows as views of the pieces that hold its rows, written one after
+another, instead of first copying every chunk into whole columns (25 MB of fresh
 memory for the tokenize benchmark's 12,645 conversations, each page faulted in once) and
 slicing those. The bytes are those of a ``pyarrow.Table`` of the joined columns cut by
 ``Table.to_batches`` (tested against exactly that). Other formats join the pieces
@@ -101,30 +101,28 @@ def as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
 
 
 class BatchCursor:
-    """Reads a :class:`ChunkedColumn` batch by batch, as ``pyarrow`` list arrays.
+    """Reads a :class:`ChunkedColumn` batch by batch, as the buffers of Arrow list arrays.
 
-    A batch whose rows lie in one piece is a view of it; otherwise its values are copied
-    into a buffer that the next batch reuses (the previous batch is written by then).
+    A batch's values are views of the pieces that hold them, never copied.
     """
 
     def __init__(self, column: ChunkedColumn) -> None:
-        import numpy as np
-
         self.column = column
         self.piece = 0  # the piece holding the next row
         self.row = 0  # the next row, within that piece
         self.value = 0  # its first value, within that piece
         self.done = 0  # values taken so far
         self.released = 0  # pieces dropped by release()
-        self.buffer = np.zeros(0, dtype=column.dtype)
-        self.offsets = np.zeros(BATCH_ROWS + 1, dtype=np.int32)
 
-    def take(self, count: int) -> Any:
-        """The next ``count`` rows as a ``pyarrow.ListArray`` (valid until the next call)."""
+    def take(self, count: int) -> tuple[Any, list[Any], int]:
+        """The next ``count`` rows: ``(offsets, parts, values)``.
+
+        ``offsets`` are the rows' int32 list offsets, from 0 (a fresh array of ``count + 1``);
+        ``parts`` are views of the pieces that, one after another, make the values buffer
+        written for the batch (the rows' values, then those pyarrow sends after them: see
+        :meth:`_trailing`); ``values`` is how many values the rows hold.
+        """
         import numpy as np
-        import pyarrow as pa
-
-        from alignkit.io.arrow_files import pa_array
 
         col = self.column
         ranges: list[tuple[int, int, int]] = []  # (piece, first value, end) in row order
@@ -145,18 +143,11 @@ class BatchCursor:
         total = sum(stop - start for _, start, stop in ranges)
         self._trailing(ranges, total)
         self.done += total
-        offsets = self.offsets[: count + 1]
+        offsets = np.empty(count + 1, dtype=np.int32)
+        offsets[0] = 0
         np.cumsum(lengths[0] if len(lengths) == 1 else np.concatenate(lengths), out=offsets[1:])
-        merged = _merge(ranges)
-        if not merged:  # rows without values
-            flat = np.zeros(0, dtype=col.dtype)
-        elif len(merged) == 1:
-            piece, start, stop = merged[0]
-            flat = col.values[piece][start:stop]
-        else:
-            flat = self._join([col.values[p][start:stop] for p, start, stop in merged])
-        values = pa.Array.from_buffers(pa.from_numpy_dtype(flat.dtype), total, [None, pa.py_buffer(flat)])
-        return pa.ListArray.from_arrays(pa_array(offsets), values)
+        parts = [col.values[p][start:stop] for p, start, stop in _merge(ranges)]
+        return offsets, parts, total
 
     def _trailing(self, ranges: list[tuple[int, int, int]], total: int) -> None:
         """Add to ``ranges`` the values after the batch that pyarrow writes along with it.
@@ -207,17 +198,6 @@ class BatchCursor:
         while self.released < self.piece:
             col.values[self.released] = col.lengths[self.released] = _EMPTY
             self.released += 1
-
-    def _join(self, values: list[Any]) -> Any:
-        import numpy as np
-
-        total = sum(len(v) for v in values)
-        if len(self.buffer) < total:  # room to spare; ordinary pages (see writers.concat_flat)
-            dtype = np.dtype(self.column.dtype)
-            self.buffer = np.frombuffer(bytearray((total + total // 2) * dtype.itemsize), dtype=dtype)
-        out = self.buffer[:total]
-        np.concatenate(values, out=out)
-        return out
 
 
 def _merge(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
