@@ -153,22 +153,74 @@ class Tokenizer(Persistent):
         clash = sorted(i for i in special_tokens.values() if 0 <= i < n)
         if clash:
             raise TokenizerFileError(f"special-token ids {clash[:5]} are also ids of ordinary tokens; give specials their own ids")
-        self._forms = ()
-        self.normalizer = None
-        self.pattern = pattern
-        self.add_prefix_space = False
-        self.name = name
-        self._token_list = None
-        self._id_list = None
-        self._added = {}
-        self._specials = dict(special_tokens)
-        self._n_vocab = max(n - 1, max(special_tokens.values(), default=-1)) + 1
         if isinstance(ranks, list):
             core = BPECore({}, pattern, tokens=ranks)
         else:
             core = BPECore(ranks, pattern, owned=True)
-        self._lazy_tables(None, core)
+        self._dense(core, None, {}, special_tokens, pattern, (), False, name)
         return self
+
+    @classmethod
+    def _from_merge_layout(
+        cls,
+        tokens: list[bytes],
+        ids: list[int] | None,
+        added: dict[int, bytes],
+        specials: dict[str, int],
+        pattern: str,
+        normalizer: str | None,
+        add_prefix_space: bool,
+        name: str | None,
+    ) -> Tokenizer:
+        """:meth:`_setup` of BPE tokens whose ids are ``0, 1, ..., n - 1`` (a byte-level file in merge layout).
+
+        No rank dict and no id checks: the core indexes ``tokens`` itself (the dict is built
+        only when asked for). ``ids``, when given, must be ``list(range(n))`` (kept for
+        hashing and saving instead of being made again). Raises ``ValueError`` when a token
+        is given twice (found by the core's index), before any other check: then the
+        caller's general loader decides, as it does for a rank dict with a token twice.
+
+        Example:
+            >>> tokens = [bytes([b]) for b in range(256)] + [b"ab"]
+            >>> tok = Tokenizer._from_merge_layout(tokens, None, {}, {"<s>": 257}, GPT2, None, False, None)
+            >>> tok.encode("ab<s>"), tok.n_vocab
+            ([256, 257], 258)
+        """
+        self = cls.__new__(cls)
+        forms = _check_normalizer(normalizer)
+        core = BPECore({}, pattern, tokens=tokens)
+        n = len(tokens)
+        clash = sorted(i for i in specials.values() if 0 <= i < n or i in added)
+        if clash:
+            raise TokenizerFileError(f"special-token ids {clash[:5]} are also ids of ordinary tokens; give specials their own ids")
+        self._dense(core, ids, added, specials, pattern, forms, add_prefix_space, name)
+        self._token_list = tokens  # (the core's own list: made from it, never changed)
+        return self
+
+    def _dense(
+        self,
+        core: BPECore,
+        ids: list[int] | None,
+        added: dict[int, bytes],
+        specials: dict[str, int],
+        pattern: str,
+        forms: tuple[str, ...],
+        add_prefix_space: bool,
+        name: str | None,
+    ) -> None:
+        """The attributes of a tokenizer whose core holds the BPE tokens of ids ``0 .. n - 1`` (checked)."""
+        self._forms = forms
+        self.normalizer = ",".join(forms) or None
+        self.pattern = pattern
+        self.add_prefix_space = add_prefix_space
+        self.name = name
+        self._token_list: list[bytes] | None = None
+        self._id_list: list[int] | None = ids
+        self._added = added
+        self._specials = dict(specials)
+        top = len(core.decoder) - 1
+        self._n_vocab = max(top, max(added, default=-1), max(specials.values(), default=-1)) + 1
+        self._lazy_tables(None, core)
 
     @classmethod
     def from_files(
@@ -229,8 +281,8 @@ class Tokenizer(Persistent):
         self.pattern: str = pattern
         self.add_prefix_space: bool = add_prefix_space
         self.name: str | None = name
-        self._token_list: list[bytes] | None = tokens
-        self._id_list: list[int] | None = ids
+        self._token_list = tokens
+        self._id_list = ids
         self._added = added
         self._specials = dict(specials)
         top = ids[-1] if increasing and ids else max(ids, default=-1)

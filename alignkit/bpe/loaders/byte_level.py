@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 from bisect import bisect_left
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import islice, repeat
 
 from alignkit.bpe._fileio import bytes_to_unicode
 from alignkit.bpe.loaders._json_scan import Merges
@@ -158,8 +158,14 @@ def rank_order(
 
 
 def scanned_rank_order(
-    tokens: list[bytes], ids: list[int], increasing: bool, merges: Merges, special_ids: set[int]
-) -> tuple[list[bytes], list[int], dict[int, bytes], dict[bytes, int]] | None:
+    tokens: list[bytes],
+    ids: list[int],
+    increasing: bool,
+    merges: Merges,
+    special_ids: set[int],
+    *,
+    dense: bool = False,
+) -> tuple[list[bytes], list[int], dict[int, bytes], dict[bytes, int] | None] | None:
     """:func:`rank_order` of a vocabulary already read as bytes (:mod:`._json_scan`), plus the rank dict.
 
     ``tokens``/``ids`` are the vocabulary in file order (a key written twice
@@ -167,6 +173,12 @@ def scanned_rank_order(
     ``increasing`` says whether ``ids`` strictly increase. Returns ``(BPE tokens in
     rank order, their ids, decode-only tokens, token -> id of the BPE tokens)``;
     the lists given are consumed.
+
+    With ``dense``, when the BPE tokens' ids are ``0, 1, ..., n - 1`` (the usual
+    case) no rank dict is built: the last item is None, and the BPE tokens are
+    not yet known to be distinct. The caller then hands them to
+    :meth:`~alignkit.bpe.tokenizer.Tokenizer._from_merge_layout`, whose core
+    index raises ``ValueError`` for a token given twice (the answer would have been None).
 
     Example:
         >>> from alignkit.bpe.loaders._json_scan import scan_merges_text
@@ -199,6 +211,13 @@ def scanned_rank_order(
         return None
     if not merges.made(tokens, 256):
         return None
+    if dense and ids[0] == 0 and ids[bpe - 1] == bpe - 1:  # strictly increasing: ids are 0..bpe-1
+        others += tokens[bpe:]
+        if others and (len(set(others)) != len(others) or not set(others).isdisjoint(islice(tokens, bpe))):
+            return None  # a token written twice
+        added = dict(zip(ids[bpe:], tokens[bpe:]))
+        del tokens[bpe:], ids[bpe:]
+        return tokens, ids, added, None
     ranks = dict(zip(tokens, ids) if len(tokens) == bpe else zip(tokens[:bpe], ids[:bpe]))
     others += tokens[bpe:]
     if len(ranks) != bpe or len(set(others)) != len(others) or not ranks.keys().isdisjoint(others):

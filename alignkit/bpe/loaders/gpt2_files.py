@@ -156,4 +156,6 @@ def scan_rank_order(
     if order is None:
         return None
     tokens, ids, added, ranks = order
+    if ranks is None:  # (only ever with dense=True)
+        return None
     return (tokens, ids, added, specials), ranks

@@ -168,18 +168,53 @@ def scan_json(data: bytes) -> tuple[dict[str, object], Scanned] | None:
 
 
 def _fast_scanned(
-    doc: dict[str, object], scanned: Scanned, where: str, normalizer: str | None
-) -> tuple[tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]], dict[bytes, int]] | None:
-    """``(what _fast gives, the rank dict)`` of a scanned file, or None."""
+    doc: dict[str, object], scanned: Scanned, where: str, normalizer: str | None, *, dense: bool = False
+) -> tuple[tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]], dict[bytes, int] | None] | None:
+    """``(what _fast gives, the rank dict)`` of a scanned file, or None.
+
+    With ``dense``, the rank dict is None when the BPE ids are ``0 .. n - 1``: the
+    tokens are then checked to be distinct by the core (see
+    :func:`~alignkit.bpe.loaders.byte_level.scanned_rank_order`).
+    """
     try:
         specials, special_ids = _added_tokens(doc, where, normalizer)
     except TokenizerFileError:
         return None
-    order = scanned_rank_order(scanned.tokens, scanned.ids, scanned.increasing, scanned.merges, special_ids)
+    order = scanned_rank_order(
+        scanned.tokens, scanned.ids, scanned.increasing, scanned.merges, special_ids, dense=dense
+    )
     if order is None:
         return None
     tokens, ids, added, ranks = order
     return (tokens, ids, added, specials), ranks
+
+
+def _scanned_tokenizer(
+    doc: dict[str, object],
+    scanned: Scanned,
+    where: str,
+    normalizer: str | None,
+    pattern: str,
+    prefix: bool,
+    name: str | None,
+) -> Tokenizer | None:
+    """The tokenizer of a scanned file in merge layout, or None (then the ``json.loads`` path decides).
+
+    The usual layout (BPE ids ``0 .. n - 1``) builds no rank dict: the core indexes the
+    tokens and finds a token written twice itself (then None, as the rank dict's check gives).
+    """
+    answer = _fast_scanned(doc, scanned, where, normalizer, dense=True)
+    if answer is None:
+        return None
+    (tokens, ids, added, specials), ranks = answer
+    if ranks is None:
+        try:
+            return Tokenizer._from_merge_layout(tokens, ids, added, specials, pattern, normalizer, prefix, name)
+        except ValueError:  # a BPE token twice
+            return None
+    tok = Tokenizer.__new__(Tokenizer)
+    tok._setup(tokens, ids, added, specials, pattern, normalizer, prefix, name, ranks=ranks)
+    return tok
 
 
 def _general(
@@ -223,26 +258,22 @@ def load_hf_json(path: str | Path) -> Tokenizer:
     if decoder is not None and expect_dict(decoder, where).get("type") != "ByteLevel":
         raise _refuse(where, f"decoder {expect_dict(decoder, where).get('type')!r} (only ByteLevel)")
     name = Path(path).parent.name or None
-    ranks: dict[bytes, int] | None = None
-    fast = None
+    tok: Tokenizer | None = None
     if scan is not None:
-        answer = _fast_scanned(doc, scan[1], where, normalizer)
-        if answer is None:  # not in merge layout, or something the scanner leaves to json.loads
+        tok = _scanned_tokenizer(doc, scan[1], where, normalizer, pattern, prefix, name)
+        if tok is None:  # not in merge layout, or something the scanner leaves to json.loads
             doc = expect_dict(parse_json(data, path), where)
             model = expect_dict(doc.get("model"), f"{where}: model")
-        else:
-            fast, ranks = answer
-    if fast is None:
+    if tok is None:
         fast = _fast(doc, model, where, normalizer)
-    if fast is None:
-        vocab, merges, specials = _general(doc, model, where, normalizer)
-        tok = Tokenizer(
-            vocab, merges, specials, pattern=pattern, normalizer=normalizer, add_prefix_space=prefix, name=name
-        )
-    else:
-        tokens, ids, added, specials = fast
-        tok = Tokenizer.__new__(Tokenizer)
-        tok._setup(tokens, ids, added, specials, pattern, normalizer, prefix, name, ranks=ranks)
+        if fast is None:
+            vocab, merges, specials = _general(doc, model, where, normalizer)
+            tok = Tokenizer(
+                vocab, merges, specials, pattern=pattern, normalizer=normalizer, add_prefix_space=prefix, name=name
+            )
+        else:
+            tok = Tokenizer.__new__(Tokenizer)
+            tok._setup(*fast, pattern, normalizer, prefix, name)
     if model.get("ignore_merges") and tok._added:
         # ignore_merges: a pre-token that is a vocabulary entry becomes that token. The core
         # does this for every BPE token; it equals HF only when no entry lies outside the merges.
