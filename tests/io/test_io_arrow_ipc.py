@@ -28,6 +28,8 @@ from alignkit.io.writers import Column
 REPO = Path(__file__).resolve().parents[2]
 DTYPES = sorted(INT_TYPES)
 NAMES = st.text(min_size=0, max_size=12)  # any text: non-ASCII, empty, NUL
+#: Column names datasets reads back (it loses a name holding NUL: a KeyError of its own).
+DATASET_NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
 
 
 def _pa_schema(columns: list[tuple[str, str]], metadata: dict[str, str]) -> pa.Schema:
@@ -84,7 +86,7 @@ def test_batch_message_and_body_are_pyarrows(dtypes: list[str], rows: int, max_l
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    columns=st.lists(st.tuples(NAMES.filter(bool), st.sampled_from(DTYPES)), min_size=1, max_size=4,
+    columns=st.lists(st.tuples(DATASET_NAMES, st.sampled_from(DTYPES)), min_size=1, max_size=4,
                      unique_by=lambda c: c[0]),
     rows=st.sampled_from([0, 1, 9, BATCH_ROWS, BATCH_ROWS + 3, 2 * BATCH_ROWS + 101]),
     cuts=st.lists(st.integers(min_value=0, max_value=2 * BATCH_ROWS + 101), max_size=6),
