@@ -152,13 +152,12 @@ class ArrowStream:
         taken = [cursor.take(count) for cursor in self.cursors]
         sizes = [(values, sum(part.nbytes for part in parts)) for _, parts, values in taken]
         self._small.append(arrow_ipc.batch_message(count, sizes)[0])
-        frozen = getattr(target, "write_frozen", target.write)
         for (offsets, parts, _), (_, nbytes) in zip(taken, sizes):
             self._small += [offsets.tobytes(), _ZEROS[: -offsets.nbytes % 8]]
             if nbytes:
                 self._flush()
-            for part in parts:  # the pieces' own memory: never changed, kept alive by the view
-                frozen(memoryview(part).cast("B"))
+            for part in parts:  # the pieces' own memory, never changed: written without a copy
+                target.write_frozen(memoryview(part).cast("B"))
             self._small.append(_ZEROS[: -nbytes % 8])
 
     def _flush(self) -> None:
