@@ -78,10 +78,12 @@ class BPECore:
         cache_size: int = _CACHE_MAX,
         owned: bool = False,
         tokens: list[bytes] | None = None,
+        ids: list[int] | None = None,
     ) -> None:
         #: token bytes -> rank (a copy of ``ranks``, or ``ranks`` itself when ``owned``: the
         #: caller hands it over and never changes it); ``None`` until first asked for when the
-        #: core was made from ``tokens`` (see :attr:`ranks`).
+        #: core was made from ``tokens`` (see :attr:`ranks`). ``ids``, given with ``tokens``,
+        #: must be ``0, 1, ..., n - 1`` (a list the caller has already: kept as :attr:`id_objs`).
         self._ranks: dict[bytes, int] | None = None
         if tokens is None:
             self._ranks = ranks if owned else dict(ranks)
@@ -104,8 +106,12 @@ class BPECore:
             table = self.ranks
             tokens = list(table)
             values = list(table.values())
-        else:  # the tokens of ids 0..n-1: no dict at all until one is asked for
+        elif ids is None:  # the tokens of ids 0..n-1: no dict at all until one is asked for
             values = list(range(len(tokens)))
+        elif len(ids) != len(tokens):
+            raise ValueError(f"{len(tokens)} tokens but {len(ids)} ids")
+        else:
+            values = ids
         count: i64 = len(tokens)
         at: i64 = 0
         while at < count:
@@ -123,6 +129,8 @@ class BPECore:
             if size == 2:
                 pair2[(token[0] << 8) | token[1]] = rank
             at += 1
+        if not in_order and self._ranks is None:
+            raise ValueError("the ids given with tokens must be 0, 1, ..., n - 1")
         unique = True
         if in_order:
             decoder: list[bytes] = tokens

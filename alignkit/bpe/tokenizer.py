@@ -188,7 +188,7 @@ class Tokenizer(Persistent):
         """
         self = cls.__new__(cls)
         forms = _check_normalizer(normalizer)
-        core = BPECore({}, pattern, tokens=tokens)
+        core = BPECore({}, pattern, tokens=tokens, ids=ids)
         n = len(tokens)
         clash = sorted(i for i in specials.values() if 0 <= i < n or i in added)
         if clash:

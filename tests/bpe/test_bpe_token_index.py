@@ -70,6 +70,18 @@ def test_core_from_tokens_builds_its_rank_dict_only_when_asked() -> None:
         BPECore({}, GPT2, tokens=tokens + [b"ll"])
 
 
+def test_core_from_tokens_keeps_the_id_list_it_is_given() -> None:
+    tokens = [bytes([b]) for b in range(256)] + [b"he", b"ll", b"hell"]
+    ids = list(range(len(tokens)))
+    core = BPECore({}, GPT2, tokens=tokens, ids=ids)
+    assert core.id_objs is ids and core.encode_ordinary("hello") == [258, 111]
+    assert core.ranks == {t: k for k, t in enumerate(tokens)}
+    with pytest.raises(ValueError, match="must be 0, 1, ..., n - 1"):
+        BPECore({}, GPT2, tokens=tokens, ids=ids[:-1] + [900])
+    with pytest.raises(ValueError, match="259 tokens but 258 ids"):
+        BPECore({}, GPT2, tokens=tokens, ids=ids[:-1])
+
+
 def _file(tokens: list[bytes]) -> bytes:
     return b"".join(base64.b64encode(t) + b" " + str(k).encode() + b"\n" for k, t in enumerate(tokens))
 
