@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 
 from alignkit.bpe._fileio import bytes_to_unicode
 from alignkit.bpe.loaders import hf_json
-from alignkit.bpe.loaders._json_scan import NATIVE, Merges, scan_merges_text
+from alignkit.bpe.loaders._json_scan import NATIVE, Merges, scan_merges_text, scan_tokenizer_json
 from alignkit.bpe.loaders.byte_level import scanned_rank_order
 from alignkit.bpe.patterns import GPT2
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
 
 _CHAR = bytes_to_unicode()
+_BYTE = {c: b for b, c in _CHAR.items()}
 EXAMPLES = 200 if NATIVE else 40
 
 
@@ -168,3 +169,46 @@ def test_scanned_rank_order_dense_answers() -> None:
     for dense in (False, True):
         twice = vocab[:257] + [b"ab"]
         assert scanned_rank_order(twice, list(range(257)) + [900], True, _merges(b"a b"), set(), dense=dense) is None
+
+
+def _scan_merges(merges: list[object], vocab_first: bool = True) -> tuple[Merges, list[bytes]]:
+    tokens = [bytes([b]) for b in range(256)] + [b"ab", b"abc", b' "\\', b"zz"]
+    vocab = "{" + ", ".join(f"{json.dumps(printable(t), ensure_ascii=False)}: {i}" for i, t in enumerate(tokens)) + "}"
+    members = [f'"vocab": {vocab}', f'"merges": {json.dumps(merges, ensure_ascii=False)}']
+    text = '{"model": {' + ", ".join(members if vocab_first else members[::-1]) + "}}"
+    scanned = scan_tokenizer_json(text.encode("utf-8"))
+    assert scanned is not None
+    return scanned.merges, scanned.tokens
+
+
+@pytest.mark.parametrize("form", ["string", "list"])
+def test_merges_that_make_their_tokens_are_only_compared(form: str) -> None:
+    """Merge k joined equal to token 256 + k: the merges are those tokens (no byte copy), split where they were."""
+    pairs = [("a", "b"), ("ab", "c"), ("Ġ", '"\\'), ("z", "z")]
+    merges, tokens = _scan_merges([f"{a} {b}" if form == "string" else [a, b] for a, b in pairs])
+    assert merges.parts is not None and all(p is t for p, t in zip(merges.parts, tokens[256:]))
+    assert merges.pairs() == [(b"a", b"b"), (b"ab", b"c"), (b" ", b'"\\'), (b"z", b"z")]
+    assert merges.made(tokens, 256) and not merges.made(tokens[:256] + [b"ab", b"abc", b"x", b"zz"], 256)
+
+
+@pytest.mark.parametrize(
+    "merges",
+    [
+        ["a b", "ab c", "x y", "z z"],  # merge 2 is not token 258: bytes from there on
+        ["a b", "ab c", "\u0120 \"\\", "z z", "a b"],  # one merge more than tokens
+        ["b a", "ab c", "\u0120 \"\\", "z z"],  # the first differs
+        [["a", "b"], ["a", "bc"], ["\u0120", '"\\'], ["z", "z"]],  # same token, another split: compared, split kept
+    ],
+)
+def test_a_merge_that_is_not_its_token_reads_the_rest_as_bytes(merges: list[object]) -> None:
+    got, tokens = _scan_merges(merges)
+    expected = [tuple(bytes(_BYTE[c] for c in part) for part in (m.split(" ") if isinstance(m, str) else m)) for m in merges]
+    assert got.pairs() == expected
+    fits = len(expected) <= len(tokens) - 256
+    assert got.made(tokens, 256) == (fits and all(a + b == t for (a, b), t in zip(expected, tokens[256:])))
+
+
+def test_merges_before_the_vocabulary_are_read_as_bytes() -> None:
+    merges, tokens = _scan_merges(["a b", "ab c", "\u0120 \"\\", "z z"], vocab_first=False)
+    assert merges.parts is None and merges.made(tokens, 256)
+    assert merges.pairs()[2] == (b" ", b'"\\')

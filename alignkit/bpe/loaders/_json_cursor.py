@@ -61,6 +61,8 @@ class Cursor:
         self.splits = vec[i64]()
         self.increasing = True
         self.last: i64 = -1
+        #: the merges as the vocabulary tokens they make, when each one matched (see ``_json_scan``).
+        self.parts: list[bytes] | None = None
 
     def ws(self, data: bytes) -> i64:
         """Skip JSON whitespace; the next byte, or -1 at the end."""
@@ -131,6 +133,44 @@ class Cursor:
                 return False
             out.append(u8(CHAR_BYTE[cp]))
         return False
+
+    def match(self, data: bytes, expected: bytes, j: i64, sep: bool) -> i64:
+        """:meth:`text` compared with ``expected[j:]`` instead of written: the index in ``expected``
+        after the string (then past it), or -1 when a byte differs, ``expected`` ends first, or
+        the string has a ``\\uXXXX`` escape or anything :meth:`text` may refuse (the caller then asks it).
+        With ``sep``, one raw space sets ``split`` to its index in ``expected``.
+        """
+        n = self.n
+        m: i64 = len(expected)
+        i = self.pos + 1
+        b: i64 = 0
+        while i < n:
+            c: i64 = data[i]
+            if c == QUOTE:
+                self.pos = i + 1
+                return j
+            if 0x21 <= c <= 0x7E and c != _BACKSLASH:
+                b = c
+                i += 1
+            elif c == 32 and sep and self.split < 0:
+                self.split = j
+                i += 1
+                continue
+            elif 0xC2 <= c <= 0xC5 and i + 1 < n and (data[i + 1] & 0xC0) == 0x80:
+                cp = ((c & 0x1F) << 6) | (data[i + 1] & 0x3F)
+                if cp >= LIMIT or CHAR_BYTE[cp] < 0:
+                    return -1
+                b = CHAR_BYTE[cp]
+                i += 2
+            elif c == _BACKSLASH and i + 1 < n and (data[i + 1] == QUOTE or data[i + 1] == _BACKSLASH or data[i + 1] == 47):
+                b = data[i + 1]  # \" \\ \/ (a \uXXXX escape is left to text)
+                i += 2
+            else:
+                return -1
+            if j >= m or expected[j] != b:
+                return -1
+            j += 1
+        return -1
 
     def token(self, data: bytes) -> bytes | None:
         """The token bytes of the JSON string at ``pos`` (a vocabulary key), or None.

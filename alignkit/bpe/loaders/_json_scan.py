@@ -39,15 +39,21 @@ NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
 
 @final
 class Merges:
-    """Merges as one byte string: merge k is ``joined[ends[k-1]:ends[k]]``, split at ``splits[k]``."""
+    """Merges as one byte string: merge k is ``joined[ends[k-1]:ends[k]]``, split at ``splits[k]``.
 
-    def __init__(self, joined: bytes, ends: vec[i64], splits: vec[i64]) -> None:
+    Or, when the scanner found each merge equal to the vocabulary token it makes
+    (``parts`` not None): merge k is ``parts[k]`` (that token's bytes object), split
+    at ``splits[k]`` within it, and ``joined``/``ends`` are empty.
+    """
+
+    def __init__(self, joined: bytes, ends: vec[i64], splits: vec[i64], parts: list[bytes] | None = None) -> None:
         self.joined = joined
         self.ends = ends
         self.splits = splits
+        self.parts = parts
 
     def __len__(self) -> int:
-        return len(self.ends)
+        return len(self.splits)
 
     def made(self, tokens: list[bytes], start: int) -> bool:
         """True when merge k's two parts, joined, are ``tokens[start + k]`` for every k.
@@ -55,9 +61,19 @@ class Merges:
         False as well when the first merge's first part starts with ``#version``
         (a header, which the general parser skips).
         """
-        n = len(self.ends)
+        n = len(self.splits)
         if start < 0 or start + n > len(tokens):
             return False
+        parts = self.parts
+        if parts is not None:
+            if n > 0 and self.splits[0] >= 8 and parts[0][:8] == b"#version":
+                return False
+            for k in range(n):
+                token = tokens[start + k]
+                part = parts[k]
+                if token is not part and token != part:
+                    return False
+            return True
         joined = self.joined
         if n > 0 and self.splits[0] >= 8 and joined[:8] == b"#version":
             return False
@@ -76,6 +92,12 @@ class Merges:
     def pairs(self) -> list[tuple[bytes, bytes]]:
         """The merges as ``(a, b)`` byte pairs (for tests and messages; the loaders never need them)."""
         out: list[tuple[bytes, bytes]] = []
+        parts = self.parts
+        if parts is not None:
+            for k in range(len(parts)):
+                split = self.splits[k]
+                out.append((parts[k][:split], parts[k][split:]))
+            return out
         start: i64 = 0
         for k in range(len(self.ends)):
             out.append((self.joined[start : self.splits[k]], self.joined[self.splits[k] : self.ends[k]]))
@@ -123,11 +145,38 @@ def _vocab(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
     return more == 0
 
 
-def _merge_list(cur: Cursor) -> bool:
-    """The merges array at ``pos`` (its ``[``): items ``"a b"`` or ``["a", "b"]``, parts non-empty."""
+def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
+    """The merges array at ``pos`` (its ``[``): items ``"a b"`` or ``["a", "b"]``, parts non-empty.
+
+    While merge k's parts, joined, are ``tokens[256 + k]`` (the vocabulary in file order,
+    when it came first: a file in merge layout), each is only compared with that token
+    (:meth:`Cursor.match`) and the merges become ``parts`` (see :class:`Merges`). At the
+    first merge that differs (or that ``match`` leaves to ``text``), the merges so far are
+    written out and the rest are read as bytes.
+    """
     data = cur.data
     more = cur.enter(data, 93)
+    k: i64 = 0
+    n_tokens: i64 = len(tokens)
+    matching = n_tokens > 256
+    parts: list[bytes] = []
     while more > 0:
+        if matching:
+            at = cur.pos
+            split = _match_merge(cur, data, tokens[256 + k]) if 256 + k < n_tokens else -1
+            if split > 0:
+                parts.append(tokens[256 + k])
+                cur.splits = append(cur.splits, split)
+                k += 1
+                more = cur.next_item(data, 93)
+                continue
+            matching = False  # from here on, as bytes: the merges so far written out first
+            cur.pos = at
+            for m in range(k):
+                cur.joined.write(parts[m])
+                cur.splits[m] = cur.splits[m] + len(cur.joined) - len(parts[m])
+                cur.ends = append(cur.ends, len(cur.joined))
+            parts = []
         start = len(cur.joined)
         c = cur.ws(data)
         if c == QUOTE:
@@ -149,7 +198,32 @@ def _merge_list(cur: Cursor) -> bool:
         cur.splits = append(cur.splits, split)
         cur.ends = append(cur.ends, len(cur.joined))
         more = cur.next_item(data, 93)
+    if more == 0 and matching:
+        cur.parts = parts
     return more == 0
+
+
+def _match_merge(cur: Cursor, data: bytes, token: bytes) -> i64:
+    """The split of the merge at ``pos`` when its parts, joined, are ``token`` (then past it), else -1."""
+    c = cur.ws(data)
+    size: i64 = len(token)
+    if c == QUOTE:
+        cur.split = -1
+        if cur.match(data, token, 0, True) != size:
+            return -1
+        split = cur.split
+    elif c == 91:
+        cur.pos += 1
+        if cur.ws(data) != QUOTE:
+            return -1
+        split = cur.match(data, token, 0, False)
+        if split < 0 or cur.next_item(data, 93) != 1 or cur.ws(data) != QUOTE:
+            return -1
+        if cur.match(data, token, split, False) != size or cur.next_item(data, 93) != 0:
+            return -1
+    else:
+        return -1
+    return split if 0 < split < size else -1
 
 
 def _merge_lines(cur: Cursor) -> bool:
@@ -187,7 +261,7 @@ def _merge_lines(cur: Cursor) -> bool:
 
 
 def _merges(cur: Cursor) -> Merges:
-    return Merges(cur.joined.getvalue(), cur.ends, cur.splits)
+    return Merges(cur.joined.getvalue(), cur.ends, cur.splits, cur.parts)
 
 
 def _model(cur: Cursor, tokens: list[bytes], ids: list[int], spans: list[int]) -> bool:
@@ -200,7 +274,7 @@ def _model(cur: Cursor, tokens: list[bytes], ids: list[int], spans: list[int]) -
             if cur.ws(data) != 123 or not _vocab(cur, tokens, ids):
                 return False
         elif which == 2:
-            if cur.ws(data) != 91 or not _merge_list(cur):
+            if cur.ws(data) != 91 or not _merge_list(cur, tokens):
                 return False
         elif which < 0:
             return False
