@@ -8,11 +8,14 @@ little left to wait for.
 
 The hashing and the writes run on one background thread, so that they overlap with the
 work that produces the data (hashlib and file writes release the GIL): ``write`` only
-queues the bytes (a copy, unless they are an immutable ``bytes``, or handed over with
+keeps the bytes (a copy, unless they are an immutable ``bytes``, or handed over with
 :meth:`HashedFile.write_frozen`) and returns. Small writes are gathered into blocks of
-:data:`BATCH_BYTES` first; at most :data:`IN_FLIGHT_BYTES` wait at a time (``write`` waits
-beyond). A file that never holds a whole block is written without the thread. An error
-of the thread (a full disk) is raised again by the next ``write``, ``sync`` or ``close``.
+:data:`BATCH_BYTES`; the thread is handed groups of :data:`GROUP_BYTES` (each buffer
+hashed, all written with one ``writev``): it takes the GIL back a few times per group,
+not per write, since each time it must wait for the producing thread to let go of it.
+At most :data:`IN_FLIGHT_BYTES` wait at a time (``write`` waits beyond). A file that never
+fills a group is written without the thread. An error of the thread (a full disk) is
+raised again by the next ``write``, ``sync`` or ``close``.
 
     >>> import pathlib, tempfile
     >>> from alignkit.io.atomic import AtomicOutputDir
@@ -24,6 +27,7 @@ of the thread (a full disk) is raised again by the next ``write``, ``sync`` or `
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sys
@@ -38,10 +42,13 @@ if TYPE_CHECKING:
 WRITEBACK_BYTES = 8 << 20
 _SYNC_FILE_RANGE_WRITE = 2  # Linux <fcntl.h>: start writeback of dirty pages, do not wait
 _WRITEBACK: list[Any] = []  # [libc's sync_file_range, or None where there is none]
+_IOV_MAX = 512  # buffers per writev call (Linux allows 1024)
 #: Writes smaller than this are copied into a block of small writes.
 SMALL_BYTES = 64 << 10
-#: A block of small writes is queued once it holds this many bytes.
+#: A block of small writes is closed once it holds this many bytes.
 BATCH_BYTES = 1 << 20
+#: Buffers are handed to the thread in groups of this many bytes.
+GROUP_BYTES = 8 << 20
 #: ``write`` waits while this many bytes are queued and not yet written.
 IN_FLIGHT_BYTES = 32 << 20
 
@@ -70,6 +77,35 @@ def start_writeback(fd: int, offset: int) -> None:
         _WRITEBACK[0](fd, offset, 0, _SYNC_FILE_RANGE_WRITE)  # 0 bytes: through the end
 
 
+def write_all(fd: int, buffers: list[memoryview]) -> None:
+    """Write ``buffers`` (byte views) to file ``fd`` in order, with as few ``writev`` calls as it takes.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as f:
+        ...     write_all(f.fileno(), [memoryview(b"ab"), memoryview(b""), memoryview(b"c")])
+        ...     _ = f.seek(0); f.read()
+        b'abc'
+
+    Raises:
+        OSError: the write failed (a full disk: ``ENOSPC``).
+    """
+    views = [view for view in buffers if view.nbytes]
+    first = 0
+    while first < len(views):
+        if hasattr(os, "writev"):
+            written = os.writev(fd, views[first:first + _IOV_MAX])
+        else:  # (Windows)
+            written = os.write(fd, views[first])
+        if written <= 0:
+            raise OSError(errno.EIO, f"writev wrote nothing to file descriptor {fd}")
+        while first < len(views) and written >= views[first].nbytes:
+            written -= views[first].nbytes
+            first += 1
+        if written:  # (a part of one buffer: rare, on a regular file)
+            views[first] = views[first][written:]
+
+
+
 class HashedFile:
     """A file of an :class:`AtomicOutputDir` that computes its sha256 and size as it is written.
 
@@ -81,10 +117,10 @@ class HashedFile:
         >>> from alignkit.io.atomic import AtomicOutputDir
         >>> with AtomicOutputDir(pathlib.Path(tempfile.mkdtemp()) / "o") as out:
         ...     f = out.open_hashed("a.bin")
-        ...     f.write(b"x" * (3 << 20)), f.write(bytearray(b"yz")), f.tell()
+        ...     f.write(b"x" * (9 << 20)), f.write(bytearray(b"yz")), f.tell()
         ...     f.close(); out.files["a.bin"][0]
-        (3145728, 2, 3145730)
-        3145730
+        (9437184, 2, 9437186)
+        9437186
     """
 
     def __init__(self, folder: AtomicOutputDir, name: str, handle: BinaryIO) -> None:
@@ -92,13 +128,15 @@ class HashedFile:
         self.name = name
         self.handle = handle
         self.digest = hashlib.sha256()
-        self.size = 0  # bytes accepted (queued or written)
+        self.size = 0  # bytes accepted (kept, queued or written)
         self.closed = False
         self._done = 0  # bytes hashed and written
         self._written_out = 0  # where the last start_writeback began
-        self._batch = bytearray()  # small writes not queued yet
+        self._batch = bytearray()  # small writes gathered
+        self._group: list[memoryview] = []  # buffers not handed to the thread yet
+        self._group_bytes = 0
         self._cond = threading.Condition()
-        self._queue: deque[tuple[bytes | bytearray | memoryview, int]] = deque()  # (bytes, size); head: being written
+        self._queue: deque[tuple[list[memoryview], int]] = deque()  # (group, bytes); head: being written
         self._queued = 0  # bytes in the queue
         self._error: BaseException | None = None  # the thread's, raised again in this one
         self._stopping = False
@@ -141,12 +179,14 @@ class HashedFile:
         Raises:
             OSError: a write failed on the background thread.
         """
-        if self._thread is None:  # a small file: no thread was needed
-            if self._batch:
-                batch, self._batch = self._batch, bytearray()
-                self._process(batch, len(batch))
+        self._close_batch()
+        if self._thread is None:  # no group was ever full: no thread, write here
+            if self._group:
+                group, count = self._group, self._group_bytes
+                self._group, self._group_bytes = [], 0
+                self._process(group, count)
             return
-        self._queue_batch()
+        self._hand_over()
         with self._cond:
             while self._queue and self._error is None:
                 self._cond.wait()
@@ -190,14 +230,14 @@ class HashedFile:
         if not self.closed:
             self.closed = True
             self._stop(drop=True)
-            self._batch = bytearray()
+            self._batch, self._group, self._group_bytes = bytearray(), [], 0
             try:
-                self.handle.close()  # (flushes what it buffers: may fail like the writes did)
+                self.handle.close()
             except OSError:
                 pass
 
     def _accept(self, data: bytes | bytearray | memoryview, frozen: bool) -> int:
-        """Take ``data`` into the small-write block, or queue it (as is, or a copy)."""
+        """Gather ``data`` into the small-write block, or add it (as is, or a copy) to the group."""
         view = memoryview(data)
         if not view.c_contiguous:
             raise BufferError(f"{self.name}: cannot write a buffer that is not C-contiguous; copy it first")
@@ -208,29 +248,38 @@ class HashedFile:
         count = view.nbytes
         if count < SMALL_BYTES:
             self._batch += view
-            self.size += count
             if len(self._batch) >= BATCH_BYTES:
-                self._queue_batch()
-            return count
-        self._queue_batch()  # first: the bytes stay in order
-        item = data if type(data) is bytes else view if frozen else view.tobytes()
-        self._push(item, count)
+                self._close_batch()
+        else:
+            self._close_batch()  # first: the bytes stay in order
+            kept = view if frozen or type(data) is bytes else memoryview(view.tobytes())
+            self._add(kept.cast("B"), count)
         self.size += count
         return count
 
-    def _queue_batch(self) -> None:
+    def _close_batch(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, bytearray()
-            self._push(batch, len(batch))
+            self._add(memoryview(batch), len(batch))
 
-    def _push(self, item: bytes | bytearray | memoryview, count: int) -> None:
-        """Queue ``item`` for the thread (started now, the first time); wait while too much is queued."""
+    def _add(self, view: memoryview, count: int) -> None:
+        self._group.append(view)
+        self._group_bytes += count
+        if self._group_bytes >= GROUP_BYTES:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Queue the group for the thread (started the first time); wait while too much is queued."""
+        if not self._group:
+            return
+        group, count = self._group, self._group_bytes
+        self._group, self._group_bytes = [], 0
         with self._cond:
             while self._error is None and self._queued and self._queued + count > IN_FLIGHT_BYTES:
                 self._cond.wait()
             if self._error is not None:
                 raise self._error
-            self._queue.append((item, count))
+            self._queue.append((group, count))
             self._queued += count
             self._cond.notify_all()
         if self._thread is None:
@@ -238,7 +287,7 @@ class HashedFile:
             self._thread.start()
 
     def _run(self) -> None:
-        """The background thread: hash and write the queue's items in order, until stopped or failed."""
+        """The background thread: hash and write the queued groups in order, until stopped or failed."""
         cond, queue = self._cond, self._queue
         while True:
             with cond:
@@ -246,9 +295,9 @@ class HashedFile:
                     cond.wait()
                 if self._stopping:
                     return
-                item, count = queue[0]  # left in the queue (and counted) until written
+                group, count = queue[0]  # left in the queue (and counted) until written
             try:
-                self._process(item, count)
+                self._process(group, count)
             except BaseException as err:  # raised again in the writing thread
                 with cond:
                     self._error = err
@@ -262,10 +311,11 @@ class HashedFile:
                     self._queued -= count
                 cond.notify_all()
 
-    def _process(self, item: bytes | bytearray | memoryview, count: int) -> None:
-        """Hash and write one item; every :data:`WRITEBACK_BYTES`, start writing it out."""
-        self.digest.update(item)
-        self.handle.write(item)
+    def _process(self, group: list[memoryview], count: int) -> None:
+        """Hash and write one group; every :data:`WRITEBACK_BYTES`, start writing it out."""
+        for view in group:
+            self.digest.update(view)
+        write_all(self.handle.fileno(), group)
         self._done += count
         if self._done - self._written_out >= WRITEBACK_BYTES:
             start_writeback(self.handle.fileno(), self._written_out)

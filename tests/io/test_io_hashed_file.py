@@ -17,7 +17,8 @@ from alignkit.io.hashed_file import start_writeback
 def test_hash_size_and_writeback_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     monkeypatch.setattr(hashed_file, "WRITEBACK_BYTES", 1000)
-    monkeypatch.setattr(hashed_file, "SMALL_BYTES", 0)  # each write queued by itself, none gathered
+    monkeypatch.setattr(hashed_file, "SMALL_BYTES", 0)  # each write a group of its own, none gathered
+    monkeypatch.setattr(hashed_file, "GROUP_BYTES", 0)
     monkeypatch.setattr(hashed_file, "start_writeback", lambda fd, offset: calls.append(offset))
     parts = [os.urandom(n) for n in (10, 700, 400, 3000, 1, 999)]
     with AtomicOutputDir(tmp_path / "o") as out:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,19 +22,24 @@ import alignkit.io.hashed_file as hashed_file
 from alignkit.io.atomic import AtomicOutputDir
 from alignkit.io.hashed_file import HashedFile
 
-POOL = os.urandom((3 << 20) + 4096)  # the bytes written are slices of this
+POOL = os.urandom((9 << 20) + 4096)  # the bytes written are slices of this
 KINDS = ("bytes", "bytearray", "memoryview", "numpy", "numpy_u32", "frozen")
 
 
+_LIMITS = ("SMALL_BYTES", "BATCH_BYTES", "GROUP_BYTES", "IN_FLIGHT_BYTES")
+
+
 @contextmanager
-def _limits(small: int, batch: int, in_flight: int) -> Iterator[None]:
+def _limits(*values: int) -> Iterator[None]:
     """Set the module's block sizes for one example (hypothesis: no monkeypatch fixture)."""
-    saved = hashed_file.SMALL_BYTES, hashed_file.BATCH_BYTES, hashed_file.IN_FLIGHT_BYTES
-    hashed_file.SMALL_BYTES, hashed_file.BATCH_BYTES, hashed_file.IN_FLIGHT_BYTES = small, batch, in_flight
+    saved = [getattr(hashed_file, name) for name in _LIMITS]
+    for name, value in zip(_LIMITS, values):
+        setattr(hashed_file, name, value)
     try:
         yield
     finally:
-        hashed_file.SMALL_BYTES, hashed_file.BATCH_BYTES, hashed_file.IN_FLIGHT_BYTES = saved
+        for name, value in zip(_LIMITS, saved):
+            setattr(hashed_file, name, value)
 
 
 def _buffer(kind: str, data: bytes) -> Any:
@@ -61,35 +66,36 @@ def _clobber(buffer: Any) -> None:
         buffer[...] = 255
 
 
-class FlakyHandle:
-    """A file handle that fails with ``error`` once ``limit`` bytes are written (a full disk)."""
+class FlakyWrites:
+    """``write_all`` that fails with ``ENOSPC`` once ``limit`` bytes are written (a full disk)."""
 
-    def __init__(self, handle: BinaryIO, limit: int, error: int = errno.ENOSPC, delay: float = 0.0) -> None:
-        self.handle = handle
+    def __init__(self, limit: int, delay: float = 0.0) -> None:
         self.limit = limit
-        self.error = error
         self.delay = delay
         self.written = 0
         self.threads: set[str] = set()
+        self.calls = 0
 
-    def write(self, data: Any) -> int:
+    def __call__(self, fd: int, buffers: list[memoryview]) -> None:
         self.threads.add(threading.current_thread().name)
+        self.calls += 1
         time.sleep(self.delay)
-        count = memoryview(data).nbytes
+        count = sum(view.nbytes for view in buffers)
         if self.written + count > self.limit:
-            raise OSError(self.error, os.strerror(self.error))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         self.written += count
-        return self.handle.write(data)
+        WRITE_ALL(fd, buffers)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.handle, name)
+
+WRITE_ALL = hashed_file.write_all
 
 
 @settings(max_examples=40, deadline=None)
 @given(writes=st.lists(st.tuples(st.one_of(st.integers(0, 70_000), st.integers(0, 3 << 20)),
                                  st.sampled_from(KINDS)), max_size=6),
-       limits=st.sampled_from([(64 << 10, 1 << 20, 32 << 20), (0, 1, 1), (1000, 4096, 100_000)]))
-def test_same_bytes_and_hash_as_written_in_place(writes: list[tuple[int, str]], limits: tuple[int, int, int]) -> None:
+       limits=st.sampled_from([(64 << 10, 1 << 20, 8 << 20, 32 << 20), (0, 1, 0, 1), (1000, 4096, 9000, 100_000)]))
+def test_same_bytes_and_hash_as_written_in_place(writes: list[tuple[int, str]],
+                                                 limits: tuple[int, int, int, int]) -> None:
     expected = bytearray()
     with tempfile.TemporaryDirectory() as tmp, _limits(*limits), AtomicOutputDir(Path(tmp) / "o") as out:
         f = out.open_hashed("a.bin")
@@ -123,17 +129,21 @@ def _is_closed(f: HashedFile) -> bool:
     return f.closed
 
 
-def _flaky(out: AtomicOutputDir, limit: int, delay: float = 0.0) -> tuple[HashedFile, FlakyHandle]:
-    handle = FlakyHandle(open(out.file("a.bin"), "wb"), limit, delay=delay)  # noqa: SIM115
-    return HashedFile(out, "a.bin", handle), handle  # type: ignore[arg-type]
+def _flaky(out: AtomicOutputDir, monkeypatch: pytest.MonkeyPatch, limit: int,
+           delay: float = 0.0) -> tuple[HashedFile, FlakyWrites]:
+    writes = FlakyWrites(limit, delay)
+    monkeypatch.setattr(hashed_file, "write_all", writes)
+    return out.open_hashed("a.bin"), writes
 
 
 @pytest.mark.parametrize("then", ["write", "write_frozen", "sync", "close", "flush"])
-def test_a_failed_write_is_raised_again_in_the_writing_thread(tmp_path: Path, then: str) -> None:
+def test_a_failed_write_is_raised_again_in_the_writing_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              then: str) -> None:
     before = threading.active_count()
+    monkeypatch.setattr(hashed_file, "GROUP_BYTES", 2 << 20)
     with AtomicOutputDir(tmp_path / "o") as out:
-        f, handle = _flaky(out, 3 << 20)
-        f.write(b"x" * (2 << 20))  # queued: written by the thread
+        f, handle = _flaky(out, monkeypatch, 3 << 20)
+        f.write(b"x" * (2 << 20))  # a whole group: written by the thread
         f.write(b"y" * (2 << 20))  # fails there (over the limit)
         with pytest.raises(OSError) as info:
             if then in ("write", "write_frozen"):
@@ -157,9 +167,9 @@ def test_a_failed_write_is_raised_again_in_the_writing_thread(tmp_path: Path, th
     assert list(tmp_path.iterdir()) == []  # the partial folder is gone
 
 
-def test_a_small_file_is_written_in_place_and_fails_in_place(tmp_path: Path) -> None:
+def test_a_small_file_is_written_in_place_and_fails_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with AtomicOutputDir(tmp_path / "o") as out:
-        f, handle = _flaky(out, 10)
+        f, handle = _flaky(out, monkeypatch, 10)
         f.write(b"abc")
         f.write(bytearray(b"defghijklm"))  # 13 bytes: over the limit, but only gathered so far
         with pytest.raises(OSError, match="No space left"):
@@ -169,9 +179,10 @@ def test_a_small_file_is_written_in_place_and_fails_in_place(tmp_path: Path) -> 
     assert not _writer_threads()
 
 
-def test_discard_drops_what_is_queued_and_stops_the_thread(tmp_path: Path) -> None:
+def test_discard_drops_what_is_queued_and_stops_the_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashed_file, "GROUP_BYTES", 1 << 20)
     with AtomicOutputDir(tmp_path / "o") as out:
-        f, handle = _flaky(out, 1 << 40, delay=0.05)
+        f, handle = _flaky(out, monkeypatch, 1 << 40, delay=0.05)
         for _ in range(20):
             f.write(b"x" * (1 << 20))
         start = time.monotonic()
@@ -182,37 +193,36 @@ def test_discard_drops_what_is_queued_and_stops_the_thread(tmp_path: Path) -> No
     assert not _writer_threads()
 
 
-def test_write_waits_while_too_much_is_queued(tmp_path: Path) -> None:
+def test_write_waits_while_too_much_is_queued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
-    with _limits(1000, 4096, 1 << 20), AtomicOutputDir(tmp_path / "o") as out:
-        f, handle = _flaky(out, 1 << 40, delay=0.002)
-        original = handle.write
+    with _limits(1000, 4096, 150_000, 1 << 20), AtomicOutputDir(tmp_path / "o") as out:
+        f, writes = _flaky(out, monkeypatch, 1 << 40, delay=0.002)
 
-        def write(data: Any) -> int:
+        def write_all(fd: int, buffers: list[memoryview]) -> None:
             seen.append(f._queued)
-            return original(data)
+            writes(fd, buffers)
 
-        handle.write = write  # type: ignore[method-assign]
+        monkeypatch.setattr(hashed_file, "write_all", write_all)
         for k in range(30):
             f.write(POOL[k * 100_000:(k + 1) * 100_000])
         f.close()
         assert (out.path / "a.bin").read_bytes() == POOL[:3_000_000]
-    assert len(seen) == 30 and 0 < max(seen) <= 1 << 20
+    assert len(seen) == 15 and 0 < max(seen) <= 1 << 20  # groups of 2 writes, at most 1 MiB queued
 
 
 def test_close_stops_the_thread_and_writes_everything(tmp_path: Path) -> None:
     before = threading.active_count()
     with AtomicOutputDir(tmp_path / "o") as out:
         f = out.open_hashed("a.bin")
-        f.write(POOL[:1 << 20])
-        assert _writer_threads()  # started by the first whole block
-        f.write(memoryview(POOL)[1 << 20:(1 << 20) + 5])
+        f.write(POOL[:8 << 20])
+        assert _writer_threads()  # started by the first whole group
+        f.write(memoryview(POOL)[8 << 20:(8 << 20) + 5])
         f.flush()
-        assert (out.path / "a.bin").stat().st_size == (1 << 20) + 5
+        assert (out.path / "a.bin").stat().st_size == (8 << 20) + 5
         f.close()
         assert threading.active_count() == before
         out.commit(b"{}")
-    assert (tmp_path / "o" / "a.bin").read_bytes() == POOL[:(1 << 20) + 5]
+    assert (tmp_path / "o" / "a.bin").read_bytes() == POOL[:(8 << 20) + 5]
 
 
 def test_a_non_contiguous_buffer_is_refused(tmp_path: Path) -> None:
@@ -222,3 +232,37 @@ def test_a_non_contiguous_buffer_is_refused(tmp_path: Path) -> None:
             f.write(np.arange(10, dtype=np.uint8)[::2].data)
         assert f.tell() == 0
         f.discard()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_a_full_disk_fails_like_a_plain_write(tmp_path: Path) -> None:
+    """/dev/full: every write fails with ENOSPC, as a plain ``write`` to it does."""
+    with AtomicOutputDir(tmp_path / "o") as out:
+        f = HashedFile(out, "a.bin", open("/dev/full", "wb"))  # noqa: SIM115
+        f.write(bytes(hashed_file.GROUP_BYTES))
+        with pytest.raises(OSError) as info:
+            f.close()
+        assert info.value.errno == errno.ENOSPC
+        with pytest.raises(OSError) as plain, open("/dev/full", "wb") as full:
+            full.write(b"x")
+            full.flush()
+        assert type(plain.value) is type(info.value)
+        f.discard()
+    assert not _writer_threads()
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 5000), max_size=8), most=st.integers(1, 7000))
+def test_write_all_finishes_short_writes(sizes: list[int], most: int) -> None:
+    """``writev`` may write less than asked: the rest follows, in order, nothing twice."""
+    from unittest import mock
+
+    parts = [POOL[k * 5000:k * 5000 + n] for k, n in enumerate(sizes)]
+
+    def short(fd: int, buffers: list[memoryview]) -> int:
+        return os.write(fd, b"".join(bytes(view) for view in buffers)[:most])
+
+    with tempfile.TemporaryFile() as f, mock.patch.object(os, "writev", short):
+        hashed_file.write_all(f.fileno(), [memoryview(part) for part in parts])
+        f.seek(0)
+        assert f.read() == b"".join(parts)
