@@ -42,6 +42,8 @@ def layout_documents(draw: st.DrawFn) -> dict[str, object]:
     repeat = draw(st.integers(0, 4)) == 0  # allow a merge whose result is already a token
     for _ in range(draw(st.integers(0, 10))):
         a, b = draw(st.sampled_from(tokens)), draw(st.sampled_from(tokens))
+        if repeat and merges and draw(st.booleans()):
+            a, b = draw(st.sampled_from(merges))  # a merge result made twice
         if repeat or a + b not in tokens:
             tokens.append(a + b)
             merges.append((a, b))
@@ -200,8 +202,8 @@ def test_merges_that_make_their_tokens_are_only_compared(form: str) -> None:
         [["a", "b"], ["a", "bc"], ["\u0120", '"\\'], ["z", "z"]],  # same token, another split: compared, split kept
     ],
 )
-def test_a_merge_that_is_not_its_token_reads_the_rest_as_bytes(merges: list[object]) -> None:
-    got, tokens = _scan_merges(merges)
+def test_a_merge_that_is_not_its_token_reads_the_rest_as_bytes(merges: list[str | list[str]]) -> None:
+    got, tokens = _scan_merges(list(merges))
     expected = [tuple(bytes(_BYTE[c] for c in part) for part in (m.split(" ") if isinstance(m, str) else m)) for m in merges]
     assert got.pairs() == expected
     fits = len(expected) <= len(tokens) - 256
@@ -212,3 +214,48 @@ def test_merges_before_the_vocabulary_are_read_as_bytes() -> None:
     merges, tokens = _scan_merges(["a b", "ab c", "\u0120 \"\\", "z z"], vocab_first=False)
     assert merges.parts is None and merges.made(tokens, 256)
     assert merges.pairs()[2] == (b" ", b'"\\')
+
+
+@st.composite
+def pair_folders(draw: st.DrawFn) -> tuple[str, str, dict[str, int] | list[str]]:
+    """vocab.json text (keys perhaps repeated) and merges.txt text in merge layout, perhaps spoilt; specials."""
+    doc = draw(layout_documents())
+    model = doc["model"]
+    assert isinstance(model, dict)
+    vocab: list[tuple[str, int]] = model["vocab"]
+    members = ", ".join(f"{json.dumps(k, ensure_ascii=draw(st.booleans()))}: {i}" for k, i in vocab)
+    lines = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    added = doc["added_tokens"]
+    assert isinstance(added, list)
+    specials: dict[str, int] | list[str] = {a["content"]: a["id"] for a in added}
+    if draw(st.booleans()):
+        specials = [printable(b"<s0>"), "<s0>", "<|x|>"][: draw(st.integers(0, 3))]
+    return "{" + members + "}", "#version: 0.2\n" + "\n".join(lines) + "\n", specials
+
+
+def _pair_outcome(folder: Path, specials: dict[str, int] | list[str], scanner: bool) -> tuple[str, object]:
+    from alignkit.bpe.loaders import gpt2_files
+
+    saved = getattr(gpt2_files, "NATIVE")
+    setattr(gpt2_files, "NATIVE", scanner)
+    try:
+        tok = gpt2_files.pair_tokenizer(folder / "vocab.json", folder / "merges.txt", specials, GPT2, "NFC", "p")
+    except (TokenizerFileError, ValueError) as err:
+        return "error", f"{type(err).__name__}: {err}"
+    finally:
+        setattr(gpt2_files, "NATIVE", saved)
+    if tok is None:
+        return "none", None
+    parts = (tok._tokens, tok._ids, tok._added, tok.special_tokens, tok.n_vocab, tok.normalizer, tok.name)
+    return "ok", (parts, tok.hash, tok.encode("zq<s0> ab\u00e9", allowed_special="all"))
+
+
+@given(pair_folders())
+@settings(max_examples=EXAMPLES, deadline=None)
+def test_pair_dense_path_is_the_json_path(files: tuple[str, str, dict[str, int] | list[str]]) -> None:
+    vocab, merges, specials = files
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "vocab.json").write_text(vocab, encoding="utf-8")
+        (folder / "merges.txt").write_text(merges, encoding="utf-8")
+        assert _pair_outcome(folder, specials, True) == _pair_outcome(folder, specials, False)

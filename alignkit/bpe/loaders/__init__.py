@@ -68,17 +68,14 @@ def _load_file(file: str, name: str | None) -> Tokenizer:
 
 
 def _gpt2_pair(vocab_path: Path, merges_path: Path) -> Tokenizer:
-    from alignkit.bpe.loaders.gpt2_files import load_rank_order, load_vocab_merges
+    from alignkit.bpe.loaders.gpt2_files import load_vocab_merges, pair_tokenizer
     from alignkit.bpe.patterns import GPT2
 
-    fast = load_rank_order(vocab_path, merges_path, ["<|endoftext|>"])
-    if fast is None:
+    tok = pair_tokenizer(vocab_path, merges_path, ["<|endoftext|>"], GPT2, None, vocab_path.parent.name)
+    if tok is None:
         vocab, merges = load_vocab_merges(vocab_path, merges_path)
         specials = [t.decode() for t in vocab.values() if t == b"<|endoftext|>"]
         tok = Tokenizer(vocab, merges, specials, name=vocab_path.parent.name)
-    else:
-        tok = Tokenizer.__new__(Tokenizer)
-        tok._setup(*fast, GPT2, None, False, vocab_path.parent.name)
     tok.source = str(vocab_path.resolve())
     return tok
 

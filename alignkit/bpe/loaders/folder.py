@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json
-from alignkit.bpe.loaders.gpt2_files import json_rank_order, load_vocab_merges, scan_rank_order
+from alignkit.bpe.loaders.gpt2_files import load_vocab_merges, pair_tokenizer
 from alignkit.bpe.loaders._json_scan import NATIVE
 from alignkit.bpe.loaders.hf_json import load_hf_json
 from alignkit.bpe.loaders.tiktoken_file import load_tiktoken
@@ -73,16 +73,11 @@ def load_folder(folder: str | Path) -> Tokenizer:
                 f"Known classes: {', '.join(CLASSES)}; or add a tokenizer.json"
             )
         pattern, normalizer = CLASSES[cls]
-        scanned = scan_rank_order(root / "vocab.json", root / "merges.txt", added) if NATIVE else None
-        fast, ranks = (None, None) if scanned is None else scanned
-        if fast is None:
-            fast = json_rank_order(root / "vocab.json", root / "merges.txt", added)
-        if fast is None:
+        found = pair_tokenizer(root / "vocab.json", root / "merges.txt", added, pattern, normalizer, None)
+        if found is None:
             vocab, merges = load_vocab_merges(root / "vocab.json", root / "merges.txt")
-            tok = Tokenizer(vocab, merges, added, pattern=pattern, normalizer=normalizer)
-        else:
-            tok = Tokenizer.__new__(Tokenizer)
-            tok._setup(*fast, pattern, normalizer, False, None, ranks=ranks)
+            found = Tokenizer(vocab, merges, added, pattern=pattern, normalizer=normalizer)
+        tok = found
     else:
         raise TokenizerFileError(
             f"{root}: no tokenizer found; expected tokenizer.json, tokenizer.model (+ tokenizer_config.json) "

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from alignkit.bpe._fileio import expect_dict, read_bytes, read_json, read_text, token_bytes
 from alignkit.bpe.loaders._json_scan import NATIVE, scan_merges_text, scan_vocab_json
 from alignkit.bpe.loaders.byte_level import ALPHABET, rank_order, scanned_rank_order
+from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
 
 
@@ -114,15 +115,60 @@ def json_rank_order(
     return None if order is None else (*order, specials)
 
 
+def pair_tokenizer(
+    vocab_path: str | os.PathLike[str],
+    merges_path: str | os.PathLike[str],
+    special_tokens: Sequence[str] | Mapping[str, int],
+    pattern: str,
+    normalizer: str | None,
+    name: str | None,
+) -> Tokenizer | None:
+    """The tokenizer of a ``vocab.json`` + ``merges.txt`` pair in merge layout, or None.
+
+    What ``Tokenizer._setup`` of :func:`load_rank_order`'s answer builds; None where that
+    is None (then the caller's general path, ``Tokenizer(*load_vocab_merges(...), ...)``,
+    builds it or names the fault). In the usual layout (BPE ids ``0 .. n - 1``) no rank
+    dict is built: the core indexes the tokens and finds one written twice itself (then
+    the ``json.loads`` path decides, as it does whenever the scanner steps aside).
+
+    Example:
+        >>> tok = pair_tokenizer("gpt2/vocab.json", "gpt2/merges.txt", ["<|endoftext|>"], GPT2, None, "gpt2")  # doctest: +SKIP
+        >>> tok.special_tokens  # doctest: +SKIP
+        {'<|endoftext|>': 50256}
+    """
+    scanned = scan_rank_order(vocab_path, merges_path, special_tokens, dense=True) if NATIVE else None
+    if scanned is not None:
+        (tokens, ids, added, specials), ranks = scanned
+        if ranks is None:
+            try:
+                return Tokenizer._from_merge_layout(tokens, ids, added, specials, pattern, normalizer, False, name)
+            except ValueError:  # a BPE token twice
+                pass
+        else:
+            tok = Tokenizer.__new__(Tokenizer)
+            tok._setup(tokens, ids, added, specials, pattern, normalizer, False, name, ranks=ranks)
+            return tok
+    fast = json_rank_order(vocab_path, merges_path, special_tokens)
+    if fast is None:
+        return None
+    tok = Tokenizer.__new__(Tokenizer)
+    tok._setup(*fast, pattern, normalizer, False, name)
+    return tok
+
+
 def scan_rank_order(
     vocab_path: str | os.PathLike[str],
     merges_path: str | os.PathLike[str],
     special_tokens: Sequence[str] | Mapping[str, int],
-) -> tuple[tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]], dict[bytes, int]] | None:
+    *,
+    dense: bool = False,
+) -> tuple[tuple[list[bytes], list[int], dict[int, bytes], dict[str, int]], dict[bytes, int] | None] | None:
     """``(what load_rank_order gives, token -> id of the BPE tokens)``, read by the compiled scanner.
 
     None whenever the scanner steps aside (then :func:`load_rank_order`'s
     ``json.loads`` path decides): a result here is always that path's result.
+    With ``dense``, the rank dict is None when the BPE ids are ``0 .. n - 1``, and the
+    tokens are not yet known to be distinct (see :func:`pair_tokenizer`).
 
     Example:
         >>> (tokens, ids, added, specials), ranks = scan_rank_order(  # doctest: +SKIP
@@ -152,10 +198,8 @@ def scan_rank_order(
                 specials[s] = vocab.ids[vocab.tokens.index(s.encode("utf-8"))]
             except ValueError:
                 pass  # not in the vocabulary
-    order = scanned_rank_order(vocab.tokens, vocab.ids, vocab.increasing, merges, set(specials.values()))
+    order = scanned_rank_order(vocab.tokens, vocab.ids, vocab.increasing, merges, set(specials.values()), dense=dense)
     if order is None:
         return None
     tokens, ids, added, ranks = order
-    if ranks is None:  # (only ever with dense=True)
-        return None
     return (tokens, ids, added, specials), ranks
