@@ -189,10 +189,10 @@ def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | N
     Raises:
         InputError: the first rejected record, under ``on_error="fail"``.
     """
-    import numpy as np
+    from alignkit.io.flat import Flat
 
     parts: list[list[tuple[Any, Any]]] = []
-    ones = np.ones(0, dtype=np.uint8)  # the attention mask: views of one buffer
+    ones = b""  # the attention mask: views of one buffer (no numpy)
     bar = _progress(progress)
     results = file_results(config, names, kinds, hashes, num_proc)
     try:
@@ -211,8 +211,8 @@ def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | N
             elif len(stream.columns) > len(result.columns):  # SFT: add the attention mask
                 ids, lengths = result.columns[0]
                 if len(ones) < len(ids):
-                    ones = np.ones(len(ids) + len(ids) // 2, dtype=np.uint8)
-                stream.add([*result.columns, (ones[: len(ids)], lengths)])
+                    ones = b"\x01" * (len(ids) + len(ids) // 2)
+                stream.add([*result.columns, (Flat(memoryview(ones)[: len(ids)], "uint8"), lengths)])
             else:
                 stream.add(result.columns)
             if bar is not None:

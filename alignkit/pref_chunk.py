@@ -6,7 +6,7 @@ pydantic path of :mod:`alignkit.worker` (which accepts it or gives its exact err
 Every valid pair is rendered once as its prompt and once per response (as
 :meth:`alignkit.templates.chat.ChatTemplate.encode_pair` renders it) and written by
 :class:`alignkit.pref_buffer.PairBuffer` into native column buffers; the chunk's
-columns become numpy arrays once, at the end.
+columns are made once, at the end, without numpy (:func:`pair_columns`).
 
 The result equals :func:`alignkit.worker.process_chunk`'s general path for the same
 chunk (same rows, rejects, counts and dtypes; a differential test compares them).

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignkit.bpe._fork_batch import write_at
+from alignkit.io.flat import Flat
 from alignkit.worker import ChunkResult
 
 _ALIGN = 16
@@ -52,6 +53,8 @@ def stash(results: list[ChunkResult], fd: int) -> None:
 
     def put(value: Any) -> Any:
         nonlocal at
+        if isinstance(value, Flat):  # the fast paths' numpy-free pieces: a zero-copy numpy view
+            value = value.numpy()
         if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.hasobject:
             return value  # anything else travels pickled, as before
         data = memoryview(np.ascontiguousarray(value)).cast("B")

@@ -6,8 +6,8 @@ compiled structural check :func:`alignkit.record_check.sft_turns`; the record is
 rendered and encoded segment by segment straight into the native column buffers of
 :class:`alignkit.sft_buffer.SftBuffer` (no segment objects). A line the check does not
 accept for certain takes the pydantic path of :mod:`alignkit.worker` (which accepts it
-or gives its exact error), and the loop resumes after it. The chunk's columns become
-numpy arrays once, at the end.
+or gives its exact error), and the loop resumes after it. The chunk's columns are made
+once, at the end, without numpy (:func:`buffer_columns`).
 
 The result equals :func:`alignkit.worker.process_chunk`'s general path for the same
 chunk (same rows, rejects, counts and dtypes; a differential test compares them).
@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from alignkit.encode import IGNORE_INDEX
 from alignkit.errors import AlignkitError, InputError, OutputError
 from alignkit.truncate import DROPPED, KEPT, PROMPT_TOO_LONG, TOO_LONG, TRUNCATED
 
@@ -234,54 +233,36 @@ def count_outcome(path: str, number: int, status: int, tokens: int, flag: str, e
         raise AssertionError(f"unknown record status {status}")
 
 
-def _view(values: Any, dtype: str) -> Any:
-    import numpy as np
-
-    if len(values) == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.frombuffer(memoryview(values), dtype=dtype)
-
-
-def labels_roles(buf: SftBuffer, ids: Any) -> tuple[Any, Any]:
-    """``labels`` (``int32``: the id where trained, else -100) and ``role_ids`` (``uint8``)
-    of the buffer's kept rows, expanded from its runs (``ids``: the kept ids, ``int32``).
-    """
-    import numpy as np
-
-    lengths = _view(buf.run_lengths, "int64")
-    roles = np.repeat(_view(buf.run_roles, "uint8"), lengths)
-    trained = np.repeat(_view(buf.run_trained, "uint8").view(bool), lengths)  # flags are 0 or 1
-    labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
-    np.copyto(labels, ids, where=trained)
-    return labels, roles
-
-
 def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     """The buffer's ``input_ids``, ``labels``, ``role_ids`` as (values, int64 lengths), as
     :func:`alignkit.worker.flatten` makes them (dtypes, and the same vocabulary check).
 
+    The values and lengths are :class:`~alignkit.io.flat.Flat` buffers, made without numpy:
+    ``labels`` (the id where trained, else -100) and ``role_ids`` are expanded from the
+    buffer's runs by the compiled loops of :mod:`alignkit._columns`; ``input_ids`` are the
+    buffer's own ``int32`` ids read as ``uint32`` (every id is in ``0..n_vocab-1``: the same
+    bits), or narrowed to ``uint16`` for a vocabulary of at most 65,536 ids.
+
     Raises:
         OutputError: an id outside the vocabulary.
     """
-    import numpy as np
-
-    from alignkit.io.writers import checked_cast
+    from alignkit._columns import narrow_u16, run_labels, run_roles
+    from alignkit.io.flat import Flat
     from alignkit.worker import column_dtype
 
-    lengths = _view(buf.lengths, "int64")
-    ids = _view(buf.ids, "int32")
+    lengths = Flat(buf.lengths, "int64")
+    labels, low, high = run_labels(buf.ids, buf.run_lengths, buf.run_trained)
+    if high >= n_vocab:
+        raise OutputError(f"token id {high} is outside the vocabulary ({n_vocab} ids);"
+                          " this is a bug in the tokenizer or template, please report it")
     dtype = column_dtype("input_ids", n_vocab)
-    values = None
-    if len(ids):
-        high = int(ids.max())
-        if high >= n_vocab:
-            raise OutputError(f"token id {high} is outside the vocabulary ({n_vocab} ids);"
-                              " this is a bug in the tokenizer or template, please report it")
-        if np.dtype(dtype).itemsize == 4 and int(ids.min()) >= 0:  # 0..n_vocab-1: same bits
-            values = ids.view(dtype)
-    labels, roles = labels_roles(buf, ids)
+    if low < 0:  # what checked_cast says of a value that does not fit
+        top = (1 << (8 * (2 if dtype == "uint16" else 4))) - 1
+        raise OutputError(f"column 'input_ids': value {low} does not fit {dtype} (0..{top});"
+                          " this is a bug in the dtype choice, please report it")
+    ids = Flat(narrow_u16(buf.ids), dtype) if dtype == "uint16" else Flat(buf.ids, dtype)
     return [
-        (checked_cast("input_ids", ids, dtype) if values is None else values, lengths),
-        (labels, lengths),
-        (roles, lengths),
+        (ids, lengths),
+        (Flat(labels, "int32"), lengths),
+        (Flat(run_roles(buf.run_lengths, buf.run_roles), "uint8"), lengths),
     ]

@@ -135,7 +135,7 @@ def test_truncation_policies_keep_the_prompt_identical(tokenizer_file: Path, max
     (p_ids, p_len), (c_ids, c_len) = fast.columns[0], fast.columns[2]
     assert fast.stats.written > 0
     if max_seq_len:
-        assert int((p_len + c_len).max(initial=0)) <= max_seq_len
+        assert int((np.asarray(p_len) + np.asarray(c_len)).max(initial=0)) <= max_seq_len
 
 
 def test_a_zero_trained_response_drops_the_pair(tokenizer_file: Path) -> None:

@@ -10,6 +10,8 @@ memory for the tokenize benchmark's 12,645 conversations, each page faulted in o
 slicing those. The bytes are those of a ``pyarrow.Table`` of the joined columns cut by
 ``Table.to_batches`` (tested against exactly that). Other formats join the pieces
 (:meth:`ChunkedColumn.joined`); whole columns become one piece each (:func:`as_chunked`).
+Pieces given as :class:`~alignkit.io.flat.Flat` buffers (the fast chunk paths) are held and
+read without numpy; row lengths are held as ``int64`` ``memoryview`` s.
 
     >>> import numpy as np
     >>> col = ChunkedColumn("role_ids", "uint8", [(np.array([1, 2, 3], dtype=np.uint8), np.array([2, 1])),
@@ -20,9 +22,12 @@ slicing those. The bytes are those of a ``pyarrow.Table`` of the joined columns 
 
 from __future__ import annotations
 
+from array import array
+from itertools import accumulate, chain
 from typing import TYPE_CHECKING, Any
 
 from alignkit.errors import OutputError
+from alignkit.io.flat import WIDTHS, Flat, typed_view
 
 if TYPE_CHECKING:
     from alignkit.io.writers import Column
@@ -54,16 +59,16 @@ class ChunkedColumn:
             self.add(values, lengths)
 
     def add(self, values: Any, lengths: Any) -> None:
-        """Append one piece (its rows follow the rows already held), checked and cast to ``dtype``."""
-        import numpy as np
+        """Append one piece (its rows follow the rows already held), checked and cast to ``dtype``.
 
-        from alignkit.io.writers import checked_cast
-
-        lengths = np.asarray(lengths, dtype=np.int64)
-        if int(lengths.sum()) != len(values):
+        A :class:`~alignkit.io.flat.Flat` piece of the column's dtype is held as it is (no numpy).
+        """
+        lengths = _int64_view(lengths)
+        total = sum(lengths)
+        if total != len(values):
             raise OutputError(f"column {self.name!r}: a chunk of {len(values)} values has lengths"
-                              f" summing to {int(lengths.sum())}")
-        self.values.append(checked_cast(self.name, values, self.dtype))
+                              f" summing to {total}")
+        self.values.append(_checked(self.name, values, self.dtype))
         self.lengths.append(lengths)
         self.rows += len(lengths)
         self.size += len(values)
@@ -81,9 +86,34 @@ class ChunkedColumn:
 
         from alignkit.io.writers import Column, concat_flat
 
-        values = concat_flat(self.values, self.dtype) if self.values else np.zeros(0, dtype=self.dtype)
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+        pieces = [v.numpy() if isinstance(v, Flat) else v for v in self.values]
+        values = concat_flat(pieces, self.dtype) if pieces else np.zeros(0, dtype=self.dtype)
+        lengths = (np.concatenate([np.asarray(n, dtype=np.int64) for n in self.lengths]) if self.lengths
+                   else np.zeros(0, dtype=np.int64))
         return Column.from_flat(self.name, self.dtype, values, lengths)
+
+
+def _int64_view(lengths: Any) -> memoryview:
+    """Row lengths as an ``int64`` ``memoryview`` (a :class:`~alignkit.io.flat.Flat`, a list, or numpy)."""
+    if isinstance(lengths, Flat) and lengths.dtype == "int64":
+        return lengths.view
+    if isinstance(lengths, (list, tuple)):
+        return typed_view(array("q", lengths), "int64")
+    import numpy as np
+
+    return typed_view(np.ascontiguousarray(lengths, dtype=np.int64), "int64")
+
+
+def _checked(name: str, values: Any, dtype: str) -> Any:
+    """``values`` as ``dtype``: a :class:`~alignkit.io.flat.Flat` of ``dtype`` as it is, anything
+    else through :func:`~alignkit.io.writers.checked_cast` (range-checked, never a silent wrap)."""
+    if isinstance(values, Flat):
+        if values.dtype == dtype:
+            return values
+        values = values.numpy()
+    from alignkit.io.writers import checked_cast
+
+    return checked_cast(name, values, dtype)
 
 
 def as_chunked(column: Column | ChunkedColumn) -> ChunkedColumn:
@@ -117,22 +147,20 @@ class BatchCursor:
     def take(self, count: int) -> tuple[Any, list[Any], int]:
         """The next ``count`` rows: ``(offsets, parts, values)``.
 
-        ``offsets`` are the rows' int32 list offsets, from 0 (a fresh array of ``count + 1``);
+        ``offsets`` are the rows' int32 list offsets, from 0 (a fresh ``array("i")`` of ``count + 1``);
         ``parts`` are views of the pieces that, one after another, make the values buffer
         written for the batch (the rows' values, then those pyarrow sends after them: see
         :meth:`_trailing`); ``values`` is how many values the rows hold.
         """
-        import numpy as np
-
         col = self.column
         ranges: list[tuple[int, int, int]] = []  # (piece, first value, end) in row order
-        lengths: list[Any] = []
+        lengths: list[memoryview] = []
         left = count
         while left:
             piece_lengths = col.lengths[self.piece]
             n = min(left, len(piece_lengths) - self.row)
             part = piece_lengths[self.row : self.row + n]
-            size = int(part.sum())
+            size = sum(part)
             ranges.append((self.piece, self.value, self.value + size))
             lengths.append(part)
             self.row += n
@@ -143,9 +171,7 @@ class BatchCursor:
         total = sum(stop - start for _, start, stop in ranges)
         self._trailing(ranges, total)
         self.done += total
-        offsets = np.empty(count + 1, dtype=np.int32)
-        offsets[0] = 0
-        np.cumsum(lengths[0] if len(lengths) == 1 else np.concatenate(lengths), out=offsets[1:])
+        offsets = array("i", accumulate(chain.from_iterable(lengths), initial=0))  # < 2**31: see check()
         parts = [col.values[p][start:stop] for p, start, stop in _merge(ranges)]
         return offsets, parts, total
 
@@ -158,10 +184,8 @@ class BatchCursor:
         length rounded up to 64 bytes reaches the column's end, the whole rest of the column.
         The same values follow the batch here, so the bytes are the same.
         """
-        import numpy as np
-
         col = self.column
-        width = np.dtype(col.dtype).itemsize
+        width = WIDTHS[col.dtype]
         nbytes, first, size = total * width, self.done, col.size
         if first == 0 and -(-nbytes // 64) * 64 >= size * width:
             extra = size - total
@@ -181,16 +205,14 @@ class BatchCursor:
         Then their batch is written the same whatever else comes later (:meth:`_trailing`
         looks at most 64 bytes ahead), so a stream can write it before the column is complete.
         """
-        import numpy as np
-
         col = self.column
         total, piece, row, left = 0, self.piece, self.row, count
         while left and piece < len(col.lengths):
             part = col.lengths[piece][row : row + left]
-            total += int(part.sum())
+            total += sum(part)
             left -= len(part)
             piece, row = piece + 1, 0
-        return not left and (col.size - self.done - total) * np.dtype(col.dtype).itemsize >= 64
+        return not left and (col.size - self.done - total) * WIDTHS[col.dtype] >= 64
 
     def release(self) -> None:
         """Drop the column's pieces before the next row (written already) to free their memory."""

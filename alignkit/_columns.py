@@ -1,0 +1,134 @@
+"""A chunk's per-token output columns expanded from its runs, natively (compiled; no numpy).
+
+:class:`~alignkit.sft_buffer.SftBuffer` keeps a chunk's ids as one ``vec[i32]`` and one
+*run* per segment (token count, role id, trained flag). The output wants one value per
+token: ``labels`` (the id where trained, else ``IGNORE_INDEX``) and ``role_ids``. These
+loops make them in one pass over the runs each (:func:`run_labels` also finds the ids'
+smallest and largest value: the vocabulary check), so a run never needs numpy for it
+(:func:`alignkit.sft_chunk.buffer_columns`; the numpy formulas they replace are the
+reference of the tests).
+
+    >>> from librt.vecs import vec
+    >>> from mypy_extensions import i32, i64, u8
+    >>> ids = vec[i32]([7, 8, 9, 10])
+    >>> runs, trained = vec[i64]([1, 2, 1]), vec[u8]([0, 1, 0])
+    >>> labels, low, high = run_labels(ids, runs, trained)
+    >>> list(labels), (low, high), list(run_roles(runs, vec[u8]([1, 2, 4])))
+    ([-100, 8, 9, -100], (7, 10), [1, 2, 2, 4])
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from librt.vecs import append, extend, vec
+from mypy_extensions import i16, i32, i64, u8
+
+from alignkit.encode import IGNORE_INDEX
+
+_IGNORE: Final = i32(IGNORE_INDEX)
+
+
+def _check_runs(total: i64, run_lengths: vec[i64]) -> None:
+    """Refuse runs whose lengths do not add up to ``total`` tokens (or are negative)."""
+    s: i64 = 0
+    for r in range(len(run_lengths)):
+        n = run_lengths[r]
+        if n < 0:
+            raise ValueError(f"run {r} has a negative length ({n})")
+        s += n
+    if s != total:
+        raise ValueError(f"the runs hold {s} tokens, the ids {total}")
+
+
+def run_labels(ids: vec[i32], run_lengths: vec[i64], run_trained: vec[u8]) -> tuple[vec[i32], int, int]:
+    """Per token: its id where its run is trained (flag not 0), else ``IGNORE_INDEX`` (-100);
+    and the smallest and largest id (``0, -1`` when there are none), found in the same pass.
+
+    The labels start as a copy of the ids (one ``memcpy``); only untrained tokens are stored.
+
+    Raises:
+        ValueError: runs that do not cover the ids exactly, or fewer flags than runs.
+    """
+    n = i64(len(ids))
+    _check_runs(n, run_lengths)
+    if len(run_trained) < len(run_lengths):
+        raise ValueError(f"{len(run_trained)} trained flags for {len(run_lengths)} runs")
+    out = ids[0:n]
+    low: i32 = 0
+    high: i32 = -1
+    if n:
+        low = ids[0]
+        high = low
+    at: i64 = 0
+    for r in range(len(run_lengths)):
+        end = at + run_lengths[r]
+        trained = run_trained[r] != 0
+        while at < end:
+            v = ids[at]
+            if v < low:
+                low = v
+            elif v > high:
+                high = v
+            if not trained:
+                out[at] = _IGNORE
+            at += 1
+    return out, int(low), int(high)
+
+
+def _filled(n: i64, value: u8) -> vec[u8]:
+    """A vector of ``n`` times ``value``, doubled by copies (no per-item append)."""
+    out = vec[u8]()
+    if n <= 0:
+        return out
+    out = append(out, value)
+    while i64(len(out)) * 2 <= n:
+        out = extend(out, out)
+    if i64(len(out)) < n:
+        out = extend(out, out[0 : n - i64(len(out))])
+    return out
+
+
+def run_roles(run_lengths: vec[i64], run_roles: vec[u8]) -> vec[u8]:
+    """Per token: the role id of its run.
+
+    Raises:
+        ValueError: a negative run length, or fewer roles than runs.
+    """
+    if len(run_roles) < len(run_lengths):
+        raise ValueError(f"{len(run_roles)} roles for {len(run_lengths)} runs")
+    total: i64 = 0
+    for r in range(len(run_lengths)):
+        if run_lengths[r] < 0:
+            raise ValueError(f"run {r} has a negative length ({run_lengths[r]})")
+        total += run_lengths[r]
+    out = _filled(total, 0)
+    at: i64 = 0
+    for r in range(len(run_lengths)):
+        end = at + run_lengths[r]
+        role = run_roles[r]
+        if role == 0:
+            at = end
+            continue
+        while at < end:
+            out[at] = role
+            at += 1
+    return out
+
+
+def narrow_u16(ids: vec[i32]) -> vec[i16]:
+    """The ids as 16-bit words (``uint16`` bits in an ``i16``), for ids known to be in ``0..65535``.
+
+    Raises:
+        ValueError: an id outside ``0..65535``.
+    """
+    n = i64(len(ids))
+    out = vec[i16](capacity=n)
+    k: i64 = 0
+    while k < n:
+        v = ids[k]
+        if v < 0 or v > 65535:
+            raise ValueError(f"id {v} does not fit uint16")
+        out = append(out, i16(v - 65536) if v > 32767 else i16(v))
+        k += 1
+    return out
