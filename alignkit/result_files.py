@@ -5,7 +5,8 @@ into the pipe, out of it, into a new array), two of them in the parent, whose CP
 workers need. Instead the worker writes each column once into an anonymous file that
 the parent opened before the fork (:func:`alignkit.bpe._fork_batch.memory_file`) and
 sends only :class:`Ref` entries; the parent maps the file and views the columns where
-they lie (copy-on-write, so they stay writable), until the output concatenates them.
+they lie (copy-on-write, so they stay writable), until the output concatenates them. The
+fast paths' :class:`~alignkit.io.flat.Flat` pieces come back as ``Flat`` pieces (no numpy).
 
 Example:
     >>> import numpy as np
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignkit.bpe._fork_batch import write_at
-from alignkit.io.flat import Flat
+from alignkit.io.flat import WIDTHS, Flat
 from alignkit.worker import ChunkResult
 
 _ALIGN = 16
@@ -39,28 +40,37 @@ _ALIGN = 16
 
 @dataclass(frozen=True)
 class Ref:
-    """A 1-D array of ``count`` items of ``dtype`` at byte ``offset`` of the result file."""
+    """A 1-D array of ``count`` items of ``dtype`` at byte ``offset`` of the result file.
+
+    ``flat``: it was a :class:`~alignkit.io.flat.Flat` (``dtype`` is its dtype name) and comes
+    back as one, so the fast paths' columns cross without numpy on either side.
+    """
 
     offset: int
     dtype: str
     count: int
+    flat: bool = False
 
 
 def stash(results: list[ChunkResult], fd: int) -> None:
-    """Move the 1-D numpy columns of ``results`` into file ``fd`` (empty), leaving :class:`Ref` s."""
-    np: Any = importlib.import_module("numpy")
+    """Move the 1-D columns of ``results`` (numpy arrays, :class:`~alignkit.io.flat.Flat`
+    pieces) into file ``fd`` (empty), leaving :class:`Ref` s. numpy is imported only for a
+    column that is not a ``Flat``."""
     at = 0
+    np: Any = None
 
     def put(value: Any) -> Any:
-        nonlocal at
-        if isinstance(value, Flat):  # the fast paths' numpy-free pieces: a zero-copy numpy view
-            value = value.numpy()
-        if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.hasobject:
-            return value  # anything else travels pickled, as before
-        data = memoryview(np.ascontiguousarray(value)).cast("B")
-        at = -(-at // _ALIGN) * _ALIGN
-        ref = Ref(at, value.dtype.str, len(value))
-        at = write_at(fd, data, at)
+        nonlocal at, np
+        if isinstance(value, Flat):
+            data = value.view.cast("B")
+            ref = Ref(-(-at // _ALIGN) * _ALIGN, value.dtype, len(value), True)
+        else:
+            np = np or importlib.import_module("numpy")
+            if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.hasobject:
+                return value  # anything else travels pickled, as before
+            data = memoryview(np.ascontiguousarray(value)).cast("B")
+            ref = Ref(-(-at // _ALIGN) * _ALIGN, value.dtype.str, len(value))
+        at = write_at(fd, data, ref.offset)
         return ref
 
     for result in results:
@@ -69,14 +79,18 @@ def stash(results: list[ChunkResult], fd: int) -> None:
 
 def restore(results: list[ChunkResult], fd: int) -> None:
     """Replace the :class:`Ref` s of ``results`` by views of file ``fd``; close ``fd``."""
-    np: Any = importlib.import_module("numpy")
     size = os.fstat(fd).st_size
-    view = mmap.mmap(fd, size, access=mmap.ACCESS_COPY) if size else b""
+    view = memoryview(mmap.mmap(fd, size, access=mmap.ACCESS_COPY) if size else b"")
     os.close(fd)
+    np: Any = None
 
     def get(value: Any) -> Any:
+        nonlocal np
         if not isinstance(value, Ref):
             return value
+        if value.flat:
+            return Flat(view[value.offset : value.offset + value.count * WIDTHS[value.dtype]], value.dtype)
+        np = np or importlib.import_module("numpy")
         if not value.count:
             return np.zeros(0, dtype=np.dtype(value.dtype))
         return np.frombuffer(view, dtype=np.dtype(value.dtype), count=value.count, offset=value.offset)
