@@ -11,8 +11,9 @@ work that produces the data (hashlib and file writes release the GIL): ``write``
 keeps the bytes (a copy, unless they are an immutable ``bytes``, or handed over with
 :meth:`HashedFile.write_frozen`) and returns. Small writes are gathered into blocks of
 :data:`BATCH_BYTES`; the thread is handed groups of :data:`GROUP_BYTES` (each buffer
-hashed, all written with one ``writev``): it takes the GIL back a few times per group,
-not per write, since each time it must wait for the producing thread to let go of it.
+hashed, all written with one ``writev``): the thread takes the GIL back once per buffer
+and a few times per group, rather than a few times per write (each time, it waits for the
+producing thread to let go of the GIL: on the 48 MB tokenize run, 13 groups for 447 writes).
 At most :data:`IN_FLIGHT_BYTES` wait at a time (``write`` waits beyond). A file that never
 fills a group is written without the thread. An error of the thread (a full disk) is
 raised again by the next ``write``, ``sync`` or ``close``.
