@@ -40,14 +40,26 @@ def _version() -> str:
     return f"alignkit {__version__} (compiled: {'yes' if COMPILED else 'no'})"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_module(argv: Sequence[str]) -> str | None:
+    """The module of the command ``argv`` names (its first word that is not an option), if any.
+
+        >>> _command_module(["train-tokenizer", "corpus.txt"]), _command_module(["--help"])
+        ('alignkit.cli.train_tokenizer', None)
+    """
+    word = next((a for a in argv if not a.startswith("-")), None)
+    module = f"alignkit.cli.{word.replace('-', '_')}" if word else None
+    return module if module in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser: every subcommand, or only module ``only``'s (see :func:`main`)."""
     parser = argparse.ArgumentParser(
         prog="alignkit",
         description="Chat and preference data to validated, training-ready token tensors.",
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(name).add_parser(sub)
     return parser
 
@@ -61,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         >>> main(["--version"])  # doctest: +SKIP
     """
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    # a named command needs only its own parser: the others' imports (e.g. convert's adapter
+    # registry) are skipped; no command, or an unknown one, gets them all (help, suggestions)
+    parser = build_parser(_command_module(words))
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
