@@ -6,8 +6,9 @@ never by reading the file again, and every :data:`WRITEBACK_BYTES` the kernel is
 start writing the data out (:func:`start_writeback`), so that the fsync at the end has
 little left to wait for.
 
-The hashing and the writes run on one background thread, so that they overlap with the
-work that produces the data (hashlib and file writes release the GIL): ``write`` only
+With :data:`BACKGROUND` on, the hashing and the writes run on one background thread, so
+that they overlap with the work that produces the data (hashlib and file writes release
+the GIL): ``write`` only
 keeps the bytes (a copy, unless they are an immutable ``bytes``, or handed over with
 :meth:`HashedFile.write_frozen`) and returns. Small writes are gathered into blocks of
 :data:`BATCH_BYTES`; the thread is handed groups of :data:`GROUP_BYTES` (each buffer
@@ -16,7 +17,9 @@ and a few times per group, rather than a few times per write (each time, it wait
 producing thread to let go of the GIL: on the 48 MB tokenize run, 13 groups for 447 writes).
 At most :data:`IN_FLIGHT_BYTES` wait at a time (``write`` waits beyond). A file that never
 fills a group is written without the thread. An error of the thread (a full disk) is
-raised again by the next ``write``, ``sync`` or ``close``.
+raised again by the next ``write``, ``sync`` or ``close``. With :data:`BACKGROUND` off (the
+default), each write is hashed and written before ``write`` returns (small ones gathered
+into blocks first), on the calling thread.
 
     >>> import pathlib, tempfile
     >>> from alignkit.io.atomic import AtomicOutputDir
@@ -44,6 +47,11 @@ WRITEBACK_BYTES = 8 << 20
 _SYNC_FILE_RANGE_WRITE = 2  # Linux <fcntl.h>: start writeback of dirty pages, do not wait
 _WRITEBACK: list[Any] = []  # [libc's sync_file_range, or None where there is none]
 _IOV_MAX = 512  # buffers per writev call (Linux allows 1024)
+#: Hash and write on a background thread (see the module doc). Off by default: on the 2-vCPU
+#: machine shared with other jobs that the tokenize benchmark runs on, the thread cost more
+#: than it saved (whole CLI runs on 48 MB, 8 alternated each: CPU +0.2-0.3 s, wall +0.1 s,
+#: though the main thread's CPU fell by 0.1 s); turn it on where a core is free for it.
+BACKGROUND = False
 #: Writes smaller than this are copied into a block of small writes.
 SMALL_BYTES = 64 << 10
 #: A block of small writes is closed once it holds this many bytes.
@@ -111,8 +119,8 @@ class HashedFile:
     """A file of an :class:`AtomicOutputDir` that computes its sha256 and size as it is written.
 
     File-like enough for ``pyarrow.PythonFile`` (``write``, ``tell``, ``flush``, ``closed``).
-    The bytes are hashed and written on a background thread (see the module doc): call
-    :meth:`close` (or :meth:`discard`) in the end, which also stops that thread.
+    With :data:`BACKGROUND` on, the bytes are hashed and written on a background thread (see
+    the module doc). Call :meth:`close` (or :meth:`discard`) in the end: it also stops the thread.
 
         >>> import pathlib, tempfile
         >>> from alignkit.io.atomic import AtomicOutputDir
@@ -253,7 +261,7 @@ class HashedFile:
                 self._close_batch()
         else:
             self._close_batch()  # first: the bytes stay in order
-            kept = view if frozen or type(data) is bytes else memoryview(view.tobytes())
+            kept = view if frozen or type(data) is bytes or not BACKGROUND else memoryview(view.tobytes())
             self._add(kept.cast("B"), count)
         self.size += count
         return count
@@ -266,7 +274,7 @@ class HashedFile:
     def _add(self, view: memoryview, count: int) -> None:
         self._group.append(view)
         self._group_bytes += count
-        if self._group_bytes >= GROUP_BYTES:
+        if self._group_bytes >= GROUP_BYTES or not BACKGROUND:
             self._hand_over()
 
     def _hand_over(self) -> None:
@@ -275,6 +283,9 @@ class HashedFile:
             return
         group, count = self._group, self._group_bytes
         self._group, self._group_bytes = [], 0
+        if not BACKGROUND and self._thread is None:  # written here, now
+            self._process(group, count)
+            return
         with self._cond:
             while self._error is None and self._queued and self._queued + count > IN_FLIGHT_BYTES:
                 self._cond.wait()

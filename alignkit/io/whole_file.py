@@ -82,6 +82,10 @@ def read_plain(path: str | os.PathLike[str], limit: int) -> bytes | None:
 BLOCK_BYTES = 1 << 20
 #: Blocks a :class:`BlockDigest` holds at most before ``update`` waits.
 DIGEST_DEPTH = 8
+#: :class:`LineBlocks` hashes on a :class:`BlockDigest` thread. Off by default: on the shared
+#: 2-vCPU benchmark machine the thread cost more CPU and wall than it saved (see
+#: :data:`alignkit.io.hashed_file.BACKGROUND`); turn it on where a core is free for it.
+BACKGROUND_DIGEST = False
 
 
 class BlockDigest:
@@ -90,6 +94,7 @@ class BlockDigest:
     The first block is hashed in place (a one-block file needs no thread); the thread starts
     with the second. At most :data:`DIGEST_DEPTH` blocks wait at a time. Call
     :meth:`hexdigest` in the end (it also ends the thread), or :meth:`stop` to give up.
+    ``background=False``: every block is hashed in place, at once, and no thread starts.
 
         >>> digest = BlockDigest()
         >>> for block in (b"a" * 100, b"b" * 100, b"c"):
@@ -98,15 +103,16 @@ class BlockDigest:
         True
     """
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = True) -> None:
         self._digest = hashlib.sha256()
+        self._background = background
         self._blocks: queue.Queue[bytes | None] = queue.Queue(DIGEST_DEPTH)
         self._thread: threading.Thread | None = None
         self._first = True
 
     def update(self, block: bytes) -> None:
         """Hash ``block`` (immutable ``bytes``: it is kept as it is until hashed) after the earlier ones."""
-        if self._first:
+        if self._first or not self._background:
             self._first = False
             self._digest.update(block)
             return
@@ -152,7 +158,7 @@ class LineBlocks:
         self.size = 0
 
     def __iter__(self) -> Iterator[list[bytes]]:
-        digest = BlockDigest()  # hashed on a thread while the lines are used
+        digest = BlockDigest(BACKGROUND_DIGEST)  # (on: hashed on a thread while the lines are used)
         rest = b""  # the bytes after the last "\n" so far
         at, last = 0, b""
         try:

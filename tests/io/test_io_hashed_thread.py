@@ -1,4 +1,4 @@
-"""HashedFile's background thread: the same bytes, hash and errors as writing in place."""
+"""HashedFile with its background thread on (BACKGROUND): the same bytes, hash and errors as in place."""
 
 from __future__ import annotations
 
@@ -26,11 +26,17 @@ POOL = os.urandom((9 << 20) + 4096)  # the bytes written are slices of this
 KINDS = ("bytes", "bytearray", "memoryview", "numpy", "numpy_u32", "frozen")
 
 
-_LIMITS = ("SMALL_BYTES", "BATCH_BYTES", "GROUP_BYTES", "IN_FLIGHT_BYTES")
+_LIMITS = ("SMALL_BYTES", "BATCH_BYTES", "GROUP_BYTES", "IN_FLIGHT_BYTES", "BACKGROUND")
+
+
+@pytest.fixture(autouse=True)
+def _background(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread's tests: with the thread on (it is off by default)."""
+    monkeypatch.setattr(hashed_file, "BACKGROUND", True)
 
 
 @contextmanager
-def _limits(*values: int) -> Iterator[None]:
+def _limits(*values: int | bool) -> Iterator[None]:
     """Set the module's block sizes for one example (hypothesis: no monkeypatch fixture)."""
     saved = [getattr(hashed_file, name) for name in _LIMITS]
     for name, value in zip(_LIMITS, values):
@@ -93,11 +99,12 @@ WRITE_ALL = hashed_file.write_all
 @settings(max_examples=40, deadline=None)
 @given(writes=st.lists(st.tuples(st.one_of(st.integers(0, 70_000), st.integers(0, 3 << 20)),
                                  st.sampled_from(KINDS)), max_size=6),
-       limits=st.sampled_from([(64 << 10, 1 << 20, 8 << 20, 32 << 20), (0, 1, 0, 1), (1000, 4096, 9000, 100_000)]))
+       limits=st.tuples(st.sampled_from([(64 << 10, 1 << 20, 8 << 20, 32 << 20), (0, 1, 0, 1),
+                                         (1000, 4096, 9000, 100_000)]), st.booleans()))
 def test_same_bytes_and_hash_as_written_in_place(writes: list[tuple[int, str]],
-                                                 limits: tuple[int, int, int, int]) -> None:
+                                                 limits: tuple[tuple[int, int, int, int], bool]) -> None:
     expected = bytearray()
-    with tempfile.TemporaryDirectory() as tmp, _limits(*limits), AtomicOutputDir(Path(tmp) / "o") as out:
+    with tempfile.TemporaryDirectory() as tmp, _limits(*limits[0], limits[1]), AtomicOutputDir(Path(tmp) / "o") as out:
         f = out.open_hashed("a.bin")
         frozen = []
         at = 0
@@ -266,3 +273,15 @@ def test_write_all_finishes_short_writes(sizes: list[int], most: int) -> None:
         hashed_file.write_all(f.fileno(), [memoryview(part) for part in parts])
         f.seek(0)
         assert f.read() == b"".join(parts)
+
+
+def test_off_by_default_writes_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashed_file, "BACKGROUND", False)
+    with AtomicOutputDir(tmp_path / "o") as out:
+        f, writes = _flaky(out, monkeypatch, 1 << 40)
+        f.write(bytearray(POOL[:9 << 20]))
+        assert writes.written == 9 << 20 and not _writer_threads()  # written before write returned
+        f.write(b"x")  # gathered
+        f.close()
+        assert writes.threads == {threading.current_thread().name}
+    assert out.files["a.bin"] == ((9 << 20) + 1, hashlib.sha256(POOL[:9 << 20] + b"x").hexdigest())

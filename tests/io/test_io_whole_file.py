@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from alignkit.errors import UsageError
 from alignkit.io.jsonl import Line, read_lines
+from alignkit.io import whole_file
 from alignkit.io.whole_file import BlockDigest, read_blocks, read_whole
 
 _PIECES = st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"{}", b" ", b"\xef\xbb\xbf",
@@ -105,10 +106,10 @@ def _hash_threads() -> list[str]:
 
 
 @settings(max_examples=30, deadline=None)
-@given(sizes=st.lists(st.integers(0, 300_000), max_size=20))
-def test_block_digest_is_sha256_of_the_blocks_in_order(sizes: list[int]) -> None:
+@given(sizes=st.lists(st.integers(0, 300_000), max_size=20), background=st.booleans())
+def test_block_digest_is_sha256_of_the_blocks_in_order(sizes: list[int], background: bool) -> None:
     blocks = [bytes([k % 251]) * size for k, size in enumerate(sizes)]
-    digest = BlockDigest()
+    digest = BlockDigest(background)
     for block in blocks:
         digest.update(block)
     assert digest.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()
@@ -116,7 +117,8 @@ def test_block_digest_is_sha256_of_the_blocks_in_order(sizes: list[int]) -> None
     assert not _hash_threads()
 
 
-def test_blocks_leave_no_thread_whether_read_to_the_end_or_not(tmp_path: Path) -> None:
+def test_blocks_leave_no_thread_whether_read_to_the_end_or_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whole_file, "BACKGROUND_DIGEST", True)
     path = tmp_path / "a.jsonl"
     data = b"".join(b'{"k": %d}\n' % k for k in range(20_000))
     path.write_bytes(data)
@@ -130,3 +132,13 @@ def test_blocks_leave_no_thread_whether_read_to_the_end_or_not(tmp_path: Path) -
     blocks = read_blocks(path, block_bytes=1000)
     assert blocks is not None and sum(len(part) for part in blocks) == 20_000
     assert blocks.sha256 == hashlib.sha256(data).hexdigest() and not _hash_threads()
+
+
+def test_blocks_are_hashed_in_place_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"k": 1}\n' * 1000)
+    blocks = read_blocks(path, block_bytes=100)
+    assert blocks is not None
+    for _ in blocks:
+        assert not _hash_threads()
+    assert blocks.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
