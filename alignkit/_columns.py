@@ -8,6 +8,12 @@ smallest and largest value: the vocabulary check), so a run never needs numpy fo
 (:func:`alignkit.sft_chunk.buffer_columns`; the numpy formulas they replace are the
 reference of the tests).
 
+Python code calls them through :func:`buffer_expansions` and :func:`buffer_ids_u16`, which take
+the :class:`~alignkit.sft_buffer.SftBuffer` itself: a ``vec`` handed from Python to a compiled
+function as an argument is never freed (mypy 2.4.1's wrapper unboxes it with a new reference and
+does not release it), while a native object's vectors are read natively and returned vectors are
+freed as usual.
+
     >>> from librt.vecs import vec
     >>> from mypy_extensions import i32, i64, u8
     >>> ids = vec[i32]([7, 8, 9, 10])
@@ -15,6 +21,7 @@ reference of the tests).
     >>> labels, low, high = run_labels(ids, runs, trained)
     >>> list(labels), (low, high), list(run_roles(runs, vec[u8]([1, 2, 4])))
     ([-100, 8, 9, -100], (7, 10), [1, 2, 2, 4])
+
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from librt.vecs import append, extend, vec
 from mypy_extensions import i16, i32, i64, u8
 
 from alignkit.encode import IGNORE_INDEX
+from alignkit.sft_buffer import SftBuffer
 
 _IGNORE: Final = i32(IGNORE_INDEX)
 
@@ -132,3 +140,20 @@ def narrow_u16(ids: vec[i32]) -> vec[i16]:
         out = append(out, i16(v - 65536) if v > 32767 else i16(v))
         k += 1
     return out
+
+
+
+def buffer_expansions(buf: SftBuffer) -> tuple[vec[i32], vec[u8], int, int]:
+    """The buffer's ``labels`` and ``role_ids`` (:func:`run_labels`, :func:`run_roles`), and its
+    smallest and largest id (``0, -1`` when it holds none).
+
+    Raises:
+        ValueError: runs that do not cover the ids exactly (a bug in the buffer).
+    """
+    labels, low, high = run_labels(buf.ids, buf.run_lengths, buf.run_trained)
+    return labels, run_roles(buf.run_lengths, buf.run_roles), low, high
+
+
+def buffer_ids_u16(buf: SftBuffer) -> vec[i16]:
+    """The buffer's ids as 16-bit words (:func:`narrow_u16`)."""
+    return narrow_u16(buf.ids)

@@ -246,12 +246,12 @@ def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
     Raises:
         OutputError: an id outside the vocabulary.
     """
-    from alignkit._columns import narrow_u16, run_labels, run_roles
+    from alignkit._columns import buffer_expansions, buffer_ids_u16
     from alignkit.io.flat import Flat
     from alignkit.worker import column_dtype
 
     lengths = Flat(buf.lengths, "int64")
-    labels, low, high = run_labels(buf.ids, buf.run_lengths, buf.run_trained)
+    labels, roles, low, high = buffer_expansions(buf)
     if high >= n_vocab:
         raise OutputError(f"token id {high} is outside the vocabulary ({n_vocab} ids);"
                           " this is a bug in the tokenizer or template, please report it")
@@ -260,9 +260,5 @@ def buffer_columns(buf: SftBuffer, n_vocab: int) -> list[tuple[Any, Any]]:
         top = (1 << (8 * (2 if dtype == "uint16" else 4))) - 1
         raise OutputError(f"column 'input_ids': value {low} does not fit {dtype} (0..{top});"
                           " this is a bug in the dtype choice, please report it")
-    ids = Flat(narrow_u16(buf.ids), dtype) if dtype == "uint16" else Flat(buf.ids, dtype)
-    return [
-        (ids, lengths),
-        (Flat(labels, "int32"), lengths),
-        (Flat(run_roles(buf.run_lengths, buf.run_roles), "uint8"), lengths),
-    ]
+    ids = Flat(buffer_ids_u16(buf), dtype) if dtype == "uint16" else Flat(buf.ids, dtype)
+    return [(ids, lengths), (Flat(labels, "int32"), lengths), (Flat(roles, "uint8"), lengths)]

@@ -153,8 +153,7 @@ class ArrowStream:
         sizes = [(values, sum(part.nbytes for part in parts)) for _, parts, values in taken]
         self._small.append(arrow_ipc.batch_message(count, sizes)[0])
         for (offsets, parts, _), (_, nbytes) in zip(taken, sizes):
-            head = offsets.tobytes()
-            self._small += [head, _ZEROS[: -len(head) % 8]]
+            self._small += [offsets, _ZEROS[: -len(offsets) % 8]]
             if nbytes:
                 self._flush()
             for part in parts:  # the pieces' own memory, never changed: written without a copy

@@ -11,7 +11,8 @@ slicing those. The bytes are those of a ``pyarrow.Table`` of the joined columns 
 ``Table.to_batches`` (tested against exactly that). Other formats join the pieces
 (:meth:`ChunkedColumn.joined`); whole columns become one piece each (:func:`as_chunked`).
 Pieces given as :class:`~alignkit.io.flat.Flat` buffers (the fast chunk paths) are held and
-read without numpy; row lengths are held as ``int64`` ``memoryview`` s.
+read without numpy; row lengths are held as ``int64`` ``memoryview`` s, with each piece's
+row starts (its prefix sums, computed once) for the sizes and offsets of the batches.
 
     >>> import numpy as np
     >>> col = ChunkedColumn("role_ids", "uint8", [(np.array([1, 2, 3], dtype=np.uint8), np.array([2, 1])),
@@ -23,7 +24,7 @@ read without numpy; row lengths are held as ``int64`` ``memoryview`` s.
 from __future__ import annotations
 
 from array import array
-from itertools import accumulate, chain
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from alignkit.errors import OutputError
@@ -37,6 +38,7 @@ BATCH_ROWS = 1000
 _INT32_LIMIT = 1 << 31
 #: What a released piece's values and lengths become (never read again).
 _EMPTY: Any = ()
+_NO_ROWS = [0]
 
 
 class ChunkedColumn:
@@ -53,6 +55,7 @@ class ChunkedColumn:
         self.dtype = dtype
         self.values: list[Any] = []
         self.lengths: list[Any] = []
+        self.starts: list[list[int]] = []  # per piece: where each row starts, the total last
         self.rows = 0
         self.size = 0  # values, all rows together
         for values, lengths in pieces:
@@ -64,12 +67,14 @@ class ChunkedColumn:
         A :class:`~alignkit.io.flat.Flat` piece of the column's dtype is held as it is (no numpy).
         """
         lengths = _int64_view(lengths)
-        total = sum(lengths)
+        starts = list(accumulate(lengths, initial=0))
+        total = starts[-1]
         if total != len(values):
             raise OutputError(f"column {self.name!r}: a chunk of {len(values)} values has lengths"
                               f" summing to {total}")
         self.values.append(_checked(self.name, values, self.dtype))
         self.lengths.append(lengths)
+        self.starts.append(starts)
         self.rows += len(lengths)
         self.size += len(values)
 
@@ -144,36 +149,37 @@ class BatchCursor:
         self.done = 0  # values taken so far
         self.released = 0  # pieces dropped by release()
 
-    def take(self, count: int) -> tuple[Any, list[Any], int]:
+    def take(self, count: int) -> tuple[bytes, list[Any], int]:
         """The next ``count`` rows: ``(offsets, parts, values)``.
 
-        ``offsets`` are the rows' int32 list offsets, from 0 (a fresh ``array("i")`` of ``count + 1``);
+        ``offsets`` are the bytes of the rows' ``count + 1`` int32 list offsets, from 0;
         ``parts`` are views of the pieces that, one after another, make the values buffer
         written for the batch (the rows' values, then those pyarrow sends after them: see
         :meth:`_trailing`); ``values`` is how many values the rows hold.
         """
         col = self.column
         ranges: list[tuple[int, int, int]] = []  # (piece, first value, end) in row order
-        lengths: list[memoryview] = []
+        offsets = [0]
+        total = 0
         left = count
         while left:
-            piece_lengths = col.lengths[self.piece]
-            n = min(left, len(piece_lengths) - self.row)
-            part = piece_lengths[self.row : self.row + n]
-            size = sum(part)
+            starts = col.starts[self.piece]
+            rows = len(starts) - 1
+            n = min(left, rows - self.row)
+            first = starts[self.row]
+            offsets += [total + end - first for end in starts[self.row + 1 : self.row + n + 1]]
+            size = starts[self.row + n] - first
             ranges.append((self.piece, self.value, self.value + size))
-            lengths.append(part)
+            total += size
             self.row += n
             self.value += size
             left -= n
-            if self.row == len(piece_lengths):
+            if self.row == rows:
                 self.piece, self.row, self.value = self.piece + 1, 0, 0
-        total = sum(stop - start for _, start, stop in ranges)
         self._trailing(ranges, total)
         self.done += total
-        offsets = array("i", accumulate(chain.from_iterable(lengths), initial=0))  # < 2**31: see check()
         parts = [col.values[p][start:stop] for p, start, stop in _merge(ranges)]
-        return offsets, parts, total
+        return array("i", offsets).tobytes(), parts, total  # < 2**31: see ArrowStream.check
 
     def _trailing(self, ranges: list[tuple[int, int, int]], total: int) -> None:
         """Add to ``ranges`` the values after the batch that pyarrow writes along with it.
@@ -207,10 +213,11 @@ class BatchCursor:
         """
         col = self.column
         total, piece, row, left = 0, self.piece, self.row, count
-        while left and piece < len(col.lengths):
-            part = col.lengths[piece][row : row + left]
-            total += sum(part)
-            left -= len(part)
+        while left and piece < len(col.starts):
+            starts = col.starts[piece]
+            n = min(left, len(starts) - 1 - row)
+            total += starts[row + n] - starts[row]
+            left -= n
             piece, row = piece + 1, 0
         return not left and (col.size - self.done - total) * WIDTHS[col.dtype] >= 64
 
@@ -219,6 +226,7 @@ class BatchCursor:
         col = self.column
         while self.released < self.piece:
             col.values[self.released] = col.lengths[self.released] = _EMPTY
+            col.starts[self.released] = _NO_ROWS
             self.released += 1
 
 
