@@ -41,3 +41,16 @@ def test_qwen3_runs_import_no_numpy(tmp_path: Path, name: str) -> None:
     """A vocabulary over 65,536 ids: ``uint32`` ids, the buffer's own bits."""
     qwen3 = shared_path("data", "tokenizers", "qwen3")
     assert _run(tmp_path, str(SAMPLE_DATA / name), "--tokenizer", str(qwen3), "--template", "qwen3") == "0 False"
+
+
+def test_num_proc_2_imports_no_numpy_in_the_parent(tmp_path: Path) -> None:
+    """Workers hand their Flat columns back through the result files as Flat pieces
+    (:mod:`alignkit.result_files`), so the parent needs no numpy either; same bytes as one process."""
+    lines = (SAMPLE_DATA / "sft.jsonl").read_bytes().splitlines(keepends=True)
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(lines * 24))
+    assert _run(tmp_path, str(src), "--num-proc", "2") == "0 False"
+    (tmp_path / "o").rename(tmp_path / "two")
+    assert _run(tmp_path, str(src)) == "0 False"
+    for name in ("data-00000-of-00001.arrow", "dataset_info.json", "state.json"):
+        assert (tmp_path / "o" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
