@@ -22,9 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import queue
 import stat
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BufferedIOBase
@@ -80,65 +78,6 @@ def read_plain(path: str | os.PathLike[str], limit: int) -> bytes | None:
 
 #: Bytes read at a time by :class:`LineBlocks`.
 BLOCK_BYTES = 1 << 20
-#: Blocks a :class:`BlockDigest` holds at most before ``update`` waits.
-DIGEST_DEPTH = 8
-#: :class:`LineBlocks` hashes on a :class:`BlockDigest` thread. Off by default: on the shared
-#: 2-vCPU benchmark machine the thread cost more CPU and wall than it saved (see
-#: :data:`alignkit.io.hashed_file.BACKGROUND`); turn it on where a core is free for it.
-BACKGROUND_DIGEST = False
-
-
-class BlockDigest:
-    """The sha256 of blocks of bytes, computed on a background thread while the caller goes on.
-
-    The first block is hashed in place (a one-block file needs no thread); the thread starts
-    with the second. At most :data:`DIGEST_DEPTH` blocks wait at a time. Call
-    :meth:`hexdigest` in the end (it also ends the thread), or :meth:`stop` to give up.
-    ``background=False``: every block is hashed in place, at once, and no thread starts.
-
-        >>> digest = BlockDigest()
-        >>> for block in (b"a" * 100, b"b" * 100, b"c"):
-        ...     digest.update(block)
-        >>> digest.hexdigest() == hashlib.sha256(b"a" * 100 + b"b" * 100 + b"c").hexdigest()
-        True
-    """
-
-    def __init__(self, background: bool = True) -> None:
-        self._digest = hashlib.sha256()
-        self._background = background
-        self._blocks: queue.Queue[bytes | None] = queue.Queue(DIGEST_DEPTH)
-        self._thread: threading.Thread | None = None
-        self._first = True
-
-    def update(self, block: bytes) -> None:
-        """Hash ``block`` (immutable ``bytes``: it is kept as it is until hashed) after the earlier ones."""
-        if self._first or not self._background:
-            self._first = False
-            self._digest.update(block)
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="alignkit-hash-input", daemon=True)
-            self._thread.start()
-        self._blocks.put(block)
-
-    def hexdigest(self) -> str:
-        """The sha256 of all the blocks, in hex (once the thread has hashed them all)."""
-        self.stop()
-        return self._digest.hexdigest()
-
-    def stop(self) -> None:
-        """Hash what is queued and end the thread; no effect once it ended."""
-        if self._thread is not None:
-            self._blocks.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while True:
-            block = self._blocks.get()
-            if block is None:
-                return
-            self._digest.update(block)
 
 
 class LineBlocks:
@@ -158,7 +97,7 @@ class LineBlocks:
         self.size = 0
 
     def __iter__(self) -> Iterator[list[bytes]]:
-        digest = BlockDigest(BACKGROUND_DIGEST)  # (on: hashed on a thread while the lines are used)
+        digest = hashlib.sha256()
         rest = b""  # the bytes after the last "\n" so far
         at, last = 0, b""
         try:
@@ -182,7 +121,6 @@ class LineBlocks:
                     yield split_lines(data if cut == len(data) else data[:cut])
         finally:
             os.close(self.fd)
-            digest.stop()  # (no thread left behind, whatever happened)
         self.size = at
         self.sha256 = digest.hexdigest()
         if at > self.limit:

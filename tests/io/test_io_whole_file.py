@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from alignkit.errors import UsageError
 from alignkit.io.jsonl import Line, read_lines
-from alignkit.io import whole_file
-from alignkit.io.whole_file import BlockDigest, read_blocks, read_whole
+from alignkit.io.whole_file import read_blocks, read_whole
 
 _PIECES = st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"{}", b" ", b"\xef\xbb\xbf",
                                     "\u2028".encode(), b"\x85", b"\xff"]), max_size=12)
@@ -101,44 +100,14 @@ def test_worked_examples_hold(name: str) -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
-def _hash_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name == "alignkit-hash-input"]
-
-
-@settings(max_examples=30, deadline=None)
-@given(sizes=st.lists(st.integers(0, 300_000), max_size=20), background=st.booleans())
-def test_block_digest_is_sha256_of_the_blocks_in_order(sizes: list[int], background: bool) -> None:
-    blocks = [bytes([k % 251]) * size for k, size in enumerate(sizes)]
-    digest = BlockDigest(background)
-    for block in blocks:
-        digest.update(block)
-    assert digest.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()
-    assert digest.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()  # twice: the same
-    assert not _hash_threads()
-
-
-def test_blocks_leave_no_thread_whether_read_to_the_end_or_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(whole_file, "BACKGROUND_DIGEST", True)
-    path = tmp_path / "a.jsonl"
-    data = b"".join(b'{"k": %d}\n' % k for k in range(20_000))
-    path.write_bytes(data)
-    blocks = read_blocks(path, block_bytes=1000)
-    assert blocks is not None
-    lines = iter(blocks)
-    next(lines), next(lines), next(lines)
-    assert _hash_threads()  # hashing the blocks read so far
-    getattr(lines, "close")()  # given up (an error downstream): the generator is closed
-    assert not _hash_threads()
-    blocks = read_blocks(path, block_bytes=1000)
-    assert blocks is not None and sum(len(part) for part in blocks) == 20_000
-    assert blocks.sha256 == hashlib.sha256(data).hexdigest() and not _hash_threads()
-
-
-def test_blocks_are_hashed_in_place_by_default(tmp_path: Path) -> None:
+def test_blocks_given_up_midway_close_the_file(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"k": 1}\n' * 1000)
     blocks = read_blocks(path, block_bytes=100)
     assert blocks is not None
-    for _ in blocks:
-        assert not _hash_threads()
-    assert blocks.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    lines = iter(blocks)
+    next(lines)
+    getattr(lines, "close")()  # given up (an error downstream): the generator is closed
+    with pytest.raises(OSError):
+        os.fstat(blocks.fd)
+    assert blocks.sha256 == ""  # no hash for a file not read to the end
