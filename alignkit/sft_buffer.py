@@ -92,8 +92,8 @@ class SftBuffer(SegmentSink):
     """Flat ``input_ids`` of a chunk's rows, their segment runs, and per-role counts.
 
     Labels and role ids are not stored per token: each segment adds one *run* (its
-    token count, role id and trained flag), and :func:`labels_roles` expands the runs
-    into ``labels`` and ``role_ids`` once per chunk (``numpy.repeat``).
+    token count, role id and trained flag), and :func:`alignkit._columns.buffer_expansions`
+    expands the runs into ``labels`` and ``role_ids`` once per chunk (compiled loops, no numpy).
 
     Attributes:
         ids: the kept rows' ids, concatenated (a native vector).
