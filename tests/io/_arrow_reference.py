@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,17 @@ import pyarrow as pa
 from alignkit.io.arrow_files import ARROW_FILE, arrow_schema
 from alignkit.io.chunked import BATCH_ROWS
 from alignkit.io.writers import Column
+
+
+def add_in_pieces(stream: Any, values: list[Any], lengths: list[Any], bounds: list[int]) -> None:
+    """Hand ``stream`` (an :class:`~alignkit.io.arrow_stream.ArrowStream`) each column's rows
+    ``bounds[k]:bounds[k + 1]`` as one piece per column, the way chunk results arrive."""
+    for lo, hi in zip(bounds, bounds[1:]):
+        pieces = []
+        for v, n in zip(values, lengths):
+            start = int(n[:lo].sum())
+            pieces.append((v[start : start + int(n[lo:hi].sum())], n[lo:hi]))
+        stream.add(pieces)
 
 
 def reference_arrow(columns: list[Column]) -> bytes:

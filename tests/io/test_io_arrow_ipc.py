@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from _arrow_reference import assert_reference
+from _arrow_reference import add_in_pieces, assert_reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,12 +109,7 @@ def test_stream_of_any_columns_is_pyarrows_and_reads_back(
     folder = tmp_path_factory.mktemp("ipc") / "o"
     with AtomicOutputDir(folder) as out:
         stream = ArrowStream(out, columns)
-        for lo, hi in zip(bounds, bounds[1:]):
-            pieces = []
-            for v, n in zip(values, lengths):
-                start = int(n[:lo].sum())
-                pieces.append((v[start : start + int(n[lo:hi].sum())], n[lo:hi]))
-            stream.add(pieces)
+        add_in_pieces(stream, values, lengths, bounds)
         stream.close()
         out.commit(json.dumps(sorted(out.files.items())).encode())
     whole = [Column.from_flat(n, d, v, k) for (n, d), v, k in zip(columns, values, lengths)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from _arrow_reference import assert_reference
+from _arrow_reference import add_in_pieces, assert_reference
 from hypothesis import strategies as st
 
 import alignkit.io.arrow_stream
@@ -55,12 +55,7 @@ def test_stream_equals_whole_columns(tmp_path_factory: pytest.TempPathFactory, r
     base = tmp_path_factory.mktemp("s")
     with AtomicOutputDir(base / "stream") as out:
         stream = ArrowStream(out, names)
-        for lo, hi in zip(bounds, bounds[1:]):
-            pieces = []
-            for v, n in zip(values, lengths):
-                start = int(n[:lo].sum())
-                pieces.append((v[start : start + int(n[lo:hi].sum())], n[lo:hi]))
-            stream.add(pieces)
+        add_in_pieces(stream, values, lengths, bounds)
         assert [len(c) for c in stream.close()] == [rows] * len(names)
         _commit(out)
     with AtomicOutputDir(base / "whole") as out:
