@@ -178,7 +178,7 @@ def process_line_range(r: LineRange, fd: int = -1) -> list[ChunkResult]:
     """Read range ``r`` and process its chunks (in a worker; see :func:`alignkit.worker.process_chunk`).
 
     With a file descriptor ``fd`` (an empty in-memory file the parent opened before the
-    fork), the numpy columns go there and the results hold references
+    fork), the columns' values go there and the results hold references
     (:func:`alignkit.result_files.stash`); the parent calls ``restore``.
     """
     lines = read_range_lines(r)

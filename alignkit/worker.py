@@ -115,7 +115,9 @@ class Chunk:
 class ChunkResult:
     """Encoded columns (flat values in their dtype + per-row lengths), rejects and counts.
 
-    Flat numpy arrays pickle fast and take a fraction of the memory of int lists.
+    The values are flat buffers, never int lists: :class:`~alignkit.io.flat.Flat` pieces on
+    the fast paths (no numpy needed), numpy arrays on the general path; both pickle fast and
+    take a fraction of the memory of int lists.
     """
 
     columns: list[tuple[Any, Any]]
