@@ -157,7 +157,7 @@ class ArrowStream:
             if nbytes:
                 self._flush()
             for part in parts:  # the pieces' own memory, never changed: written without a copy
-                target.write_frozen(memoryview(part).cast("B"))
+                target.write(memoryview(part).cast("B"))
             self._small.append(_ZEROS[: -nbytes % 8])
 
     def _flush(self) -> None:

@@ -105,30 +105,6 @@ class HashedFile:
             self._written_out = self.size
         return view.nbytes
 
-    def write_frozen(self, buffer: bytes | bytearray | memoryview) -> int:
-        """The same as :meth:`write` (nothing is kept after it returns).
-
-        For writers that hand over buffers they will not change (the Arrow column pieces):
-        a ``HashedFile`` that kept buffers to write later could take these without a copy.
-
-            >>> import pathlib, tempfile
-            >>> from alignkit.io.atomic import AtomicOutputDir
-            >>> with AtomicOutputDir(pathlib.Path(tempfile.mkdtemp()) / "o") as out:
-            ...     f = out.open_hashed("a.bin"); block = bytearray(1 << 20)
-            ...     f.write_frozen(block); f.sync(); block[0] = 1
-            ...     f.close(); out.files["a.bin"][1][:12]
-            1048576
-            '30e14955ebf1'
-
-        Raises:
-            OSError: the write failed (a full disk: ``ENOSPC``).
-            BufferError: ``buffer`` is not C-contiguous.
-        """
-        return self.write(buffer)
-
-    def sync(self) -> None:
-        """Wait until everything written so far is hashed and handed over: nothing to wait for here."""
-
     def tell(self) -> int:
         """Bytes written so far."""
         return self.size

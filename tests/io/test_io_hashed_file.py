@@ -20,7 +20,7 @@ from alignkit.io.atomic import AtomicOutputDir
 from alignkit.io.hashed_file import HashedFile, start_writeback
 
 POOL = os.urandom((3 << 20) + 8192)  # the bytes written are slices of this
-KINDS = ("bytes", "bytearray", "memoryview", "numpy", "numpy_u32", "frozen")
+KINDS = ("bytes", "bytearray", "memoryview", "numpy", "numpy_u32")
 
 
 def test_hash_size_and_writeback_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +55,7 @@ def _buffer(kind: str, data: bytes) -> Any:
     """``data`` as a buffer of ``kind`` that the test can change after the write."""
     if kind == "bytes":
         return data
-    if kind in ("bytearray", "frozen"):
+    if kind == "bytearray":
         return bytearray(data)
     if kind == "memoryview":
         return memoryview(bytearray(data))
@@ -90,12 +90,11 @@ def test_the_file_holds_what_was_written_even_if_changed_after(writes: list[tupl
             for size, kind in writes:
                 buffer = _buffer(kind, POOL[at:at + size])
                 at = (at + 7919) % 8192
-                written = f.write_frozen(buffer) if kind == "frozen" else f.write(buffer)
+                written = f.write(buffer)
                 assert written == memoryview(buffer).nbytes
                 expected += memoryview(buffer).cast("B")
                 assert f.tell() == len(expected)
-                _clobber(buffer)  # written before write returned: even a "frozen" one may change now
-            f.sync()
+                _clobber(buffer)  # written before write returned: the caller may change it now
             f.close()
             assert (out.path / "a.bin").read_bytes() == expected
             assert out.files["a.bin"] == (len(expected), hashlib.sha256(expected).hexdigest())
@@ -121,14 +120,13 @@ class FullDisk:
         return getattr(self.handle, name)
 
 
-@pytest.mark.parametrize("method", ["write", "write_frozen"])
-def test_a_failed_write_raises_and_the_file_can_be_discarded(tmp_path: Path, method: str) -> None:
+def test_a_failed_write_raises_and_the_file_can_be_discarded(tmp_path: Path) -> None:
     with pytest.raises(OSError) as info, AtomicOutputDir(tmp_path / "o") as out:
         disk = FullDisk(out.file("a.bin"), 3 << 20)
         f = HashedFile(out, "a.bin", disk)  # type: ignore[arg-type]
-        getattr(f, method)(b"x" * (2 << 20))
+        f.write(b"x" * (2 << 20))
         try:
-            getattr(f, method)(b"y" * (2 << 20))  # over the limit
+            f.write(b"y" * (2 << 20))  # over the limit
         finally:
             assert f.tell() == 2 << 20 and "a.bin" not in out.files
             f.discard()
