@@ -37,16 +37,15 @@ from alignkit.sft_buffer import SftBuffer
 _IGNORE: Final = i32(IGNORE_INDEX)
 
 
-def _check_runs(total: i64, run_lengths: vec[i64]) -> None:
-    """Refuse runs whose lengths do not add up to ``total`` tokens (or are negative)."""
+def _run_total(run_lengths: vec[i64]) -> i64:
+    """The tokens the runs hold together; a negative run length is refused."""
     s: i64 = 0
     for r in range(len(run_lengths)):
         n = run_lengths[r]
         if n < 0:
             raise ValueError(f"run {r} has a negative length ({n})")
         s += n
-    if s != total:
-        raise ValueError(f"the runs hold {s} tokens, the ids {total}")
+    return s
 
 
 def run_labels(ids: vec[i32], run_lengths: vec[i64], run_trained: vec[u8]) -> tuple[vec[i32], int, int]:
@@ -59,7 +58,9 @@ def run_labels(ids: vec[i32], run_lengths: vec[i64], run_trained: vec[u8]) -> tu
         ValueError: runs that do not cover the ids exactly, or fewer flags than runs.
     """
     n = i64(len(ids))
-    _check_runs(n, run_lengths)
+    s = _run_total(run_lengths)
+    if s != n:
+        raise ValueError(f"the runs hold {s} tokens, the ids {n}")
     if len(run_trained) < len(run_lengths):
         raise ValueError(f"{len(run_trained)} trained flags for {len(run_lengths)} runs")
     out = ids[0:n]
@@ -105,12 +106,7 @@ def run_roles(run_lengths: vec[i64], run_roles: vec[u8]) -> vec[u8]:
     """
     if len(run_roles) < len(run_lengths):
         raise ValueError(f"{len(run_roles)} roles for {len(run_lengths)} runs")
-    total: i64 = 0
-    for r in range(len(run_lengths)):
-        if run_lengths[r] < 0:
-            raise ValueError(f"run {r} has a negative length ({run_lengths[r]})")
-        total += run_lengths[r]
-    out = _filled(total, 0)
+    out = _filled(_run_total(run_lengths), 0)
     at: i64 = 0
     for r in range(len(run_lengths)):
         end = at + run_lengths[r]
@@ -140,7 +136,6 @@ def narrow_u16(ids: vec[i32]) -> vec[i16]:
         out = append(out, i16(v - 65536) if v > 32767 else i16(v))
         k += 1
     return out
-
 
 
 def buffer_expansions(buf: SftBuffer) -> tuple[vec[i32], vec[u8], int, int]:
