@@ -197,6 +197,34 @@ class Tokenizer(Persistent):
         self._token_list = tokens  # (the core's own list: made from it, never changed)
         return self
 
+    @classmethod
+    def _from_scanned(
+        cls,
+        tokens: list[bytes],
+        ids: list[int],
+        added: dict[int, bytes],
+        specials: dict[str, int],
+        ranks: dict[bytes, int] | None,
+        pattern: str,
+        normalizer: str | None,
+        add_prefix_space: bool,
+        name: str | None,
+    ) -> Tokenizer | None:
+        """The tokenizer of a scanned file's merge-order answer (the loaders' compiled scanner).
+
+        No rank dict (BPE ids ``0 .. n - 1``): :meth:`_from_merge_layout`, or None when a token
+        is given twice (then the caller's ``json.loads`` path decides); else :meth:`_setup`
+        with the rank dict.
+        """
+        if ranks is None:
+            try:
+                return cls._from_merge_layout(tokens, ids, added, specials, pattern, normalizer, add_prefix_space, name)
+            except ValueError:  # a BPE token twice
+                return None
+        tok = cls.__new__(cls)
+        tok._setup(tokens, ids, added, specials, pattern, normalizer, add_prefix_space, name, ranks=ranks)
+        return tok
+
     def _dense(
         self,
         core: BPECore,

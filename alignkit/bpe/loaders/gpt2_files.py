@@ -139,15 +139,9 @@ def pair_tokenizer(
     scanned = scan_rank_order(vocab_path, merges_path, special_tokens, dense=True) if NATIVE else None
     if scanned is not None:
         (tokens, ids, added, specials), ranks = scanned
-        if ranks is None:
-            try:
-                return Tokenizer._from_merge_layout(tokens, ids, added, specials, pattern, normalizer, False, name)
-            except ValueError:  # a BPE token twice
-                pass
-        else:
-            tok = Tokenizer.__new__(Tokenizer)
-            tok._setup(tokens, ids, added, specials, pattern, normalizer, False, name, ranks=ranks)
-            return tok
+        scanned_tok = Tokenizer._from_scanned(tokens, ids, added, specials, ranks, pattern, normalizer, False, name)
+        if scanned_tok is not None:
+            return scanned_tok
     fast = json_rank_order(vocab_path, merges_path, special_tokens)
     if fast is None:
         return None

@@ -207,14 +207,7 @@ def _scanned_tokenizer(
     if answer is None:
         return None
     (tokens, ids, added, specials), ranks = answer
-    if ranks is None:
-        try:
-            return Tokenizer._from_merge_layout(tokens, ids, added, specials, pattern, normalizer, prefix, name)
-        except ValueError:  # a BPE token twice
-            return None
-    tok = Tokenizer.__new__(Tokenizer)
-    tok._setup(tokens, ids, added, specials, pattern, normalizer, prefix, name, ranks=ranks)
-    return tok
+    return Tokenizer._from_scanned(tokens, ids, added, specials, ranks, pattern, normalizer, prefix, name)
 
 
 def _general(
