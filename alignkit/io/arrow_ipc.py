@@ -27,11 +27,11 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-#: ``dtype`` name -> (bit width, signed) of the Arrow ``Int`` type.
-INT_TYPES: Final = {
-    "uint8": (8, False), "int8": (8, True), "uint16": (16, False), "int16": (16, True),
-    "uint32": (32, False), "int32": (32, True), "uint64": (64, False), "int64": (64, True),
-}
+from alignkit.io.flat import WIDTHS
+
+#: ``dtype`` name -> (bit width, signed) of the Arrow ``Int`` type (the dtypes of
+#: :data:`alignkit.io.flat.WIDTHS`, the one table of integer dtypes).
+INT_TYPES: Final = {dtype: (8 * width, not dtype.startswith("u")) for dtype, width in WIDTHS.items()}
 #: The end-of-stream marker: a continuation marker and a message length of 0.
 END_OF_STREAM: Final = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
