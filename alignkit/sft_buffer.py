@@ -40,6 +40,7 @@ from typing import Final, final
 from librt.vecs import append, extend, pop, vec
 from mypy_extensions import i32, i64, u8
 
+from alignkit.bpe._nfc import nfc_inert
 from alignkit.encode import NUM_ROLES, Encoder, NormalForm
 from alignkit.errors import SpecialTokenError
 from alignkit.templates.render import TurnTuple, render_into
@@ -81,6 +82,8 @@ def _ready(text: str, forms: tuple[NormalForm, ...] | None) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         return b""
+    if len(forms) == 1 and forms[0] == "NFC" and nfc_inert(data):
+        return data  # certainly NFC: no per-character unicodedata lookups
     for k in range(len(forms)):
         if not unicodedata.is_normalized(forms[k], text):
             return b""
