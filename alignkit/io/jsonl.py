@@ -26,10 +26,10 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BufferedIOBase
-from typing import Final
+from typing import Any, Final
 
 from alignkit.errors import InputError, UsageError
 
@@ -40,6 +40,9 @@ _BOM: Final = b"\xef\xbb\xbf"
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _UTF16_BOMS: Final = (b"\xff\xfe", b"\xfe\xff")
 _DRAIN_CHUNK: Final = 1024 * 1024
+#: The compiled extension that holds pydantic_core's JSON parser.
+_PARSER_MODULE: Final = "pydantic_core._pydantic_core"
+_PARSER: list[Callable[..., Any]] = []  # [from_json], once loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +190,59 @@ def _too_long(name: str, number: int, size: int, limit: int) -> InputError:
         "line_too_long",
     )
 
+
+
+def json_parser() -> Callable[..., Any]:
+    """``pydantic_core.from_json`` (the parser pydantic's ``validate_json`` uses), loaded cheaply.
+
+    ``import pydantic_core`` runs the package's ``__init__``, which builds the TypedDicts of
+    ``pydantic_core.core_schema`` and imports ``typing_extensions``, ``decimal`` and
+    ``fractions``: about 20 ms of CPU, an eighth of a one-line ``alignkit tokenize``, none of
+    it needed to parse JSON. The parser lives in the compiled extension
+    ``pydantic_core._pydantic_core``; unless ``pydantic_core`` is already imported, that
+    extension is loaded here on its own and registered in ``sys.modules`` under its own
+    name, so a later ``import pydantic_core`` (pydantic's validation path) uses this same
+    module rather than loading it a second time. Where the package is laid out otherwise,
+    it is imported as usual. Either way the function returned is the same ``from_json``.
+
+        >>> json_parser()(b'{"turns": [1, 2]}', cache_strings="keys")
+        {'turns': [1, 2]}
+    """
+    if not _PARSER:
+        import sys
+
+        module = sys.modules.get(_PARSER_MODULE)
+        if module is None and "pydantic_core" not in sys.modules:
+            module = _load_parser_module()
+        if module is None or not hasattr(module, "from_json"):
+            from pydantic_core import from_json
+
+            _PARSER.append(from_json)
+        else:
+            _PARSER.append(module.from_json)
+    return _PARSER[0]
+
+
+def _load_parser_module() -> Any:
+    """``pydantic_core._pydantic_core`` loaded without its package's ``__init__``, or ``None``."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    package = importlib.util.find_spec("pydantic_core")  # a top-level name: nothing is imported
+    if package is None or not package.submodule_search_locations:
+        return None
+    spec = importlib.machinery.PathFinder.find_spec(_PARSER_MODULE, list(package.submodule_search_locations))
+    if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+        return None
+    try:
+        module = importlib.util.module_from_spec(spec)  # runs the extension's init
+    except ImportError:
+        return None  # the usual import says why, if it fails too
+    sys.modules[_PARSER_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[_PARSER_MODULE]
+        raise
+    return module

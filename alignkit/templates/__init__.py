@@ -14,7 +14,6 @@ folders with a ``chat_template``.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 
 from alignkit.errors import TemplateError
@@ -46,6 +45,8 @@ def get_template(name: str) -> ChatSpec:
     key = ALIASES.get(name.lower(), name.lower())
     spec = BUILTIN_SPECS.get(key)
     if spec is None:
+        import difflib  # only for this message: ~1 ms of CPU on every run otherwise
+
         close = difflib.get_close_matches(key, list(BUILTIN_SPECS) + list(ALIASES), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise TemplateError(
