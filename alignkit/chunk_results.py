@@ -2,20 +2,22 @@
 
 Each file is cut into chunks of :data:`CHUNK_LINES` lines (:class:`~alignkit.worker.Chunk`)
 and each chunk becomes a :class:`~alignkit.worker.ChunkResult` (:func:`~alignkit.worker.process_chunk`).
-With ``num_proc > 1``, where ``fork`` exists, ``num_proc - 1`` forked workers inherit the
-encoder, read their own byte ranges of each plain file (:mod:`alignkit.line_ranges`) and
-hand their columns back through in-memory files (:mod:`alignkit.result_files`): no line
-and no column is pickled. This process takes ranges too, whenever it has nothing of
-theirs to hand out, so ``num_proc`` processes encode while the output is written. Elsewhere (spawn, or a file that must be streamed) a process pool is sent
-chunks of lines. Results come back in input order either way, so the output is
-byte-identical for any ``num_proc``.
+With ``num_proc > 1``, where ``fork`` exists, plain files are cut into byte ranges of whole
+lines (:mod:`alignkit.line_ranges`), shorter towards the end, and ``num_proc - 1`` forked
+workers (:class:`~alignkit.range_workers.RangeJob`) inherit the encoder, read their own
+ranges and hand their columns back through in-memory files (:mod:`alignkit.result_files`):
+no line and no column is pickled. This process takes ranges too, between handing out the
+results finished so far, so ``num_proc`` processes encode while the output is written. A
+range's lines are numbered from 1 where it is processed; the line numbers of its rejects
+are moved when it is handed out, in order (so nobody counts lines ahead). Elsewhere
+(spawn, or a file that must be streamed) a process pool is sent chunks of lines. Results
+come back in input order either way, so the output is byte-identical for any ``num_proc``.
 
     >>> results = file_results(config, ["a.jsonl"], [("sft", 1)], {}, num_proc=2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -38,12 +40,9 @@ if TYPE_CHECKING:
 
 CHUNK_LINES = 256
 _IN_FLIGHT_PER_PROC = 4
-#: Byte ranges per process for a plain file: each is one task and one result; enough that the
-#: processes finish together (a 48 MB file, 2 processes: 32 ranges of ~0.04 s each).
+#: Full-length byte ranges per process (the last ones are shorter: see
+#: :class:`~alignkit.line_ranges.RangeSizes`); a 48 MB file, 2 processes: ~1.5 MB (~0.04 s) each.
 _RANGES_PER_PROC = 16
-#: At most this many in-memory result files per run (each mapped one also holds a descriptor);
-#: ranges beyond them send their columns pickled.
-_MAX_RESULT_FILES = 128
 
 
 def input_label(path: str | os.PathLike[str]) -> str:
@@ -166,178 +165,162 @@ def _done(item: Future[ChunkResult] | ChunkResult) -> ChunkResult:
 #: Whether this process takes ranges too on the forked path (tests switch it off to be sure
 #: that the workers do all of them).
 _PARENT_TAKES = True
-#: Shared claim flags of the forked path's ranges (set before the fork; one byte per range).
-_CLAIMS: list[Any] = []
-
-
-def _claim(seq: int) -> bool:
-    """Take range ``seq`` for this process: ``False`` when another process took it first."""
-    lock, flags = _CLAIMS
-    with lock:
-        if flags[seq]:
-            return False
-        flags[seq] = 1
-    return True
-
-
-def _claimed_range(seq: int, r: LineRange, fd: int) -> list[ChunkResult] | None:
-    """A worker's task: process range ``r`` unless the parent took it (``None`` then)."""
-    from alignkit.line_ranges import process_line_range
-
-    if not _claim(seq):
-        return None
-    return process_line_range(r, fd)
+#: At most this many in-memory result files per run (each mapped one holds a descriptor until
+#: its results are dropped); ranges beyond them send their columns pickled.
+_MAX_RESULT_FILES = 128
+_HASH_BLOCK = 1 << 22
 
 
 def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str | None, int]],
                   hashes: dict[str, tuple[str, int]], num_proc: int) -> Generator[ChunkResult, None, None]:
     """The chunk results of every file, in input order, in this process and ``num_proc - 1`` workers.
 
-    With ``fork``, each plain file is cut into byte ranges (:mod:`alignkit.line_ranges`) and
-    every range is offered to the workers and to this process, whoever claims it first
-    (shared flags): workers read their own ranges (no line crosses a pipe); this process
-    hashes the file and the tokenizer, then takes ranges itself, and between them hands
-    out the results finished so far, in order, so that the output is written while the
-    rest is encoded. Elsewhere (spawn) ``num_proc`` workers are sent chunks of lines; a
-    file that must be streamed is sent in chunks to the workers, with every ``num_proc``-th
-    chunk processed here.
+    With ``fork``, consecutive plain files are cut into byte ranges (:mod:`alignkit.line_ranges`)
+    shared by this process and forked workers, whoever is free first
+    (:class:`~alignkit.range_workers.RangeJob`): workers read their own ranges (no line crosses
+    a pipe); this process hashes the files and the tokenizer, then takes ranges itself, and
+    between them hands out the results finished so far, in order, so that the output is
+    written while the rest is encoded. The ranges shorten towards the end of the input, so
+    that the processes finish together. Elsewhere (spawn) ``num_proc`` workers are sent
+    chunks of lines; a file that must be streamed is sent in chunks to ``num_proc - 1``
+    workers, with every ``num_proc``-th chunk processed here.
     """
-    if num_proc <= 1:
-        yield from _results(config, chunks(paths, kinds, hashes), num_proc)
-        return
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if num_proc <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         yield from _results(config, chunks(paths, kinds, hashes), num_proc)
         return
-    from alignkit.bpe._fork_batch import memory_file
+    from alignkit.line_ranges import RangeSizes, cut_file
 
-    ctx = multiprocessing.get_context("fork")
-    most = len(paths) * num_proc * _RANGES_PER_PROC
-    # in-memory files for the workers' columns, opened before the fork (unused ones closed)
-    slots = [memory_file() for _ in range(min(_MAX_RESULT_FILES, most))]
-    unclosed = set(slots)
-    import mmap
+    sizes = RangeSizes(sum(_size(p) for p in paths), num_proc, _RANGES_PER_PROC)
+    job = _Job(config, num_proc, hashes)
+    for path, (kind, kind_line) in zip(paths, kinds):
+        cuts = cut_file(path, 0, sizes)
+        if cuts is not None:
+            job.add(path, kind, kind_line, cuts.size, cuts.spans())
+            continue
+        sizes.take(_size(path))
+        yield from job.run()  # the plain files before this one
+        with _pool(multiprocessing.get_context("fork"), config, num_proc - 1) as pool:
+            yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), num_proc, num_proc)
+    yield from job.run()
 
-    # one byte per range, in memory the forked workers share (no file descriptor, unlike
-    # multiprocessing's RawArray, whose heap keeps its arenas' files open)
-    _CLAIMS[:] = [ctx.Lock(), mmap.mmap(-1, max(1, most))]
-    state = _ForkState(config, num_proc, slots, unclosed)
+
+def _size(path: str) -> int:
     try:
-        # forked at the first submit: after this process built its encoder (init_worker then
-        # returns it at once) and warmed up the chunk path (each worker would import it again)
-        with _pool(ctx, config, num_proc - 1) as pool:
-            try:
-                for path, (kind, kind_line) in zip(paths, kinds):
-                    yield from state.file(pool, path, kind, kind_line, hashes)
-            finally:
-                lock, flags = _CLAIMS
-                with lock:  # workers still holding tasks skip them (on an error)
-                    flags[:] = b"\x01" * len(flags)
-    finally:
-        if _CLAIMS:
-            _CLAIMS[1].close()
-        _CLAIMS.clear()
-        for fd in unclosed:
-            os.close(fd)
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
-class _ForkState:
-    """The forked path's state across files: result files left, ranges offered so far."""
+class _Job:
+    """Consecutive plain files' ranges, run together by :class:`~alignkit.range_workers.RangeJob`."""
 
-    def __init__(self, config: TokenizeConfig, num_proc: int, slots: list[int], unclosed: set[int]) -> None:
+    def __init__(self, config: TokenizeConfig, num_proc: int, hashes: dict[str, tuple[str, int]]) -> None:
         self.config = config
         self.num_proc = num_proc
-        self.slots = slots
-        self.unclosed = unclosed
-        self.seq = 0  # claim flags used so far
+        self.hashes = hashes
+        self.ranges: list[LineRange] = []
+        self.file_of: list[int] = []  # the index in ``files`` of each range's file
+        self.files: list[tuple[str, int]] = []  # path, size
         self.warm = self.described = False
+        self.slots = _MAX_RESULT_FILES  # in-memory result files left to this run
 
-    def file(self, pool: ProcessPoolExecutor, path: str, kind: str | None, kind_line: int,
-             hashes: dict[str, tuple[str, int]]) -> Iterator[ChunkResult]:
-        """One file's results in order (see :func:`file_results`).
-
-        The file is cut with a few small reads; the first range goes to the workers at once,
-        then this process reads the file range by range (its hash, and the line number each
-        next range starts at) and offers each range as soon as it is numbered.
-        """
-        import hashlib
-
-        from alignkit.line_ranges import LineRange, cut_file, process_line_range, read_span
+    def add(self, path: str, kind: str | None, kind_line: int, size: int, spans: list[tuple[int, int]]) -> None:
+        """Add a file's ranges (its lines numbered from 1 in each range: moved when handed out)."""
+        from alignkit.line_ranges import LineRange
 
         label = input_label(path)
-        cuts = cut_file(path, self.num_proc * _RANGES_PER_PROC)
-        if cuts is None:
-            yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), self.num_proc, self.num_proc)
+        for start, stop in spans:
+            self.ranges.append(LineRange(path, label, kind, kind_line, start, stop, 1, CHUNK_LINES))
+            self.file_of.append(len(self.files))
+        self.files.append((path, size))
+
+    def run(self) -> Iterator[ChunkResult]:
+        """The results of the files added so far, in order; then the job is empty again."""
+        from alignkit.line_ranges import process_line_range
+        from alignkit.range_workers import RangeJob
+
+        ranges, file_of, files = self.ranges, self.file_of, self.files
+        self.ranges, self.file_of, self.files = [], [], []
+        if not ranges:
+            for path, size in files:  # files without a line (empty)
+                self.hashes[path] = (_file_sha256(path, size), size)
             return
-        spans = cuts.spans()
-        ranges = [LineRange(path, label, kind, kind_line, a, b, 0, CHUNK_LINES) for a, b in spans]
-        first = self.seq
-        self.seq += len(ranges)
-        fds = [self.slots.pop() if self.slots else -1 for _ in ranges]
-        pending: list[Future[list[ChunkResult] | None]] = []
-        digest = hashlib.sha256()
-        line = 1
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if cuts.cuts[0]:
-                digest.update(read_span(fd, 0, cuts.cuts[0], label))  # the byte-order mark
-            for k, (start, stop) in enumerate(spans):
-                ranges[k] = r = dataclasses.replace(ranges[k], first_line=line)
-                data = read_span(fd, start, stop, label)
-                if not self.warm:  # before the first submit, which forks the workers
-                    self.warm = _warm_up(r, data)
-                pending.append(pool.submit(_claimed_range, first + k, r, fds[k]))
-                digest.update(data)
-                line += data.count(b"\n")
-                del data
-        finally:
-            os.close(fd)
-        hashes[path] = (digest.hexdigest(), cuts.size)
-        if not self.described:  # the manifest's tokenizer hash (cached; ~0.04 s for a 150K vocab)
-            self.described = bool(init_worker(self.config).describe_tokenizer())
-        own: dict[int, list[ChunkResult]] = {}
-        out = 0  # the next range to hand out
-        for k in range(len(ranges)):
-            while out < len(ranges) and (out in own or pending[out].done()):
-                yield from self._take(out, own, pending[out], fds[out])
-                out += 1
-            if _PARENT_TAKES and k >= out and _claim(first + k):  # not taken by a worker yet: take it here
-                own[k] = process_line_range(ranges[k])
-        while out < len(ranges):
-            yield from self._take(out, own, pending[out], fds[out])
-            out += 1
-
-    def _take(self, k: int, own: dict[int, list[ChunkResult]], future: Future[list[ChunkResult] | None],
-              fd: int) -> list[ChunkResult]:
-        """Range ``k``'s results: processed here, or by a worker (read from its result file)."""
-        if k in own:
-            if fd >= 0:  # unused
-                self.unclosed.discard(fd)
-                os.close(fd)
-            return own.pop(k)
-        results = future.result()
-        if results is None:
-            raise AlignkitError(f"range {k} was taken by no process; this is a bug, please report it")
-        if fd >= 0:
-            from alignkit.result_files import restore
-
-            self.unclosed.discard(fd)
-            restore(results, fd)  # closes fd
-        return results
+        if not self.warm:  # before the fork: the workers inherit the warm chunk path
+            self.warm = _warm_up(ranges[0])
+        slots = min(len(ranges), self.slots)
+        self.slots -= slots
+        with RangeJob(ranges, self.num_proc - 1, slots) as job:
+            for path, size in files:
+                self.hashes[path] = (_file_sha256(path, size), size)
+            if not self.described:  # the manifest's tokenizer hash (cached; ~0.04 s for a 150K vocab)
+                self.described = bool(init_worker(self.config).describe_tokenizer())
+            own: dict[int, tuple[list[ChunkResult], int]] = {}
+            first_line = [1] * len(files)  # the line the next range of each file starts at
+            out = 0  # the next range to hand out
+            while out < len(ranges):
+                while out < len(ranges) and (out in own or job.ready(out)):
+                    results, count = own.pop(out) if out in own else job.take(out)
+                    at = file_of[out]
+                    _move_lines(results, first_line[at] - 1)
+                    first_line[at] += count
+                    yield from results
+                    out += 1
+                if out == len(ranges):
+                    break
+                k = job.claim_here() if _PARENT_TAKES else -1
+                if k >= 0:  # not taken by a worker yet: take it here
+                    own[k] = process_line_range(ranges[k])
+                else:
+                    job.wait(out)
 
 
-def _warm_up(first: LineRange, data: bytes) -> bool:
+def _move_lines(results: list[ChunkResult], by: int) -> None:
+    """Number the rejects of a range's results from the range's first line (they count from 1)."""
+    if by:
+        for result in results:
+            for reject in result.rejects:
+                reject["line"] = int(str(reject["line"])) + by
+
+
+def _file_sha256(path: str, size: int) -> str:
+    """The sha256 of a plain file's first ``size`` bytes (the bytes its ranges were cut from).
+
+    Raises:
+        OSError: the file shrank.
+    """
+    import hashlib
+
+    from alignkit.line_ranges import read_span
+
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for at in range(0, size, _HASH_BLOCK):
+            digest.update(read_span(fd, at, min(size, at + _HASH_BLOCK), input_label(path)))
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def _warm_up(first: LineRange) -> bool:
     """Process a few of the first lines here and drop the result, before the workers fork.
 
-    The chunk path imports its modules (pydantic, numpy, the fast chunk paths) and fills
-    caches on first use: done once here, the forked workers inherit them instead of each
-    paying for them (measured: about 0.25 s of CPU per worker on the CLI's cold start).
+    The chunk path imports its modules (pydantic, the fast chunk paths) and fills caches on
+    first use: done once here, the forked workers inherit them instead of each paying for
+    them (measured: about 0.25 s of CPU per worker on the CLI's cold start).
     """
+    from alignkit.bpe._fork_batch import read_at
     from alignkit.io.whole_file import split_lines
 
-    head = data[: data.rfind(b"\n", 0, 1 << 16) + 1]  # the whole lines of the range's first 64 KiB
+    fd = os.open(first.path, os.O_RDONLY)
+    try:
+        data = read_at(fd, first.start, min(first.stop, first.start + (1 << 16)))
+    finally:
+        os.close(fd)
+    head = data[: data.rfind(b"\n") + 1]  # the whole lines of the range's first 64 KiB
     lines = split_lines(head)[:16] if head else []
-    numbered = list(zip(range(first.first_line, first.first_line + len(lines)), lines))
+    numbered = list(zip(range(1, 1 + len(lines)), lines))
     process_chunk(Chunk(first.label, first.kind, first.kind_line, numbered, []))
     return True

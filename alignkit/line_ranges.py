@@ -1,14 +1,15 @@
 """Byte ranges of whole lines of an input file: planned by the parent, read by each worker.
 
-With forked workers, the tokenize pipeline sends no lines through pipes: the parent
-reads the file once, cuts it at line starts into ranges of about equal bytes, counts
-their line numbers, and hands each worker a :class:`LineRange` (a path and two byte
-offsets); the worker reads that part itself and splits it into the same lines, with the
-same numbers, as :func:`alignkit.io.whole_file.read_whole` would (``\\n`` only, one ``\\r``
-before it dropped, the UTF-8 byte-order mark of line 1 skipped, a last line without
-``\\n`` kept), in chunks of ``chunk_lines`` from the range's start. Every line is
-processed on its own and results are merged in line order, so the output does not
-depend on where ranges or chunks are cut: it is the same for any number of processes.
+With forked workers, the tokenize pipeline sends no lines through pipes: the parent cuts
+each file at line starts into ranges (:func:`cut_file`: a few small reads near each cut;
+:class:`RangeSizes` says how long), and each process reads the ranges it takes itself and
+splits them into the same lines as :func:`alignkit.io.whole_file.read_whole` would
+(``\\n`` only, one ``\\r`` before it dropped, the UTF-8 byte-order mark of line 1 skipped, a
+last line without ``\\n`` kept), in chunks of ``chunk_lines`` from the range's start,
+numbered from the range's ``first_line`` (:func:`process_line_range` also says how many
+lines the range held, so the numbers can be moved later). Every line is processed on its
+own and results are merged in line order, so the output does not depend on where ranges
+or chunks are cut: it is the same for any number of processes.
 
 Example:
     >>> import pathlib, tempfile
@@ -78,8 +79,42 @@ class FileCuts:
 _PROBE = 1 << 16
 
 
-def cut_file(path: str, parts: int) -> FileCuts | None:
-    """Cut a plain file into at most ``parts`` spans of whole lines of about equal bytes; ``None``: stream it.
+class RangeSizes:
+    """Range lengths for a job of ``total`` bytes shared by ``procs`` processes.
+
+    Ranges of ``total / (procs * per_proc)`` bytes, tapering at the end of the job (each at
+    most ``1 / (2 * procs)`` of the bytes left, down to an eighth of the full length), so
+    that the processes finish close together: the last ranges are short.
+
+        >>> sizes = RangeSizes(1600, 2, 4)
+        >>> [sizes.take(sizes.next()) for _ in range(3)], sizes.next()
+        ([200, 200, 200], 200)
+        >>> sizes.left = 300
+        >>> sizes.next()
+        75
+    """
+
+    def __init__(self, total: int, procs: int, per_proc: int) -> None:
+        self.left = total
+        self.procs = max(1, procs)
+        self.full = max(1, -(-total // (self.procs * max(1, per_proc))))
+        self.least = max(1, self.full // 8)
+
+    def next(self) -> int:
+        """The length of the next range (before it is cut at a line end)."""
+        return min(self.full, max(self.least, self.left // (2 * self.procs)))
+
+    def take(self, length: int) -> int:
+        """Count ``length`` bytes as cut; return it."""
+        self.left -= length
+        return length
+
+
+def cut_file(path: str, parts: int, sizes: RangeSizes | None = None) -> FileCuts | None:
+    """Cut a plain file into spans of whole lines; ``None``: stream it.
+
+    Without ``sizes``: at most ``parts`` spans of about equal bytes. With ``sizes``: spans of
+    the lengths it gives (it counts the file's bytes as cut).
 
     Gzip files, pipes and files over :data:`WHOLE_FILE_LIMIT` give ``None``.
 
@@ -102,7 +137,15 @@ def cut_file(path: str, parts: int) -> FileCuts | None:
         size = info.st_size
         head = os.pread(fd, 4, 0)
         begin = len(head) - len(first_line_start(head, path))
-        cuts = [begin]  # each span starts at a line start at or after an equal share of the bytes
+        cuts = [begin]  # each span starts at a line start at or after its target
+        if sizes is not None:
+            while cuts[-1] < size:
+                at = _next_newline(fd, cuts[-1] + max(1, sizes.next()) - 1, size)
+                cuts.append(size if at < 0 else at + 1)
+                sizes.take(cuts[-1] - cuts[-2])
+            if len(cuts) == 1:
+                cuts.append(size)
+            return FileCuts(path, size, cuts)
         for k in range(1, max(1, parts)):
             at = _next_newline(fd, max(cuts[-1], begin + (size - begin) * k // parts), size)
             if at < 0 or at + 1 >= size:
@@ -174,12 +217,11 @@ def read_range_lines(r: LineRange) -> list[bytes]:
     return split_lines(data)
 
 
-def process_line_range(r: LineRange, fd: int = -1) -> list[ChunkResult]:
-    """Read range ``r`` and process its chunks (in a worker; see :func:`alignkit.worker.process_chunk`).
+def process_line_range(r: LineRange) -> tuple[list[ChunkResult], int]:
+    """Read range ``r`` and process its chunks; also return how many lines it holds.
 
-    With a file descriptor ``fd`` (an empty in-memory file the parent opened before the
-    fork), the columns' values go there and the results hold references
-    (:func:`alignkit.result_files.stash`); the parent calls ``restore``.
+    Its lines are numbered from ``r.first_line`` (a process that does not know where the
+    range starts numbers them from 1, and the line numbers of its rejects are moved later).
     """
     lines = read_range_lines(r)
     out: list[ChunkResult] = []
@@ -187,8 +229,4 @@ def process_line_range(r: LineRange, fd: int = -1) -> list[ChunkResult]:
         part = lines[start : start + r.chunk_lines]
         first = r.first_line + start
         out.append(process_chunk(Chunk(r.label, r.kind, r.kind_line, list(zip(range(first, first + len(part)), part)), [])))
-    if fd >= 0:
-        from alignkit.result_files import stash
-
-        stash(out, fd)
-    return out
+    return out, len(lines)
