@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from alignkit.cli._args import Parser
 from alignkit.errors import AlignkitError
 
 #: Commands that end the process at once when run from the command line (see :func:`quick_exit`).
@@ -55,7 +56,7 @@ def _command_module(argv: Sequence[str]) -> str | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command-line parser: every subcommand, or only module ``only``'s (see :func:`main`)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="alignkit",
         description="Chat and preference data to validated, training-ready token tensors.",
     )

@@ -27,7 +27,6 @@ import gzip
 import os
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from io import BufferedIOBase
 from typing import Any, Final
 
@@ -45,17 +44,49 @@ _PARSER_MODULE: Final = "pydantic_core._pydantic_core"
 _PARSER: list[Callable[..., Any]] = []  # [from_json], once loaded
 
 
-@dataclass(frozen=True, slots=True)
 class Line:
-    """One line of a JSONL file.
+    """One line of a JSONL file (immutable; equal and hashed by its two fields).
 
     Attributes:
         number: 1-based line number in the (decompressed) file.
         raw: the line's bytes without its ``\\n`` / ``\\r\\n`` (and without a BOM on line 1).
+
+    A plain class rather than a frozen dataclass: ``dataclasses`` imports ``inspect``
+    (about 10 ms of CPU on every run).
+
+        >>> line = Line(3, b'{"a": 1}')
+        >>> line, line == Line(3, b'{"a": 1}'), line.is_blank
+        (Line(number=3, raw=b'{"a": 1}'), True, False)
     """
 
+    __slots__ = ("number", "raw")
     number: int
     raw: bytes
+
+    def __init__(self, number: int, raw: bytes) -> None:
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Line is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Line is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Line:
+            return NotImplemented
+        assert isinstance(other, Line)
+        return self.number == other.number and self.raw == other.raw
+
+    def __hash__(self) -> int:
+        return hash((self.number, self.raw))
+
+    def __repr__(self) -> str:
+        return f"Line(number={self.number!r}, raw={self.raw!r})"
+
+    def __reduce__(self) -> tuple[type[Line], tuple[int, bytes]]:
+        return (Line, (self.number, self.raw))
 
     @property
     def is_blank(self) -> bool:

@@ -8,8 +8,10 @@ can see the opposite.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_DATA
 
-from alignkit.cli import main
+from alignkit.cli import COMMANDS, build_parser, main
+from alignkit.cli._args import HelpFormatter, terminal_columns
 
 #: Imported by nothing a valid tokenize run needs (uuid: temporary names, via platform;
 #: difflib: the unknown-template hint; pydantic: the reject path only).
@@ -84,3 +87,39 @@ def test_main_called_with_a_list_leaves_the_collector_on(tmp_path: Path,
     assert main(["tokenize", str(SAMPLE_DATA / "sft.jsonl"), "-o", str(tmp_path / "o")]) == 0
     assert gc.isenabled()
     capsys.readouterr()
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and all its subparsers, nested ones included."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.extend(_parsers(child))
+    return found
+
+
+@pytest.mark.parametrize("columns", [None, "132", "57", "0", "-5", "abc", ""])
+def test_help_is_laid_out_at_shutils_width(monkeypatch: pytest.MonkeyPatch, columns: str | None) -> None:
+    """The formatter that skips importing shutil gives argparse's own help text, width included."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
+    parsers = _parsers(build_parser())
+    assert len(parsers) > len(COMMANDS)
+    for parser in parsers:
+        assert parser.formatter_class is HelpFormatter
+        ours = parser.format_help()
+        parser.formatter_class = argparse.HelpFormatter
+        assert parser.format_help() == ours
+
+
+@pytest.mark.parametrize("name", ["alignkit.cli._args", "alignkit.manifest", "alignkit.io.atomic"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), verbose=False)
+    assert result.attempted > 0 and result.failed == 0
