@@ -114,11 +114,16 @@ class LineBlocks:
                 if start:
                     block = first_line_start(block, self.path)
                 last = block[-1:] or last
-                data = rest + block if rest else block
-                cut = data.rfind(b"\n") + 1
-                rest = data[cut:]
-                if cut:
-                    yield split_lines(data if cut == len(data) else data[:cut])
+                # the block's pieces, the first one after the bytes left over (no block copied)
+                lines = block.split(b"\n")
+                cr = b"\r" in block or rest.endswith(b"\r")
+                if rest:
+                    lines[0] = rest + lines[0]
+                rest = lines.pop()  # after the block's last "\n": the start of a line
+                if lines:
+                    if cr:
+                        _drop_cr(lines)
+                    yield lines
         finally:
             os.close(self.fd)
         self.size = at
@@ -141,10 +146,15 @@ def split_lines(data: bytes) -> list[bytes]:
     if data.endswith(b"\n"):
         lines.pop()  # the empty piece after the last "\n"
     if b"\r" in data:
-        for k in range(len(lines)):
-            if lines[k].endswith(b"\r"):
-                lines[k] = lines[k][:-1]
+        _drop_cr(lines)
     return lines
+
+
+def _drop_cr(lines: list[bytes]) -> None:
+    """Drop one ``\\r`` at the end of each line."""
+    for k in range(len(lines)):
+        if lines[k].endswith(b"\r"):
+            lines[k] = lines[k][:-1]
 
 
 def read_blocks(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
