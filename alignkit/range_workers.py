@@ -87,8 +87,9 @@ class RangeJob:
             self._read, self._write = os.pipe()
             self.files = [memory_file() for _ in range(self.workers)]
             self.columns = [memory_file() for _ in range(self.slots)]
-            gc.freeze()  # the collector leaves the inherited objects alone: fewer copied pages
-            self._frozen = True
+            if gc.get_freeze_count() == 0:  # (a caller's own frozen objects are left as they are)
+                gc.freeze()  # the collector leaves the inherited objects alone: fewer copied pages
+                self._frozen = True
             for index in range(self.workers):
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover - the child (measured through the parent)
