@@ -23,7 +23,6 @@ Example::
 
 from __future__ import annotations
 
-import gzip
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -124,6 +123,8 @@ def open_binary(path: str | os.PathLike[str]) -> BufferedIOBase:
         handle.close()
         raise UsageError(f"{name}: cannot read: {err.strerror or err}") from None
     if magic == _GZIP_MAGIC:
+        import gzip  # only for gzipped input
+
         handle.close()
         return gzip.GzipFile(name, mode="rb")  # owns (and closes) its file
     return handle
