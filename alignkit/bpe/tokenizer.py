@@ -25,6 +25,7 @@ from librt.vecs import extend as vec_extend
 from librt.vecs import vec
 from mypy_extensions import i32
 
+from alignkit.bpe import _nfc
 from alignkit.bpe._core import BPECore
 from alignkit.bpe._decode import TokenDecoder
 from alignkit.bpe._persist import FORMAT as FORMAT
@@ -37,6 +38,10 @@ from alignkit.bpe.patterns import GPT2
 from alignkit.errors import SpecialTokenError, TokenizerFileError
 
 NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
+#: Text of an NFC-only tokenizer is first asked :func:`~alignkit.bpe._nfc.nfc_inert` (only
+#: where that is compiled: interpreted, its byte loop costs more than ``unicodedata``).
+_NFC_ONLY = ("NFC",)
+_NFC_SCAN = (_nfc.__file__ or "").endswith((".so", ".pyd"))
 
 SpecialSet = Literal["all"] | Collection[str]
 
@@ -405,6 +410,13 @@ class Tokenizer(Persistent):
     def _utf8(self, text: str) -> bytes:
         """``self._prepare(text).encode("utf-8")``, encoding valid text only once."""
         if self._forms or self.add_prefix_space:
+            if _NFC_SCAN and self._forms == _NFC_ONLY and not self.add_prefix_space and not text.isascii():
+                try:
+                    data = text.encode("utf-8")
+                except UnicodeEncodeError:
+                    data = b""
+                if data and _nfc.nfc_inert(data):
+                    return data  # certainly NFC already: no unicodedata pass, no second encode
             return self._prepare(text).encode("utf-8")
         try:
             return text.encode("utf-8")

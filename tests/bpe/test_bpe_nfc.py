@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from alignkit.bpe import _gen_nfc, _nfc_table
 from alignkit.bpe._nfc import nfc_inert
+from alignkit.bpe.tokenizer import Tokenizer
 from conftest import shared_path
 
 _BITS = _nfc_table.INERT
@@ -107,3 +108,19 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+@pytest.fixture(scope="module")
+def nfc_and_plain() -> tuple[Tokenizer, Tokenizer]:
+    vocab = {i: bytes([i]) for i in range(256)}
+    vocab[256] = "é".encode()
+    merges = [("é".encode()[:1], "é".encode()[1:])]
+    return Tokenizer(vocab, merges, [], normalizer="NFC"), Tokenizer(vocab, merges, [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_ALPHABET, max_size=16))
+def test_nfc_tokenizer_encodes_the_nfc_form(nfc_and_plain: tuple[Tokenizer, Tokenizer], text: str) -> None:
+    """Whether or not the fast test skips ``unicodedata``, an NFC tokenizer encodes NFC(text)."""
+    nfc, plain = nfc_and_plain
+    assert nfc.encode_ordinary(text) == plain.encode_ordinary(unicodedata.normalize("NFC", text))
