@@ -206,7 +206,7 @@ class RangeJob:
                 if k < self.slots:
                     stash(results, self.columns[k])
                 blob = pickle.dumps((results, count), pickle.HIGHEST_PROTOCOL)
-            except Exception as err:  # sent back, raised there
+            except Exception as err:  # noqa: BLE001  (sent back, raised there)
                 status, blob = _FAILED, _pickled_error(err, self.ranges[k])
             if k < self.slots:
                 self._close_columns(k)  # this process's copy
@@ -260,6 +260,6 @@ def _pickled_error(err: Exception, r: LineRange) -> bytes:
         blob = pickle.dumps(err, pickle.HIGHEST_PROTOCOL)
         pickle.loads(blob)
         return blob
-    except Exception:
+    except Exception:  # noqa: BLE001  (whatever fails to pickle or unpickle)
         return pickle.dumps(AlignkitError(
             f"a worker failed on {r.label} (bytes {r.start}-{r.stop}): {type(err).__name__}: {err}"))

@@ -17,7 +17,7 @@ from conftest import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alignkit import chunk_results
+from alignkit import chunk_results, forked_files
 from alignkit import line_ranges
 from alignkit.bpe._fork_batch import memory_file
 from alignkit.errors import InputError
@@ -104,7 +104,7 @@ def test_forked_ranges_give_identical_output(tmp_path: Path, monkeypatch: pytest
         rep = tokenize_files([src, src], tmp_path / f"n{n}", cfg, num_proc=n)
         assert rep.stats.records_in == 998 and [r["line"] for r in rep.rejects] == [8, 500, 8, 500]
     assert _fds() == before  # every in-memory result file closed
-    monkeypatch.setattr(chunk_results, "_MAX_RESULT_FILES", 3)  # the other ranges' columns come pickled
+    monkeypatch.setattr(forked_files, "_MAX_RESULT_FILES", 3)  # the other ranges' columns come pickled
     tokenize_files([src, src], tmp_path / "few", cfg, num_proc=2)
     assert _fds() == before
     rep = tokenize_files([src, src], tmp_path / "one2", cfg)
@@ -181,7 +181,7 @@ def test_a_killed_worker_fails_the_run(tmp_path: Path, monkeypatch: pytest.Monke
     """multiprocessing.Pool would wait forever for the dead worker's chunk."""
     from alignkit.errors import AlignkitError
 
-    monkeypatch.setattr(chunk_results, "_PARENT_TAKES", False)  # the "die" line goes to a worker
+    monkeypatch.setattr(forked_files, "_PARENT_TAKES", False)  # the "die" line goes to a worker
     rows = [json.dumps({"turns": [{"role": "user", "content": "die" if i == 150 else f"q{i}"},
                                   {"role": "assistant", "content": "ok"}]}) for i in range(300)]
     src = tmp_path / "s.jsonl"
@@ -204,7 +204,7 @@ def test_parent_and_workers_share_ranges(tmp_path: Path, monkeypatch: pytest.Mon
     src.write_text("\n".join(rows) + "\n")
     cfg = TokenizeConfig(encoder=ENC, on_error="skip")
     one = tokenize_files([src], tmp_path / "one", cfg)
-    monkeypatch.setattr(chunk_results, "_PARENT_TAKES", parent_takes)
+    monkeypatch.setattr(forked_files, "_PARENT_TAKES", parent_takes)
     monkeypatch.setattr(chunk_results, "CHUNK_LINES", 100)
     rep = tokenize_files([src], tmp_path / "two", cfg, num_proc=3)
     assert rep.stats.written == one.stats.written == 2939  # 60 empty answers dropped, 1 bad line

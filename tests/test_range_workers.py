@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alignkit import chunk_results, line_ranges
+from alignkit import forked_files, line_ranges
 from alignkit.errors import AlignkitError
 from alignkit.io.whole_file import read_whole
 from alignkit.line_ranges import LineRange, RangeSizes, cut_file, read_range_lines
@@ -84,7 +84,7 @@ def test_job_hands_back_every_range_in_order(tmp_path: Path, parent_takes: bool,
     ranges = [LineRange(str(src), "s", "sft", 1, a, b, 1, 16) for a, b in cuts.spans()]
     before, frozen = _fds(), gc.get_freeze_count()
     got: list[tuple[list[ChunkResult], int]] = []
-    with RangeJob(ranges, workers=2, slots=slots) as job:  # the loop of chunk_results._Job.run
+    with RangeJob(ranges, workers=2, slots=slots) as job:  # the loop of forked_files.ForkedFiles.run
         own: dict[int, tuple[list[ChunkResult], int]] = {}
         out = 0
         while out < len(ranges):
@@ -132,7 +132,7 @@ def failing(config: TokenizeConfig) -> Any:
 @needs_fork
 def test_a_worker_error_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's exception is raised here; the other workers are stopped; nothing is written."""
-    monkeypatch.setattr(chunk_results, "_PARENT_TAKES", False)
+    monkeypatch.setattr(forked_files, "_PARENT_TAKES", False)
     rows = _rows(400)
     rows[300] = json.dumps({"turns": [{"role": "user", "content": "boom"}, {"role": "assistant", "content": "x"}]})
     src = tmp_path / "s.jsonl"
