@@ -229,13 +229,15 @@ def json_parser() -> Callable[..., Any]:
 
     ``import pydantic_core`` runs the package's ``__init__``, which builds the TypedDicts of
     ``pydantic_core.core_schema`` and imports ``typing_extensions``, ``decimal`` and
-    ``fractions``: about 20 ms of CPU, an eighth of a one-line ``alignkit tokenize``, none of
+    ``fractions``: 15-20 ms of CPU, a tenth of a one-line ``alignkit tokenize``, none of
     it needed to parse JSON. The parser lives in the compiled extension
     ``pydantic_core._pydantic_core``; unless ``pydantic_core`` is already imported, that
     extension is loaded here on its own and registered in ``sys.modules`` under its own
     name, so a later ``import pydantic_core`` (pydantic's validation path) uses this same
-    module rather than loading it a second time. Where the package is laid out otherwise,
-    it is imported as usual. Either way the function returned is the same ``from_json``.
+    module rather than loading it a second time (the package then has no attribute
+    ``_pydantic_core``, but every import form finds the module in ``sys.modules``). Where
+    the package is laid out otherwise, it is imported as usual. Either way the function
+    returned is the same ``from_json``.
 
         >>> json_parser()(b'{"turns": [1, 2]}', cache_strings="keys")
         {'turns': [1, 2]}

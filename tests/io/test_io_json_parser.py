@@ -27,6 +27,8 @@ print(json.dumps({{"value": value, "loaded": loaded, "extra": extra}}))
 _THEN_PYDANTIC = """
 import pydantic_core
 import pydantic_core._pydantic_core as core
+from pydantic_core import _pydantic_core as core2
+assert core2 is core
 from alignkit.records import ChatExample
 example = ChatExample.model_validate_json(
     b'{"turns": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}')
