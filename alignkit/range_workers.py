@@ -140,7 +140,9 @@ class RangeJob:
         while not self.ready(k):
             if self._ended:
                 raise AlignkitError(_STOPPED)
-            select.select([self._read], [], [])
+            poll = select.poll()  # (not select.select: any descriptor number works)
+            poll.register(self._read, select.POLLIN)
+            poll.poll()
 
     def take(self, k: int) -> tuple[list[ChunkResult], int]:
         """Range ``k``'s results and line count, from the worker's file (after :meth:`wait`).
