@@ -63,6 +63,11 @@ class Cursor:
         self.last: i64 = -1
         #: the merges as the vocabulary tokens they make, when each one matched (see ``_json_scan``).
         self.parts: list[bytes] | None = None
+        #: where the text of vocabulary key ``256 + k`` starts (past its opening quote) while
+        #: the scanner reads merge k (see ``_json_scan``).
+        self.key_at: i64 = -1
+        #: what :func:`~alignkit.bpe.loaders._json_scan._raw_merges` ends on (see there).
+        self.more: i64 = 1
 
     def ws(self, data: bytes) -> i64:
         """Skip JSON whitespace; the next byte, or -1 at the end."""

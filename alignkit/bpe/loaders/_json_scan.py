@@ -32,6 +32,7 @@ from librt.vecs import append, vec
 from mypy_extensions import i64, u8
 
 from alignkit.bpe.loaders._json_cursor import CHAR_BYTE, LIMIT, QUOTE, Cursor
+from alignkit.bpe.loaders._json_entries import key_after, raw_merges, vocab_entries
 
 #: True when this module runs compiled (its file is an extension module, not Python source or bytecode).
 NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
@@ -119,32 +120,6 @@ class Scanned:
         self.spans = spans
 
 
-def _vocab(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
-    """The ``{"token": id, ...}`` object at ``pos`` (its ``{``), into ``tokens``/``ids`` in file order."""
-    data = cur.data
-    more = cur.enter(data, 125)
-    while more > 0:
-        if cur.ws(data) != QUOTE:
-            return False
-        token = cur.token(data)
-        if token is None:
-            return False
-        tokens.append(token)
-        if cur.ws(data) != 58:
-            return False
-        cur.pos += 1
-        cur.ws(data)
-        tid = cur.number(data)
-        if tid < 0:
-            return False
-        ids.append(tid)
-        if tid <= cur.last:
-            cur.increasing = False
-        cur.last = tid
-        more = cur.next_item(data, 125)
-    return more == 0
-
-
 def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
     """The merges array at ``pos`` (its ``[``): items ``"a b"`` or ``["a", "b"]``, parts non-empty.
 
@@ -162,9 +137,14 @@ def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
     parts: list[bytes] = []
     while more > 0:
         if matching:
+            k = raw_merges(cur, data, tokens, parts, k)
+            more = cur.more
+            if more <= 0:
+                break
             at = cur.pos
             split = _match_merge(cur, data, tokens[256 + k]) if 256 + k < n_tokens else -1
             if split > 0:
+                cur.key_at = key_after(data, cur.key_at)
                 parts.append(tokens[256 + k])
                 cur.splits = append(cur.splits, split)
                 k += 1
@@ -271,7 +251,7 @@ def _model(cur: Cursor, tokens: list[bytes], ids: list[int], spans: list[int]) -
     while more > 0:
         which = cur.member(data, b"vocab", b"merges", spans)
         if which == 1:
-            if cur.ws(data) != 123 or not _vocab(cur, tokens, ids):
+            if cur.ws(data) != 123 or not vocab_entries(cur, tokens, ids):
                 return False
         elif which == 2:
             if cur.ws(data) != 91 or not _merge_list(cur, tokens):
@@ -320,7 +300,7 @@ def scan_vocab_json(data: bytes) -> Scanned | None:
     cur = Cursor(data)
     tokens: list[bytes] = []
     ids: list[int] = []
-    if cur.ws(data) != 123 or not _vocab(cur, tokens, ids) or cur.ws(data) != -1:
+    if cur.ws(data) != 123 or not vocab_entries(cur, tokens, ids) or cur.ws(data) != -1:
         return None
     return Scanned(tokens, ids, cur.increasing, _merges(cur), [0, len(data), -1, -1])
 
