@@ -14,6 +14,7 @@ every real tokenizer included).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from librt.strings import BytesWriter, write_i16_le, write_i32_le, write_i64_le
@@ -41,6 +42,18 @@ def _pair_table() -> vec[i32]:
 _PAIRS: Final = _pair_table()
 
 
+def _unit_table() -> vec[i64]:
+    """``256 ** k`` for k < 8: one added to digit k of a word of ASCII digits."""
+    table = vec[i64]()
+    for k in range(8):
+        unit: int = 256**k
+        table = append(table, i64(unit))
+    return table
+
+
+_UNITS: Final = _unit_table()
+
+
 def token_list_json(tokens: list[bytes], ids: list[int]) -> bytes:
     """``[["<base64 of tokens[k]>",<ids[k]>],...]`` as compact JSON (ASCII) bytes.
 
@@ -54,24 +67,71 @@ def token_list_json(tokens: list[bytes], ids: list[int]) -> bytes:
     Raises:
         ValueError: ``tokens`` and ``ids`` differ in length.
     """
+    out = BytesWriter()
+    _write(tokens, ids, out, None, 0)
+    return out.getvalue()
+
+
+def feed_token_list(tokens: list[bytes], ids: list[int], update: Callable[[bytes], object], chunk: i64 = 1 << 16) -> None:
+    """Call ``update`` with the bytes of :func:`token_list_json`, in pieces of about ``chunk`` bytes.
+
+    What the content hash needs (``update`` of a ``hashlib`` digest): the text is never
+    whole in memory (3 MB for Qwen3: fresh pages and regrowth copies saved).
+
+    Example:
+        >>> pieces = []
+        >>> feed_token_list([b"a", b" th"], [64, 1002], pieces.append, chunk=8)
+        >>> pieces, b"".join(pieces) == token_list_json([b"a", b" th"], [64, 1002])
+        ([b'[["YQ==",64]', b',["IHRo",1002]]'], True)
+
+    Raises:
+        ValueError: ``tokens`` and ``ids`` differ in length.
+    """
+    out = BytesWriter()
+    _write(tokens, ids, out, update, max(chunk, 1))
+    if len(out) > 0:
+        update(out.getvalue())
+
+
+def _write(tokens: list[bytes], ids: list[int], out: BytesWriter, update: Callable[[bytes], object] | None, chunk: i64) -> None:
+    """The token list's JSON into ``out``; with ``update``, handed to it whenever ``out`` holds ``chunk`` bytes."""
     n = len(tokens)
     if len(ids) != n:
         raise ValueError(f"token_list_json: {n} tokens but {len(ids)} ids")
     if n == 0:
-        return b"[]"
-    out = BytesWriter()
+        out.write(b"[]")
+        return
     out.append(91)  # [
     out.append(91)  # [
     out.append(34)  # "
+    units = _UNITS
+    prev: int = -2  # the id before (its digits in ``word``, ``digits`` of them, the last in the high byte)
+    word: i64 = 0
+    digits: i64 = 0
     for k in range(n):
         if k:
             write_i32_le(out, _NEXT)
         _base64_into(out, tokens[k])
         write_i16_le(out, i16(_QUOTE_COMMA))
-        _int_into(out, ids[k])
+        value = ids[k]
+        if value == prev + 1 and digits > 0 and ((word >> (8 * digits - 8)) & 0xFF) != 57:  # next id, no carry
+            word += units[digits - 1]
+            write_i64_le(out, word)
+            out.truncate(len(out) - 8 + digits)
+        elif 0 <= value < _LIMIT:
+            word, digits = _digits(value)
+            write_i64_le(out, word)
+            out.truncate(len(out) - 8 + digits)
+        else:
+            out.write(str(value).encode("ascii"))
+            digits = 0  # (no word: the next id is converted)
+            value = -2
+        prev = value
+        if update is not None and len(out) >= chunk:
+            update(out.getvalue())
+            out.truncate(0)
     out.append(93)  # ]
     out.append(93)
-    return out.getvalue()
 
 
 def _base64_into(out: BytesWriter, data: bytes) -> None:
@@ -93,11 +153,8 @@ def _base64_into(out: BytesWriter, data: bytes) -> None:
         write_i32_le(out, pairs[pair >> 4] | ((ALPHABET[(pair & 15) << 2] | 0x3D00) << 16))
 
 
-def _int_into(out: BytesWriter, value: int) -> None:
-    """Append ``str(value)`` as ASCII digits."""
-    if value < 0 or value >= _LIMIT:
-        out.write(str(value).encode("ascii"))
-        return
+def _digits(value: i64) -> tuple[i64, i64]:
+    """``str(value)`` (``0 <= value < 10**8``) as ASCII digits in one little-endian word, and their count."""
     v: i64 = value
     word: i64 = 0  # the digits, last one in the high byte (so written in order, little-endian)
     k: i64 = 0
@@ -108,5 +165,4 @@ def _int_into(out: BytesWriter, value: int) -> None:
         v = q
         if v == 0:
             break
-    write_i64_le(out, word)
-    out.truncate(len(out) - 8 + k)
+    return word, k

@@ -69,7 +69,7 @@ class Persistent:
         The canonical JSON is compact with sorted keys, and ``tokens`` sorts between
         ``specials`` and ``version``; a token's base64 text needs no JSON escaping.
         So the text is every other key's JSON, then the token list, hashed piece by
-        piece: the token list comes from the compiled :func:`~alignkit.bpe._canon.token_list_json`
+        piece: the token list comes from the compiled :func:`~alignkit.bpe._canon.feed_token_list`
         (≈ 10x faster than the interpreted join, which the pure build keeps).
         """
         import hashlib
@@ -83,7 +83,7 @@ class Persistent:
         digest = hashlib.sha256(head[:-1].encode("ascii"))
         digest.update(b',"tokens":')
         if _canon.NATIVE:
-            digest.update(_canon.token_list_json(self._tokens, self._ids))
+            _canon.feed_token_list(self._tokens, self._ids, digest.update)
         else:
             digest.update(_token_list_text(self._tokens, self._ids).encode("ascii"))
         digest.update((',"version":' + json.dumps(version) + "}").encode("ascii"))

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alignkit.bpe import load_tokenizer
-from alignkit.bpe._canon import token_list_json
+from alignkit.bpe._canon import feed_token_list, token_list_json
 from alignkit.bpe._persist import _token_list_text, content_hash
 from conftest import shared_path
 
@@ -60,6 +60,26 @@ def test_token_list_json_edges() -> None:
     assert token_list_json(tokens, edges) == _expected(tokens, edges)
     with pytest.raises(ValueError, match="2 tokens but 1 ids"):
         token_list_json([b"a", b"b"], [1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(st.sampled_from([0, 7, 95, 996, 9_990, 99_999_990, -3, (1 << 62) - 4]), st.integers(0, 14)),
+        max_size=4,
+    ),
+    chunk=st.integers(1, 80),
+)
+def test_fed_pieces_join_to_the_token_list(runs: list[tuple[int, int]], chunk: int) -> None:
+    """Runs of consecutive ids (digits counted up, carried at 9s, past 10**8), fed in pieces of ``chunk`` bytes or more."""
+    ids = [start + k for start, count in runs for k in range(count)]
+    tokens = [bytes([k % 256]) * (k % 5) for k in range(len(ids))]
+    pieces: list[bytes] = []
+    feed_token_list(tokens, ids, pieces.append, chunk)
+    assert b"".join(pieces) == _expected(tokens, ids) == token_list_json(tokens, ids)
+    assert all(len(p) >= chunk for p in pieces[:-1])
+    with pytest.raises(ValueError, match="1 tokens but 0 ids"):
+        feed_token_list([b"a"], [], pieces.append)
 
 
 @pytest.mark.slow
