@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Final
 
 from librt.strings import read_i64_le
-from librt.vecs import append
+from librt.vecs import append, vec
 from mypy_extensions import i64
 
 from alignkit.bpe.loaders._json_cursor import QUOTE, Cursor
@@ -26,23 +26,46 @@ from alignkit.bpe.loaders._json_cursor import QUOTE, Cursor
 _BACKSLASH: Final = 92
 
 
+def _mask_table() -> vec[i64]:
+    """The low ``k`` bytes of a word set, for k < 8 (Python ints: no 64-bit shift of a constant)."""
+    table = vec[i64]()
+    for k in range(8):
+        mask: int = (1 << (8 * k)) - 1
+        table = append(table, i64(mask))
+    return table
+
+
+_MASKS: Final = _mask_table()
+
+
 def vocab_entries(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
     """The ``{"token": id, ...}`` object at ``pos`` (its ``{``), into ``tokens``/``ids`` in file order.
 
-    Where the text of key 256 starts goes to ``cur.key_at`` (see :func:`raw_merges`). The
-    whitespace and punctuation around an id is compared with the same stretch of the entry
-    before when that one was read through :meth:`Cursor.ws`/:meth:`Cursor.next_item` (equal
-    bytes, equally valid): a pretty-printed file repeats it for every entry.
+    Where the text of key 256 starts goes to ``cur.key_at`` (see :func:`raw_merges`). A key
+    of plain ASCII characters is its own bytes (a slice); any other is read by
+    :meth:`Cursor.token`. The whitespace and punctuation around an id
+    is compared with the same stretch of the entry before when that one was read through
+    :meth:`Cursor.ws`/:meth:`Cursor.next_item` (equal bytes, equally valid): a pretty-printed
+    file repeats it for every entry.
     """
     data = cur.data
     n = cur.n
     last = cur.last
     increasing = cur.increasing
-    # Learned gaps (start, length; -1: none): key's closing quote .. id, id .. next key's quote.
+    # Learned gaps: key's closing quote .. id (1), id .. next key's quote (2); as (start,
+    # length; -1: none) and as words compared in place (see _words).
     g1: i64 = -1
     l1: i64 = -1
+    m1: i64 = 0
+    o1: i64 = 0
+    lo1: i64 = 0
+    hi1: i64 = 0
     g2: i64 = -1
     l2: i64 = -1
+    m2: i64 = 0
+    o2: i64 = 0
+    lo2: i64 = 0
+    hi2: i64 = 0
     more = cur.enter(data, 125)
     i = cur.pos
     while more > 0:
@@ -67,7 +90,11 @@ def vocab_entries(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
             tokens.append(token)
             j = cur.pos - 1
         p = j + 1
-        if l1 >= 0 and same_gap(data, p, g1, l1, n):
+        hit = False
+        if m1 != 0 and p + o1 + 8 <= n and (read_i64_le(data, p) & m1) == lo1 and (read_i64_le(data, p + o1) & m1) == hi1:
+            c = data[p + l1]
+            hit = c != 32 and c != 10 and c != 13 and c != 9  # (what same_gap asks too)
+        if hit or (l1 >= 0 and same_gap(data, p, g1, l1, n)):
             p += l1
         else:
             cur.pos = p
@@ -76,25 +103,51 @@ def vocab_entries(cur: Cursor, tokens: list[bytes], ids: list[int]) -> bool:
             cur.pos += 1
             cur.ws(data)
             g1, l1 = p, cur.pos - p
+            m1, o1, lo1, hi1 = _words(data, g1, l1)
             p = cur.pos
-        cur.pos = p
-        tid = cur.number(data)
-        if tid < 0:
+        # the id: a JSON integer >= 0 of at most 18 digits (what Cursor.number reads)
+        if p >= n:
             return False
+        c = data[p]
+        tid: i64 = 0
+        if c == 48:
+            p += 1
+        elif 49 <= c <= 57:
+            q = p
+            while p < n and 48 <= data[p] <= 57:
+                tid = tid * 10 + (data[p] - 48)
+                p += 1
+            if p - q > 18:
+                return False
+        else:
+            return False
+        if p < n:
+            c = data[p]
+            if 48 <= c <= 57 or c == 46 or c == 101 or c == 69:  # 01, 1.0, 1e3
+                return False
         ids.append(tid)
         if tid <= last:
             increasing = False
         last = tid
-        p = cur.pos
-        if l2 >= 0 and same_gap(data, p, g2, l2, n):
+        hit = False
+        if m2 != 0 and p + o2 + 8 <= n and (read_i64_le(data, p) & m2) == lo2 and (read_i64_le(data, p + o2) & m2) == hi2:
+            c = data[p + l2]
+            hit = c != 32 and c != 10 and c != 13 and c != 9
+        if hit or (l2 >= 0 and same_gap(data, p, g2, l2, n)):
             i = p + l2
             continue
+        cur.pos = p
         more = cur.next_item(data, 125)
         g2, l2 = p, cur.pos - p
+        m2, o2, lo2, hi2 = _words(data, g2, l2)
         i = cur.pos
     cur.last = last
     cur.increasing = increasing
     return more == 0
+
+
+def _space(c: i64) -> bool:
+    return c == 32 or c == 10 or c == 13 or c == 9
 
 
 def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes], k: i64) -> i64:
@@ -122,14 +175,27 @@ def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes]
     n_keys: i64 = len(tokens)
     splits = cur.splits
     ks = cur.key_at
-    # Learned gaps (start in data, length; -1: none): "[" .. first quote, first part's closing quote ..
-    # second's opening one, the closing quote .. the next item (list form), the same (string form).
+    # Learned gaps: "[" .. the first quote (1), the first part's closing quote .. the second's
+    # opening one (2), the closing quote .. the next item, list form (3) and string form (4).
+    # Each as (start in data, length; -1: none) and as words compared in place (see _words).
     g1: i64 = -1
     l1: i64 = -1
+    m1: i64 = 0
+    o1: i64 = 0
+    lo1: i64 = 0
+    hi1: i64 = 0
     g2: i64 = -1
     l2: i64 = -1
+    m2: i64 = 0
+    o2: i64 = 0
+    lo2: i64 = 0
+    hi2: i64 = 0
     g3: i64 = -1
     l3: i64 = -1
+    m3: i64 = 0
+    o3: i64 = 0
+    lo3: i64 = 0
+    hi3: i64 = 0
     g4: i64 = -1
     l4: i64 = -1
     i = cur.pos
@@ -137,14 +203,18 @@ def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes]
     while 256 + k < n_keys and i < n:
         c: i64 = data[i]
         if c == 91:
-            if l1 >= 0 and same_gap(data, i + 1, g1, l1, n):
-                a = i + 1 + l1
+            p = i + 1
+            if m1 != 0 and p + o1 + 8 <= n and (read_i64_le(data, p) & m1) == lo1 and (read_i64_le(data, p + o1) & m1) == hi1:
+                a = p + l1
+            elif l1 >= 0 and same_gap(data, p, g1, l1, n):
+                a = p + l1
             else:
-                cur.pos = i + 1
+                cur.pos = p
                 if cur.ws(data) != QUOTE:
                     break
                 a = cur.pos + 1
-                g1, l1 = i + 1, a - i - 1
+                g1, l1 = p, a - p
+                m1, o1, lo1, hi1 = _words(data, g1, l1)
             end: i64 = QUOTE  # the first part ends at its closing quote
         elif c == QUOTE:
             a = i + 1
@@ -168,13 +238,16 @@ def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes]
             break  # (the key ends here, or a character would be cut)
         b = j + 1
         if end == QUOTE:
-            if l2 >= 0 and same_gap(data, b, g2, l2, n):
+            if m2 != 0 and b + o2 + 8 <= n and (read_i64_le(data, b) & m2) == lo2 and (read_i64_le(data, b + o2) & m2) == hi2:
+                b += l2
+            elif l2 >= 0 and same_gap(data, b, g2, l2, n):
                 b += l2
             else:
                 cur.pos = b
                 if cur.next_item(data, 93) != 1 or cur.ws(data) != QUOTE:
                     break
                 g2, l2 = b, cur.pos + 1 - b
+                m2, o2, lo2, hi2 = _words(data, g2, l2)
                 b = cur.pos + 1
         while b < n:
             d = data[b]
@@ -187,36 +260,37 @@ def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes]
         if data[at - 1] != QUOTE or data[b - 1] != QUOTE:
             break  # (b - 1 >= a: the loop compared at least one byte)
         # b: past the merge's last quote; at: past the key's closing quote
+        learned = False
         if end == QUOTE:
-            if l3 >= 0 and same_gap(data, b, g3, l3, n):
-                gap = b
+            if m3 != 0 and b + o3 + 8 <= n and (read_i64_le(data, b) & m3) == lo3 and (read_i64_le(data, b + o3) & m3) == hi3:
+                c = data[b + l3]
+                learned = c != 32 and c != 10 and c != 13 and c != 9  # (what same_gap asks too)
+            if learned or (l3 >= 0 and same_gap(data, b, g3, l3, n)):
+                learned = True
             else:
                 cur.pos = b
                 if cur.next_item(data, 93) != 0:
                     break
-                gap = cur.pos
         elif l4 >= 0 and same_gap(data, b, g4, l4, n):
-            gap = b
+            learned = True
         else:
-            gap = -1
+            cur.pos = b
         parts.append(tokens[256 + k])
         splits = append(splits, chars)
         k += 1
         while at < n and data[at] != QUOTE:
             at += 1
         ks = at + 1
-        if gap == b:  # a learned gap
+        if learned:
             i = b + (l3 if end == QUOTE else l4)
             continue
-        if gap < 0:
-            gap = b
-        cur.pos = gap
         more = cur.next_item(data, 93)
         if more != 1:
             cur.more = more
             break
         if end == QUOTE:
             g3, l3 = b, cur.pos - b
+            m3, o3, lo3, hi3 = _words(data, g3, l3)
         else:
             g4, l4 = b, cur.pos - b
         i = cur.pos
@@ -225,6 +299,21 @@ def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes]
     cur.splits = splits
     cur.key_at = ks
     return k
+
+
+def _words(data: bytes, g: i64, size: i64) -> tuple[i64, i64, i64, i64]:
+    """A gap ``data[g:g + size]`` as ``(mask, offset, low, high)``: bytes at ``p`` equal it when
+    the words read at ``p`` and ``p + offset``, masked, are ``low`` and ``high`` (two overlapping
+    words up to 16 bytes, one masked word up to 8). Mask 0 when it is longer (then :func:`same_gap`).
+    """
+    if size <= 0 or size > 16 or g + 16 > len(data):
+        return 0, 0, 0, 0
+    mask: i64 = -1
+    offset: i64 = size - 8
+    if size < 8:
+        mask = _MASKS[size]
+        offset = 0
+    return mask, offset, read_i64_le(data, g) & mask, read_i64_le(data, g + offset) & mask
 
 
 def key_after(data: bytes, start: i64) -> i64:
@@ -246,8 +335,7 @@ def same_gap(data: bytes, i: i64, g: i64, size: i64, n: i64) -> bool:
     end = i + size
     if end >= n:
         return False
-    c = data[end]
-    if c == 32 or c == 10 or c == 13 or c == 9:
+    if _space(data[end]):
         return False
     k: i64 = 0
     while k + 8 <= size:
