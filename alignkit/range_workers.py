@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 #: A worker's note: range, worker, status (0 done, 1 failed), where its pickle starts, its bytes.
 _NOTE = struct.Struct("=qqqqq")
 _DONE, _FAILED = 0, 1
+#: Seconds between checks that the workers are alive while waiting for one.
+_PATIENCE = 1.0
 #: Notes read at once (a multiple of the note size: a read never splits one).
 _READ = _NOTE.size * 256
 _STOPPED = (
@@ -77,6 +79,7 @@ class RangeJob:
         self._lock: Any = None
         self._frozen = False
         self._ended = False  # every worker closed its end of the pipe
+        self._parent = os.getpid()
 
     def __enter__(self) -> RangeJob:
         import multiprocessing
@@ -111,11 +114,15 @@ class RangeJob:
         """The next range nobody took yet, now this process's; -1 when all are taken."""
         counter = self._counter
         assert counter is not None
-        with self._lock:
+        while not self._lock.acquire(timeout=_PATIENCE):
+            self._check_workers()  # (a worker killed while holding the lock holds it forever)
+        try:
             k = int.from_bytes(counter[:8], "little")
             if k >= len(self.ranges):
                 return -1
             counter[:8] = (k + 1).to_bytes(8, "little")
+        finally:
+            self._lock.release()
         return k
 
     def claim_here(self) -> int:
@@ -142,7 +149,23 @@ class RangeJob:
                 raise AlignkitError(_STOPPED)
             poll = select.poll()  # (not select.select: any descriptor number works)
             poll.register(self._read, select.POLLIN)
-            poll.poll()
+            if not poll.poll(_PATIENCE * 1000):
+                self._check_workers()  # (another worker may hold the pipe open, stuck)
+
+    def _check_workers(self) -> None:
+        """Reap the workers that have ended (in this process only).
+
+        Raises:
+            AlignkitError: a worker ended abnormally (killed, or an error outside a range).
+        """
+        if os.getpid() != self._parent:
+            return
+        for pid in list(self.pids):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                self.pids.remove(pid)
+                if status:
+                    raise AlignkitError(_STOPPED)
 
     def take(self, k: int) -> tuple[list[ChunkResult], int]:
         """Range ``k``'s results and line count, from the worker's file (after :meth:`wait`).
@@ -215,7 +238,7 @@ class RangeJob:
             write_at(self.files[index], memoryview(blob), at)
             os.write(self._write, _NOTE.pack(k, index, status, at, len(blob)))
             if status == _FAILED:
-                return 1
+                return 0  # a clean exit: the error is in the note
             at += len(blob)
             k = self.claim()
         return 0

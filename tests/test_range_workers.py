@@ -166,3 +166,45 @@ def test_plain_and_streamed_files_mixed(tmp_path: Path) -> None:
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+def stuck(config: TokenizeConfig) -> Any:
+    """A byte encoder whose workers die on "die" and hang on "hang" (a test hook)."""
+    import time
+
+    from _byte_encoder import ByteEncoder
+
+    parent = os.getpid()
+
+    class Stuck(ByteEncoder):
+        def encode_sft(self, record: Any, mask: str) -> Any:
+            if os.getpid() != parent:
+                if any(t.content == "die" for t in record.turns):
+                    os._exit(3)
+                if any(t.content == "hang" for t in record.turns):
+                    time.sleep(60)
+            return super().encode_sft(record, mask)
+
+    return Stuck()
+
+
+@needs_fork
+def test_a_dead_worker_is_noticed_while_another_holds_the_pipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No end of the pipe comes while a stuck worker holds it open: the waiting checks the workers."""
+    import time
+
+    from alignkit import range_workers
+
+    monkeypatch.setattr(forked_files, "_PARENT_TAKES", False)
+    monkeypatch.setattr(range_workers, "_PATIENCE", 0.05)
+    rows = _rows(600)
+    for k, word in ((100, "die"), (500, "hang")):
+        rows[k] = json.dumps({"turns": [{"role": "user", "content": word}, {"role": "assistant", "content": "x"}]})
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(rows) + "\n")
+    start = time.monotonic()
+    with pytest.raises(AlignkitError, match="worker process stopped abruptly"):
+        tokenize_files([src], tmp_path / "out", TokenizeConfig(encoder="test_range_workers:stuck"), num_proc=3)
+    assert time.monotonic() - start < 30 and not (tmp_path / "out").exists()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the stuck worker killed and reaped
