@@ -118,7 +118,9 @@ def quick_exit(code: int) -> NoReturn:
     again and again. ``tokenize`` pauses the collector for every chunk of records anyway
     (:func:`alignkit.sft_chunk.paused_gc`); what is left are the collections started by
     the imports, the tokenizer load and the content hash: about 7 ms of the 0.16 s of CPU
-    of a one-line run, and nothing in peak memory on the 48 MB benchmark input.
+    of a one-line run. Peak memory is the same on the 48 MB benchmark input and at most
+    1-2 MB more on others, whatever their size (start-up garbage, not the records': 2,000
+    and 12,645 records through the Jinja path, 20,000 rejected lines, measured).
     """
     for stream in (sys.stdout, sys.stderr):
         try:
