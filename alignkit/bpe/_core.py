@@ -35,7 +35,7 @@ from librt.vecs import append, vec
 from mypy_extensions import i32, i64
 
 from alignkit.bpe._decode import TokenDecoder
-from alignkit.bpe._filter import TokenFilter, TokenIndex, token_hash
+from alignkit.bpe._filter import TokenFilter, TokenIndex
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
 from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, piece_hash, zeros_i32
 from alignkit.bpe._scan import KIND_REGEX, classify, pattern_kind, piece_end
@@ -146,17 +146,9 @@ class BPECore:
         token_filter = TokenFilter(len(tokens))
         if unique:  # ids name bytes: the index compares in place
             index = TokenIndex(decoder)
-            n_ids: i64 = len(decoder)
-            at = 0
-            while at < n_ids:
-                token = decoder[at]
-                if len(token) > 0:
-                    h = token_hash(token)
-                    if len(token) >= 2:
-                        token_filter.add_hash(h)
-                    if not index.add(h, at):
-                        raise ValueError(f"token {token!r} is in the table twice (id {at} and an earlier id)")
-                at += 1
+            twice = index.add_tokens(token_filter)
+            if twice >= 0:
+                raise ValueError(f"token {decoder[twice]!r} is in the table twice (id {twice} and an earlier id)")
         else:
             index = TokenIndex([], self.ranks)
             at = 0

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Final, final
 
 from librt.strings import read_i16_le, read_i32_le, read_i64_le
-from librt.vecs import append, vec
+from librt.vecs import append, extend, vec
 from mypy_extensions import i64
 
-from alignkit.bpe._pieces import _mix, piece_hash, zeros_i64
+from alignkit.bpe._pieces import piece_hash
 
 _MIN_WORDS: Final = 1 << 11
 
@@ -47,6 +47,9 @@ _TAG_BITS: Final[i64] = 0x7FFFFFFF
 def token_hash(token: bytes) -> i64:
     """:func:`alignkit.bpe._pieces.piece_hash` of a whole bytes object (no padding needed).
 
+    The same arithmetic as :func:`alignkit.bpe._pieces._mix`, written out here (a call into
+    another module costs more than the fold itself; a test compares the two hashes).
+
     Example:
         >>> from alignkit.bpe._pieces import PAD
         >>> token_hash(b"hello") == piece_hash(b"xhello" + PAD, 1, 5)
@@ -56,19 +59,49 @@ def token_hash(token: bytes) -> i64:
     h: i64 = n
     k: i64 = 0
     while k + 8 <= n:
-        h = _mix(h, read_i64_le(token, k))
+        w = read_i64_le(token, k)
+        h ^= (w & 0xFFFFFFFF) * 0x5BD1E995
+        h ^= ((w >> 32) & 0xFFFFFFFF) * 0x27D4EB2F
+        h = (h & 0xFFFFFFFF) * 0x165667B1 ^ (h >> 32)
         k += 8
     left: i64 = n - k
     if left > 0:  # the last word from two overlapping reads inside the token
-        w: i64 = token[k]
+        w = token[k]
         if left >= 4:
             hi4: i64 = i64(read_i32_le(token, n - 4)) & 0xFFFFFFFF
             w = (i64(read_i32_le(token, k)) & 0xFFFFFFFF) | (hi4 << (_EIGHT * (left - 4)))
         elif left >= 2:
             hi2: i64 = i64(read_i16_le(token, n - 2)) & 0xFFFF
             w = (i64(read_i16_le(token, k)) & 0xFFFF) | (hi2 << (_EIGHT * (left - 2)))
-        h = _mix(h, w)
+        h ^= (w & 0xFFFFFFFF) * 0x5BD1E995
+        h ^= ((w >> 32) & 0xFFFFFFFF) * 0x27D4EB2F
+        h = (h & 0xFFFFFFFF) * 0x165667B1 ^ (h >> 32)
     return h ^ (h >> 29)
+
+
+def _zero_chunk() -> vec[i64]:
+    v = vec[i64](capacity=4096)
+    for _ in range(4096):
+        v = append(v, 0)
+    return v
+
+
+_ZEROS: Final = _zero_chunk()
+
+
+def zeros(n: i64) -> vec[i64]:
+    """A vector of ``n`` zeros, extended 4096 at a time (a copy each, not an append per item).
+
+    Example:
+        >>> list(zeros(3)), len(zeros(5000))
+        ([0, 0, 0], 5000)
+    """
+    v = vec[i64](capacity=n)
+    while len(v) + 4096 <= n:
+        v = extend(v, _ZEROS)
+    while len(v) < n:
+        v = append(v, 0)
+    return v
 
 
 @final
@@ -93,12 +126,7 @@ class TokenFilter:
             size *= 2
         #: ``hash & mask`` is a token's word.
         self.mask: i64 = size - 1
-        words = vec[i64](capacity=size)
-        k: i64 = 0
-        while k < size:
-            words = append(words, 0)
-            k += 1
-        self.words: vec[i64] = words
+        self.words: vec[i64] = zeros(size)
 
     def add(self, token: bytes) -> None:
         """Mark ``token`` (tokens shorter than two bytes are never asked about)."""
@@ -146,7 +174,7 @@ class TokenIndex:
         while size < 2 * count:  # load <= 1/2
             size *= 2
         self.mask: i64 = size - 1
-        self.tab: vec[i64] = zeros_i64(size)
+        self.tab: vec[i64] = zeros(size)
         #: bytes of each id (what a tag match is checked against).
         self.tokens: list[bytes] = tokens
         self.fallback: dict[bytes, int] | None = fallback
@@ -168,6 +196,40 @@ class TokenIndex:
             s = (s + 1) & mask
         tab[s] = (tag << _THIRTY_TWO) | (token_id + 1)
         return True
+
+    def add_tokens(self, token_filter: TokenFilter) -> i64:
+        """:meth:`add` every non-empty token of ``tokens`` under its index, marking the ones
+        of two bytes or more in ``token_filter``: -1, or the first index whose bytes were
+        indexed already (then the index is incomplete).
+
+        One loop with the hash and the insert written out (no call per token).
+        """
+        tokens = self.tokens
+        count: i64 = len(tokens)
+        mask = self.mask
+        tab = self.tab
+        fmask = token_filter.mask
+        words = token_filter.words
+        at: i64 = 0
+        while at < count:
+            token = tokens[at]
+            size: i64 = len(token)
+            if size > 0:
+                h = token_hash(token)
+                if size >= 2:
+                    words[h & fmask] |= _BITS[(h >> _THIRTY_TWO) & 31] | _BITS[31 + ((h >> _THIRTY_SEVEN) & 31)]
+                tag: i64 = (h >> _THIRTY_TWO) & _TAG_BITS
+                s: i64 = h & mask
+                while True:
+                    e = tab[s]
+                    if e == 0:
+                        break
+                    if (e >> _THIRTY_TWO) == tag and self._same((e & _LOW32) - 1, token, 0, size):
+                        return at
+                    s = (s + 1) & mask
+                tab[s] = (tag << _THIRTY_TWO) | (at + 1)
+            at += 1
+        return -1
 
     def get(self, h: i64, data: bytes, a: i64, length: i64) -> i64:
         """Id of ``data[a:a + length]`` (whose hash is ``h``), or -1 when it is not a token."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from alignkit.bpe import Tokenizer
 from alignkit.bpe._core import BPECore
-from alignkit.bpe._filter import TokenIndex, token_hash
+from alignkit.bpe._filter import TokenFilter, TokenIndex, token_hash, zeros
 from alignkit.bpe._pieces import PAD, piece_hash
 from alignkit.bpe.loaders._rank_file import parse_canonical, parse_fast
 from alignkit.bpe.loaders.tiktoken_file import load_ranks, load_tiktoken, parse_ranks
@@ -46,6 +46,35 @@ def test_index_equals_a_dict_lookup(tokens: list[bytes], others: list[bytes], be
         a = len(before)
         assert index.get(piece_hash(data, a, len(piece)), data, a, len(piece)) == ids.get(piece, -1)
         assert index.find(data, a, len(piece)) == ids.get(piece, -1)
+
+
+@given(st.lists(_BYTES | st.just(b""), max_size=60), st.lists(_BYTES, max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_add_tokens_is_add_per_token(tokens: list[bytes], others: list[bytes]) -> None:
+    """The one-loop build: the same lookups as add() per token, the filter marked, the first repeat named."""
+    index, token_filter = TokenIndex(tokens), TokenFilter(len(tokens))
+    twice = index.add_tokens(token_filter)
+    seen: dict[bytes, int] = {}
+    expected = -1
+    for k, t in enumerate(tokens):
+        if t and t in seen:
+            expected = k
+            break
+        if t:
+            seen[t] = k
+    assert twice == expected
+    if twice < 0:
+        for piece in tokens + others:
+            if piece:
+                assert index.find(piece + PAD, 0, len(piece)) == seen.get(piece, -1)
+            if len(piece) >= 2 and piece in seen:
+                assert token_filter.maybe(piece + PAD, 0, len(piece))
+
+
+def test_zeros() -> None:
+    for n in (0, 1, 4095, 4096, 4097, 10_000):
+        v = zeros(n)
+        assert len(v) == n and not any(v)
 
 
 def test_index_refuses_a_token_twice_and_a_fallback_asks_the_dict() -> None:
