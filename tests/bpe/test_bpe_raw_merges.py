@@ -139,11 +139,10 @@ def test_json_dumps_merges_take_the_raw_path(
     }
     text = json.dumps(doc, indent=indent, ensure_ascii=ascii_only)
     cur, data, scanned = _merge_cursor(text)
-    parts: list[bytes] = []
-    done = raw_merges(cur, data, scanned, parts, 0)
+    done = raw_merges(cur, data, scanned, 0)
     escaped = [k for k, (a, b) in enumerate(merges) if "\\" in json.dumps(printable(a + b), ensure_ascii=ascii_only)]
     assert done == (escaped[0] if escaped else len(merges))
-    assert parts == tokens[256 : 256 + done] and list(cur.splits) == [len(a) for a, _ in merges[:done]]
+    assert scanned == tokens and list(cur.splits) == [len(a) for a, _ in merges[:done]]
     if done == len(merges):
         assert cur.more == 0  # past the array
     else:
@@ -157,8 +156,7 @@ def test_a_changed_gap_is_read_again() -> None:
     merges = '[\n  ["a", "b"],\n  ["ab", "c"],\n    [ "b",\t"a" ]\n]'
     text = '{"model": {"vocab": ' + json.dumps(vocab) + ', "merges": ' + merges + "}}"
     cur, data, tokens = _merge_cursor(text)
-    parts: list[bytes] = []
-    assert raw_merges(cur, data, tokens, parts, 0) == 3 and cur.more == 0
+    assert raw_merges(cur, data, tokens, 0) == 3 and cur.more == 0
     assert list(cur.splits) == [1, 2, 1]
 
 
@@ -168,3 +166,26 @@ def testkey_after() -> None:
     second = key_after(data, first)
     assert data[second : second + 1] == b"c"
     assert data[key_after(data, second) : key_after(data, second) + 2] == b"\\\\"
+
+
+def test_a_special_among_the_merge_tokens_keeps_the_merges() -> None:
+    """An added token that is also merge 0's token (in the vocabulary, where the merges' tokens
+    lie): leaving it out of the BPE shifts the list, so the merges are kept first; the answer is
+    the general loader's."""
+    from alignkit.bpe._vocab import bpe_order
+    from alignkit.bpe.loaders import hf_json
+    from alignkit.errors import TokenizerFileError
+
+    vocab = {printable(bytes([b])): b for b in range(256)} | {"ab": 256, "abc": 257, "xy": 258}
+    doc = {"added_tokens": [{"id": 256, "content": "ab"}], "model": {"vocab": vocab, "merges": [["a", "b"], ["ab", "c"]]}}
+    text = json.dumps(doc, indent=2)
+    scanned = hf_json.scan_json(text.encode())
+    assert scanned is not None and scanned[1].merges.source is not None  # every merge matched its token
+    fast = hf_json._fast_scanned(scanned[0], scanned[1], "x", None)
+    parsed = json.loads(text)
+    try:
+        general = bpe_order(*hf_json._general(parsed, parsed["model"], "x", None))
+    except TokenizerFileError:
+        assert fast is None
+        return
+    assert fast is None or fast[0][:2] == ([t for t, _ in general[0]], [i for _, i in general[0]])

@@ -61,8 +61,8 @@ class Cursor:
         self.splits = vec[i64]()
         self.increasing = True
         self.last: i64 = -1
-        #: the merges as the vocabulary tokens they make, when each one matched (see ``_json_scan``).
-        self.parts: list[bytes] | None = None
+        #: the vocabulary whose tokens 256, 257... the merges make, when each one matched (see ``_json_scan``).
+        self.source: list[bytes] | None = None
         #: where the text of vocabulary key ``256 + k`` starts (past its opening quote) while
         #: the scanner reads merge k (see ``_json_scan``).
         self.key_at: i64 = -1

@@ -150,12 +150,12 @@ def _space(c: i64) -> bool:
     return c == 32 or c == 10 or c == 13 or c == 9
 
 
-def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes], k: i64) -> i64:
+def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], k: i64) -> i64:
     """Merges ``k``, ``k + 1``, ... while each one's two JSON strings, back to back, are byte for
     byte the text of vocabulary key ``256 + k`` (which starts at ``cur.key_at``): the next ``k``.
 
-    From ``pos`` at merge k (an item of the merges array); each merge read goes to ``parts``
-    and ``splits``, and ``key_at`` moves on to the next key. Then ``cur.more`` is 1 with
+    From ``pos`` at merge k (an item of the merges array); each merge read adds its split
+    to ``splits`` (the merge is ``tokens[256 + k]``), and ``key_at`` moves on to the next key. Then ``cur.more`` is 1 with
     ``pos`` at the first merge not read (the caller reads it), 0 past the array's ``]``, or
     -1 when what follows a merge is not JSON.
 
@@ -275,7 +275,6 @@ def raw_merges(cur: Cursor, data: bytes, tokens: list[bytes], parts: list[bytes]
             learned = True
         else:
             cur.pos = b
-        parts.append(tokens[256 + k])
         splits = append(splits, chars)
         k += 1
         while at < n and data[at] != QUOTE:

@@ -42,16 +42,33 @@ NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
 class Merges:
     """Merges as one byte string: merge k is ``joined[ends[k-1]:ends[k]]``, split at ``splits[k]``.
 
-    Or, when the scanner found each merge equal to the vocabulary token it makes
-    (``parts`` not None): merge k is ``parts[k]`` (that token's bytes object), split
-    at ``splits[k]`` within it, and ``joined``/``ends`` are empty.
+    Or, when the scanner found each merge equal to the vocabulary token it makes: merge k
+    is ``source[256 + k]`` (that token's bytes object in the scanned vocabulary), split at
+    ``splits[k]`` within it, and ``joined``/``ends`` are empty. :attr:`parts` lists those
+    tokens (made on first use); whoever changes ``source`` before asking :meth:`made` calls
+    :meth:`keep_parts` first.
     """
 
-    def __init__(self, joined: bytes, ends: vec[i64], splits: vec[i64], parts: list[bytes] | None = None) -> None:
+    def __init__(
+        self, joined: bytes, ends: vec[i64], splits: vec[i64], parts: list[bytes] | None = None, source: list[bytes] | None = None
+    ) -> None:
         self.joined = joined
         self.ends = ends
         self.splits = splits
-        self.parts = parts
+        self._parts = parts
+        #: the scanned vocabulary (file order) whose tokens 256, 257... the merges make, or None.
+        self.source = source
+
+    @property
+    def parts(self) -> list[bytes] | None:
+        """The token each merge makes (None: the merges are ``joined``)."""
+        self.keep_parts()
+        return self._parts
+
+    def keep_parts(self) -> None:
+        """Copy out the merges' tokens from ``source`` (before ``source`` changes)."""
+        if self._parts is None and self.source is not None:
+            self._parts = self.source[256 : 256 + len(self.splits)]
 
     def __len__(self) -> int:
         return len(self.splits)
@@ -65,13 +82,18 @@ class Merges:
         n = len(self.splits)
         if start < 0 or start + n > len(tokens):
             return False
-        parts = self.parts
+        parts = self._parts
+        source = self.source
+        if parts is None and source is not None:
+            parts, first = source, 256
+        else:
+            first = 0
         if parts is not None:
-            if n > 0 and self.splits[0] >= 8 and parts[0][:8] == b"#version":
+            if n > 0 and self.splits[0] >= 8 and parts[first][:8] == b"#version":
                 return False
             for k in range(n):
                 token = tokens[start + k]
-                part = parts[k]
+                part = parts[first + k]
                 if token is not part and token != part:
                     return False
             return True
@@ -125,7 +147,7 @@ def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
 
     While merge k's parts, joined, are ``tokens[256 + k]`` (the vocabulary in file order,
     when it came first: a file in merge layout), each is only compared with that token
-    (:meth:`Cursor.match`) and the merges become ``parts`` (see :class:`Merges`). At the
+    (:meth:`Cursor.match`) and the merges become those tokens (see :class:`Merges`). At the
     first merge that differs (or that ``match`` leaves to ``text``), the merges so far are
     written out and the rest are read as bytes.
     """
@@ -134,10 +156,11 @@ def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
     k: i64 = 0
     n_tokens: i64 = len(tokens)
     matching = n_tokens > 256
-    parts: list[bytes] = []
+    if matching and len(cur.splits) == 0:
+        cur.splits = vec[i64](capacity=n_tokens - 256)  # (at most one merge per token after the bytes)
     while more > 0:
         if matching:
-            k = raw_merges(cur, data, tokens, parts, k)
+            k = raw_merges(cur, data, tokens, k)
             more = cur.more
             if more <= 0:
                 break
@@ -145,7 +168,6 @@ def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
             split = _match_merge(cur, data, tokens[256 + k]) if 256 + k < n_tokens else -1
             if split > 0:
                 cur.key_at = key_after(data, cur.key_at)
-                parts.append(tokens[256 + k])
                 cur.splits = append(cur.splits, split)
                 k += 1
                 more = cur.next_item(data, 93)
@@ -153,10 +175,10 @@ def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
             matching = False  # from here on, as bytes: the merges so far written out first
             cur.pos = at
             for m in range(k):
-                cur.joined.write(parts[m])
-                cur.splits[m] = cur.splits[m] + len(cur.joined) - len(parts[m])
+                part = tokens[256 + m]
+                cur.joined.write(part)
+                cur.splits[m] = cur.splits[m] + len(cur.joined) - len(part)
                 cur.ends = append(cur.ends, len(cur.joined))
-            parts = []
         start = len(cur.joined)
         c = cur.ws(data)
         if c == QUOTE:
@@ -179,7 +201,7 @@ def _merge_list(cur: Cursor, tokens: list[bytes]) -> bool:
         cur.ends = append(cur.ends, len(cur.joined))
         more = cur.next_item(data, 93)
     if more == 0 and matching:
-        cur.parts = parts
+        cur.source = tokens
     return more == 0
 
 
@@ -241,7 +263,7 @@ def _merge_lines(cur: Cursor) -> bool:
 
 
 def _merges(cur: Cursor) -> Merges:
-    return Merges(cur.joined.getvalue(), cur.ends, cur.splits, cur.parts)
+    return Merges(cur.joined.getvalue(), cur.ends, cur.splits, None, cur.source)
 
 
 def _model(cur: Cursor, tokens: list[bytes], ids: list[int], spans: list[int]) -> bool:

@@ -203,6 +203,8 @@ def scanned_rank_order(
             places.append(p)
     places.sort()
     others = [tokens[p] for p in places]  # specials in the vocabulary: left out of the BPE
+    if places and places[0] < 256 + len(merges):
+        merges.keep_parts()  # (the merges may be tokens of this list: kept before it shifts)
     for p in reversed(places):
         del tokens[p], ids[p]
     bpe = 256 + len(merges)
