@@ -108,12 +108,13 @@ def _write(tokens: list[bytes], ids: list[int], out: BytesWriter, update: Callab
     prev: int = -2  # the id before (its digits in ``word``, ``digits`` of them, the last in the high byte)
     word: i64 = 0
     digits: i64 = 0
-    for k in range(n):
-        if k:
+    first = True
+    for token, value in zip(tokens, ids):  # (compiled: the lists read in place, no call per item)
+        if not first:
             write_i32_le(out, _NEXT)
-        _base64_into(out, tokens[k])
+        first = False
+        _base64_into(out, token)
         write_i16_le(out, i16(_QUOTE_COMMA))
-        value = ids[k]
         if value == prev + 1 and digits > 0 and ((word >> (8 * digits - 8)) & 0xFF) != 57:  # next id, no carry
             word += units[digits - 1]
             write_i64_le(out, word)
