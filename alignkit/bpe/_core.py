@@ -112,11 +112,8 @@ class BPECore:
             raise ValueError(f"{len(tokens)} tokens but {len(ids)} ids")
         else:
             values = ids
-        count: i64 = len(tokens)
         at: i64 = 0
-        while at < count:
-            token = tokens[at]
-            rank = values[at]
+        for token, rank in zip(tokens, values):  # (compiled: both lists read in place)
             size = len(token)
             if rank < 0 or size == 0 or rank >= NO_RANK:
                 raise ValueError(
@@ -151,10 +148,8 @@ class BPECore:
                 raise ValueError(f"token {decoder[twice]!r} is in the table twice (id {twice} and an earlier id)")
         else:
             index = TokenIndex([], self.ranks)
-            at = 0
-            while at < count:
-                token_filter.add(tokens[at])
-                at += 1
+            for token in tokens:
+                token_filter.add(token)
         #: id of a byte string by its hash, tokens compared in place (see :mod:`alignkit.bpe._filter`).
         self.index: TokenIndex = index
         #: token bytes of each id (b"" where no token has the id).

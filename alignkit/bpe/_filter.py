@@ -204,15 +204,12 @@ class TokenIndex:
 
         One loop with the hash and the insert written out (no call per token).
         """
-        tokens = self.tokens
-        count: i64 = len(tokens)
         mask = self.mask
         tab = self.tab
         fmask = token_filter.mask
         words = token_filter.words
         at: i64 = 0
-        while at < count:
-            token = tokens[at]
+        for token in self.tokens:  # (compiled: the list read in place)
             size: i64 = len(token)
             if size > 0:
                 h = token_hash(token)
