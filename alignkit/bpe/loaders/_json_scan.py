@@ -91,6 +91,8 @@ class Merges:
         if parts is not None:
             if n > 0 and self.splits[0] >= 8 and parts[first][:8] == b"#version":
                 return False
+            if parts is tokens and first == start:
+                return True  # (each item compared with itself)
             for k in range(n):
                 token = tokens[start + k]
                 part = parts[first + k]
