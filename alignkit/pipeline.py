@@ -101,9 +101,10 @@ def _file_kind(path: str, label: str, config: TokenizeConfig) -> tuple[str | Non
 
 def _certainly_sft(raw: bytes) -> bool:
     """True when the line is certainly a valid SFT record (:mod:`alignkit.record_check`)."""
-    from pydantic_core import from_json
-
+    from alignkit.io.jsonl import json_parser
     from alignkit.record_check import sft_turns
+
+    from_json = json_parser()  # pydantic_core's, without its package __init__ (15-20 ms)
 
     try:
         return sft_turns(from_json(raw, cache_strings="keys")) is not None

@@ -24,7 +24,7 @@ from alignkit.cli._args import HelpFormatter, terminal_columns
 
 #: Imported by nothing a valid tokenize run needs (uuid: temporary names, via platform;
 #: difflib: the unknown-template hint; pydantic: the reject path only).
-NOT_IMPORTED = ("uuid", "platform", "difflib", "pydantic")
+NOT_IMPORTED = ("uuid", "platform", "difflib", "pydantic", "pydantic_core", "typing_extensions")
 
 _CHILD = """
 import gc, json, os, sys
@@ -69,7 +69,7 @@ def test_control_an_import_and_the_reject_path_are_seen(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"turns": []}\n')
     assert _run(tmp_path, str(bad), "--on-error", "skip", before="import uuid") == [
-        0, ["platform", "pydantic", "uuid"], False]
+        0, ["platform", "pydantic", "pydantic_core", "typing_extensions", "uuid"], False]
 
 
 def test_a_failed_run_keeps_its_exit_code(tmp_path: Path) -> None:
