@@ -87,8 +87,9 @@ def _file_kind(path: str, label: str, config: TokenizeConfig) -> tuple[str | Non
     parser = None
     for item in read_lines(path):
         if isinstance(item, Line):
-            if _certainly_sft(item.raw):  # what the parser would decide, without pydantic
-                return "sft", item.number
+            kind = _certain_kind(item.raw)  # what the parser would decide, without pydantic
+            if kind is not None:
+                return kind, item.number
             if parser is None:
                 from alignkit.io.reader import RecordParser
 
@@ -99,17 +100,23 @@ def _file_kind(path: str, label: str, config: TokenizeConfig) -> tuple[str | Non
     return None, 0
 
 
-def _certainly_sft(raw: bytes) -> bool:
-    """True when the line is certainly a valid SFT record (:mod:`alignkit.record_check`)."""
+def _certain_kind(raw: bytes) -> str | None:
+    """``"sft"`` or ``"preference"`` when the line is certainly a valid record of that kind
+    (:mod:`alignkit.record_check`), else ``None``: then pydantic decides."""
     from alignkit.io.jsonl import json_parser
-    from alignkit.record_check import sft_turns
+    from alignkit.record_check import pair_parts, sft_turns
 
     from_json = json_parser()  # pydantic_core's, without its package __init__ (15-20 ms)
 
     try:
-        return sft_turns(from_json(raw, cache_strings="keys")) is not None
+        value = from_json(raw, cache_strings="keys")
     except ValueError:
-        return False
+        return None
+    if sft_turns(value) is not None:
+        return "sft"
+    if pair_parts(value) is not None:
+        return "preference"
+    return None
 
 
 def tokenize_files(

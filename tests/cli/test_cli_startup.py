@@ -55,9 +55,9 @@ def _run(tmp_path: Path, *args: str, before: str = "", watched: tuple[str, ...] 
     return result
 
 
-# (preference files: the kind is named, as telling it from the first line parses that line
-# with pydantic: alignkit.pipeline._file_kind)
-@pytest.mark.parametrize("args", [("sft.jsonl",), ("preference.jsonl", "--kind", "preference")])
+# (the kind told from a first line that is certainly valid takes no pydantic either:
+# alignkit.pipeline._file_kind)
+@pytest.mark.parametrize("args", [("sft.jsonl",), ("preference.jsonl",), ("preference.jsonl", "--kind", "preference")])
 def test_valid_run_imports_none_of_them_and_runs_without_the_collector(tmp_path: Path,
                                                                        args: tuple[str, ...]) -> None:
     assert _run(tmp_path, str(SAMPLE_DATA / args[0]), *args[1:]) == [0, [], False]
