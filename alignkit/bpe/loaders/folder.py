@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json
-from alignkit.bpe.loaders.gpt2_files import load_vocab_merges, pair_tokenizer
 from alignkit.bpe.loaders._json_scan import NATIVE
 from alignkit.bpe.loaders.hf_json import load_hf_json
 from alignkit.bpe.loaders.tiktoken_file import load_tiktoken
@@ -73,6 +72,8 @@ def load_folder(folder: str | Path) -> Tokenizer:
                 f"Known classes: {', '.join(CLASSES)}; or add a tokenizer.json"
             )
         pattern, normalizer = CLASSES[cls]
+        from alignkit.bpe.loaders.gpt2_files import load_vocab_merges, pair_tokenizer  # (this case only)
+
         found = pair_tokenizer(root / "vocab.json", root / "merges.txt", added, pattern, normalizer, None)
         if found is None:
             vocab, merges = load_vocab_merges(root / "vocab.json", root / "merges.txt")

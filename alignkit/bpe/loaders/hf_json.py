@@ -18,7 +18,6 @@ from pathlib import Path
 from alignkit.bpe._fileio import expect_dict, parse_json, read_bytes, token_bytes
 from alignkit.bpe.loaders._json_scan import NATIVE, Scanned, scan_tokenizer_json
 from alignkit.bpe.loaders.byte_level import rank_order, scanned_rank_order
-from alignkit.bpe.loaders.gpt2_files import parse_merges
 from alignkit.bpe.patterns import GPT2, GPT2_ORIGINAL
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
@@ -224,6 +223,8 @@ def _general(
     if not isinstance(raw_merges, list):
         raise TokenizerFileError(f"{where}: model.merges must be a list")
     lines = [m if isinstance(m, str) else " ".join(str(x) for x in m) for m in raw_merges]
+    from alignkit.bpe.loaders.gpt2_files import parse_merges  # (the general path only)
+
     merges = parse_merges(lines, f"{where}: model.merges")
     specials, special_ids = _added_tokens(doc, where, normalizer)
     for tid in special_ids:
