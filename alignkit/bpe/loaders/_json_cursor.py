@@ -64,9 +64,9 @@ class Cursor:
         #: the vocabulary whose tokens 256, 257... the merges make, when each one matched (see ``_json_scan``).
         self.source: list[bytes] | None = None
         #: where the text of vocabulary key ``256 + k`` starts (past its opening quote) while
-        #: the scanner reads merge k (see ``_json_scan``).
+        #: the scanner reads merge k (see ``_json_entries``).
         self.key_at: i64 = -1
-        #: what :func:`~alignkit.bpe.loaders._json_scan._raw_merges` ends on (see there).
+        #: what :func:`~alignkit.bpe.loaders._json_entries.raw_merges` ends on (see there).
         self.more: i64 = 1
 
     def ws(self, data: bytes) -> i64:
