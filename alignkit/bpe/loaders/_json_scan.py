@@ -9,7 +9,9 @@ becomes its bytes (GPT-2's printable characters, ``\\"``, ``\\\\``, ``\\/`` and
 written back to back. Every other member is only skipped; the caller parses the
 rest of the document (with those two values cut out) with ``json.loads``.
 :func:`scan_vocab_json` and :func:`scan_merges_text` do the same for GPT-2's
-``vocab.json`` and ``merges.txt``.
+``vocab.json`` and ``merges.txt``. The loops over vocabulary entries and over the
+merges of a file in merge layout (each compared, as raw text, with the key of the
+token it makes) are in :mod:`alignkit.bpe.loaders._json_entries`.
 
 The grammar accepted is strict JSON, and narrower: anything outside it (a
 character outside GPT-2's alphabet, an escape of one, a non-integer or
