@@ -71,6 +71,22 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
 
 
+def _children() -> set[int]:
+    """This process's child processes, unreaped ones included (Linux ``/proc``; else empty).
+
+    Compared before and after a run: other tests' children (a process pool still shutting
+    down) may be there too, so "no child at all" would be the wrong check.
+    """
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    found: set[int] = set()
+    if tasks.is_dir():
+        for task in tasks.iterdir():
+            children = task / "children"
+            if children.is_file():
+                found.update(int(pid) for pid in children.read_text().split())
+    return found
+
+
 @needs_fork
 @pytest.mark.parametrize(("parent_takes", "slots"), [(True, 99), (False, 99), (True, 2), (False, 0)])
 def test_job_hands_back_every_range_in_order(tmp_path: Path, parent_takes: bool, slots: int) -> None:
@@ -137,13 +153,12 @@ def test_a_worker_error_fails_the_run(tmp_path: Path, monkeypatch: pytest.Monkey
     rows[300] = json.dumps({"turns": [{"role": "user", "content": "boom"}, {"role": "assistant", "content": "x"}]})
     src = tmp_path / "s.jsonl"
     src.write_text("\n".join(rows) + "\n")
-    before, frozen = _fds(), gc.get_freeze_count()
+    before, frozen, children = _fds(), gc.get_freeze_count(), _children()
     with pytest.raises((RuntimeError, AlignkitError), match="boom in a worker"):
         tokenize_files([src], tmp_path / "out", TokenizeConfig(encoder="test_range_workers:failing"), num_proc=3)
     gc.collect()
     assert not (tmp_path / "out").exists() and _fds() == before and gc.get_freeze_count() == frozen
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left unreaped
+    assert _children() <= children  # no worker left, running or unreaped
 
 
 @needs_fork
@@ -202,9 +217,8 @@ def test_a_dead_worker_is_noticed_while_another_holds_the_pipe(tmp_path: Path, m
         rows[k] = json.dumps({"turns": [{"role": "user", "content": word}, {"role": "assistant", "content": "x"}]})
     src = tmp_path / "s.jsonl"
     src.write_text("\n".join(rows) + "\n")
-    start = time.monotonic()
+    start, children = time.monotonic(), _children()
     with pytest.raises(AlignkitError, match="worker process stopped abruptly"):
         tokenize_files([src], tmp_path / "out", TokenizeConfig(encoder="test_range_workers:stuck"), num_proc=3)
     assert time.monotonic() - start < 30 and not (tmp_path / "out").exists()
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # the stuck worker killed and reaped
+    assert _children() <= children  # the stuck worker killed and reaped
