@@ -64,11 +64,19 @@ if TYPE_CHECKING:
 __all__ = ["TokenizeConfig", "TokenizeReport", "tokenize_files"]
 
 REJECTS_NAME = "rejects.jsonl"
+#: Rejects a report keeps in memory (:attr:`TokenizeReport.rejects`); every one of them is
+#: written to ``rejects.jsonl`` as it comes, so a run that rejects millions of lines does not
+#: hold them all (about 1 KB each).
+REJECTS_KEPT = 1000
 
 
 @dataclass
 class TokenizeReport:
-    """What a run did: its counts, its manifest, and where the output is."""
+    """What a run did: its counts, its manifest, and where the output is.
+
+    ``rejects`` holds the first :data:`REJECTS_KEPT` lines of ``rejects.jsonl`` (as dicts);
+    ``rejects_total`` counts them all.
+    """
 
     out: Path
     kind: str
@@ -76,6 +84,30 @@ class TokenizeReport:
     manifest: dict[str, object]
     packing_efficiency: float | None = None
     rejects: list[dict[str, object]] = field(default_factory=list)
+    rejects_total: int = 0
+
+
+class _RejectsFile:
+    """``rejects.jsonl``, written as the rejects come (in input order); the first
+    :data:`REJECTS_KEPT` are also kept for the report."""
+
+    def __init__(self, folder: AtomicOutputDir) -> None:
+        self.file = folder.open_hashed(REJECTS_NAME)
+        self.kept: list[dict[str, object]] = []
+        self.count = 0
+
+    def add(self, rejects: list[dict[str, object]]) -> None:
+        """Write ``rejects`` (one JSON object a line, keys sorted) and keep what fits."""
+        if not rejects:
+            return
+        import json
+
+        text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects)
+        self.file.write(text.encode("utf-8"))
+        room = REJECTS_KEPT - len(self.kept)
+        if room > 0:
+            self.kept.extend(rejects[:room])
+        self.count += len(rejects)
 
 
 def _file_kind(path: str, label: str, config: TokenizeConfig) -> tuple[str | None, int]:
@@ -151,28 +183,31 @@ def tokenize_files(
     # Built once here; forked workers inherit it (init_worker is then a no-op).
     encoder = init_worker(config)
     stats = RunStats()
-    rejects: list[dict[str, object]] = []
     hashes: dict[str, tuple[str, int]] = {}
     with AtomicOutputDir(out) as folder:  # removed again on any error: a failed run writes nothing
-        stream = _stream(folder, kind, config, encoder.n_vocab)
+        rejects = _RejectsFile(folder)
         try:
-            parts = _collect(config, names, kinds, hashes, num_proc, progress, stats, rejects, stream)
-        except BaseException:
+            stream = _stream(folder, kind, config, encoder.n_vocab)
+            try:
+                parts = _collect(config, names, kinds, hashes, num_proc, progress, stats, rejects, stream)
+            except BaseException:
+                if stream is not None:
+                    stream.abort()  # its file closed now, not whenever the traceback is freed
+                raise
             if stream is not None:
-                stream.abort()  # its file closed now, not whenever the traceback is freed
+                columns: list[Column | ChunkedColumn] = list(stream.close())
+                packing = None
+            else:
+                columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
+                del parts
+                write_columns(folder, columns, config.format)
+            manifest = _finish(folder, config, kind, names, stats, rejects, columns, packing, encoder, hashes)
+        except BaseException:
+            rejects.file.discard()  # closed now; the folder is removed
             raise
-        if stream is not None:
-            columns: list[Column | ChunkedColumn] = list(stream.close())
-            packing = None
-        else:
-            columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
-            del parts
-            write_columns(folder, columns, config.format)
-        manifest = _finish(folder, config, kind, names, stats, rejects, columns, packing, encoder, hashes)
     eff = packing.get("efficiency") if packing else None
-    return TokenizeReport(
-        Path(out), kind, stats, manifest, float(eff) if isinstance(eff, float) else None, rejects
-    )
+    return TokenizeReport(Path(out), kind, stats, manifest, float(eff) if isinstance(eff, float) else None,
+                          rejects.kept, rejects.count)
 
 
 def _stream(folder: AtomicOutputDir, kind: str, config: TokenizeConfig, n_vocab: int) -> ArrowStream | None:
@@ -190,7 +225,7 @@ def _stream(folder: AtomicOutputDir, kind: str, config: TokenizeConfig, n_vocab:
 
 def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | None, int]],
              hashes: dict[str, tuple[str, int]], num_proc: int, progress: bool, stats: RunStats,
-             rejects: list[dict[str, object]], stream: ArrowStream | None) -> list[list[tuple[Any, Any]]]:
+             rejects: _RejectsFile, stream: ArrowStream | None) -> list[list[tuple[Any, Any]]]:
     """Merge the chunk results in input order into ``stats`` and ``rejects``; their columns go
     to ``stream`` as they come (or are returned, without one).
 
@@ -213,7 +248,7 @@ def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | N
                             str(reject["message"]), str(reject["reason"]),
                         )
             stats.merge(result.stats)
-            rejects.extend(result.rejects)
+            rejects.add(result.rejects)
             if stream is None:
                 parts.append(result.columns)
             elif len(stream.columns) > len(result.columns):  # SFT: add the attention mask
@@ -248,21 +283,18 @@ def _finish(
     kind: str,
     names: list[str],
     stats: RunStats,
-    rejects: list[dict[str, object]],
+    rejects: _RejectsFile,
     cols: list[Column | ChunkedColumn],
     packing: dict[str, object] | None,
     encoder: Encoder,
     hashes: dict[str, tuple[str, int]],
 ) -> dict[str, object]:
-    """Write the rejects file, then the manifest (last), and move the folder into place."""
-    import json
-
+    """Close the rejects file, write the manifest (last), and move the folder into place."""
     inputs: list[dict[str, object]] = []
     for n in names:
         digest, size = hashes[n] if n in hashes else (sha256_file(Path(n)), Path(n).stat().st_size)
         inputs.append({"path": input_label(n), "sha256": digest, "bytes": size})
-    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects)
-    folder.write_bytes(REJECTS_NAME, text.encode("utf-8"))
+    rejects.file.close()  # recorded after the data files, as when it was written whole here
     manifest = build_manifest(
         kind=kind,
         stats=stats,

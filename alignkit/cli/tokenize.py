@@ -149,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
         for reject in report.rejects[:_MAX_SHOWN]:
             print(f"{reject['path']}:{reject['line']}: {reject['status']}: {reject['message']}"
                   f" [{reject['reason']}]", file=sys.stderr)
-        if len(report.rejects) > _MAX_SHOWN:
-            print(f"... and {len(report.rejects) - _MAX_SHOWN} more in {out}/rejects.jsonl",
+        if report.rejects_total > _MAX_SHOWN:
+            print(f"... and {report.rejects_total - _MAX_SHOWN} more in {out}/rejects.jsonl",
                   file=sys.stderr)
         if args.report == "text":
             print(summary_text(report))
