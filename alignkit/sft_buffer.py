@@ -40,7 +40,7 @@ from typing import Final, final
 from librt.vecs import append, extend, pop, vec
 from mypy_extensions import i32, i64, u8
 
-from alignkit._compiled import COMPILED
+from alignkit.bpe._nfc import NATIVE as NFC_NATIVE
 from alignkit.bpe._nfc import nfc_inert
 from alignkit.encode import NUM_ROLES, Encoder, NormalForm
 from alignkit.errors import SpecialTokenError
@@ -60,9 +60,6 @@ POLICY_CODES: Final[dict[str, int]] = {"drop": POLICY_DROP, "truncate": POLICY_T
 ZERO_TRAINED: Final = 5
 
 _GLUE_MAX: Final = 4096
-#: Ask :func:`~alignkit.bpe._nfc.nfc_inert` before ``unicodedata`` (only where it is compiled:
-#: interpreted, its byte loop would cost more than the check it saves).
-_NFC_SCAN: Final = COMPILED
 #: Piece runs cached per buffer (scanned in order; past this, runs are encoded each time).
 _PIECES_MAX: Final = 64
 
@@ -86,7 +83,7 @@ def _ready(text: str, forms: tuple[NormalForm, ...] | None) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         return b""
-    if _NFC_SCAN and len(forms) == 1 and forms[0] == "NFC" and nfc_inert(data):
+    if NFC_NATIVE and len(forms) == 1 and forms[0] == "NFC" and nfc_inert(data):
         return data  # certainly NFC: no per-character unicodedata lookups
     for k in range(len(forms)):
         if not unicodedata.is_normalized(forms[k], text):

@@ -23,6 +23,10 @@ from mypy_extensions import i64
 from alignkit.bpe._nfc_table import INERT, LIMIT
 
 _LIMIT: Final[i64] = LIMIT
+#: True when this module runs compiled (its file is an extension module, not Python source or
+#: bytecode). Callers ask :func:`nfc_inert` only then: interpreted, its byte loop costs more
+#: than the ``unicodedata`` check it saves.
+NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
 
 
 def nfc_inert(data: bytes) -> bool:

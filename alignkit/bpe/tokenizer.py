@@ -38,10 +38,9 @@ from alignkit.bpe.patterns import GPT2
 from alignkit.errors import SpecialTokenError, TokenizerFileError
 
 NORMALIZERS = ("NFC", "NFKC", "NFD", "NFKD")
-#: Text of an NFC-only tokenizer is first asked :func:`~alignkit.bpe._nfc.nfc_inert` (only
-#: where that is compiled: interpreted, its byte loop costs more than ``unicodedata``).
+#: Text of an NFC-only tokenizer is first asked :func:`~alignkit.bpe._nfc.nfc_inert` (where
+#: that is compiled: :data:`alignkit.bpe._nfc.NATIVE`).
 _NFC_ONLY = ("NFC",)
-_NFC_SCAN = (_nfc.__file__ or "").endswith((".so", ".pyd"))
 
 SpecialSet = Literal["all"] | Collection[str]
 
@@ -410,7 +409,7 @@ class Tokenizer(Persistent):
     def _utf8(self, text: str) -> bytes:
         """``self._prepare(text).encode("utf-8")``, encoding valid text only once."""
         if self._forms or self.add_prefix_space:
-            if _NFC_SCAN and self._forms == _NFC_ONLY and not self.add_prefix_space and not text.isascii():
+            if _nfc.NATIVE and self._forms == _NFC_ONLY and not self.add_prefix_space and not text.isascii():
                 try:
                     data = text.encode("utf-8")
                 except UnicodeEncodeError:
