@@ -19,7 +19,7 @@ from typing import Final
 
 from librt.strings import BytesWriter, write_i16_le, write_i32_le, write_i64_le
 from librt.vecs import append, vec
-from mypy_extensions import i16, i32, i64, u8
+from mypy_extensions import i16, i32, i64
 
 #: True when this module runs compiled (its file is an extension module, not Python source or bytecode).
 NATIVE: Final = not __file__.endswith(".py") and not __file__.endswith(".pyc")
