@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignkit.bpe._fileio import expect_dict, read_json
+from alignkit.bpe.loaders._json_scan import NATIVE
 from alignkit.bpe.loaders.hf_json import load_hf_json
 from alignkit.bpe.loaders.tiktoken_file import load_tiktoken
 from alignkit.bpe.patterns import GPT2, QWEN
