@@ -34,3 +34,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shared_bench() -> Path:
     return shared_path("bench")
+
+
+# The tokenizer cache (alignkit.bpe.loaders._cache) is off for the suite: loader tests must
+# exercise the parsers, and no test may write to the user's cache folder. Subprocesses
+# inherit the setting. tests/bpe/test_bpe_load_cache.py turns it on in temporary folders.
+os.environ["ALIGNKIT_CACHE_DIR"] = ""

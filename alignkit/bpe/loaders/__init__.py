@@ -10,6 +10,7 @@ import gc
 import os
 from typing import TYPE_CHECKING
 
+from alignkit.bpe.loaders import _cache
 from alignkit.bpe.loaders.tiktoken_file import ALIASES, ENCODINGS, load_tiktoken
 from alignkit.bpe.tokenizer import Tokenizer
 from alignkit.errors import TokenizerFileError
@@ -27,12 +28,17 @@ BUNDLED_FILE_SHA256 = "78f54ccc5f8c787516e42c0d258356e3ec92414f59f0084e3140d9b0e
 _BUNDLED_NAMES = {"gpt2", "r50k_base", "r50k"}
 
 
+def _bundled_path() -> str:
+    """Where the bundled file lies beside the package's files (an installed wheel, a checkout)."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", BUNDLED_FILE)
+
+
 def _bundled() -> Tokenizer:
     from alignkit.bpe.model_file import load_model_file
 
-    # Beside the package's files (an installed wheel, a checkout): a plain path. Only a
-    # package that is not in a folder (a zip import) needs importlib.resources (7 ms of imports).
-    beside = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", BUNDLED_FILE)
+    # A plain path; only a package that is not in a folder (a zip import) needs
+    # importlib.resources (7 ms of imports).
+    beside = _bundled_path()
     if os.path.isfile(beside):
         tok = load_model_file(beside, file_sha256=BUNDLED_FILE_SHA256)
     else:
@@ -106,10 +112,40 @@ def load_tokenizer(spec: str | os.PathLike[str] | None = None) -> Tokenizer:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(spec)
+        sources = _sources(spec)
+        entry = _cache.entry_for(*sources) if sources is not None else None
+        if entry is not None:
+            tok = _cache.read(entry)
+            if tok is not None:
+                return tok
+        tok = _load(spec)
+        if entry is not None:
+            _cache.write(entry, tok)
+        return tok
     finally:
         if enabled:
             gc.enable()
+
+
+def _sources(spec: str | os.PathLike[str] | None) -> tuple[str, str | None, list[str]] | None:
+    """``(source, #NAME, files its loaders may read)`` of a spec that names files (see :mod:`._cache`),
+    None for one that names none (an error follows)."""
+    text = None if spec is None else os.fspath(spec)
+    if text is None or text.lower() in _BUNDLED_NAMES:
+        beside = _bundled_path()
+        return (beside, None, [beside]) if os.path.isfile(beside) else None
+    name = None
+    path = text
+    if not os.path.exists(path) and "#" in text:
+        path, _, name = text.rpartition("#")
+    if os.path.isdir(path):
+        return path, None, [os.path.join(path, f) for f in _cache.FOLDER_FILES]
+    if not os.path.isfile(path):
+        return None
+    if os.path.basename(path).lower() in ("vocab.json", "merges.txt"):
+        folder = os.path.dirname(path)  # (loaded as the folder when it has a tokenizer_config.json)
+        return path, name, [os.path.join(folder, f) for f in _cache.FOLDER_FILES]
+    return path, name, [path]
 
 
 def _load(spec: str | os.PathLike[str] | None) -> Tokenizer:
