@@ -175,9 +175,12 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
     chunks of lines; a file that must be streamed is sent in chunks to ``num_proc - 1``
     workers, with every ``num_proc``-th chunk processed here.
     """
+    if num_proc <= 1:  # (multiprocessing, 7 ms of imports, only for workers)
+        yield from _results(config, chunks(paths, kinds, hashes), num_proc)
+        return
     import multiprocessing
 
-    if num_proc <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods():
         yield from _results(config, chunks(paths, kinds, hashes), num_proc)
         return
     from alignkit.forked_files import ForkedFiles

@@ -23,8 +23,9 @@ from alignkit.cli import COMMANDS, build_parser, main
 from alignkit.cli._args import HelpFormatter, terminal_columns
 
 #: Imported by nothing a valid tokenize run needs (uuid: temporary names, via platform;
-#: difflib: the unknown-template hint; pydantic: the reject path only).
-NOT_IMPORTED = ("uuid", "platform", "difflib", "pydantic", "pydantic_core", "typing_extensions")
+#: difflib: the unknown-template hint; pydantic: the reject path only; multiprocessing:
+#: ``--num-proc`` > 1 only).
+NOT_IMPORTED = ("uuid", "platform", "difflib", "pydantic", "pydantic_core", "typing_extensions", "multiprocessing")
 
 _CHILD = """
 import gc, json, os, sys
