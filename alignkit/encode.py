@@ -29,7 +29,6 @@ for or mapped back afterwards.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Final, Literal, Protocol, final
 
@@ -161,36 +160,18 @@ class EncodedPair:
         }
 
 
-def _special_pattern(specials: dict[str, int]) -> re.Pattern[str] | None:
-    """A regex whose ``search`` finds the first special-token string in a text (at the
-    leftmost position, the longest name that starts there).
+def _special_leads(specials: dict[str, int]) -> dict[str, list[str]]:
+    """The special-token names of two or more characters, by their first two, longest first
+    (what :meth:`Encoder.find_special` tries at a position).
 
-    The names are factored by their first two characters (``<(?:\\|(?:im_end\\|>|…)|/(?:…))``),
-    so a ``<`` that starts no special (``<<`` in GSM8K's calculator notes, HTML) is passed
-    over after one look at the next character, instead of one try per name; within a
-    group the names stay longest first, so the match is the one a plain longest-first
-    alternation of all names gives.
+        >>> _special_leads({"<|im_end|>": 1, "<|im_start|>": 2, "<think>": 3, "<": 4})
+        {'<|': ['<|im_start|>', '<|im_end|>'], '<t': ['<think>']}
     """
-    names = sorted(specials, key=len, reverse=True)
-    if not names:
-        return None
-    groups: dict[str, dict[str, list[str]]] = {}
-    for name in names:
+    leads: dict[str, list[str]] = {}
+    for name in sorted(specials, key=len, reverse=True):
         if len(name) >= 2:
-            groups.setdefault(name[0], {}).setdefault(name[1], []).append(re.escape(name[2:]))
-    alternatives: list[str] = []
-    for first in sorted(groups):
-        inner = [re.escape(second) + "(?:" + "|".join(rests) + ")"
-                 for second, rests in sorted(groups[first].items())]
-        if first in specials:  # a one-character special: after every longer name
-            inner.append("")
-        alternatives.append(re.escape(first) + "(?:" + "|".join(inner) + ")")
-    for name in names:
-        if len(name) == 1 and name not in groups:
-            alternatives.append(re.escape(name))
-    if "" in specials:
-        alternatives.append("")
-    return re.compile("|".join(alternatives))
+            leads.setdefault(name[:2], []).append(name)
+    return leads
 
 
 def _ascii_core(tokenizer: object) -> BPECore | None:
@@ -256,7 +237,8 @@ class Encoder:
         self.tokenizer: TokenizerLike = tokenizer
         self.specials: dict[str, int] = dict(specials)
         self.raise_on_special: bool = special_in_content == "error"
-        self.pattern: re.Pattern[str] | None = _special_pattern(self.specials)
+        #: names of two or more characters by their first two (:func:`_special_leads`).
+        self.leads: dict[str, list[str]] = _special_leads(self.specials)
         self.glue_cache: dict[str, list[int]] = {}
         self.first_chars: str = "".join(sorted({name[0] for name in self.specials if name}))
         #: The tokenizer's core when it encodes ASCII text exactly as ``encode_ordinary``
@@ -281,20 +263,37 @@ class Encoder:
         return sid
 
     def find_special(self, text: str) -> str:
-        """The first special-token string inside ``text``, or ``""``."""
-        pattern = self.pattern
-        if pattern is None:
-            return ""
+        """The first special-token string inside ``text``, or ``""``: the leftmost one, and
+        of those starting there the longest (what a longest-first alternation finds).
+
+        Each character that starts a name is looked for with ``str.find`` (one C scan per
+        distinct first character; usually one, ``<``), and at each place it occurs the names
+        sharing the next character too are tried, longest first.
+        """
         firsts = self.first_chars
-        found = False
-        for k in range(len(firsts)):  # a special can only start at one of these characters
-            if firsts[k] in text:
-                found = True
-                break
-        if not found:
-            return ""
-        m = pattern.search(text)
-        return "" if m is None else m.group(0)
+        best = -1
+        found = ""
+        for k in range(len(firsts)):
+            first = firsts[k]
+            i = text.find(first)
+            while i >= 0 and (best < 0 or i < best):
+                name = self._name_at(text, i)
+                if name:
+                    best = i
+                    found = name
+                    break
+                i = text.find(first, i + 1)
+        return found
+
+    def _name_at(self, text: str, i: int) -> str:
+        """The longest special-token name that starts at ``text[i]``, or ``""``."""
+        names = self.leads.get(text[i:i + 2])
+        if names is not None:
+            for name in names:
+                if text.startswith(name, i):
+                    return name
+        one = text[i]
+        return one if one in self.specials else ""
 
     def text_ids(self, text: str, role: int) -> list[int]:
         """The ids of one TEXT segment (``encode_ordinary``; template glue is cached).
