@@ -174,7 +174,7 @@ def _token_bytes(manifest: dict[str, Any], tokenizer: str | None) -> Any:
     cfg = dict(manifest["config"])
     if tokenizer is not None:
         cfg["tokenizer"] = tokenizer
-    config = TokenizeConfig(**{k: v for k, v in cfg.items() if k in TokenizeConfig.__dataclass_fields__})
+    config = TokenizeConfig(**{k: v for k, v in cfg.items() if k in TokenizeConfig.FIELDS})
     try:
         encoder = build_encoder(config)
         same = encoder.describe_tokenizer().get("sha256") == manifest["tokenizer"].get("sha256")

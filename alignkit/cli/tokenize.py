@@ -141,9 +141,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.files and config.pack and Path(files[0]).name == "preference.jsonl":
             print("alignkit: note: --pack applies to SFT; the sample preference pairs are written"
                   " one pair per row", file=sys.stderr)
-            import dataclasses
-
-            job = dataclasses.replace(config, pack=False)
+            job = config.replace(pack=False)
         report = tokenize_files(files, out, job, num_proc=max(1, args.num_proc), progress=True)
         reports.append(report)
         for reject in report.rejects[:_MAX_SHOWN]:

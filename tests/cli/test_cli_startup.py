@@ -24,8 +24,10 @@ from alignkit.cli._args import HelpFormatter, terminal_columns
 
 #: Imported by nothing a valid tokenize run needs (uuid: temporary names, via platform;
 #: difflib: the unknown-template hint; pydantic: the reject path only; multiprocessing:
-#: ``--num-proc`` > 1 only).
-NOT_IMPORTED = ("uuid", "platform", "difflib", "pydantic", "pydantic_core", "typing_extensions", "multiprocessing")
+#: ``--num-proc`` > 1 only; dataclasses and the inspect it imports: pydantic's, our records
+#: are plain classes).
+NOT_IMPORTED = ("uuid", "platform", "difflib", "pydantic", "pydantic_core", "typing_extensions", "multiprocessing",
+                "dataclasses", "inspect")
 
 _CHILD = """
 import gc, json, os, sys
@@ -65,12 +67,20 @@ def test_valid_run_imports_none_of_them_and_runs_without_the_collector(tmp_path:
     assert (tmp_path / "o" / "manifest.json").is_file()
 
 
+def test_two_processes_import_no_dataclasses(tmp_path: Path) -> None:
+    """``--num-proc 2`` plans line ranges and result files before the fork: plain classes too."""
+    code, mods, _ = _run(tmp_path, str(SAMPLE_DATA / "sft.jsonl"), "--num-proc", "2",
+                         watched=("dataclasses", "inspect", "multiprocessing"))
+    assert code == 0 and mods == ["multiprocessing"]  # (the control: it did take the parallel path)
+    assert (tmp_path / "o" / "manifest.json").is_file()
+
+
 def test_control_an_import_and_the_reject_path_are_seen(tmp_path: Path) -> None:
     """The checks can fail: a module imported first is seen, and so is pydantic on rejects."""
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"turns": []}\n')
     assert _run(tmp_path, str(bad), "--on-error", "skip", before="import uuid") == [
-        0, ["platform", "pydantic", "pydantic_core", "typing_extensions", "uuid"], False]
+        0, ["dataclasses", "inspect", "platform", "pydantic", "pydantic_core", "typing_extensions", "uuid"], False]
 
 
 def test_a_failed_run_keeps_its_exit_code(tmp_path: Path) -> None:
