@@ -14,7 +14,7 @@ import pytest
 
 from alignkit.bpe.loaders import _cache, load_tokenizer
 from alignkit.bpe.tokenizer import Tokenizer
-from tests.conftest import shared_path
+from conftest import SAMPLE_DATA, shared_path
 
 TEXTS = [
     "Hello, world! It's 2026 and we've got 12,345 tokens.\n\n  indented\tcode()  ",
@@ -215,3 +215,22 @@ def test_a_pickled_tokenizer_is_rebuilt_through_the_cache(cache: Path, monkeypat
         assert copy.encode(TEXTS[0]) == tok.encode(TEXTS[0])
         assert copy.hash == tok.hash
     assert seen[-1] is not None
+
+
+def test_the_command_line_writes_the_same_output_with_the_cache_cold_warm_or_off(tmp_path: Path) -> None:
+    """Three real runs of ``alignkit tokenize`` on a model folder: the manifests (with the
+    tokenizer's content hash) and every output file are byte-identical."""
+    import hashlib
+    import subprocess
+    import sys
+
+    folder = _copy_qwen(tmp_path)
+    outputs = []
+    for setting in (str(tmp_path / "cache"), str(tmp_path / "cache"), ""):
+        out = tmp_path / f"out{len(outputs)}"
+        env = dict(os.environ, ALIGNKIT_CACHE_DIR=setting)
+        subprocess.run([sys.executable, "-m", "alignkit", "tokenize", str(SAMPLE_DATA / "sft.jsonl"), "-o", str(out),
+                        "--tokenizer", str(folder), "--template", "qwen3"], check=True, env=env, capture_output=True, cwd=tmp_path)
+        outputs.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())})
+    assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 1
+    assert outputs[0] == outputs[1] == outputs[2] and "manifest.json" in outputs[0]
