@@ -19,6 +19,7 @@ come back in input order either way, so the output is byte-identical for any ``n
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,13 @@ def chunks(paths: list[str], kinds: list[tuple[str | None, int]],
             yield Chunk(label, kind, kind_line, lines, errors)
 
 
+def can_fork() -> bool:
+    """Whether worker processes can be forked: what ``"fork" in
+    multiprocessing.get_all_start_methods()`` says, without multiprocessing's imports (7+ ms of a
+    run's start-up; they are needed only for a pool)."""
+    return hasattr(os, "fork") and sys.platform != "win32"
+
+
 def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> Iterator[ChunkResult]:
     """Chunk results in input order; with ``num_proc > 1`` at most ``4 * num_proc`` chunks in flight.
 
@@ -108,8 +116,7 @@ def _results(config: TokenizeConfig, chunks: Iterator[Chunk], num_proc: int) -> 
         return
     import multiprocessing
 
-    methods = multiprocessing.get_all_start_methods()
-    with _pool(multiprocessing.get_context("fork" if "fork" in methods else "spawn"), config, num_proc) as pool:
+    with _pool(multiprocessing.get_context("fork" if can_fork() else "spawn"), config, num_proc) as pool:
         yield from _pooled(pool, chunks, num_proc)
 
 
@@ -175,12 +182,7 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
     chunks of lines; a file that must be streamed is sent in chunks to ``num_proc - 1``
     workers, with every ``num_proc``-th chunk processed here.
     """
-    if num_proc <= 1:  # (multiprocessing, 7 ms of imports, only for workers)
-        yield from _results(config, chunks(paths, kinds, hashes), num_proc)
-        return
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if num_proc <= 1 or not can_fork():
         yield from _results(config, chunks(paths, kinds, hashes), num_proc)
         return
     from alignkit.forked_files import ForkedFiles
@@ -195,6 +197,8 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
             continue
         sizes.take(_size(path))
         yield from job.run()  # the plain files before this one
+        import multiprocessing
+
         with _pool(multiprocessing.get_context("fork"), config, num_proc - 1) as pool:
             yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), num_proc, num_proc)
     yield from job.run()

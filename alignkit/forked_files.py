@@ -143,7 +143,7 @@ def _warm_up(first: LineRange) -> bool:
     first use: done once here, the forked workers inherit them instead of each paying for
     them (measured: about 0.25 s of CPU per worker on the CLI's cold start).
     """
-    from alignkit.bpe._fork_batch import read_at
+    from alignkit.bpe._fd import read_at
     from alignkit.io.whole_file import split_lines
 
     fd = os.open(first.path, os.O_RDONLY)

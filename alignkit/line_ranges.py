@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from alignkit.bpe._fork_batch import read_at
+from alignkit.bpe._fd import read_at
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start
 from alignkit.io.whole_file import read_plain, split_lines
 from alignkit.worker import Chunk, ChunkResult, process_chunk

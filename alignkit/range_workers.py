@@ -35,7 +35,7 @@ import struct
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from alignkit.bpe._fork_batch import memory_file, read_at, write_at
+from alignkit.bpe._fd import memory_file, read_at, write_at
 from alignkit.errors import AlignkitError
 
 if TYPE_CHECKING:

@@ -3,14 +3,14 @@
 A pickled numpy column is copied four times on its way through a pipe (into the pickle,
 into the pipe, out of it, into a new array), two of them in the parent, whose CPU the
 workers need. Instead the worker writes each column once into an anonymous file that
-the parent opened before the fork (:func:`alignkit.bpe._fork_batch.memory_file`) and
+the parent opened before the fork (:func:`alignkit.bpe._fd.memory_file`) and
 sends only :class:`Ref` entries; the parent maps the file and views the columns where
 they lie (copy-on-write, so they stay writable), until the output concatenates them. The
 fast paths' :class:`~alignkit.io.flat.Flat` pieces come back as ``Flat`` pieces (no numpy).
 
 Example:
     >>> import numpy as np
-    >>> from alignkit.bpe._fork_batch import memory_file
+    >>> from alignkit.bpe._fd import memory_file
     >>> from alignkit.manifest import RunStats
     >>> from alignkit.worker import ChunkResult
     >>> fd = memory_file()
@@ -30,7 +30,7 @@ import mmap
 import os
 from typing import Any
 
-from alignkit.bpe._fork_batch import write_at
+from alignkit.bpe._fd import write_at
 from alignkit.io.flat import WIDTHS, Flat
 from alignkit.worker import ChunkResult
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from alignkit import chunk_results, forked_files
 from alignkit import line_ranges
-from alignkit.bpe._fork_batch import memory_file
+from alignkit.bpe._fd import memory_file
 from alignkit.errors import InputError
 from alignkit.io.whole_file import read_whole
 from alignkit.line_ranges import plan_line_ranges, read_range_lines
@@ -154,7 +154,8 @@ def test_spawn_path_gives_the_same_output(tmp_path: Path, monkeypatch: pytest.Mo
     src.write_text("\n".join(rows) + "\n")
     cfg = TokenizeConfig(encoder=ENC, on_error="skip", format="jsonl")
     tokenize_files([src], tmp_path / "one", cfg)
-    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(chunk_results, "can_fork", lambda: False)
+    monkeypatch.setattr(forked_files, "ForkedFiles", None)  # (the fork path would fail on it)
     rep = tokenize_files([src], tmp_path / "spawned", cfg, num_proc=2)
     assert [r["line"] for r in rep.rejects] == [6]
     assert _tree(tmp_path / "one") == _tree(tmp_path / "spawned")

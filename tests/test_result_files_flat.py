@@ -9,7 +9,7 @@ from pathlib import Path
 from librt.vecs import vec
 from mypy_extensions import i32, i64
 
-from alignkit.bpe._fork_batch import memory_file
+from alignkit.bpe._fd import memory_file
 from alignkit.io.flat import Flat
 from alignkit.manifest import RunStats
 from alignkit.result_files import Ref, restore, stash
@@ -38,7 +38,7 @@ _CHILD = """
 import sys
 from librt.vecs import vec
 from mypy_extensions import i32
-from alignkit.bpe._fork_batch import memory_file
+from alignkit.bpe._fd import memory_file
 from alignkit.io.flat import Flat
 from alignkit.manifest import RunStats
 from alignkit.result_files import restore, stash

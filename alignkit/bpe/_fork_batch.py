@@ -19,7 +19,6 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import os
-import tempfile
 from array import array
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,6 +27,8 @@ from typing import TYPE_CHECKING, Final
 
 from librt.vecs import vec
 from mypy_extensions import i32
+
+from alignkit.bpe._fd import memory_file, read_at, write_at
 
 if TYPE_CHECKING:
     from alignkit.bpe.tokenizer import SpecialSet, Tokenizer
@@ -61,16 +62,6 @@ def balanced_ranges(texts: Sequence[str], parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
 
 
-def memory_file() -> int:
-    """A file descriptor of an anonymous file (in memory where the system offers it)."""
-    if hasattr(os, "memfd_create"):
-        return os.memfd_create("alignkit-batch")
-    handle = tempfile.TemporaryFile()  # unnamed where possible
-    fd = os.dup(handle.fileno())
-    handle.close()
-    return fd
-
-
 def encode_range(tok: Tokenizer, texts: Sequence[str], start: int, stop: int,
                  allowed: SpecialSet) -> tuple[vec[i32], array[int]]:
     """The ids of ``texts[start:stop]`` in one native vector, and each text's id count."""
@@ -81,28 +72,6 @@ def encode_range(tok: Tokenizer, texts: Sequence[str], start: int, stop: int,
         ids = tok.encode_into(texts[k], ids, allowed_special=allowed)
         lengths.append(len(ids) - before)
     return ids, lengths
-
-
-def write_at(fd: int, data: memoryview, at: int) -> int:
-    """Write all of ``data`` at byte ``at`` of file ``fd`` (``pwrite`` may write less); its end."""
-    while len(data):
-        n = os.pwrite(fd, data, at)
-        data = data[n:]
-        at += n
-    return at
-
-
-def read_at(fd: int, start: int, stop: int) -> bytes:
-    """Bytes ``[start, stop)`` of file ``fd`` (``pread`` may read less); shorter only where the file ends."""
-    parts: list[bytes] = []
-    at = start
-    while at < stop:
-        part = os.pread(fd, stop - at, at)
-        if not part:
-            break
-        parts.append(part)
-        at += len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _write_all(fd: int, data: memoryview) -> int:
