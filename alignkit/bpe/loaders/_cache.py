@@ -15,7 +15,7 @@ was written: each file the loaders may read (present or absent) with its inode, 
 mtime and ctime (rewriting a file changes its ctime, which no program can set back; the
 stamps are taken before the source is parsed, so a file changed during a load only makes
 the entry miss), alignkit's version, the Python version (an entry is ``marshal`` data)
-and this format's version. The payload is checked against its sha256 before it is read:
+and this format's version. The payload is checked against its CRC-32 before it is read:
 a truncated or damaged entry is ignored and replaced.
 
 An entry holds the tokenizer's canonical content (BPE tokens in merge-priority order
@@ -30,7 +30,6 @@ so concurrent runs never read half an entry.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
@@ -41,7 +40,10 @@ from alignkit.bpe.tokenizer import Tokenizer
 #: Version of the entry layout (part of every key).
 FORMAT = 1
 _MAGIC = b"alignkit-tokenizer-cache\n"
-_DIGEST = 32  # sha256 of the payload, after the magic
+_DIGEST = 4  # CRC-32 of the payload (big-endian), after the magic
+
+# (zlib, not hashlib, is imported for the checks: a process that loads one rank file
+# imports no OpenSSL; the entry's key, not its file name, says whose entry it is)
 
 #: The files a model folder's loaders may read (:func:`alignkit.bpe.loaders.folder.load_folder`).
 FOLDER_FILES = ("tokenizer.json", "tokenizer.json.gz", "tokenizer_config.json", "tokenizer.model",
@@ -97,8 +99,11 @@ def entry_for(source: str, name: str | None, files: list[str]) -> Entry | None:
     real = os.path.realpath(source)
     stamps = [(os.path.basename(f), _stamp(f)) for f in files]
     key = repr((FORMAT, __version__, sys.implementation.cache_tag, real, name, stamps))
+    import zlib
+
     ident = (real + "#" + (name or "")).encode("utf-8", "surrogateescape")
-    return Entry(os.path.join(folder, hashlib.sha256(ident).hexdigest()[:32] + ".bin"), key)
+    stem = f"{zlib.crc32(ident):08x}{zlib.adler32(ident):08x}"
+    return Entry(os.path.join(folder, stem + ".bin"), key)
 
 
 def read(entry: Entry) -> Tokenizer | None:
@@ -108,11 +113,13 @@ def read(entry: Entry) -> Tokenizer | None:
             data = f.read()
     except OSError:
         return None
+    import zlib
+
     start = len(_MAGIC) + _DIGEST
     if len(data) <= start or not data.startswith(_MAGIC):
         return None
     payload = memoryview(data)[start:]
-    if hashlib.sha256(payload).digest() != data[len(_MAGIC):start]:
+    if zlib.crc32(payload).to_bytes(4, "big") != data[len(_MAGIC):start]:
         return None
     try:
         key, state = marshal.loads(payload)
@@ -133,12 +140,14 @@ def write(entry: Entry, tok: Tokenizer) -> None:
     state = (tokens, None if dense else ids, tok._added, tok._specials, tok.pattern, tok.normalizer,
              tok.add_prefix_space, tok.name, tok.source, tok.hash)
     payload = marshal.dumps((entry.key, state))
+    import zlib
+
     tmp = f"{entry.file}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(entry.file), mode=0o700, exist_ok=True)
         with open(tmp, "wb") as f:
             f.write(_MAGIC)
-            f.write(hashlib.sha256(payload).digest())
+            f.write(zlib.crc32(payload).to_bytes(4, "big"))
             f.write(payload)
         os.replace(tmp, entry.file)
     except OSError:
