@@ -193,6 +193,8 @@ def test_the_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert _cache.cache_dir() == str(tmp_path / "home" / ".cache" / "alignkit" / "tokenizers")
     load_tokenizer()
     assert len(list((tmp_path / "home" / ".cache" / "alignkit" / "tokenizers").iterdir())) == 1
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no home folder known
+    assert _cache.cache_dir() is None
 
 
 def test_errors_are_not_cached(tmp_path: Path, cache: Path) -> None:

@@ -51,7 +51,8 @@ FOLDER_FILES = ("tokenizer.json", "tokenizer.json.gz", "tokenizer_config.json", 
 
 
 def cache_dir() -> str | None:
-    """The folder of tokenizer entries, or None when ``ALIGNKIT_CACHE_DIR`` is set empty.
+    """The folder of tokenizer entries; None when ``ALIGNKIT_CACHE_DIR`` is set empty (or
+    neither it, ``XDG_CACHE_HOME`` nor a home folder is known).
 
         >>> import os
         >>> os.environ["ALIGNKIT_CACHE_DIR"] = "/var/cache/ak"; cache_dir()
@@ -63,7 +64,12 @@ def cache_dir() -> str | None:
     env = os.environ.get("ALIGNKIT_CACHE_DIR")
     if env is not None:
         return os.path.join(env, "tokenizers") if env else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):  # no home folder known: no cache (never a "~" folder here)
+            return None
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "alignkit", "tokenizers")
 
 
