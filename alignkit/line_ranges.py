@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from alignkit._records import Frozen
 from alignkit.bpe._fd import read_at
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start
 from alignkit.io.whole_file import read_plain, split_lines
@@ -36,49 +37,7 @@ from alignkit.worker import Chunk, ChunkResult, process_chunk
 WHOLE_FILE_LIMIT = DEFAULT_MAX_LINE_BYTES
 
 
-class _Frozen:
-    """Immutable plain data: equal, hashed, shown and pickled by the fields of ``__slots__``.
-
-    The base of this module's records, rather than frozen dataclasses: ``dataclasses``
-    imports ``inspect`` (about 10 ms of CPU on every run) and builds its methods with ``exec``.
-    """
-
-    __slots__: tuple[str, ...] = ()
-
-    def __init__(self, *values: Any) -> None:
-        names = self.__slots__
-        if len(values) != len(names):
-            raise TypeError(f"{self.__class__.__name__} takes {len(names)} fields, got {len(values)}")
-        for name, value in zip(names, values):
-            object.__setattr__(self, name, value)
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a {self.__class__.__name__} is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a {self.__class__.__name__} is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, _Frozen)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self._values()))
-        return f"{self.__class__.__qualname__}({shown})"
-
-    def __reduce__(self) -> tuple[type[_Frozen], tuple[Any, ...]]:
-        return (self.__class__, self._values())
-
-
-class LineRange(_Frozen):
+class LineRange(Frozen):
     """Lines ``first_line, first_line + 1, ...`` of ``path``: bytes ``[start, stop)``."""
 
     __slots__ = ("path", "label", "kind", "kind_line", "start", "stop", "first_line", "chunk_lines")
@@ -96,7 +55,7 @@ class LineRange(_Frozen):
         super().__init__(path, label, kind, kind_line, start, stop, first_line, chunk_lines)
 
 
-class LinePlan(_Frozen):
+class LinePlan(Frozen):
     """A file's line ranges, and its bytes (for its hash) read once."""
 
     __slots__ = ("ranges", "data")
@@ -107,7 +66,7 @@ class LinePlan(_Frozen):
         super().__init__(ranges, data)
 
 
-class FileCuts(_Frozen):
+class FileCuts(Frozen):
     """Where a plain file is cut into ranges of whole lines: ``cuts[k]`` to ``cuts[k + 1]``.
 
     Found with a few small reads near each cut (the file itself is not read here).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+from alignkit._records import Record
 from alignkit._version import __version__
 from alignkit.encode import IGNORE_INDEX, ROLE_IDS
 from alignkit.tally import NUM_ROLES, add_role_counts, tally_roles
@@ -25,15 +26,17 @@ _STATS_FIELDS = ("records_in", "written", "rejected", "dropped", "truncated", "z
                  "special_in_content", "tokens_by_role", "trained_by_role")
 
 
-class RunStats:
+class RunStats(Record):
     """Counts of one run; chunks are counted separately and merged in input order.
 
-    A plain class rather than a dataclass (``dataclasses`` imports ``inspect``: about 10 ms of
-    CPU on every run); it compares equal field by field and shows its fields, as one would.
+    A :class:`alignkit._records.Record` rather than a dataclass (``dataclasses`` costs every run
+    about 10 ms of imports): it compares equal field by field and shows its fields.
 
         >>> RunStats(records_in=2, written=1) == RunStats(2, 1), RunStats() == RunStats(written=1)
         (True, False)
     """
+
+    _fields = _STATS_FIELDS
 
     def __init__(
         self,
@@ -57,22 +60,6 @@ class RunStats:
         #: Tokens per role id, and trained tokens per role id (index = role id).
         self.tokens_by_role: list[int] = [0] * NUM_ROLES if tokens_by_role is None else tokens_by_role
         self.trained_by_role: list[int] = [0] * NUM_ROLES if trained_by_role is None else trained_by_role
-
-    def _fields(self) -> tuple[object, ...]:
-        return (self.records_in, self.written, self.rejected, self.dropped, self.truncated,
-                self.zero_trained, self.special_in_content, self.tokens_by_role, self.trained_by_role)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, RunStats)
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(_STATS_FIELDS, self._fields()))
-        return f"RunStats({shown})"
 
     def add_tokens(self, role_ids: list[int], labels: list[int]) -> None:
         """Count the tokens of one sequence (``labels`` may be shorter: prompt-only parts)."""

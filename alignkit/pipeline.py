@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignkit._records import Record
 from alignkit.chunk_results import file_results, input_label
 from alignkit.encoder import Encoder
 from alignkit.errors import InputError, UsageError
@@ -69,17 +70,18 @@ REJECTS_NAME = "rejects.jsonl"
 REJECTS_KEPT = 1000
 
 
-class TokenizeReport:
+class TokenizeReport(Record):
     """What a run did: its counts, its manifest, and where the output is.
 
     ``rejects`` holds the first :data:`REJECTS_KEPT` lines of ``rejects.jsonl`` (as dicts);
     ``rejects_total`` counts them all.
 
-    A plain class rather than a dataclass (``dataclasses`` imports ``inspect``: about 10 ms of
-    CPU on every run); it takes its fields by position or name, in the order below, compares
-    equal field by field and shows its fields, as one would.
+    A :class:`alignkit._records.Record` rather than a dataclass (``dataclasses`` costs every
+    run about 10 ms of imports): it takes its fields by position or name, in the order
+    below, compares equal field by field and shows its fields; it keeps a ``__dict__``.
     """
 
+    _fields = ("out", "kind", "stats", "manifest", "packing_efficiency", "rejects", "rejects_total")
     out: Path
     kind: str
     stats: RunStats
@@ -105,23 +107,6 @@ class TokenizeReport:
         self.packing_efficiency = packing_efficiency
         self.rejects = [] if rejects is None else rejects
         self.rejects_total = rejects_total
-
-    def _fields(self) -> tuple[tuple[str, object], ...]:
-        return (("out", self.out), ("kind", self.kind), ("stats", self.stats), ("manifest", self.manifest),
-                ("packing_efficiency", self.packing_efficiency), ("rejects", self.rejects),
-                ("rejects_total", self.rejects_total))
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, TokenizeReport)
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in self._fields())
-        return f"{self.__class__.__qualname__}({shown})"
 
 
 class _RejectsFile:

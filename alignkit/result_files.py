@@ -30,6 +30,7 @@ import mmap
 import os
 from typing import Any
 
+from alignkit._records import Frozen
 from alignkit.bpe._fd import write_at
 from alignkit.io.flat import WIDTHS, Flat
 from alignkit.worker import ChunkResult
@@ -37,14 +38,13 @@ from alignkit.worker import ChunkResult
 _ALIGN = 16
 
 
-class Ref:
+class Ref(Frozen):
     """A 1-D array of ``count`` items of ``dtype`` at byte ``offset`` of the result file.
 
     ``flat``: it was a :class:`~alignkit.io.flat.Flat` (``dtype`` is its dtype name) and comes
     back as one, so the fast paths' columns cross without numpy on either side.
 
-    Immutable, equal and hashed by its fields (a plain class rather than a frozen dataclass:
-    ``dataclasses`` imports ``inspect``, about 10 ms of CPU on every run).
+    Immutable, equal and hashed by its fields (:class:`alignkit._records.Frozen`).
 
         >>> Ref(16, "<u4", 3), Ref(0, "int32", 2, True) == Ref(0, "int32", 2, True)
         (Ref(offset=16, dtype='<u4', count=3, flat=False), True)
@@ -57,34 +57,7 @@ class Ref:
     flat: bool
 
     def __init__(self, offset: int, dtype: str, count: int, flat: bool = False) -> None:
-        object.__setattr__(self, "offset", offset)
-        object.__setattr__(self, "dtype", dtype)
-        object.__setattr__(self, "count", count)
-        object.__setattr__(self, "flat", flat)
-
-    def _values(self) -> tuple[int, str, int, bool]:
-        return (self.offset, self.dtype, self.count, self.flat)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a Ref is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a Ref is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Ref)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return f"Ref(offset={self.offset!r}, dtype={self.dtype!r}, count={self.count!r}, flat={self.flat!r})"
-
-    def __reduce__(self) -> tuple[type[Ref], tuple[int, str, int, bool]]:
-        return (self.__class__, self._values())
+        super().__init__(offset, dtype, count, flat)
 
 
 def stash(results: list[ChunkResult], fd: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from alignkit._records import Frozen, Record
 from alignkit.encode import IGNORE_INDEX, EncodedExample
 from alignkit.encoder import Encoder
 from alignkit.errors import AlignkitError, InputError, OutputError, UsageError
@@ -37,16 +38,15 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise UsageError(f"--{name.replace('_', '-')} {value!r}: use one of {', '.join(choices)}")
 
 
-class TokenizeConfig:
+class TokenizeConfig(Frozen):
     """Everything that decides the output (plain data: it pickles and hashes).
 
     ``num_proc`` is not here: it never changes the output.
 
     Immutable; equal and hashed by its fields (:attr:`FIELDS`, also the order of positional
     arguments); it pickles as its class and field values, so its pickle is deterministic
-    (``datasets`` fingerprints hash it). A plain class rather than a frozen dataclass:
-    ``dataclasses`` imports ``inspect`` (about 10 ms of CPU on every run) and builds its
-    methods with ``exec``.
+    (``datasets`` fingerprints hash it). A :class:`alignkit._records.Frozen` rather than a
+    frozen dataclass (``dataclasses`` costs every run about 10 ms of imports).
 
         >>> TokenizeConfig(max_seq_len=512, pack=True).manifest_config()["max_seq_len"]
         512
@@ -54,15 +54,12 @@ class TokenizeConfig:
         True
     """
 
-    #: The field names, in the order of the positional arguments.
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "tokenizer", "template", "max_seq_len", "truncation", "pack", "format", "mask", "on_error",
-        "special_in_content", "kind", "skip_blank", "encoder",
-    )
     __slots__ = (
         "tokenizer", "template", "max_seq_len", "truncation", "pack", "format", "mask", "on_error",
         "special_in_content", "kind", "skip_blank", "encoder",
     )
+    #: The field names, in the order of the positional arguments.
+    FIELDS: ClassVar[tuple[str, ...]] = __slots__
     tokenizer: str
     template: str | None
     max_seq_len: int
@@ -92,24 +89,8 @@ class TokenizeConfig:
         skip_blank: bool = False,
         encoder: str = DEFAULT_ENCODER,
     ) -> None:
-        put = object.__setattr__
-        put(self, "tokenizer", tokenizer)
-        put(self, "template", template)
-        put(self, "max_seq_len", max_seq_len)
-        put(self, "truncation", truncation)
-        put(self, "pack", pack)
-        put(self, "format", format)
-        put(self, "mask", mask)
-        put(self, "on_error", on_error)
-        put(self, "special_in_content", special_in_content)
-        put(self, "kind", kind)
-        put(self, "skip_blank", skip_blank)
-        put(self, "encoder", encoder)
-
-    def _values(self) -> tuple[Any, ...]:
-        """The field values, in the order of :attr:`FIELDS`."""
-        return (self.tokenizer, self.template, self.max_seq_len, self.truncation, self.pack, self.format,
-                self.mask, self.on_error, self.special_in_content, self.kind, self.skip_blank, self.encoder)
+        super().__init__(tokenizer, template, max_seq_len, truncation, pack, format, mask, on_error,
+                         special_in_content, kind, skip_blank, encoder)
 
     def replace(self, **changes: Any) -> TokenizeConfig:
         """A copy with ``changes`` (field name -> value), like ``dataclasses.replace``.
@@ -130,28 +111,6 @@ class TokenizeConfig:
         fields = dict(zip(self.FIELDS, self._values()))
         fields.update(changes)
         return self.__class__(**fields)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a TokenizeConfig is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a TokenizeConfig is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, TokenizeConfig)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self.FIELDS, self._values()))
-        return f"{self.__class__.__qualname__}({shown})"
-
-    def __reduce__(self) -> tuple[type[TokenizeConfig], tuple[Any, ...]]:
-        return (self.__class__, self._values())
 
     def check(self) -> None:
         """Raise :class:`~alignkit.errors.UsageError` for a bad value."""
@@ -189,10 +148,10 @@ class TokenizeConfig:
         return out
 
 
-class Chunk:
+class Chunk(Record):
     """Up to a few hundred raw lines of one file.
 
-    A plain class (see :class:`TokenizeConfig`); equal field by field, unhashable.
+    A :class:`alignkit._records.Record`: equal field by field, unhashable.
     """
 
     __slots__ = ("path", "kind", "kind_line", "lines", "errors")
@@ -207,32 +166,14 @@ class Chunk:
         #: several arguments do not survive pickling). A new list for each chunk by default.
         self.errors: list[dict[str, object]] = [] if errors is None else errors
 
-    def _values(self) -> tuple[object, ...]:
-        return (self.path, self.kind, self.kind_line, self.lines, self.errors)
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Chunk)
-        return self._values() == other._values()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass
-
-    def __repr__(self) -> str:
-        return (f"Chunk(path={self.path!r}, kind={self.kind!r}, kind_line={self.kind_line!r},"
-                f" lines={self.lines!r}, errors={self.errors!r})")
-
-    def __reduce__(self) -> tuple[type[Chunk], tuple[object, ...]]:
-        return (self.__class__, self._values())
-
-
-class ChunkResult:
+class ChunkResult(Record):
     """Encoded columns (flat values in their dtype + per-row lengths), rejects and counts.
 
     The values are flat buffers, never int lists: :class:`~alignkit.io.flat.Flat` pieces on
     the fast paths (no numpy needed), numpy arrays on the general path; both pickle fast and
-    take a fraction of the memory of int lists. A plain class (see :class:`TokenizeConfig`);
-    equal field by field, unhashable.
+    take a fraction of the memory of int lists. A :class:`alignkit._records.Record`: equal
+    field by field, unhashable.
     """
 
     __slots__ = ("columns", "rejects", "stats")
@@ -241,20 +182,6 @@ class ChunkResult:
         self.columns = columns
         self.rejects = rejects
         self.stats = stats
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, ChunkResult)
-        return (self.columns, self.rejects, self.stats) == (other.columns, other.rejects, other.stats)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass
-
-    def __repr__(self) -> str:
-        return f"ChunkResult(columns={self.columns!r}, rejects={self.rejects!r}, stats={self.stats!r})"
-
-    def __reduce__(self) -> tuple[type[ChunkResult], tuple[object, ...]]:
-        return (self.__class__, (self.columns, self.rejects, self.stats))
 
 
 #: Row layouts (the tuples :func:`sft_row` / :func:`pair_row` return), in order.
@@ -494,10 +421,10 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     return ChunkResult(flatten(rows, names, encoder.n_vocab), rejects, stats)
 
 
-class Skip:
+class Skip(Frozen):
     """Why an encoded record is not written: ``rejected`` (an error) or ``dropped`` (a policy).
 
-    Immutable, equal and hashed by its fields (a plain class: see :class:`TokenizeConfig`).
+    Immutable, equal and hashed by its fields (:class:`alignkit._records.Frozen`).
 
         >>> Skip("dropped", "too_long", "9 tokens") == Skip("dropped", "too_long", "9 tokens")
         True
@@ -509,30 +436,7 @@ class Skip:
     message: str
 
     def __init__(self, status: str, reason: str, message: str) -> None:
-        object.__setattr__(self, "status", status)
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "message", message)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a Skip is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a Skip is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Skip)
-        return (self.status, self.reason, self.message) == (other.status, other.reason, other.message)
-
-    def __hash__(self) -> int:
-        return hash((self.status, self.reason, self.message))
-
-    def __repr__(self) -> str:
-        return f"Skip(status={self.status!r}, reason={self.reason!r}, message={self.message!r})"
-
-    def __reduce__(self) -> tuple[type[Skip], tuple[str, str, str]]:
-        return (self.__class__, (self.status, self.reason, self.message))
+        super().__init__(status, reason, message)
 
 
 _TOO_LONG = "longer than --max-seq-len {n}; use --truncation truncate or drop, or raise --max-seq-len"

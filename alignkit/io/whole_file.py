@@ -26,16 +26,17 @@ import stat
 from collections.abc import Iterator
 from io import BufferedIOBase
 
+from alignkit._records import Frozen
 from alignkit.errors import UsageError
 
 from alignkit.io.jsonl import DEFAULT_MAX_LINE_BYTES, first_line_start, open_binary
 
 
-class WholeFile:
+class WholeFile(Frozen):
     """The lines of a file (line ``k + 1`` is ``lines[k]``), its sha256 and size in bytes.
 
-    Immutable, equal field by field (a plain class rather than a frozen dataclass:
-    ``dataclasses`` imports ``inspect``, about 10 ms of CPU on every run).
+    Immutable, equal field by field (:class:`alignkit._records.Frozen`; unhashable in
+    practice: ``lines`` is a list).
     """
 
     __slots__ = ("lines", "sha256", "size")
@@ -44,30 +45,7 @@ class WholeFile:
     size: int
 
     def __init__(self, lines: list[bytes], sha256: str, size: int) -> None:
-        object.__setattr__(self, "lines", lines)
-        object.__setattr__(self, "sha256", sha256)
-        object.__setattr__(self, "size", size)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a WholeFile is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a WholeFile is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, WholeFile)
-        return (self.lines, self.sha256, self.size) == (other.lines, other.sha256, other.size)
-
-    def __hash__(self) -> int:
-        return hash((self.lines, self.sha256, self.size))  # TypeError (a list), like the dataclass
-
-    def __repr__(self) -> str:
-        return f"WholeFile(lines={self.lines!r}, sha256={self.sha256!r}, size={self.size!r})"
-
-    def __reduce__(self) -> tuple[type[WholeFile], tuple[list[bytes], str, int]]:
-        return (self.__class__, (self.lines, self.sha256, self.size))
+        super().__init__(lines, sha256, size)
 
 
 def read_whole(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> WholeFile | None:
