@@ -44,7 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--out", default=None, metavar="OUT",
                    help=f"output folder (default {DEFAULT_OUT}/, one subfolder per kind with no FILE)")
     p.add_argument("--tokenizer", default=d.tokenizer, metavar="NAME|PATH|DIR",
-                   help=f"tokenizer name, file or model folder (default {d.tokenizer})")
+                   help=f"tokenizer name, file or model folder (default {d.tokenizer}); a loaded tokenizer is"
+                   " cached in ~/.cache/alignkit (ALIGNKIT_CACHE_DIR=DIR moves it, set empty turns it off)")
     p.add_argument("--template", default=None, metavar="NAME",
                    help="chat template (default: the tokenizer folder's, else a plain one)")
     p.add_argument("--max-seq-len", type=non_negative_int, default=d.max_seq_len, metavar="N",
