@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from alignkit._records import Frozen
 from alignkit.bpe._fd import read_at

@@ -68,10 +68,11 @@ def test_valid_run_imports_none_of_them_and_runs_without_the_collector(tmp_path:
 
 
 def test_two_processes_import_no_dataclasses(tmp_path: Path) -> None:
-    """``--num-proc 2`` plans line ranges and result files before the fork: plain classes too."""
+    """``--num-proc 2`` plans line ranges and result files before the fork: plain classes too,
+    and its forked workers share a range counter without multiprocessing."""
     code, mods, _ = _run(tmp_path, str(SAMPLE_DATA / "sft.jsonl"), "--num-proc", "2",
-                         watched=("dataclasses", "inspect", "multiprocessing"))
-    assert code == 0 and mods == ["multiprocessing"]  # (the control: it did take the parallel path)
+                         watched=("dataclasses", "inspect", "multiprocessing", "alignkit.range_workers"))
+    assert code == 0 and mods == ["alignkit.range_workers"]  # (the control: it took the forked path)
     assert (tmp_path / "o" / "manifest.json").is_file()
 
 
