@@ -236,3 +236,22 @@ def test_the_command_line_writes_the_same_output_with_the_cache_cold_warm_or_off
         outputs.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())})
     assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 1
     assert outputs[0] == outputs[1] == outputs[2] and "manifest.json" in outputs[0]
+
+
+def test_the_least_recently_used_entries_beyond_the_limit_are_removed(cache: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cache, "MAX_ENTRIES", 2)
+    path = {name: str(shared_path("data", "tokenizers", "tiktoken", f"{name}.tiktoken"))
+            for name in ("r50k_base", "p50k_base", "cl100k_base")}
+    load_tokenizer(path["r50k_base"])
+    load_tokenizer(path["p50k_base"])
+    assert len(list(cache.iterdir())) == 2
+    for entry in cache.iterdir():
+        os.utime(entry, ns=(1, 1))  # both long unused
+    seen = _reads(monkeypatch)
+    assert load_tokenizer(path["r50k_base"]) is seen[-1]  # read back: r50k's entry is used now
+    load_tokenizer(path["cl100k_base"])  # a third entry: the least recently used one (p50k's) goes
+    assert len(list(cache.iterdir())) == 2
+    assert load_tokenizer(path["r50k_base"]) is seen[-1]  # kept
+    load_tokenizer(path["p50k_base"])
+    assert seen[-1] is None  # removed: parsed again

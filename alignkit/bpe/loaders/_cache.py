@@ -25,7 +25,9 @@ source was parsed). The tokenizer is rebuilt from them as the loaders build one.
 
 The cache is never an error: an unreadable, unwritable or damaged cache only means the
 source is parsed again. Entries are written to a temporary file and renamed into place,
-so concurrent runs never read half an entry.
+so concurrent runs never read half an entry. The folder keeps at most :data:`MAX_ENTRIES`
+entries: writing one removes the least recently used beyond that (an entry read is marked
+used by its modification time).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ _DIGEST = 4  # CRC-32 of the payload (big-endian), after the magic
 
 # (zlib, not hashlib, is imported for the checks: a process that loads one rank file
 # imports no OpenSSL; the entry's key, not its file name, says whose entry it is)
+
+#: Entries kept (about 0.3-2 MB each); the least recently used beyond this are removed.
+MAX_ENTRIES = 64
 
 #: The files a model folder's loaders may read (:func:`alignkit.bpe.loaders.folder.load_folder`).
 FOLDER_FILES = ("tokenizer.json", "tokenizer.json.gz", "tokenizer_config.json", "tokenizer.model",
@@ -134,6 +139,10 @@ def read(entry: Entry) -> Tokenizer | None:
     if key != entry.key:
         return None
     try:
+        os.utime(entry.file)  # used now (what the pruning in write() keeps)
+    except OSError:
+        pass
+    try:
         return _rebuild(state)
     except Exception:  # noqa: BLE001 (an entry this code cannot rebuild: parse the source instead)
         return None
@@ -161,6 +170,21 @@ def write(entry: Entry, tok: Tokenizer) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+        return
+    _prune(os.path.dirname(entry.file))
+
+
+def _prune(folder: str) -> None:
+    """Remove the least recently used entries beyond :data:`MAX_ENTRIES` (errors ignored)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".bin")]
+        if len(names) <= MAX_ENTRIES:
+            return
+        aged = sorted(names, key=lambda n: os.stat(os.path.join(folder, n)).st_mtime_ns)
+        for name in aged[: len(names) - MAX_ENTRIES]:
+            os.unlink(os.path.join(folder, name))
+    except OSError:
+        pass
 
 
 def _rebuild(state: Any) -> Tokenizer:
