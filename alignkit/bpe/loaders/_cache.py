@@ -1,9 +1,9 @@
 """A cache of loaded tokenizers: a source is parsed once, later loads read the result back.
 
 Parsing a large tokenizer is most of a short run's start-up: Qwen3's 11 MB
-``tokenizer.json`` takes about 55 ms to parse and hash, on every run. Read back from
-this cache the same tokenizer takes about 20 ms (the compiled core still builds its
-tables; only the parsing and the content hash are saved).
+``tokenizer.json`` takes about 58 ms to parse and hash in a fresh process, on every run.
+Read back from this cache the same tokenizer takes about 30 ms (the compiled core still
+builds its tables; the parsing and the content hash are saved).
 
 Where: ``$ALIGNKIT_CACHE_DIR/tokenizers/``, else ``$XDG_CACHE_HOME/alignkit/tokenizers/``,
 else ``~/.cache/alignkit/tokenizers/``. ``ALIGNKIT_CACHE_DIR=`` (set, empty) turns it off.
