@@ -255,3 +255,26 @@ def test_the_least_recently_used_entries_beyond_the_limit_are_removed(cache: Pat
     assert load_tokenizer(path["r50k_base"]) is seen[-1]  # kept
     load_tokenizer(path["p50k_base"])
     assert seen[-1] is None  # removed: parsed again
+
+
+def test_processes_filling_the_cache_at_once_leave_one_good_entry(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four processes load the same source into an empty cache together: each gets the right
+    tokenizer, one intact entry is left (read back here) and no temporary file."""
+    import subprocess
+    import sys
+
+    spec = str(shared_path("data", "tokenizers", "tiktoken", "cl100k_base.tiktoken"))
+    code = "import sys\nfrom alignkit.bpe.loaders import load_tokenizer\nprint(load_tokenizer(sys.argv[1]).hash)\n"
+    env = dict(os.environ, ALIGNKIT_CACHE_DIR=str(tmp_path / "cache"))
+    procs = [subprocess.Popen([sys.executable, "-c", code, spec], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    hashes = {p.communicate()[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    expected = load_tokenizer(spec).hash  # (the suite's cache is off: parsed)
+    assert hashes == {expected}
+    entries = list((tmp_path / "cache" / "tokenizers").iterdir())
+    assert len(entries) == 1 and entries[0].suffix == ".bin"
+    monkeypatch.setenv("ALIGNKIT_CACHE_DIR", str(tmp_path / "cache"))
+    seen = _reads(monkeypatch)
+    assert load_tokenizer(spec) is seen[-1] and seen[-1].hash == expected
