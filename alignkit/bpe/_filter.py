@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Final, final
 
 from librt.strings import read_i16_le, read_i32_le, read_i64_le
-from librt.vecs import append, extend, vec
+from librt.vecs import append, vec
 from mypy_extensions import i64
 
-from alignkit.bpe._pieces import piece_hash
+from alignkit.bpe._pieces import piece_hash, zeros_i64
 
 _MIN_WORDS: Final = 1 << 11
 
@@ -79,31 +79,6 @@ def token_hash(token: bytes) -> i64:
     return h ^ (h >> 29)
 
 
-def _zero_chunk() -> vec[i64]:
-    v = vec[i64](capacity=4096)
-    for _ in range(4096):
-        v = append(v, 0)
-    return v
-
-
-_ZEROS: Final = _zero_chunk()
-
-
-def zeros(n: i64) -> vec[i64]:
-    """A vector of ``n`` zeros, extended 4096 at a time (a copy each, not an append per item).
-
-    Example:
-        >>> list(zeros(3)), len(zeros(5000))
-        ([0, 0, 0], 5000)
-    """
-    v = vec[i64](capacity=n)
-    while len(v) + 4096 <= n:
-        v = extend(v, _ZEROS)
-    while len(v) < n:
-        v = append(v, 0)
-    return v
-
-
 @final
 class TokenFilter:
     """Bit array over the hashes of a vocabulary's tokens (two bytes or longer).
@@ -126,7 +101,7 @@ class TokenFilter:
             size *= 2
         #: ``hash & mask`` is a token's word.
         self.mask: i64 = size - 1
-        self.words: vec[i64] = zeros(size)
+        self.words: vec[i64] = zeros_i64(size)
 
     def add(self, token: bytes) -> None:
         """Mark ``token`` (tokens shorter than two bytes are never asked about)."""
@@ -174,7 +149,7 @@ class TokenIndex:
         while size < 2 * count:  # load <= 1/2
             size *= 2
         self.mask: i64 = size - 1
-        self.tab: vec[i64] = zeros(size)
+        self.tab: vec[i64] = zeros_i64(size)
         #: bytes of each id (what a tag match is checked against).
         self.tokens: list[bytes] = tokens
         self.fallback: dict[bytes, int] | None = fallback

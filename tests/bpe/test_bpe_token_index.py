@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from alignkit.bpe import Tokenizer
 from alignkit.bpe._core import BPECore
-from alignkit.bpe._filter import TokenFilter, TokenIndex, token_hash, zeros
-from alignkit.bpe._pieces import PAD, piece_hash
+from alignkit.bpe._filter import TokenFilter, TokenIndex, token_hash
+from alignkit.bpe._pieces import PAD, piece_hash, zeros_i64
 from alignkit.bpe.loaders._rank_file import parse_canonical, parse_fast
 from alignkit.bpe.loaders.tiktoken_file import load_ranks, load_tiktoken, parse_ranks
 from alignkit.bpe.patterns import GPT2
@@ -73,7 +73,7 @@ def test_add_tokens_is_add_per_token(tokens: list[bytes], others: list[bytes]) -
 
 def test_zeros() -> None:
     for n in (0, 1, 4095, 4096, 4097, 10_000):
-        v = zeros(n)
+        v = zeros_i64(n)
         assert len(v) == n and not any(v)
 
 
