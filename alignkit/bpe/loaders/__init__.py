@@ -127,17 +127,31 @@ def load_tokenizer(spec: str | os.PathLike[str] | None = None) -> Tokenizer:
             gc.enable()
 
 
+def _where(spec: str | os.PathLike[str] | None) -> tuple[str, str | None] | None:
+    """``(path, #NAME or None)`` that ``spec`` names, or None for the bundled tokenizer.
+
+    ``"PATH#NAME"`` is split only when no file is called that whole (a rank file's name).
+    os.path, not pathlib: loading a rank file never imports pathlib.
+    """
+    if spec is None:
+        return None
+    text = os.fspath(spec)
+    if text.lower() in _BUNDLED_NAMES:
+        return None
+    if not os.path.exists(text) and "#" in text:
+        path, _, name = text.rpartition("#")
+        return path, name
+    return text, None
+
+
 def _sources(spec: str | os.PathLike[str] | None) -> tuple[str, str | None, list[str]] | None:
     """``(source, #NAME, files its loaders may read)`` of a spec that names files (see :mod:`._cache`),
     None for one that names none (an error follows)."""
-    text = None if spec is None else os.fspath(spec)
-    if text is None or text.lower() in _BUNDLED_NAMES:
+    where = _where(spec)
+    if where is None:
         beside = _bundled_path()
         return (beside, None, [beside]) if os.path.isfile(beside) else None
-    name = None
-    path = text
-    if not os.path.exists(path) and "#" in text:
-        path, _, name = text.rpartition("#")
+    path, name = where
     if os.path.isdir(path):
         return path, None, [os.path.join(path, f) for f in _cache.FOLDER_FILES]
     if not os.path.isfile(path):
@@ -149,15 +163,12 @@ def _sources(spec: str | os.PathLike[str] | None) -> tuple[str, str | None, list
 
 
 def _load(spec: str | os.PathLike[str] | None) -> Tokenizer:
-    if spec is None:
+    where = _where(spec)
+    if where is None:
         return _bundled()
+    path, name = where
+    assert spec is not None  # (None is the bundled tokenizer)
     text = os.fspath(spec)
-    if text.lower() in _BUNDLED_NAMES:
-        return _bundled()
-    name = None
-    path = text  # os.path, not pathlib: loading a rank file never imports pathlib
-    if not os.path.exists(path) and "#" in text:
-        path, _, name = text.rpartition("#")
     if os.path.isdir(path):
         from pathlib import Path
 

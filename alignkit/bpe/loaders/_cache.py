@@ -35,6 +35,7 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+import zlib  # (CRC-32 checks, not hashlib: a process that loads one rank file imports no OpenSSL)
 from typing import Any
 
 from alignkit.bpe.tokenizer import Tokenizer
@@ -43,9 +44,6 @@ from alignkit.bpe.tokenizer import Tokenizer
 FORMAT = 1
 _MAGIC = b"alignkit-tokenizer-cache\n"
 _DIGEST = 4  # CRC-32 of the payload (big-endian), after the magic
-
-# (zlib, not hashlib, is imported for the checks: a process that loads one rank file
-# imports no OpenSSL; the entry's key, not its file name, says whose entry it is)
 
 #: Entries kept (about 0.3-2 MB each); the least recently used beyond this are removed.
 MAX_ENTRIES = 64
@@ -110,8 +108,7 @@ def entry_for(source: str, name: str | None, files: list[str]) -> Entry | None:
     real = os.path.realpath(source)
     stamps = [(os.path.basename(f), _stamp(f)) for f in files]
     key = repr((FORMAT, __version__, sys.implementation.cache_tag, real, name, stamps))
-    import zlib
-
+    # (the entry's key, not its file name, says whose entry it is)
     ident = (real + "#" + (name or "")).encode("utf-8", "surrogateescape")
     stem = f"{zlib.crc32(ident):08x}{zlib.adler32(ident):08x}"
     return Entry(os.path.join(folder, stem + ".bin"), key)
@@ -124,8 +121,6 @@ def read(entry: Entry) -> Tokenizer | None:
             data = f.read()
     except OSError:
         return None
-    import zlib
-
     start = len(_MAGIC) + _DIGEST
     if len(data) <= start or not data.startswith(_MAGIC):
         return None
@@ -155,8 +150,6 @@ def write(entry: Entry, tok: Tokenizer) -> None:
     state = (tokens, None if dense else ids, tok._added, tok._specials, tok.pattern, tok.normalizer,
              tok.add_prefix_space, tok.name, tok.source, tok.hash)
     payload = marshal.dumps((entry.key, state))
-    import zlib
-
     tmp = f"{entry.file}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(entry.file), mode=0o700, exist_ok=True)
