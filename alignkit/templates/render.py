@@ -163,16 +163,20 @@ def _qwen3_assistant(out: SegmentSink, spec: ChatSpec, content: str, reasoning: 
 
 def _qwen3_tool(out: SegmentSink, content: str, first: bool, last: bool, trained: bool,
                 glue: bool) -> None:
-    """Consecutive tool turns share one ``<|im_start|>user`` … ``<|im_end|>`` block."""
+    """Consecutive tool turns share one ``<|im_start|>user`` … ``<|im_end|>`` block.
+
+    The newlines the template puts around the content inside ``<tool_response>`` …
+    ``</tool_response>`` are encoded with it, as one text (role tool), as the template's
+    own tokenization does: content that ends in ``}`` or ``.`` gives the single tokens
+    ``"}\\n"`` and ``".\\n"`` there. The two newlines take the tool role id; a tool turn
+    and the glue around it are trained alike (only under ``everything``), so no label moves.
+    """
     if first:
         out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<|im_start|>", glue)
         out.emit(ROLE_TEMPLATE, KIND_TEXT, "user", glue)
     out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
     out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "<tool_response>", glue)
-    out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
-    if content:
-        out.emit(ROLE_TOOL, KIND_TEXT, content, trained)
-    out.emit(ROLE_TEMPLATE, KIND_TEXT, "\n", glue)
+    out.emit(ROLE_TOOL, KIND_TEXT, "\n" + content + "\n", trained)
     out.emit(ROLE_TEMPLATE, KIND_SPECIAL, "</tool_response>", glue)
     if last:
         out.emit(ROLE_TOOL, KIND_SPECIAL, "<|im_end|>", trained)

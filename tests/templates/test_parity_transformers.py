@@ -161,6 +161,11 @@ QWEN3_BRANCHES = [
      {"role": "assistant", "content": "calling", "reasoning_content": "need tool"},
      {"role": "tool", "content": "sunny 21"}, {"role": "tool", "content": "wind 3"},
      {"role": "assistant", "content": "Sunny, 21 degrees"}],
+    # tool results whose edges merge with the template's newlines: "}\n", ".\n", ")\n", "\n\n"
+    [{"role": "user", "content": "look it up"}, {"role": "assistant", "content": "calling"},
+     {"role": "tool", "content": '{"temp": 21, "sky": "clear"}'}, {"role": "tool", "content": "Done."},
+     {"role": "tool", "content": "\nf(x)"}, {"role": "tool", "content": "two lines\n"},
+     {"role": "assistant", "content": "It is clear."}],
     # a user turn that is a wrapped tool response does not count as the last query
     [{"role": "user", "content": "go"}, {"role": "assistant", "content": "step", "reasoning_content": "think"},
      {"role": "user", "content": "<tool_response>ok</tool_response>"}, {"role": "assistant", "content": "done"}],
