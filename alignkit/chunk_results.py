@@ -133,7 +133,8 @@ def _pool(ctx: Any, config: TokenizeConfig, num_proc: int) -> Iterator[ProcessPo
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(num_proc, mp_context=ctx, initializer=init_worker, initargs=(config,))
+    pool = ProcessPoolExecutor(num_proc, mp_context=ctx, initializer=_init_pool_worker,
+                               initargs=(config, os.getpid()))
     try:
         yield pool
     except BrokenProcessPool as err:
@@ -143,6 +144,15 @@ def _pool(ctx: Any, config: TokenizeConfig, num_proc: int) -> Iterator[ProcessPo
         ) from err
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_pool_worker(config: TokenizeConfig, parent: int) -> None:
+    """A pool worker's start: it ends with this process (:mod:`alignkit.bpe._parent`), then
+    builds its encoder."""
+    from alignkit.bpe._parent import end_with_parent
+
+    end_with_parent(parent)
+    init_worker(config)
 
 
 def _pooled(pool: ProcessPoolExecutor, chunks: Iterator[Chunk], num_proc: int,
