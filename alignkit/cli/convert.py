@@ -207,15 +207,14 @@ def _report(args: argparse.Namespace, per_file: list[Any], total: Any, printer: 
 
 def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
-    from pathlib import Path
 
-    from alignkit.errors import UsageError
+    from alignkit.cli._paths import refuse_overwrites
     from alignkit.io.adapters import ConvertOptions, ConvertSummary, convert_source, open_source
     from alignkit.io.adapters.output import AtomicTextFile, record_json
     from alignkit.io.adapters.pipeline import resolve_format
 
-    if args.rejects and Path(args.rejects).resolve() == Path(args.output).resolve():
-        raise UsageError("--rejects and -o name the same file; give the rejects their own file")
+    outputs = [("-o", args.output), *([("--rejects", args.rejects)] if args.rejects else [])]
+    refuse_overwrites([("input", name) for name in args.inputs], outputs)  # before reading
     options = ConvertOptions(
         merge_consecutive=args.merge_consecutive,
         drop_leading_assistant=args.drop_leading_assistant,

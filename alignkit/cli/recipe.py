@@ -27,9 +27,16 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignkit.recipes import run_recipe, write_outputs
+    from pathlib import Path
 
-    result = run_recipe(args.recipe, progress=not args.quiet)
+    from alignkit.recipes import load_recipe, run_recipe, write_outputs
+    from alignkit.recipes.engine import check_outputs
+
+    recipe = load_recipe(args.recipe)
+    base = Path(args.recipe).resolve().parent
+    # before any input is read: no output may overwrite an input (or another output)
+    check_outputs(recipe, base, args.output, report=args.report, dropped=args.dropped)
+    result = run_recipe(recipe, base_dir=base, progress=not args.quiet)
     out = write_outputs(result, args.output, report=args.report, dropped=args.dropped)
     if not args.quiet:
         sys.stderr.write(result.report.summary())

@@ -127,6 +127,7 @@ def one_blas_thread() -> None:
 
 def run(args: argparse.Namespace) -> int:
     one_blas_thread()  # before the pipeline imports numpy
+    from alignkit.cli._paths import refuse_overwrites
     from alignkit.pipeline import tokenize_files
     from alignkit.worker import TokenizeConfig
 
@@ -136,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
         on_error=args.on_error, special_in_content=args.special_in_content, kind=args.kind,
         skip_blank=args.skip_blank, encoder=args.encoder,
     )
+    jobs = _jobs(args)
+    for files, out in jobs:  # every job checked before any is run
+        refuse_overwrites([("input", name) for name in files], [], output_folders=[("-o", out)])
     reports = []
-    for files, out in _jobs(args):
+    for files, out in jobs:
         job = config
         if not args.files and config.pack and Path(files[0]).name == "preference.jsonl":
             print("alignkit: note: --pack applies to SFT; the sample preference pairs are written"

@@ -171,18 +171,44 @@ def _write_atomic(path: Path, lines: list[str] | str) -> None:
     atomic_write(path, lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines))
 
 
+def output_path(recipe: Recipe, base: Path, out: str | Path | None = None) -> Path:
+    """Where the records go: ``out``, else the recipe's ``output.path`` (relative to ``base``,
+    the recipe's folder)."""
+    if out is not None:
+        return Path(out)
+    if recipe.output.path is None:
+        raise RecipeError("no output path: give -o/--output or set [output] path in the recipe")
+    return base / recipe.output.path
+
+
+def check_outputs(recipe: Recipe, base: Path, out: str | Path | None = None, *,
+                  report: str | Path | None = None, dropped: str | Path | None = None) -> Path:
+    """The output path (:func:`output_path`), once checked that no output names an input
+    of the recipe or another output (:func:`alignkit.cli._paths.refuse_overwrites`).
+
+    Reads no input: the CLI calls it before :func:`run_recipe`.
+    """
+    from alignkit.cli._paths import refuse_overwrites
+
+    target = output_path(recipe, base, out)
+    inputs = [(f"the recipe's input {i + 1} (source {spec.source!r})", base / spec.path)
+              for i, spec in enumerate(recipe.inputs)]
+    outputs = [("-o" if out is not None else "the recipe's [output] path", target)]
+    outputs += [(name, Path(p)) for name, p in (("--report", report), ("--dropped", dropped)) if p is not None]
+    refuse_overwrites(inputs, outputs)
+    return target
+
+
 def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report: str | Path | None = None,
                   dropped: str | Path | None = None) -> Path:
     """Write the records (JSONL), and optionally the JSON report and the dropped-records
     file (one JSON line per dropped record: id, source, step, reason, detail, record).
 
     ``out`` defaults to the recipe's ``output.path`` (relative to the recipe's folder).
+    An output that names an input of the recipe, or another output, is refused
+    (:class:`~alignkit.errors.UsageError`) before anything is written.
     """
-    if out is None:
-        if result.recipe.output.path is None:
-            raise RecipeError("no output path: give -o/--output or set [output] path in the recipe")
-        out = result.base_dir / result.recipe.output.path
-    out = Path(out)
+    out = check_outputs(result.recipe, result.base_dir, out, report=report, dropped=dropped)
     _write_atomic(out, [record_json(r) for r in result.records])
     if report is not None:
         _write_atomic(Path(report), result.report.to_json())
