@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alignkit.encode import EncodedExample
-from alignkit.errors import UsageError
+from alignkit.errors import TemplateError, UsageError
 
 if TYPE_CHECKING:
     from alignkit.records import ChatExample, PreferenceExample
+    from alignkit.templates.chat import ChatTemplate
     from alignkit.worker import TokenizeConfig
 
 
@@ -60,6 +61,10 @@ class Encoder:
         """Name and sha256 of the template for the manifest."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise an :class:`~alignkit.errors.AlignkitError` for a configuration that cannot
+        encode any record (``tokenize`` calls it before reading records); default: nothing."""
+
 
 def build_encoder(config: TokenizeConfig) -> Encoder:
     """Call the factory named by ``config.encoder`` (``module:function``)."""
@@ -90,6 +95,35 @@ def default_template(tokenizer: object, spec: str) -> str:
     return "plain"
 
 
+def check_template_tokens(template: ChatTemplate, tokenizer: object, spec: str) -> None:
+    """Refuse a built-in template that emits special tokens the tokenizer does not have.
+
+    Checked once (:meth:`TemplateEncoder.check`, which ``alignkit tokenize`` calls before
+    reading records), beside the template's own check that the tokenizer has the EOS token
+    it needs (:meth:`alignkit.templates.specs.ChatSpec.resolve`): without it, every record
+    would fail to encode and be reported as a bad row. (A model folder's own Jinja template
+    only uses the folder tokenizer's specials.)
+
+    Raises:
+        TemplateError: naming the template, the missing tokens and the tokenizer.
+    """
+    from alignkit.templates.chat import tokenizer_specials
+
+    if template.spec is None:
+        return
+    have = tokenizer_specials(tokenizer)
+    missing = [t for t in template.spec.special_tokens() if t not in have]
+    if missing:
+        many = len(missing) > 1
+        raise TemplateError(
+            f"template {template.name!r} needs the special token{'s' if many else ''}"
+            f" {', '.join(repr(t) for t in missing)}, which tokenizer {spec!r} does not have;"
+            f" pick a tokenizer that has {'them' if many else 'it'} (--tokenizer, e.g. the model"
+            " folder the template belongs to) or another template (--template; the default is"
+            " the tokenizer folder's own template, else 'plain')"
+        )
+
+
 class TemplateEncoder(Encoder):
     """alignkit's tokenizer loader and chat templates behind :class:`Encoder`."""
 
@@ -105,9 +139,13 @@ class TemplateEncoder(Encoder):
         else:
             name = config.template or default_template(self.tokenizer, config.tokenizer)
             self.template = ChatTemplate(name, self.tokenizer, policy=config.mask)
+        self.tokenizer_spec = config.tokenizer
         self.n_vocab = self.tokenizer.n_vocab
         eos = self.template.eos_token
         self.pad_id = self.tokenizer.special_tokens.get(eos, 0) if eos else 0
+
+    def check(self) -> None:
+        check_template_tokens(self.template, self.tokenizer, self.tokenizer_spec)
 
     def encode_sft(self, record: ChatExample, mask: str) -> EncodedExample:
         return self.template.encode(record, policy=mask)

