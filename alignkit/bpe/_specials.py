@@ -76,3 +76,15 @@ class SpecialSplitter:
             return None
         m = self.regex.search(text)
         return None if m is None else m.group()
+
+    def locate(self, text: str) -> tuple[str, int] | None:
+        """The first declared special token in ``text`` and its character offset, or None.
+
+        Example:
+            >>> SpecialSplitter({"<s>": 1}).locate("a <s> b")
+            ('<s>', 2)
+        """
+        if self.regex is None or (self.prefix and self.prefix not in text):
+            return None
+        m = self.regex.search(text)
+        return None if m is None else (m.group(), m.start())

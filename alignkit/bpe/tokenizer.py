@@ -55,6 +55,18 @@ def fix_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def _not_str(method: str, text: object) -> TypeError:
+    """The error of an encode method given something other than ``str`` (facade entry check)."""
+    kind = type(text).__name__
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        how = f"decode it first, e.g. {method}(data.decode('utf-8'))"
+    elif isinstance(text, (list, tuple)):
+        how = "encode each text, or use encode_batch() for many texts"
+    else:
+        how = "pass the text as a str"
+    return TypeError(f"{method}() takes str, got {kind}; {how}")
+
+
 def _check_normalizer(normalizer: str | None) -> tuple[str, ...]:
     if not normalizer:
         return ()
@@ -438,6 +450,8 @@ class Tokenizer(Persistent):
             >>> tok.encode_ordinary("<|endoftext|>")  # doctest: +SKIP
             [27, 91, 437, 1659, 5239, 91, 29]
         """
+        if not isinstance(text, str):
+            raise _not_str("encode_ordinary", text)
         if not text:
             return []
         return self._encode_run(text)
@@ -497,6 +511,8 @@ class Tokenizer(Persistent):
             >>> tok.encode("hi<|endoftext|>")  # doctest: +SKIP
             [5303, 50256]
         """
+        if not isinstance(text, str):
+            raise _not_str("encode", text)
         splitter = self._checked_splitter(text, allowed_special, disallowed_special)
         if splitter.regex is None:
             return self.encode_ordinary(text)
@@ -511,19 +527,29 @@ class Tokenizer(Persistent):
     def _checked_splitter(
         self, text: str, allowed_special: SpecialSet, disallowed_special: SpecialSet
     ) -> SpecialSplitter:
-        """The splitter of the allowed specials, after refusing a disallowed one in ``text``."""
+        """The splitter of the allowed specials, after refusing a disallowed one in ``text``.
+
+        tiktoken's rule: ``disallowed_special="all"`` means every special that is not
+        allowed; an explicit set is checked as given, even for tokens also allowed.
+        """
         splitter = self._splitter_for(allowed_special)
-        if disallowed_special == "all":
-            disallowed = self._specials.keys() - splitter.specials.keys()
-        else:
+        explicit = disallowed_special != "all"
+        if explicit:
             disallowed = set(disallowed_special)
+        else:
+            disallowed = self._specials.keys() - splitter.specials.keys()
         if disallowed:
-            found = self._splitter_for(frozenset(disallowed) & self._specials.keys()).find(text)
-            if found is not None and found not in splitter.specials:
+            found = self._splitter_for(frozenset(disallowed) & self._specials.keys()).locate(text)
+            if found is not None:
+                token, at = found
+                if explicit:
+                    why = "which disallowed_special forbids. Leave it out of disallowed_special and allow it"
+                else:
+                    why = "which is not allowed here. Pass allowed_special={...} (or 'all')"
                 raise SpecialTokenError(
-                    f"the text contains the special token {found!r}, which is not allowed here. "
-                    "Pass allowed_special={...} (or 'all') to encode it as a special token, "
-                    "disallowed_special=() to encode it as text, or use encode_ordinary()"
+                    f"the text contains the special token {token!r} at character {at}, {why} "
+                    "to encode it as a special token, pass disallowed_special=() to encode it as text, "
+                    "or use encode_ordinary()"
                 )
         return splitter
 
@@ -540,6 +566,8 @@ class Tokenizer(Persistent):
             >>> list(load_default().encode_into("hi", vec[i32]()))  # doctest: +SKIP
             [5303]
         """
+        if not isinstance(text, str):
+            raise _not_str("encode_into", text)
         splitter = self._checked_splitter(text, allowed_special, "all")
         parts = [(text, TEXT)] if splitter.regex is None else splitter.split(text)
         for part, sid in parts:
