@@ -40,8 +40,9 @@ from typing import Any
 
 from alignkit.bpe.tokenizer import Tokenizer
 
-#: Version of the entry layout (part of every key).
-FORMAT = 1
+#: Version of the entry layout (part of every key). Also bumped when what a key names changes:
+#: 2, since ``PATH#llama3.1`` loads Llama 3.1's special tokens (under 1 it was an alias of llama3).
+FORMAT = 2
 _MAGIC = b"alignkit-tokenizer-cache\n"
 _DIGEST = 4  # CRC-32 of the payload (big-endian), after the magic
 

@@ -42,6 +42,26 @@ def _llama3_specials() -> dict[str, int]:
     return {name: 128000 + i for i, name in enumerate(names)}
 
 
+def _llama31_specials() -> dict[str, int]:
+    """Llama 3.1's names for the same 256 slots, as Meta's llama-models ``tokenizer.py`` gives them.
+
+    That file is what reads a bare ``tokenizer.model`` (the ``original/`` folder of a Llama 3.1
+    checkpoint), and it is the list ``../shared/data/SOURCES.md`` records: 128004
+    ``<|finetune_right_pad_id|>``, 128005 ``<|step_id|>``, 128008 ``<|eom_id|>``, 128010
+    ``<|python_tag|>``, 128011 ``<|image|>``, and ``<|reserved_special_token_2..245|>`` for
+    128012-128255. Hugging Face's Llama 3.1 ``tokenizer_config.json`` names three things
+    differently: 128005 ``<|reserved_special_token_2|>``, 128011 ``<|reserved_special_token_3|>``
+    and the reserved tokens after it ``_4..247``. The ids of every named token used in chat
+    (headers, ``eot``, ``eom``, ``python_tag``, the pad) are the same in both. A model folder
+    with a ``tokenizer_config.json`` takes its names from that file, never from this table.
+    """
+    names = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>"]
+    names += ["<|finetune_right_pad_id|>", "<|step_id|>", "<|start_header_id|>", "<|end_header_id|>"]
+    names += ["<|eom_id|>", "<|eot_id|>", "<|python_tag|>", "<|image|>"]
+    names += [f"<|reserved_special_token_{i}|>" for i in range(2, 256 - 10)]
+    return {name: 128000 + i for i, name in enumerate(names)}
+
+
 _EOT = "<|endoftext|>"
 _FIM = {"<|fim_prefix|>": 50281, "<|fim_middle|>": 50282, "<|fim_suffix|>": 50283}
 
@@ -57,8 +77,11 @@ ENCODINGS: dict[str, Encoding] = {
     ),
     "o200k_base": Encoding(O200K, {_EOT: 199999, "<|endofprompt|>": 200018}, 199998),
     "llama3": Encoding(LLAMA3, _llama3_specials(), 128000),
+    "llama3.1": Encoding(LLAMA3, _llama31_specials(), 128000),
 }
-ALIASES: dict[str, str] = {"gpt2": "r50k_base", "llama-3": "llama3", "llama3.1": "llama3"}
+ALIASES: dict[str, str] = {"gpt2": "r50k_base", "llama-3": "llama3", "llama-3.1": "llama3.1"}
+#: Encodings that share another's rank file: never guessed from a file's size, only named.
+_NAMED_ONLY = ("p50k_edit", "llama3.1")
 
 
 def resolve_name(name: str) -> str:
@@ -167,7 +190,7 @@ def guess_name(path: str | os.PathLike[str], n_ranks: int) -> str | None:
     stem = os.path.basename(os.fspath(path)).split(".")[0].lower()
     if stem in ENCODINGS or stem in ALIASES:
         return resolve_name(stem)
-    by_size = [k for k, e in ENCODINGS.items() if e.n_ranks == n_ranks and k != "p50k_edit"]
+    by_size = [k for k, e in ENCODINGS.items() if e.n_ranks == n_ranks and k not in _NAMED_ONLY]
     return by_size[0] if len(by_size) == 1 else None
 
 
