@@ -14,7 +14,13 @@ setting changes the fingerprint. :func:`tokenize_dataset` also passes an explici
 
 With ``batched=True`` (recommended), rows that truncation or masking leave out
 (``drop`` policy, zero trained tokens) are removed from the batch; in per-row mode
-such a row raises ``ValueError``, as does an invalid row.
+such a row raises :class:`~alignkit.errors.InputError`, as does an invalid row (or,
+under ``truncation="error"``, a row longer than ``max_seq_len``). The error names the
+row and the field: ``dataset: row 6: turns.0.role: ... (row 2 of this batch)
+[literal_error]`` when ``ds.map`` is called with ``with_indices=True`` (the callable
+then takes the indices as its second argument; :func:`tokenize_dataset` passes it),
+else ``batch: row 2: ...``. The pydantic ``ValidationError`` is its ``__cause__``.
+To list every bad row of a JSONL file before mapping, run ``alignkit validate FILE``.
 
 Example::
 
@@ -34,8 +40,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from alignkit._version import __version__
+from alignkit.errors import AlignkitError, InputError, UsageError
+from alignkit.truncate import POLICIES
 from alignkit.worker import (
     DEFAULT_ENCODER,
+    MASKS,
     Skip,
     TokenizeConfig,
     pair_row,
@@ -63,6 +72,64 @@ def _encoder(config: TokenizeConfig) -> Encoder:
     return enc
 
 
+def _check_settings(truncation: str, mask: str, max_seq_len: int) -> None:
+    """:meth:`TokenizeConfig.check` for the settings a Python caller passes, in their own names."""
+    for name, value, choices in (("truncation", truncation, POLICIES), ("mask", mask, MASKS)):
+        if value not in choices:
+            raise UsageError(f"{name}={value!r}: use one of {', '.join(repr(c) for c in choices)}")
+    if max_seq_len < 0:
+        raise UsageError(f"max_seq_len={max_seq_len}: it must be >= 0 (0: no limit)")
+
+
+def _python_skip(skip: Skip, tokens: int, prompt_len: int, max_seq_len: int) -> Skip:
+    """``skip`` with a message for Python callers: parameter names, not the CLI's flags."""
+    if skip.reason == "too_long" and skip.status == "rejected":
+        message = (f"{tokens} tokens, longer than max_seq_len={max_seq_len}; pass truncation='truncate'"
+                   " or 'drop', or raise max_seq_len")
+    elif skip.reason == "too_long":
+        message = f"{tokens} tokens > max_seq_len={max_seq_len}"
+    elif skip.reason == "prompt_too_long":
+        message = (f"the prompt alone has {prompt_len} tokens, no room for a response in"
+                   f" max_seq_len={max_seq_len}")
+    else:
+        return skip
+    return Skip(skip.status, skip.reason, message)
+
+
+class _Where:
+    """Where a row is: its index in the batch and, when ``ds.map`` passes indices, in the dataset."""
+
+    def __init__(self, batch_row: int, dataset_row: int | None, single: bool) -> None:
+        self.batch_row = batch_row
+        self.dataset_row = dataset_row
+        self.single = single
+
+    def error(self, loc: str, message: str, error_type: str) -> InputError:
+        """An :class:`InputError` for this row: ``dataset: row N: loc: message (row i of this batch)``."""
+        if self.dataset_row is not None:
+            note = "" if self.single else f" (row {self.batch_row} of this batch)"
+            return InputError("dataset", self.dataset_row, loc, message + note, error_type, unit="row")
+        return InputError("batch", self.batch_row, loc, message + " (pass with_indices=True to ds.map"
+                          " to get dataset row numbers)", error_type, unit="row")
+
+    def invalid(self, exc: Any) -> InputError:
+        """The error of a record pydantic rejected: every problem, each with its field."""
+        from alignkit.io.diagnostics import explain
+        from alignkit.records import error_loc
+
+        parts: list[tuple[str, str, str]] = []
+        for d in exc.errors(include_url=False):
+            path = tuple(d["loc"])
+            ctx = d.get("ctx")
+            parts.append((error_loc(path, dict(ctx) if ctx else None),
+                          explain(d["type"], d["msg"], path, d.get("input")), d["type"]))
+        if not parts:  # pragma: no cover - pydantic always lists at least one
+            return self.error("", str(exc), "invalid_record")
+        loc, message, error_type = parts[0]
+        rest = "".join(f"; {w + ': ' if w else ''}{m} [{t}]" for w, m, t in parts[1:])
+        return self.error(loc, message + rest, error_type)
+
+
 class _Tokenize:
     kind = "sft"
     columns: tuple[str, ...] = ()
@@ -70,6 +137,7 @@ class _Tokenize:
     def __init__(self, tokenizer: str = "gpt2", template: str | None = None, *,
                  max_seq_len: int = 2048, truncation: str = "truncate", mask: str = "assistant",
                  encoder: str | None = None) -> None:
+        _check_settings(truncation, mask, max_seq_len)
         self.config = TokenizeConfig(tokenizer=tokenizer, template=template, max_seq_len=max_seq_len,
                                      truncation=truncation, mask=mask, kind=self.kind,
                                      encoder=encoder or DEFAULT_ENCODER)
@@ -113,9 +181,20 @@ class _Tokenize:
     def _row(self, record: dict[str, Any]) -> tuple[list[int], ...] | Skip:
         raise NotImplementedError
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+    def __call__(self, batch: dict[str, Any], indices: list[int] | int | None = None) -> dict[str, list[Any]]:
+        """Tokenize a batch (``batched=True``) or one row; ``indices``: what ``with_indices=True`` passes.
+
+        Raises:
+            InputError: an invalid row, a row too long under ``truncation="error"``, a row the
+                template cannot render, or (per-row mode) a row that batched mode would leave out.
+        """
+        from pydantic import ValidationError
+
+        _encoder(self.config)  # a tokenizer or template that cannot load is no row's error
         key = self.columns_in[0]
-        if self.kind == "preference":
+        if isinstance(indices, int):
+            single = True
+        elif self.kind == "preference":
             single = not isinstance(batch["response_a"], list)
         else:
             single = bool(batch[key]) and isinstance(batch[key][0], dict)
@@ -123,11 +202,20 @@ class _Tokenize:
         out: dict[str, list[Any]] = {c: [] for c in self.columns}
         for i in range(n):
             record = {f: batch[f] if single else batch[f][i] for f in self.columns_in if f in batch}
-            row = self._row(record)
+            at = indices if isinstance(indices, int) else indices[i] if indices is not None else None
+            where = _Where(i, at, single)
+            try:
+                row = self._row(record)
+            except ValidationError as exc:
+                raise where.invalid(exc) from exc
+            except InputError as exc:
+                raise where.error(exc.loc, exc.message, exc.error_type) from exc
+            except (AlignkitError, ValueError) as exc:  # a template that cannot render this record
+                raise where.error("", str(exc), "encode_error") from exc
             if isinstance(row, Skip):
                 if single or row.status == "rejected":
-                    raise ValueError(f"row {i}: {row.reason}: {row.message}"
-                                     + (" (use batched=True to drop such rows)" if single else ""))
+                    raise where.error("", row.message + (" (use batched=True to drop such rows)"
+                                                         if row.status != "rejected" else ""), row.reason)
                 continue
             for c, values in zip(self.columns, self._columns(row)):
                 out[c].append(values)
@@ -158,7 +246,9 @@ class SFTTokenize(_Tokenize):
         turns = [{k: v for k, v in t.items() if v is not None} for t in record["turns"]]
         example = ChatExample.model_validate({"turns": turns})
         enc = _encoder(self.config)
-        return sft_row(enc.encode_sft(example, self.config.mask), self.config, RunStats())
+        ex = enc.encode_sft(example, self.config.mask)
+        row = sft_row(ex, self.config, RunStats())
+        return _python_skip(row, len(ex), 0, self.config.max_seq_len) if isinstance(row, Skip) else row
 
     def _columns(self, row: tuple[list[int], ...]) -> tuple[list[int], ...]:
         return (*row, [1] * len(row[0]))
@@ -184,17 +274,22 @@ class PreferenceTokenize(_Tokenize):
         data["history"] = [{k: v for k, v in t.items() if v is not None} for t in record["history"]]
         pair = PreferenceExample.model_validate(data)
         enc = _encoder(self.config)
-        return pair_row(*enc.encode_pair(pair), self.config, RunStats())
+        prompt_len, chosen, rejected = enc.encode_pair(pair)
+        row = pair_row(prompt_len, chosen, rejected, self.config, RunStats())
+        if isinstance(row, Skip):
+            return _python_skip(row, max(len(chosen), len(rejected)), prompt_len, self.config.max_seq_len)
+        return row
 
 
 def tokenize_dataset(dataset: Any, fn: _Tokenize, *, num_proc: int | None = None,
                      batch_size: int = 256) -> Any:
-    """``dataset.map(fn, batched=True)`` with an explicit fingerprint and fixed features.
+    """``dataset.map(fn, batched=True, with_indices=True)`` with an explicit fingerprint and fixed features.
 
-    The input columns are removed (rows may be dropped by truncation or masking).
+    The input columns are removed (rows may be dropped by truncation or masking). Errors
+    name the dataset row (``with_indices`` does not change the output or the fingerprint).
     """
     return dataset.map(
-        fn, batched=True, batch_size=batch_size, num_proc=num_proc,
+        fn, batched=True, with_indices=True, batch_size=batch_size, num_proc=num_proc,
         remove_columns=dataset.column_names, features=fn.features(),
         new_fingerprint=fn.fingerprint(dataset._fingerprint),
         desc=f"alignkit tokenize ({fn.kind})",

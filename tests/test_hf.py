@@ -12,10 +12,12 @@ import pytest
 
 datasets = pytest.importorskip("datasets")
 
-from alignkit.hf import PreferenceTokenize, SFTTokenize, tokenize_dataset  # noqa: E402
-from alignkit.pipeline import tokenize_files  # noqa: E402
-from alignkit.worker import TokenizeConfig  # noqa: E402
-from conftest import REPO_ROOT, SAMPLE_DATA  # noqa: E402
+from conftest import REPO_ROOT, SAMPLE_DATA
+
+from alignkit.errors import InputError
+from alignkit.hf import PreferenceTokenize, SFTTokenize, tokenize_dataset
+from alignkit.pipeline import tokenize_files
+from alignkit.worker import TokenizeConfig
 
 
 def _load(path: Path, cache: Path) -> object:
@@ -67,8 +69,8 @@ def test_fingerprint_changes_with_every_setting(tmp_path: Path) -> None:
     from datasets.fingerprint import Hasher
 
     tok_a = _tokenizer_file(tmp_path / "a.json", (b"a", b"b"))
-    base = dict(tokenizer=str(tok_a), template="plain", max_seq_len=64, truncation="truncate",
-                mask="assistant")
+    base = {"tokenizer": str(tok_a), "template": "plain", "max_seq_len": 64, "truncation": "truncate",
+            "mask": "assistant"}
     prints = {SFTTokenize(**base).fingerprint("x")}  # type: ignore[arg-type]
     hashes = {Hasher.hash(SFTTokenize(**base))}  # type: ignore[arg-type]
     assert SFTTokenize(**base).fingerprint("x") in prints  # type: ignore[arg-type]
@@ -105,8 +107,8 @@ def test_bad_rows_and_per_row_mode(tmp_path: Path) -> None:
     assert isinstance(row["input_ids"][0], int)
     batch = fn({"turns": [good["turns"], long["turns"], good["turns"]]})
     assert len(batch["input_ids"]) == 2  # the long one is dropped
-    with pytest.raises(ValueError, match="batched=True"):
+    with pytest.raises(InputError, match="batched=True"):
         fn(long)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="no_assistant_turn"):
         fn({"turns": [{"role": "user", "content": "no answer"}]})
     assert json.dumps(fn.identity())  # plain data
