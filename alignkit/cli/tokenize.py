@@ -111,6 +111,19 @@ def summary_text(report: Any) -> str:
     return "\n".join(lines)
 
 
+def reject_line(reject: dict[str, object]) -> str:
+    """One line of ``rejects.jsonl`` as stderr shows it: ``validate``'s ``path:line: field:
+    message [type]``, with the status (``rejected``, ``dropped``) after the line.
+
+        >>> reject_line({"path": "a.jsonl", "line": 2, "loc": "turns.0.content", "status": "rejected",
+        ...              "message": "Input should be a valid string", "reason": "string_type"})
+        'a.jsonl:2: rejected: turns.0.content: Input should be a valid string [string_type]'
+    """
+    field = f" {reject['loc']}:" if reject.get("loc") else ""
+    return (f"{reject['path']}:{reject['line']}: {reject['status']}:{field} {reject['message']}"
+            f" [{reject['reason']}]")
+
+
 def one_blas_thread() -> None:
     """Ask numpy's OpenBLAS for one thread, unless the user chose a number (``OPENBLAS_NUM_THREADS``).
 
@@ -152,8 +165,7 @@ def run(args: argparse.Namespace) -> int:
         report = tokenize_files(files, out, job, num_proc=max(1, args.num_proc), progress=True)
         reports.append(report)
         for reject in report.rejects[:_MAX_SHOWN]:
-            print(f"{reject['path']}:{reject['line']}: {reject['status']}: {reject['message']}"
-                  f" [{reject['reason']}]", file=sys.stderr)
+            print(reject_line(reject), file=sys.stderr)
         if report.rejects_total > _MAX_SHOWN:
             print(f"... and {report.rejects_total - _MAX_SHOWN} more in {out}/rejects.jsonl",
                   file=sys.stderr)

@@ -58,3 +58,16 @@ def test_kind_option_mismatch_says_what_validate_says(
     err = capsys.readouterr().err
     message = expected.split("sft.jsonl:1:", 1)[1]  # tokenize labels inputs by file name
     assert f"sft.jsonl:1:{message}" in err and "line 0" not in err
+
+
+def test_skipped_rejects_on_stderr_name_their_field_as_validate_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = {"turns": [{"role": "user", "content": 4}, {"role": "assistant", "content": "a"}]}
+    src = _write(tmp_path / "types.jsonl", json.dumps(SFT) + "\n" + json.dumps(bad) + "\n")
+    assert main(["validate", str(src)]) == 1
+    shown = capsys.readouterr().err.splitlines()[0]
+    assert shown.startswith(f"{src}:2: turns.0.content: Input should be a valid string")
+    assert main(["tokenize", str(src), "-o", str(tmp_path / "out"), "--on-error", "skip"]) == 0
+    err = capsys.readouterr().err
+    assert f"types.jsonl:2: rejected: {shown.split(':2: ', 1)[1]}" in err
