@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli._args import non_negative_int
+from alignkit.cli._args import non_negative_int, positive_int
 
 DEFAULT_OUT = "alignkit_out"
 _MAX_SHOWN = 20
@@ -54,8 +54,9 @@ def add_parser(sub: Any) -> None:
                    help=f"what to do with longer sequences (default {d.truncation}: keep the start)")
     p.add_argument("--pack", action="store_true", help="pack SFT examples into rows of --max-seq-len")
     p.add_argument("--format", choices=FORMATS, default=d.format, help=f"output format (default {d.format})")
-    p.add_argument("--num-proc", type=non_negative_int, default=1, metavar="N",
-                   help="worker processes (output is identical for any N; default 1)")
+    p.add_argument("--num-proc", type=positive_int, default=1, metavar="N",
+                   help="processes encoding records, at least 1 (output is identical for any N;"
+                   " default 1)")
     p.add_argument("--on-error", choices=("fail", "skip"), default=d.on_error,
                    help="on a bad record: fail (write nothing) or skip it into rejects.jsonl")
     p.add_argument("--special-in-content", choices=("count", "error"), default=d.special_in_content,
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             print("alignkit: note: --pack applies to SFT; the sample preference pairs are written"
                   " one pair per row", file=sys.stderr)
             job = config.replace(pack=False)
-        report = tokenize_files(files, out, job, num_proc=max(1, args.num_proc), progress=True)
+        report = tokenize_files(files, out, job, num_proc=args.num_proc, progress=True)
         reports.append(report)
         for reject in report.rejects[:_MAX_SHOWN]:
             print(reject_line(reject), file=sys.stderr)

@@ -71,3 +71,22 @@ def test_skipped_rejects_on_stderr_name_their_field_as_validate_does(
     assert main(["tokenize", str(src), "-o", str(tmp_path / "out"), "--on-error", "skip"]) == 0
     err = capsys.readouterr().err
     assert f"types.jsonl:2: rejected: {shown.split(':2: ', 1)[1]}" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_num_proc_must_be_at_least_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    src = _write(tmp_path / "in.jsonl", json.dumps(SFT) + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tokenize", str(src), "-o", str(tmp_path / "out"), "--num-proc", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--num-proc: must be at least 1, not {value}" in err and "no limit" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_num_proc_help_says_what_n_may_be(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["tokenize", "--help"])
+    assert "at least 1" in " ".join(capsys.readouterr().out.split())
