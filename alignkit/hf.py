@@ -6,11 +6,12 @@ process builds the tokenizer and template lazily on first call (compiled objects
 cannot be pickled by dill), so ``num_proc > 1`` works. They give the same rows
 as ``alignkit tokenize`` with the same settings.
 
-Caching is explicit (F14): what ``datasets`` hashes is the config plus the
-tokenizer's content sha256, the template's sha256 and alignkit's version, so the
-second run hits the cache, and changing the tokenizer file, the template or any
-setting changes the fingerprint. :func:`tokenize_dataset` also passes an explicit
-``new_fingerprint`` and fixed ``Features``.
+Caching is explicit (F14): what ``datasets`` hashes is the settings plus the
+tokenizer's content sha256, the template's sha256 and alignkit's version, never a
+path, so the second run hits the cache (also through a copy of the tokenizer folder,
+or a relative instead of an absolute path), and changing the tokenizer file, the
+template or any setting changes the fingerprint. :func:`tokenize_dataset` also passes
+an explicit ``new_fingerprint`` and fixed ``Features``.
 
 With ``batched=True`` (recommended), rows that truncation or masking leave out
 (``drop`` policy, zero trained tokens) are removed from the batch; in per-row mode
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from alignkit._version import __version__
@@ -130,6 +132,48 @@ class _Where:
         return self.error(loc, message + rest, error_type)
 
 
+class _Config:
+    """A config as it travels to worker processes (paths included), with its content ``key``.
+
+    ``datasets`` hashes it as the ``key`` alone (:func:`_hash_config`), so its fingerprints
+    and cache files follow the tokenizer's and template's content, not where they lie.
+    """
+
+    __slots__ = ("config", "key")
+
+    def __init__(self, config: TokenizeConfig, key: str) -> None:
+        self.config = config
+        self.key = key
+
+    def __reduce__(self) -> tuple[type[_Config], tuple[TokenizeConfig, str]]:
+        return (_Config, (self.config, self.key))
+
+
+def _hash_config(pickler: Any, obj: _Config) -> None:
+    """How ``datasets``' hashing pickler writes a :class:`_Config`: its key, no path."""
+    pickler.save_reduce(_Config, (None, obj.key), obj=obj)
+
+
+_HASHER: list[bool] = []
+
+
+def _register_hasher() -> None:
+    """Register :func:`_hash_config` with ``datasets``' pickler once it is imported.
+
+    Called before each pickling, so it is in place when ``datasets`` hashes a callable,
+    whichever was imported first. Without the hook (a ``datasets`` that lacks it) the hash
+    includes the paths: still correct, only a copied folder misses the cache.
+    """
+    if _HASHER or "datasets" not in sys.modules:
+        return
+    try:
+        from datasets.utils.py_utils import pklregister
+    except ImportError:
+        return
+    pklregister(_Config)(_hash_config)
+    _HASHER.append(True)
+
+
 class _Tokenize:
     kind = "sft"
     columns: tuple[str, ...] = ()
@@ -144,14 +188,28 @@ class _Tokenize:
         self.config.check()
 
     def identity(self) -> dict[str, object]:
-        """What decides the output: config, tokenizer and template content hashes, version."""
+        """What decides the output: settings, tokenizer and template content hashes, version.
+
+        No path: the tokenizer and the template are named by their content sha256 (what the
+        manifest records; the tokenizer cache keeps the tokenizer's), so a copy of a tokenizer
+        folder, or the same folder by a relative or an absolute path, gives the same identity.
+        A name stays only where the encoder gives no sha256 for it (a custom ``encoder``).
+        """
         enc = _encoder(self.config)
+        config = self.config.manifest_config()
+        tokenizer_sha256 = enc.describe_tokenizer().get("sha256")
+        template = dict(enc.describe_template())
+        if tokenizer_sha256 is not None:
+            del config["tokenizer"]
+        if template.get("sha256") is not None:
+            del config["template"]
+            template.pop("name", None)
         return {
             "alignkit": __version__,
             "kind": self.kind,
-            "config": self.config.manifest_config(),
-            "tokenizer_sha256": enc.describe_tokenizer().get("sha256"),
-            "template": enc.describe_template(),
+            "config": config,
+            "tokenizer_sha256": tokenizer_sha256,
+            "template": template,
         }
 
     def fingerprint(self, input_fingerprint: str = "") -> str:
@@ -160,13 +218,15 @@ class _Tokenize:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def __getstate__(self) -> dict[str, object]:
-        # datasets hashes this state: make it content-based, not path-based.
-        return {"config": self.config, "identity": self.fingerprint()}
+        # Worker processes need the config with its paths; datasets hashes this state with
+        # its own pickler, which (registered here) sees only the content fingerprint.
+        _register_hasher()
+        return {"config": _Config(self.config, self.fingerprint())}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         config = state["config"]
-        assert isinstance(config, TokenizeConfig)
-        self.config = config
+        assert isinstance(config, _Config)
+        self.config = config.config
 
     def features(self) -> Any:
         """``datasets.Features`` of the output (dtypes as the CLI writes them)."""

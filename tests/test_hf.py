@@ -112,3 +112,65 @@ def test_bad_rows_and_per_row_mode(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no_assistant_turn"):
         fn({"turns": [{"role": "user", "content": "no answer"}]})
     assert json.dumps(fn.identity())  # plain data
+
+
+def _byte_text() -> dict[int, str]:
+    """GPT-2's printable form of each byte (tokenizer.json writes tokens in it)."""
+    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    extra = iter(range(256, 512))
+    return {b: chr(b) if b in keep else chr(next(extra)) for b in range(256)}
+
+
+def _tokenizer_folder(folder: Path) -> Path:
+    """A small Hugging Face tokenizer folder (byte-level BPE ``tokenizer.json``)."""
+    text = _byte_text()
+    vocab = {text[b]: b for b in range(256)} | {"ab": 256}
+    doc = {
+        "added_tokens": [{"id": 257, "content": "<|endoftext|>", "special": True},
+                         {"id": 258, "content": "<|pad|>", "special": True}],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "decoder": {"type": "ByteLevel"},
+        "model": {"type": "BPE", "vocab": vocab, "merges": ["a b"]},
+    }
+    folder.mkdir(parents=True)
+    (folder / "tokenizer.json").write_text(json.dumps(doc))
+    return folder
+
+
+def test_fingerprint_follows_content_not_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from datasets.fingerprint import Hasher
+
+    folder = _tokenizer_folder(tmp_path / "tok")
+    copy = Path(shutil.copytree(folder, tmp_path / "elsewhere" / "tok-copy"))
+    monkeypatch.chdir(tmp_path)
+
+    def both(tokenizer: str, **kw: object) -> tuple[str, str]:
+        fn = SFTTokenize(tokenizer, max_seq_len=64, **kw)  # type: ignore[arg-type]
+        return fn.fingerprint("in"), Hasher.hash(fn)
+
+    base = both(str(folder))
+    assert both("tok") == base  # relative vs absolute path
+    assert both(str(copy)) == base  # a copy of the folder
+    assert both(str(copy), template="plain") != both(str(copy), template="chatml")
+    # the copy, one byte changed: a different tokenizer, a different fingerprint
+    changed = tmp_path / "changed"
+    shutil.copytree(folder, changed)
+    data = (changed / "tokenizer.json").read_text()
+    (changed / "tokenizer.json").write_text(data.replace("<|pad|>", "<|paD|>"))
+    other = both(str(changed))
+    assert other[0] != base[0] and other[1] != base[1]
+    # a plain ds.map through the copy hits the cache of the original
+    datasets.disable_progress_bars()
+    ds = datasets.Dataset.from_list([{"turns": [{"role": "user", "content": "ab"},
+                                                {"role": "assistant", "content": "abab"}]}])
+    one = ds.map(SFTTokenize(str(folder)), batched=True, remove_columns=ds.column_names)
+    two = ds.map(SFTTokenize(str(copy)), batched=True, remove_columns=ds.column_names)
+    assert one._fingerprint == two._fingerprint
+    # a worker process still finds the tokenizer: the pickle keeps the path
+    import pickle
+
+    fn = pickle.loads(pickle.dumps(SFTTokenize(str(copy))))
+    assert fn.config.tokenizer == str(copy)
