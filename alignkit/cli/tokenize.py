@@ -165,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
             job = config.replace(pack=False)
         report = tokenize_files(files, out, job, num_proc=args.num_proc, progress=True)
         reports.append(report)
+        if report.stats.records_in == 0:  # as validate warns; the output is still a valid folder
+            print(f"alignkit: warning: {', '.join(files)}: no records (empty, or only blank lines);"
+                  f" {out} holds 0 rows", file=sys.stderr)
         for reject in report.rejects[:_MAX_SHOWN]:
             print(reject_line(reject), file=sys.stderr)
         if report.rejects_total > _MAX_SHOWN:

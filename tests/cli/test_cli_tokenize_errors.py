@@ -90,3 +90,21 @@ def test_num_proc_help_says_what_n_may_be(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         main(["tokenize", "--help"])
     assert "at least 1" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(("text", "options"), [("", []), ("\n  \n\t\n", ["--skip-blank"])])
+def test_an_input_without_records_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, options: list[str]
+) -> None:
+    src = _write(tmp_path / "empty.jsonl", text)
+    out = tmp_path / "out"
+    assert main(["tokenize", str(src), "-o", str(out), *options]) == 0  # still a valid output
+    err = capsys.readouterr().err
+    assert f"alignkit: warning: {src}: no records (empty, or only blank lines); {out} holds 0 rows" in err
+    assert (out / "manifest.json").is_file()
+
+
+def test_no_warning_when_there_are_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _write(tmp_path / "in.jsonl", json.dumps(SFT) + "\n")
+    assert main(["tokenize", str(src), "-o", str(tmp_path / "out")]) == 0
+    assert "warning" not in capsys.readouterr().err
