@@ -241,8 +241,13 @@ class _Tokenize:
     def _row(self, record: dict[str, Any]) -> tuple[list[int], ...] | Skip:
         raise NotImplementedError
 
-    def __call__(self, batch: dict[str, Any], indices: list[int] | int | None = None) -> dict[str, list[Any]]:
-        """Tokenize a batch (``batched=True``) or one row; ``indices``: what ``with_indices=True`` passes.
+    def __call__(self, batch: dict[str, Any], indices: list[int] | int | None = None,
+                 rank: int | None = None) -> dict[str, list[Any]]:
+        """Tokenize a batch (``batched=True``) or one row.
+
+        ``indices``: the dataset rows ``ds.map(..., with_indices=True)`` passes (a list for a
+        batch, an int for one row), which errors then name; ``rank`` (``with_rank=True``
+        besides ``with_indices=True``) is not used.
 
         Raises:
             InputError: an invalid row, a row too long under ``truncation="error"``, a row the
@@ -252,17 +257,17 @@ class _Tokenize:
 
         _encoder(self.config)  # a tokenizer or template that cannot load is no row's error
         key = self.columns_in[0]
-        if isinstance(indices, int):
-            single = True
-        elif self.kind == "preference":
+        if self.kind == "preference":
             single = not isinstance(batch["response_a"], list)
-        else:
-            single = bool(batch[key]) and isinstance(batch[key][0], dict)
+        elif batch[key]:
+            single = isinstance(batch[key][0], dict)
+        else:  # no turns: one row with an empty list, or an empty batch
+            single = isinstance(indices, int)
         n = 1 if single else len(batch[key])
         out: dict[str, list[Any]] = {c: [] for c in self.columns}
         for i in range(n):
             record = {f: batch[f] if single else batch[f][i] for f in self.columns_in if f in batch}
-            at = indices if isinstance(indices, int) else indices[i] if indices is not None else None
+            at = indices[i] if isinstance(indices, list) else indices if single else None
             where = _Where(i, at, single)
             try:
                 row = self._row(record)

@@ -154,3 +154,17 @@ def test_a_tokenizer_that_cannot_load_is_not_a_row_error(tmp_path: Any) -> None:
     with pytest.raises(AlignkitError) as info:
         fn(GOOD, 3)
     assert not isinstance(info.value, InputError), str(info.value)
+
+
+def test_with_rank_and_empty_turns() -> None:
+    datasets.disable_progress_bars()
+    rows = [GOOD] * 5
+    ds = datasets.Dataset.from_list(rows)
+    fn = SFTTokenize()
+    plain = ds.map(fn, batched=True, batch_size=2, remove_columns=ds.column_names)
+    ranked = ds.map(fn, batched=True, batch_size=2, remove_columns=ds.column_names, with_indices=True,
+                    with_rank=True)
+    assert ranked.to_dict() == plain.to_dict()
+    with pytest.raises(InputError) as info:
+        fn({"turns": []}, 4)  # one row whose turns are an empty list
+    assert str(info.value).startswith("dataset: row 4: turns: empty list"), str(info.value)
