@@ -298,6 +298,12 @@ class SFTTokenize(_Tokenize):
     """``dataset.map(SFTTokenize(...), batched=True)`` on rows with a ``turns`` column.
 
     Output columns: ``input_ids``, ``labels``, ``role_ids``, ``attention_mask``.
+
+    The first invalid row stops the map with an :class:`~alignkit.errors.InputError` naming
+    the row (pass ``with_indices=True`` for dataset row numbers) and the field. Rows are never
+    skipped silently: to list every bad record first, run ``alignkit validate data.jsonl`` on
+    the JSONL file the dataset is loaded from (line N is dataset row N - 1 when it has no
+    blank lines), fix or remove them, then map.
     """
 
     kind = "sft"
@@ -324,6 +330,7 @@ class PreferenceTokenize(_Tokenize):
 
     Output columns: the TRL DPO layout of ``alignkit tokenize`` (``prompt_input_ids``,
     ``chosen_input_ids``/``labels``/``role_ids`` without the prompt, same for rejected).
+    Errors and finding bad rows first (``alignkit validate``): as :class:`SFTTokenize`.
     """
 
     kind = "preference"
