@@ -127,7 +127,7 @@ def drive_lines(chunk: Chunk, config: TokenizeConfig, stats: RunStats, rejects: 
     """
     from alignkit.worker import LineRecords, _count_reject, _reader_errors
 
-    records = LineRecords(chunk, config.skip_blank)
+    records = LineRecords(chunk, config.skip_blank, config.kind != "auto")
     _reader_errors(chunk, stats, rejects)
     lines = chunk.lines
     events: list[Any] = []

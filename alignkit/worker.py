@@ -325,9 +325,11 @@ class LineRecords:
     which gives the exact error or skips a blank line.
     """
 
-    def __init__(self, chunk: Chunk, skip_blank: bool) -> None:
+    def __init__(self, chunk: Chunk, skip_blank: bool, fixed_kind: bool = False) -> None:
         self.chunk = chunk
         self.skip_blank = skip_blank
+        #: the kind was given (``--kind``), not told by a record: the other kind is ``wrong_kind``
+        self.fixed_kind = fixed_kind
         self.parser: Any = None
         self.adapter: Any = None
 
@@ -340,10 +342,15 @@ class LineRecords:
         if self.parser is None:
             from alignkit.io.reader import RecordParser
 
-            parser = RecordParser(self.chunk.path, "auto", skip_blank=self.skip_blank)
-            if self.chunk.kind is not None:
-                parser.file_kind = self.chunk.kind
-                parser.kind_line = self.chunk.kind_line
+            kind = self.chunk.kind
+            if self.fixed_kind and kind is not None:
+                parser = RecordParser(self.chunk.path, "sft" if kind == "sft" else "preference",
+                                      skip_blank=self.skip_blank)
+            else:
+                parser = RecordParser(self.chunk.path, "auto", skip_blank=self.skip_blank)
+                if kind is not None:  # told by an earlier record: the other kind is mixed_kinds
+                    parser.file_kind = kind
+                    parser.kind_line = self.chunk.kind_line
             self.parser = parser
             self.adapter = _fast_adapter(self.chunk.kind)
         if self.adapter is not None:
@@ -376,7 +383,7 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
         return process_pref_chunk(chunk, config, encoder, plan)
     from alignkit.records import ChatExample
 
-    records = LineRecords(chunk, config.skip_blank)
+    records = LineRecords(chunk, config.skip_blank, config.kind != "auto")
     stats = RunStats()
     rows: list[tuple[list[int], ...]] = []
     rejects: list[dict[str, object]] = []

@@ -39,17 +39,11 @@ def test_template_with_its_tokens_still_runs(tmp_path: Path) -> None:
     assert main(["tokenize", str(src), "-o", str(tmp_path / "out"), "--template", "plain"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the message comes from alignkit/worker.py (LineRecords builds an"
-                   " 'auto' RecordParser with the kind preset), outside this change; see the test's doc")
 def test_kind_option_mismatch_says_what_validate_says(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``tokenize --kind preference`` on SFT data reports what ``validate --kind preference``
-    does (``wrong_kind``), not a ``mixed_kinds`` error about a "first record (line 0)".
-
-    Fix (alignkit/worker.py, LineRecords.record): build the parser with the run's fixed kind,
-    ``RecordParser(path, config.kind, ...)``, presetting ``file_kind`` only when it is "auto".
-    """
+    does (``wrong_kind``), not a ``mixed_kinds`` error about a "first record (line 0)"."""
     src = SAMPLE_DATA / "sft.jsonl"
     assert main(["validate", str(src), "--kind", "preference", "--max-errors", "1"]) == 1
     expected = capsys.readouterr().err.splitlines()[0]
