@@ -52,3 +52,37 @@ KNOWN_PATTERNS: Final[dict[str, str]] = {
     "llama3": LLAMA3,
     "qwen": QWEN,
 }
+
+
+def resolve_pattern(spec: str, *, names_only: bool = False) -> str:
+    """The split regex that ``spec`` stands for: a name of :data:`KNOWN_PATTERNS`, else ``spec``
+    itself as a regex (which must compile). Used by ``train_bpe`` and ``train-tokenizer --pattern``.
+
+    A known name wins over reading ``spec`` as a regex (``"gpt2"`` is GPT-2's pattern, not
+    the literal text). ``names_only`` (the CLI) accepts names only.
+
+    Raises:
+        UsageError: an unknown name with ``names_only``, or a regex that does not compile
+            (with where it fails).
+
+    Example:
+        >>> resolve_pattern("cl100k") == CL100K, resolve_pattern(r"\\p{L}+")
+        (True, '\\\\p{L}+')
+    """
+    from alignkit.errors import UsageError
+
+    known = KNOWN_PATTERNS.get(spec)
+    if known is not None:
+        return known
+    if names_only:
+        raise UsageError(f"unknown --pattern {spec!r}; choose one of {', '.join(KNOWN_PATTERNS)}")
+    import regex
+
+    try:
+        regex.compile(spec)
+    except regex.error as err:
+        raise UsageError(
+            f"pattern {spec!r} is not a valid regex ({err.msg} at position {err.pos}); "
+            f"fix it, or give a known name: {', '.join(KNOWN_PATTERNS)}"
+        ) from None
+    return spec

@@ -33,7 +33,7 @@ from typing import Union
 
 from alignkit.bpe._fileio import bytes_to_unicode
 from alignkit.bpe._train import MergeTrainer
-from alignkit.bpe.patterns import GPT2
+from alignkit.bpe.patterns import GPT2, KNOWN_PATTERNS, resolve_pattern
 from alignkit.bpe import train_corpus
 from alignkit.bpe.train_corpus import count_ranges, find_chunk_boundaries, init_worker
 from alignkit.errors import UsageError
@@ -132,6 +132,25 @@ def _check_args(paths: list[str], vocab_size: int, special_tokens: list[str]) ->
     if total == 0:
         raise UsageError(f"the corpus is empty ({', '.join(paths)}); give a file that contains text")
     return total
+
+
+def _check_something_matched(
+    paths: list[str], specials: list[str], pattern: str, num_proc: int | None
+) -> None:
+    """Refuse a split pattern that found no pre-token in a corpus that has text.
+
+    A corpus of special tokens only is no error (the known patterns match every
+    character, so that is the only way they find nothing): it trains no merge and
+    stops early, as ``train-tokenizer`` reports it. A custom pattern that matches none
+    of the text is refused here instead of training nothing.
+    """
+    if pattern in KNOWN_PATTERNS.values() or not count_pretokens(paths, specials, num_proc=num_proc):
+        return
+    raise UsageError(
+        f"the split pattern {pattern!r} matched nothing in {', '.join(paths)}"
+        + (" (outside the special tokens)" if specials else "")
+        + f", so there is nothing to train on; check the pattern, or give a known name: {', '.join(KNOWN_PATTERNS)}"
+    )
 
 
 def usable_cpus() -> int:
@@ -275,11 +294,14 @@ def train_bpe_detailed(
         paths = [os.fspath(p) for p in input_path]
     specials = list(special_tokens or [])
     total = _check_args(paths, vocab_size, specials)
+    pattern = resolve_pattern(pattern)
     t0 = time.perf_counter()
     words = count_pretokens(paths, specials, num_proc=num_proc, pattern=pattern, progress=progress)
     t1 = time.perf_counter()
     requested = vocab_size - 256 - len(specials)
     distinct = len(words)
+    if not distinct:
+        _check_something_matched(paths, specials, pattern, num_proc)
     merges, stopped = _learn(words, requested, progress, consume=True)
     t2 = time.perf_counter()
     return TrainResult(
@@ -312,11 +334,15 @@ def train_bpe(
         special_tokens: strings that split the corpus; they get ids 0..k-1.
         num_proc: processes for counting (default: the usable CPUs; small
             corpora are counted in-process).
-        pattern: the pre-tokenizer split regex (default GPT-2's).
+        pattern: the pre-tokenizer split pattern: a name of
+            :data:`~alignkit.bpe.patterns.KNOWN_PATTERNS` (``"gpt2"``, ``"cl100k"``, ...,
+            as ``train-tokenizer --pattern``), else a regex (default GPT-2's).
         progress: optional ``progress(stage, done, total)`` callback.
 
     Raises:
-        UsageError: bad arguments, an unreadable, empty or non-UTF-8 corpus.
+        UsageError: bad arguments (a regex that does not compile), an unreadable, empty
+            or non-UTF-8 corpus, or a pattern that matches none of the corpus's text
+            (a corpus of special tokens only trains no merge and stops early).
 
     Example:
         >>> import tempfile

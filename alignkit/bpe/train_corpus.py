@@ -170,22 +170,35 @@ class _RegexPieces:
     """Counts pre-tokens found by ``regex`` (str keys, converted to bytes at the end)."""
 
     def __init__(self, pattern: str) -> None:
-        self.findall = regex.compile(pattern).findall
+        compiled = regex.compile(pattern)
+        self.findall = compiled.findall
+        self.finditer = compiled.finditer
         self.counts: Counter[str] = Counter()
 
     def add(self, text: str) -> None:
         self.counts.update(self.findall(text))
 
     def add_but_last(self, text: str) -> int:
-        """Count all pieces but the last two; return their length in characters.
+        """Count all pieces but the last two; return the length, in characters, of the
+        text from the start of the second-to-last piece (which is carried).
 
         Two, not one: more text can join them (``'`` + ``l`` becomes ``'ll``; a
         backtracking ``\\s*[\\r\\n]+`` stops at an earlier newline at the end).
+        A custom pattern can leave text between pieces unmatched: then the carry is
+        measured from where that piece starts, not from the pieces' lengths. With fewer
+        than two pieces everything is carried; each read is at least as long as the
+        carry, so a long unmatched stretch is rescanned about twice in all, not once a block.
         """
         pieces = self.findall(text)
-        kept = pieces[-2:]
+        if len(pieces) < 2:
+            return len(text)
+        if sum(map(len, pieces)) == len(text):  # the pieces cover the text (every known pattern)
+            self.counts.update(pieces[:-2])
+            return len(pieces[-2]) + len(pieces[-1])
+        matches = list(self.finditer(text))  # gaps between pieces: where the last two start
         self.counts.update(pieces[:-2])
-        return len(kept[0]) + (len(kept[1]) if len(kept) > 1 else 0)
+        start: int = matches[-2].start()
+        return len(text) - start
 
     def result(self) -> dict[bytes, int]:
         return {word.encode("utf-8"): n for word, n in self.counts.items()}

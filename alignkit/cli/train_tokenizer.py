@@ -71,13 +71,11 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignkit.bpe.patterns import KNOWN_PATTERNS
+    from alignkit.bpe.patterns import resolve_pattern
     from alignkit.bpe.tokenizer import Tokenizer
     from alignkit.bpe.train import train_bpe_detailed
 
-    pattern = KNOWN_PATTERNS.get(args.pattern)
-    if pattern is None:
-        raise UsageError(f"unknown --pattern {args.pattern!r}; choose one of {', '.join(KNOWN_PATTERNS)}")
+    pattern = resolve_pattern(args.pattern, names_only=True)
     if args.num_proc is not None and args.num_proc < 1:
         raise UsageError(f"--num-proc must be at least 1, got {args.num_proc}")
     progress = _Progress(not args.no_progress)
