@@ -98,8 +98,8 @@ def default_template(tokenizer: object, spec: str) -> str:
 def check_template_tokens(template: ChatTemplate, tokenizer: object, spec: str) -> None:
     """Refuse a built-in template that emits special tokens the tokenizer does not have.
 
-    Checked once (:meth:`TemplateEncoder.check`, which ``alignkit tokenize`` calls before
-    reading records), beside the template's own check that the tokenizer has the EOS token
+    Checked before any record is read (:meth:`TemplateEncoder.check`, which
+    :func:`~alignkit.pipeline.tokenize_files` and :mod:`alignkit.hf`'s callables call), beside the template's own check that the tokenizer has the EOS token
     it needs (:meth:`alignkit.templates.specs.ChatSpec.resolve`): without it, every record
     would fail to encode and be reported as a bad row. (A model folder's own Jinja template
     only uses the folder tokenizer's specials.)
@@ -118,9 +118,9 @@ def check_template_tokens(template: ChatTemplate, tokenizer: object, spec: str) 
         raise TemplateError(
             f"template {template.name!r} needs the special token{'s' if many else ''}"
             f" {', '.join(repr(t) for t in missing)}, which tokenizer {spec!r} does not have;"
-            f" pick a tokenizer that has {'them' if many else 'it'} (--tokenizer, e.g. the model"
-            " folder the template belongs to) or another template (--template; the default is"
-            " the tokenizer folder's own template, else 'plain')"
+            f" pick a tokenizer that has {'them' if many else 'it'} (--tokenizer / tokenizer=,"
+            " e.g. the model folder the template belongs to) or another template (--template /"
+            " template=; the default is the tokenizer folder's own template, else 'plain')"
         )
 
 

@@ -255,7 +255,7 @@ class _Tokenize:
         """
         from pydantic import ValidationError
 
-        _encoder(self.config)  # a tokenizer or template that cannot load is no row's error
+        _encoder(self.config).check()  # a tokenizer or template that cannot load is no row's error
         key = self.columns_in[0]
         if self.kind == "preference":
             single = not isinstance(batch["response_a"], list)

@@ -204,6 +204,7 @@ def tokenize_files(
     kinds = [(kind, line) for _, line in kinds]
     # Built once here; forked workers inherit it (init_worker is then a no-op).
     encoder = init_worker(config)
+    encoder.check()  # a template the tokenizer cannot encode: no record could be written
     stats = RunStats()
     hashes: dict[str, tuple[str, int]] = {}
     with AtomicOutputDir(out) as folder:  # removed again on any error: a failed run writes nothing

@@ -168,3 +168,14 @@ def test_with_rank_and_empty_turns() -> None:
     with pytest.raises(InputError) as info:
         fn({"turns": []}, 4)  # one row whose turns are an empty list
     assert str(info.value).startswith("dataset: row 4: turns: empty list"), str(info.value)
+
+
+def test_a_template_the_tokenizer_cannot_encode_is_no_row_error() -> None:
+    """ChatML on GPT-2 (no ``<|im_start|>``): one TemplateError naming the template and the
+    missing tokens before any row, not an encode error blamed on the first row."""
+    from alignkit.errors import TemplateError
+
+    fn = SFTTokenize(tokenizer="gpt2", template="chatml")
+    with pytest.raises(TemplateError, match=r"template 'chatml' needs the special tokens '<\|im_start\|>'") as err:
+        fn({"turns": [GOOD["turns"]]})
+    assert "row" not in str(err.value) and "template=" in str(err.value)

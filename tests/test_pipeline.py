@@ -314,3 +314,14 @@ def test_failed_arrow_run_closes_its_file_and_writes_nothing(tmp_path: Path, num
     gc.collect()  # the traceback's frames hold the results read so far (mapped result files)
     if fds:
         assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_template_the_tokenizer_cannot_encode_writes_nothing(sft_file: Path, tmp_path: Path) -> None:
+    """tokenize_files refuses ChatML on GPT-2 before reading a record, under either on_error."""
+    from alignkit.errors import TemplateError
+
+    for on_error in ("fail", "skip"):
+        config = TokenizeConfig(tokenizer="gpt2", template="chatml", on_error=on_error)
+        with pytest.raises(TemplateError, match="needs the special tokens"):
+            tokenize_files([sft_file], tmp_path / "out", config)
+        assert not (tmp_path / "out").exists()
