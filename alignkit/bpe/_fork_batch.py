@@ -29,6 +29,7 @@ from librt.vecs import vec
 from mypy_extensions import i32
 
 from alignkit.bpe._fd import memory_file, read_at, write_at
+from alignkit.bpe._parent import end_with_parent
 
 if TYPE_CHECKING:
     from alignkit.bpe.tokenizer import SpecialSet, Tokenizer
@@ -128,7 +129,8 @@ class ForkedBatch:
             _JOB[:] = [self]
             workers = min(self.num_proc, len(self.ranges)) - 1  # no more processes than ranges
             if workers > 0:
-                self._pool = ProcessPoolExecutor(workers, mp_context=self._ctx)
+                self._pool = ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=end_with_parent,
+                                                 initargs=(os.getpid(),))
                 self._futures = [self._pool.submit(_drain, w) for w in range(workers)]
         except BaseException:
             self._close()

@@ -210,7 +210,8 @@ def count_pretokens(
     ctx = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
     counter = ctx.Value("q", 0)
     results: list[dict[bytes, int]] = []
-    with ProcessPoolExecutor(procs, mp_context=ctx, initializer=init_worker, initargs=(counter,)) as pool:
+    with ProcessPoolExecutor(procs, mp_context=ctx, initializer=init_worker,
+                             initargs=(counter, os.getpid())) as pool:
         futures: list[Future[dict[bytes, int]]] = [
             pool.submit(count_ranges, tasks, list(special_tokens), pattern) for tasks in work if tasks
         ]

@@ -306,7 +306,12 @@ def count_ranges(
     return pieces.result()
 
 
-def init_worker(counter: object) -> None:
-    """Process-pool initializer: share the progress counter (bytes read)."""
+def init_worker(counter: object, parent: int = 0) -> None:
+    """Process-pool initializer: share the progress counter (bytes read); with ``parent``, the
+    worker ends when that process (the pool's owner) does (:mod:`alignkit.bpe._parent`)."""
     global _progress_counter
+    if parent:
+        from alignkit.bpe._parent import end_with_parent
+
+        end_with_parent(parent)
     _progress_counter = counter
