@@ -109,7 +109,13 @@ def test_interrupted_run_exits_130_and_cleans_up(tmp_path: Path) -> None:
     proc = _spawn([str(src)], out, "30")
     _wait_for_partial(tmp_path, proc)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 130
+    code = proc.wait(timeout=20)
+    assert proc.stderr is not None and "alignkit: interrupted" in proc.stderr.read().decode()
+    # main() returns 130. When the Ctrl-C lands in code an import runs through exec() (a
+    # dataclass's __repr__, a namedtuple; ~2% of runs), CPython 3.11 marks it unhandled even
+    # though it was caught, and ends ``python -m`` by SIGINT after the same cleanup: a shell
+    # sees status 130 either way.
+    assert code in (130, -signal.SIGINT)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
