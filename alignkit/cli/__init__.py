@@ -92,9 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except AlignkitError as err:
         print(f"alignkit: error: {err}", file=sys.stderr)
+        _json_failure(args, err.exit_code, err)
         return err.exit_code
     except KeyboardInterrupt:
         print("alignkit: interrupted", file=sys.stderr)
+        _json_failure(args, 130, None)
         return 130
     except BrokenPipeError:
         # Output piped into e.g. `head`: not an error of ours.
@@ -102,6 +104,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and code == 0 and args.command in QUICK_EXIT:
         quick_exit(code)
     return code
+
+
+def failure_report(code: int, err: AlignkitError | None) -> dict[str, object]:
+    """What ``--report json`` prints on stdout when a command fails instead of its report,
+    so that a CI job parsing stdout always gets one JSON object.
+
+        >>> from alignkit.errors import InputError
+        >>> failure_report(1, InputError("a.jsonl", 3, "turns.0.role", "bad role", "literal_error"))["error"]
+        {'type': 'InputError', 'message': 'a.jsonl:3: turns.0.role: bad role [literal_error]', 'path': 'a.jsonl', 'line': 3, 'loc': 'turns.0.role', 'reason': 'literal_error'}
+        >>> failure_report(130, None)
+        {'ok': False, 'exit_code': 130, 'error': {'type': 'interrupted', 'message': 'interrupted'}}
+    """
+    from alignkit.errors import InputError
+
+    if err is None:
+        error: dict[str, object] = {"type": "interrupted", "message": "interrupted"}
+    else:
+        error = {"type": type(err).__name__, "message": str(err)}
+        if isinstance(err, InputError):
+            error.update(path=err.path, line=err.line, loc=err.loc, reason=err.error_type)
+    return {"ok": False, "exit_code": code, "error": error}
+
+
+def _json_failure(args: argparse.Namespace, code: int, err: AlignkitError | None) -> None:
+    """Print :func:`failure_report` on stdout for a command run with ``--report json``."""
+    if getattr(args, "report", None) != "json" or args.command not in ("tokenize", "validate", "convert"):
+        return  # (recipe's --report names a file)
+    import json
+
+    print(json.dumps(failure_report(code, err)))
 
 
 def quick_exit(code: int) -> NoReturn:

@@ -49,3 +49,37 @@ def test_named_command_skips_other_commands_imports() -> None:
     loaded = out.strip().splitlines()[-1]
     assert "alignkit.cli.tokenize" in loaded
     assert "alignkit.cli.convert" not in loaded and "alignkit.io.adapters" not in loaded
+
+
+@pytest.mark.parametrize("command", ["tokenize", "validate", "convert"])
+def test_report_json_failure_is_one_json_object(command: str, tmp_path: object,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A failing run with --report json still prints one JSON object on stdout, for CI."""
+    import json
+    from pathlib import Path
+
+    missing = str(Path(str(tmp_path)) / "missing.jsonl")
+    extra = ["-o", str(Path(str(tmp_path)) / "out.jsonl")] if command == "convert" else []
+    assert main([command, missing, *extra, "--report", "json"]) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["ok"] is False and report["exit_code"] == 2
+    assert report["error"]["type"] == "UsageError" and "missing.jsonl" in report["error"]["message"]
+    assert "alignkit: error:" in err  # the human line stays on stderr
+
+
+def test_report_json_failure_names_the_bad_record(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from pathlib import Path
+
+    src = Path(str(tmp_path)) / "bad.jsonl"
+    src.write_text('{"turns": [{"role": "human", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}\n')
+    assert main(["tokenize", str(src), "-o", str(Path(str(tmp_path)) / "out"), "--report", "json"]) == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert (error["type"], error["line"], error["loc"], error["reason"]) == ("InputError", 1, "turns.0.role",
+                                                                             "literal_error")
+
+
+def test_report_text_failure_prints_nothing_on_stdout(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path) + "/missing.jsonl"]) == 2
+    assert capsys.readouterr().out == ""
