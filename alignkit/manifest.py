@@ -23,7 +23,7 @@ from alignkit.tally import NUM_ROLES, add_role_counts, tally_roles
 #: Bumped when the layout of output folders changes.
 FORMAT_VERSION = 1
 _STATS_FIELDS = ("records_in", "written", "rejected", "dropped", "truncated", "zero_trained",
-                 "special_in_content", "tokens_by_role", "trained_by_role")
+                 "special_in_content", "skipped_blank", "tokens_by_role", "trained_by_role")
 
 
 class RunStats(Record):
@@ -47,6 +47,7 @@ class RunStats(Record):
         truncated: int = 0,
         zero_trained: int = 0,
         special_in_content: int = 0,
+        skipped_blank: int = 0,
         tokens_by_role: list[int] | None = None,
         trained_by_role: list[int] | None = None,
     ) -> None:
@@ -57,6 +58,8 @@ class RunStats(Record):
         self.truncated = truncated
         self.zero_trained = zero_trained
         self.special_in_content = special_in_content
+        #: Blank lines passed over (``skip_blank``): not records, so not in ``records_in``.
+        self.skipped_blank = skipped_blank
         #: Tokens per role id, and trained tokens per role id (index = role id).
         self.tokens_by_role: list[int] = [0] * NUM_ROLES if tokens_by_role is None else tokens_by_role
         self.trained_by_role: list[int] = [0] * NUM_ROLES if trained_by_role is None else trained_by_role
@@ -89,6 +92,7 @@ class RunStats(Record):
         self.truncated += other.truncated
         self.zero_trained += other.zero_trained
         self.special_in_content += other.special_in_content
+        self.skipped_blank += other.skipped_blank
         for mine, theirs in ((self.rejected, other.rejected), (self.dropped, other.dropped)):
             for reason, n in theirs.items():
                 mine[reason] = mine.get(reason, 0) + n
@@ -121,6 +125,7 @@ class RunStats(Record):
             "truncated": self.truncated,
             "zero_trained": self.zero_trained,
             "special_in_content": self.special_in_content,
+            "skipped_blank": self.skipped_blank,
         }
 
     def tokens(self) -> dict[str, object]:

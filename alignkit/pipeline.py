@@ -3,8 +3,9 @@
 :func:`tokenize_files` turns JSONL record files into one output folder (see
 :mod:`alignkit.io.writers` for the formats and :mod:`alignkit.manifest` for the
 manifest). Every input line ends up written, or in ``rejects.jsonl`` with its
-path, line number, status (``rejected`` or ``dropped``) and reason: nothing is
-lost silently.
+path, line number, status (``rejected`` or ``dropped``) and reason, or (a blank
+line under ``skip_blank``) counted in ``RunStats.skipped_blank`` and the manifest's
+``counts``: nothing is lost silently.
 
 Work is cut into chunks of lines; with ``num_proc > 1`` this process and ``num_proc - 1``
 workers encode them and the results are merged **in input order**, so the output is

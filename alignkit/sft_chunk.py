@@ -122,7 +122,7 @@ def drive_lines(chunk: Chunk, config: TokenizeConfig, stats: RunStats, rejects: 
     (``len(chunk.lines)`` at the end); each outcome other than a plain keep goes to
     ``events`` (its line index first), and ``count(number, event)`` counts it. The line
     where it stopped takes the pydantic path (:class:`alignkit.worker.LineRecords`): a
-    blank line is passed over, an error is counted as a reject, and a valid record goes
+    blank line is passed over (counted in ``stats.skipped_blank``), an error is counted as a reject, and a valid record goes
     to ``slow(number, record)``; then the compiled loop resumes after it.
     """
     from alignkit.worker import LineRecords, _count_reject, _reader_errors
@@ -144,7 +144,8 @@ def drive_lines(chunk: Chunk, config: TokenizeConfig, stats: RunStats, rejects: 
         number, raw = lines[stop]
         k = stop + 1
         got = records.record(number, raw)  # the pydantic path: a valid record, or its exact error
-        if got is None:  # a blank line passed over
+        if got is None:  # a blank line passed over (skip_blank): counted, not a record
+            stats.skipped_blank += 1
             continue
         stats.records_in += 1
         if isinstance(got, InputError):

@@ -390,7 +390,8 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
     _reader_errors(chunk, stats, rejects)
     for number, raw in chunk.lines:
         record = records.record(number, raw)
-        if record is None:  # a blank line passed over
+        if record is None:  # a blank line passed over (skip_blank): counted, not a record
+            stats.skipped_blank += 1
             continue
         stats.records_in += 1
         if isinstance(record, InputError):

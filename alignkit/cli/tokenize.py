@@ -3,8 +3,9 @@
 With no FILE it tokenizes the repository's ``sample_data/`` (``sft.jsonl`` into
 ``alignkit_out/sft``, ``preference.jsonl`` into ``alignkit_out/preference``) with
 the bundled GPT-2 tokenizer and the default template. A progress bar goes to
-stderr; the summary (records in, written, rejected, dropped, truncated, tokens per
-role, trained-token fraction, packing efficiency) to stdout, as text or, with
+stderr; the summary (records in, written, rejected, dropped, truncated, blank lines
+skipped with ``--skip-blank``, tokens per role, trained-token fraction, packing
+efficiency) to stdout, as text or, with
 ``--report json``, as one JSON object. Exit 0 on success, 1 when a record is bad
 under ``--on-error fail`` (nothing is written), 2 on a usage or I/O error.
 
@@ -94,11 +95,13 @@ def summary_text(report: Any) -> str:
     m = report.manifest
     c, t = m["counts"], m["tokens"]
     lines = [
-        f"{report.out}: {report.kind}, {c['records_in']} records in, {c['written']} written,"
-        f" {c['rejected_total']} rejected, {c['dropped_total']} dropped, {c['truncated']} truncated,"
-        f" {c['zero_trained']} with no trained token, {c['special_in_content']} with special-token"
-        " text in content",
+        (f"{report.out}: {report.kind}, {c['records_in']} records in, {c['written']} written,"
+         f" {c['rejected_total']} rejected, {c['dropped_total']} dropped, {c['truncated']} truncated,"
+         f" {c['zero_trained']} with no trained token, {c['special_in_content']} with special-token"
+         " text in content"),
     ]
+    if c.get("skipped_blank"):  # --skip-blank passed over blank lines: say how many, as validate does
+        lines[0] += f", {c['skipped_blank']} blank lines skipped"
     for what in ("rejected", "dropped"):
         if c[what]:
             lines.append(f"  {what}: " + ", ".join(f"{k} {v}" for k, v in c[what].items()))
