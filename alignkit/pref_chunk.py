@@ -91,7 +91,7 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
         add_pair(buf, spec, parts[0], parts[1], parts[2], policy_name, max_len, policy, spoof_error, events, 0)
         stats.written += 1 - len(events)
         for event in events:
-            _count_event(chunk, number, event, parts, template, max_len, stats, rejects)
+            _count_event(chunk, number, event, parts, template, max_len, stats, rejects, record)
 
     drive_lines(chunk, config, stats, rejects, fast, count, slow)
     buf.discard()
@@ -101,12 +101,12 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
 
 def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, int, str, object],
                  parts: tuple[list[TurnTuple], str, str] | None, template: Any, max_len: int,
-                 stats: RunStats, rejects: list[dict[str, object]]) -> None:
+                 stats: RunStats, rejects: list[dict[str, object]], record: object = None) -> None:
     """Count one pair's outcome other than a plain keep (an :data:`alignkit.pref_rows.Event`),
     as :func:`alignkit.worker.pair_row` and the general loop count it.
 
-    ``parts`` are the pair's parts when it came through pydantic (else they are read again
-    from its line, for the rare event that needs them).
+    ``parts`` and ``record`` are the pair's parts and record when it came through pydantic
+    (else they are read again from its line, for the rare event that needs them).
     """
     from alignkit.pref_rows import CHOSEN_CHANGES_PROMPT, REJECTED_CHANGES_PROMPT
     from alignkit.sft_rows import FAILED
@@ -117,7 +117,8 @@ def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, int, str
                               status == CHOSEN_CHANGES_PROMPT)
         status = FAILED
     count_outcome(chunk.path, number, status, longest, flag, error, max_len, stats, rejects,
-                  "a response has no trained token", n_prompt)
+                  "a response has no trained token", n_prompt,
+                  source=chunk.lines[index][1] if record is None else record)
 
 
 def _prompt_error(source: bytes | tuple[list[TurnTuple], str, str], template: Any,

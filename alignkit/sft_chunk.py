@@ -92,7 +92,7 @@ def _process(chunk: Chunk, config: TokenizeConfig, encoder: Encoder,
         _count_event(chunk, number, event, max_len, stats, rejects)
 
     def slow(number: int, record: Any) -> None:
-        _add_one(chunk, number, buf, spec, turn_tuples(record.turns), config, stats, rejects)
+        _add_one(chunk, number, buf, spec, turn_tuples(record.turns), config, stats, rejects, record)
 
     drive_lines(chunk, config, stats, rejects, fast, count, slow)
     buf.discard()
@@ -155,8 +155,9 @@ def drive_lines(chunk: Chunk, config: TokenizeConfig, stats: RunStats, rejects: 
 
 
 def _add_one(chunk: Chunk, number: int, buf: SftBuffer, spec: ChatSpec, turns: list[TurnTuple],
-             config: TokenizeConfig, stats: RunStats, rejects: list[dict[str, object]]) -> None:
-    """One record (validated by pydantic) into ``buf``, counted as :func:`add_rows` counts it."""
+             config: TokenizeConfig, stats: RunStats, rejects: list[dict[str, object]], record: object) -> None:
+    """One record (validated by pydantic; ``turns`` are its turns) into ``buf``, counted as
+    :func:`add_rows` counts it."""
     from alignkit.sft_buffer import POLICY_CODES
     from alignkit.sft_rows import FAILED, SPOOFED
 
@@ -171,28 +172,34 @@ def _add_one(chunk: Chunk, number: int, buf: SftBuffer, spec: ChatSpec, turns: l
             event = (0, SPOOFED, n, flag, None)
         else:
             event = (0, buf.finish(config.max_seq_len, POLICY_CODES[config.truncation]), n, flag, None)
-    _count_event(chunk, number, event, config.max_seq_len, stats, rejects)
+    _count_event(chunk, number, event, config.max_seq_len, stats, rejects, record)
 
 
 def _count_event(chunk: Chunk, number: int, event: tuple[int, int, int, str, object], max_len: int,
-                 stats: RunStats, rejects: list[dict[str, object]]) -> None:
-    """Count one record's outcome other than a plain keep (an :data:`alignkit.sft_rows.Event`)."""
-    _, status, n, flag, error = event
+                 stats: RunStats, rejects: list[dict[str, object]], record: object = None) -> None:
+    """Count one record's outcome other than a plain keep (an :data:`alignkit.sft_rows.Event`).
+
+    ``record``: the record when it came through pydantic (else its line is read again, for the
+    rare event that needs it).
+    """
+    index, status, n, flag, error = event
     count_outcome(chunk.path, number, status, n, flag, error, max_len, stats, rejects,
-                  "no trained token left (after truncation, or by the mask)")
+                  "no trained token left (after truncation, or by the mask)",
+                  source=chunk.lines[index][1] if record is None else record)
 
 
 def count_outcome(path: str, number: int, status: int, tokens: int, flag: str, error: object,
                   max_len: int, stats: RunStats, rejects: list[dict[str, object]],
-                  zero_trained: str, prompt_tokens: int = 0) -> None:
+                  zero_trained: str, prompt_tokens: int = 0, source: object = None) -> None:
     """Count a record's outcome as the general path (:mod:`alignkit.worker`) counts it.
 
     ``status``: a truncation status of :mod:`alignkit.truncate`, ``ZERO_TRAINED``
     (:mod:`alignkit.sft_buffer`; dropped with the message ``zero_trained``), or the chunk
     loops' ``FAILED`` (``error`` says why) / ``SPOOFED`` (special-token text ``flag`` in
     content under ``--special-in-content error``). ``tokens``: the record's length (the
-    longer response of a pair); ``prompt_tokens``: a pair's prompt. A kept or truncated
-    record is counted as written.
+    longer response of a pair); ``prompt_tokens``: a pair's prompt; ``source``: the record or
+    its raw line, read only to name the field of a ``SPOOFED`` reject
+    (:func:`alignkit.worker.special_field`). A kept or truncated record is counted as written.
     """
     from alignkit.sft_buffer import ZERO_TRAINED
     from alignkit.sft_rows import FAILED, SPOOFED
@@ -202,6 +209,7 @@ def count_outcome(path: str, number: int, status: int, tokens: int, flag: str, e
         _dropped,
         _encode_error,
         _spoof_error,
+        special_field,
     )
 
     if status == FAILED:
@@ -211,7 +219,8 @@ def count_outcome(path: str, number: int, status: int, tokens: int, flag: str, e
     if flag:
         stats.special_in_content += 1
     if status == SPOOFED:
-        _count_reject(stats, rejects, path, _spoof_error(path, number, flag))
+        loc = special_field(source, flag) if source is not None else ""
+        _count_reject(stats, rejects, path, _spoof_error(path, number, flag, loc))
     elif status == TOO_LONG:
         skip = InputError(path, number, "", f"{tokens} tokens, " + _TOO_LONG.format(n=max_len), "too_long")
         _count_reject(stats, rejects, path, skip)

@@ -285,13 +285,59 @@ def _encode_error(path: str, line: int, err: AlignkitError | ValueError) -> Inpu
     return InputError(path, line, "", str(err), "encode_error")
 
 
-def _spoof_error(path: str, line: int, flag: str) -> InputError:
-    """The rejection of content with special-token text under ``--special-in-content error``."""
+def _spoof_error(path: str, line: int, flag: str, loc: str = "") -> InputError:
+    """The rejection of content with special-token text under ``--special-in-content error``;
+    ``loc`` is its field (:func:`special_field`)."""
     return InputError(
-        path, line, "", f"content contains the special-token string {flag!r};"
+        path, line, loc, f"content contains the special-token string {flag!r};"
         " it is encoded as plain text (use --special-in-content count to accept it)",
         "special_in_content",
     )
+
+
+def special_field(record: object, flag: str) -> str:
+    """The field of the first turn (or response) whose text contains ``flag``, or ``""``.
+
+    ``turns.3.content``, ``turns.2.reasoning``, ``history.0.content``, ``response_b``: the
+    field a ``special_in_content`` reject names. ``record`` is a validated record
+    (:class:`~alignkit.records.ChatExample`, :class:`~alignkit.records.PreferenceExample`) or
+    the raw line of one, parsed here: the fast paths' compiled buffers keep only the
+    special-token text, so the field is found again, only for such a (rare) reject.
+
+        >>> special_field(b'{"turns": [{"role": "user", "content": "hi"},'
+        ...               b' {"role": "assistant", "content": "a", "reasoning": "<|x|>"}]}', "<|x|>")
+        'turns.1.reasoning'
+        >>> special_field(b'{"history": [{"role": "user", "content": "q"}], "response_a": "a",'
+        ...               b' "response_b": "<|x|>", "chosen": "a"}', "<|x|>")
+        'response_b'
+    """
+    if isinstance(record, bytes):
+        from alignkit.io.jsonl import json_parser
+
+        try:
+            record = json_parser()(record)
+        except ValueError:
+            return ""
+    key = "history" if _part(record, "history") is not None else "turns"
+    turns = _part(record, key)
+    if isinstance(turns, list):
+        for i, turn in enumerate(turns):
+            for name in ("content", "reasoning"):
+                text = _part(turn, name)
+                if isinstance(text, str) and flag in text:
+                    return f"{key}.{i}.{name}"
+    for name in ("response_a", "response_b"):
+        text = _part(record, name)
+        if isinstance(text, str) and flag in text:
+            return name
+    return ""
+
+
+def _part(value: object, name: str) -> object:
+    """Field ``name`` of a parsed JSON object or of a record (``None`` when it has none)."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
 
 
 _ADAPTERS: dict[str, Any] = {}
@@ -410,7 +456,8 @@ def process_chunk(chunk: Chunk) -> ChunkResult:
         if flag:
             stats.special_in_content += 1
             if config.special_in_content == "error":
-                _count_reject(stats, rejects, chunk.path, _spoof_error(chunk.path, number, flag))
+                _count_reject(stats, rejects, chunk.path,
+                              _spoof_error(chunk.path, number, flag, special_field(record, flag)))
                 continue
         if isinstance(record, ChatExample):
             row = sft_row(ex, config, stats)
