@@ -28,7 +28,6 @@ them with U+FFFD before calling the core (as tiktoken does), so ids never carry 
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Final, cast, final
 
 from librt.vecs import append, vec
@@ -37,7 +36,14 @@ from mypy_extensions import i32, i64
 from alignkit.bpe._decode import TokenDecoder
 from alignkit.bpe._filter import TokenFilter, TokenIndex
 from alignkit.bpe._pairs import MAX_ID, NO_RANK, PairTable
-from alignkit.bpe._pieces import MAX_PIECE, PAD, PieceCache, piece_hash, zeros_i32
+from alignkit.bpe._pieces import (
+    MAX_PIECE,
+    PAD,
+    PieceCache,
+    piece_hash,
+    zeros_i32,
+    zeros_i64,
+)
 from alignkit.bpe._scan import KIND_REGEX, classify, pattern_kind, piece_end
 
 if TYPE_CHECKING:  # imported when a pattern needs it (no compiled scanner): most loads never do
@@ -54,6 +60,55 @@ def _missing(piece: bytes) -> KeyError:
         f"the bytes {piece!r} are not a token and cannot be merged from tokens: "
         "a byte-level vocabulary must contain all 256 single bytes"
     )
+
+
+def _sift_down(heap: vec[i64], x: i64, pos: i64, size: i64) -> None:
+    """Put ``x`` at ``pos`` of the min-heap ``heap[:size]`` and move it down to its place.
+
+    Example:
+        >>> from librt.vecs import vec
+        >>> from mypy_extensions import i64
+        >>> heap = vec[i64]([9, 2, 3])
+        >>> _sift_down(heap, 9, 0, 3)
+        >>> list(heap)
+        [2, 9, 3]
+    """
+    child: i64 = 2 * pos + 1
+    while child < size:
+        c: i64 = heap[child]
+        right: i64 = child + 1
+        if right < size:
+            d: i64 = heap[right]
+            if d < c:
+                c = d
+                child = right
+        if c >= x:
+            break
+        heap[pos] = c
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = x
+
+
+def _sift_up(heap: vec[i64], x: i64, pos: i64) -> None:
+    """Put ``x`` at ``pos`` (the end) of the min-heap ``heap[:pos]`` and move it up to its place.
+
+    Example:
+        >>> from librt.vecs import vec
+        >>> from mypy_extensions import i64
+        >>> heap = vec[i64]([2, 5, 0])
+        >>> _sift_up(heap, 1, 2)
+        >>> list(heap)
+        [1, 5, 2]
+    """
+    while pos > 0:
+        parent: i64 = (pos - 1) >> 1
+        p: i64 = heap[parent]
+        if p <= x:
+            break
+        heap[pos] = p
+        pos = parent
+    heap[pos] = x
 
 
 @final
@@ -448,7 +503,10 @@ class BPECore:
 
         Heap entries are ``rank * (n + 1) + start``: the smallest entry is the lowest
         rank and, among equal ranks, the leftmost pair, as in the short merge. An
-        entry whose pair has changed since it was pushed is skipped when popped.
+        entry whose pair has changed since it was pushed is skipped when popped. The
+        heap is a binary min-heap in a native ``vec[i64]`` (:func:`_sift_down`,
+        :func:`_sift_up`), built by one linear heapify of the byte pairs; equal entries
+        are equal numbers, so any min-heap pops the same sequence.
         """
         n: i64 = b - a
         width: i64 = n + 1
@@ -458,14 +516,23 @@ class BPECore:
         prv = zeros_i32(n)
         self._start(data, a, n, ids, pair, nxt, prv)
         table = self.pairs
-        heap: list[int] = []
+        heap = zeros_i64(n)  # n - 1 byte pairs at most; grown by append past that
+        size: i64 = 0
         k: i64 = 0
         while k < n - 1:
             if pair[k] != NO_RANK:
-                heappush(heap, i64(pair[k]) * width + k)
+                heap[size] = i64(pair[k]) * width + k
+                size += 1
             k += 1
-        while len(heap) > 0:
-            top: i64 = heappop(heap)
+        h: i64 = (size >> 1) - 1
+        while h >= 0:
+            _sift_down(heap, heap[h], h, size)
+            h -= 1
+        while size > 0:
+            top: i64 = heap[0]
+            size -= 1
+            if size > 0:
+                _sift_down(heap, heap[size], 0, size)
             r: i64 = top // width
             i: i64 = top - r * width
             if i64(pair[i]) != r:
@@ -480,14 +547,20 @@ class BPECore:
                 prv[k] = i32(i)
                 pair[i] = table.rank(best, ids[k], data, a + i, a + i64(nxt[k]))
                 if pair[i] != NO_RANK:
-                    heappush(heap, i64(pair[i]) * width + i)
+                    if size == len(heap):
+                        heap = append(heap, 0)
+                    _sift_up(heap, i64(pair[i]) * width + i, size)
+                    size += 1
             else:
                 pair[i] = NO_RANK
             p: i64 = i64(prv[i])
             if p >= 0:
                 pair[p] = table.rank(ids[p], best, data, a + p, a + k)
                 if pair[p] != NO_RANK:
-                    heappush(heap, i64(pair[p]) * width + p)
+                    if size == len(heap):
+                        heap = append(heap, 0)
+                    _sift_up(heap, i64(pair[p]) * width + p, size)
+                    size += 1
         k = 0
         while k < n:
             out = append(out, ids[k])
