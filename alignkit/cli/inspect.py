@@ -2,8 +2,9 @@
 
 Prints the manifest summary, checks every file against its sha256, then renders
 row ``I`` decoded token by token: trained tokens highlighted (green on a
-terminal, ``[[…]]`` otherwise), the template's special tokens shown as such,
-padding left out. A folder without ``manifest.json`` is incomplete (a killed
+terminal, ``[[…]]`` otherwise), special tokens set apart from text that only looks
+like one (bold cyan on a terminal, ``⟦…⟧`` otherwise: content that contains
+``<|endoftext|>`` is plain text, never the special token), padding left out. A folder without ``manifest.json`` is incomplete (a killed
 or running ``tokenize``): inspect says so and exits 1.
 
 Example::
@@ -21,6 +22,9 @@ from typing import Any
 
 _GREEN = "\x1b[32m"
 _RESET = "\x1b[0m"
+_SPECIAL = "\x1b[1;36m"
+#: Plain-text brackets around a special token (content never holds special ids, only text).
+_OPEN, _CLOSE = "\u27e6", "\u27e7"
 
 
 def add_parser(sub: Any) -> None:
@@ -75,12 +79,17 @@ def _read_rows(folder: Path, manifest: dict[str, Any], index: int) -> dict[str, 
 
 
 def _render(ids: list[int], labels: list[int] | None, roles: list[int] | None, token_bytes: Any,
-            color: bool) -> str:
+            color: bool, special: Any = None) -> str:
     """Runs of trained and untrained tokens, each decoded from its tokens' bytes (padding left out).
 
     Bytes are joined within a run before decoding, so a character split over several
     tokens shows as itself, not as escapes; ``token_bytes`` returns ``None`` when no
-    tokenizer is at hand, and ids are shown as ``<id>``.
+    tokenizer is at hand, and ids are shown as ``<id>``. A token for which ``special(id)``
+    is true is shown apart (:data:`_SPECIAL` colour, else ``⟦…⟧``).
+
+        >>> text = {1: b"<|eot|>", 2: b"ok", 3: b" <|eot|>"}  # 3: text that looks like 1
+        >>> _render([2, 3, 1], [-100, 3, 1], None, text.get, False, lambda t: t == 1)
+        'ok[[ <|eot|>\u27e6<|eot|>\u27e7]]'
     """
     parts: list[str] = []
     run_bytes: list[bytes] = []
@@ -105,6 +114,13 @@ def _render(ids: list[int], labels: list[int] | None, roles: list[int] | None, t
         raw = token_bytes(tok)
         if raw is None:
             parts.append(f"<{tok}>")
+        elif special is not None and special(tok):
+            flush()
+            text = raw.decode("utf-8", errors="backslashreplace")
+            if color:
+                parts.append(_SPECIAL + text + _RESET + (_GREEN if in_run else ""))
+            else:
+                parts.append(_OPEN + text + _CLOSE)
         else:
             run_bytes.append(raw)
     flush()
@@ -143,30 +159,33 @@ def run(args: argparse.Namespace) -> int:
         row = _read_rows(folder, manifest, args.index)
     except IndexError:
         raise UsageError(f"--index {args.index} is out of range ({manifest['counts']['written']} examples)") from None
-    token_text = _token_bytes(manifest, args.tokenizer)
+    token_text, special = _token_bytes(manifest, args.tokenizer)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    print(f"--- row {args.index} ({'trained tokens ' + ('in green' if color else 'in [[...]]')})")
+    legend = "trained tokens in green, special tokens in bold cyan" if color else (
+        f"trained tokens in [[...]], special tokens in {_OPEN}...{_CLOSE}")
+    print(f"--- row {args.index} ({legend})")
     if manifest["kind"] == "preference":
-        print("prompt:   " + _render(row["prompt_input_ids"], None, None, token_text, color))
+        print("prompt:   " + _render(row["prompt_input_ids"], None, None, token_text, color, special))
         for side in ("chosen", "rejected"):
             print(f"{side + ':':<10}" + _render(row[f"{side}_input_ids"], row[f"{side}_labels"],
-                                               row[f"{side}_role_ids"], token_text, color))
+                                               row[f"{side}_role_ids"], token_text, color, special))
     elif "seq_lens" in row:  # a packed row: one block per example, padding left out
         start = 0
         for k, n in zip(row["example_index"], row["seq_lens"]):
             print(f"--- example {k} ({n} tokens)")
             stop = start + n
             print(_render(row["input_ids"][start:stop], row["labels"][start:stop],
-                          row["role_ids"][start:stop], token_text, color))
+                          row["role_ids"][start:stop], token_text, color, special))
             start = stop
         print(f"--- padding: {len(row['input_ids']) - start} tokens")
     else:
-        print(_render(row["input_ids"], row["labels"], row["role_ids"], token_text, color))
+        print(_render(row["input_ids"], row["labels"], row["role_ids"], token_text, color, special))
     return 0
 
 
-def _token_bytes(manifest: dict[str, Any], tokenizer: str | None) -> Any:
-    """A function id → token bytes (``None``: show ids), from the tokenizer the manifest names."""
+def _token_bytes(manifest: dict[str, Any], tokenizer: str | None) -> tuple[Any, Any]:
+    """Functions id → token bytes (``None``: show ids) and id → is a special token, from the
+    tokenizer the manifest names."""
     from alignkit.encoder import build_encoder
     from alignkit.errors import AlignkitError
     from alignkit.worker import TokenizeConfig
@@ -186,5 +205,7 @@ def _token_bytes(manifest: dict[str, Any], tokenizer: str | None) -> Any:
         if encoder is not None:
             print(f"the tokenizer {config.tokenizer!r} found here is not the one the output was"
                   " made with (sha256 differs); showing ids", file=sys.stderr)
-        return lambda token_id: None
-    return encoder.token_bytes
+        return (lambda token_id: None), None
+    specials = getattr(getattr(encoder, "tokenizer", None), "special_tokens", None)
+    ids = frozenset(specials.values()) if isinstance(specials, dict) else frozenset()
+    return encoder.token_bytes, ids.__contains__

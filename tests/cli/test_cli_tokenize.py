@@ -178,7 +178,7 @@ def test_inspect_decodes_characters_split_over_tokens(tmp_path: Path, capsys: py
     capsys.readouterr()
     assert main(["inspect", str(out), "--color", "never"]) == 0
     shown = capsys.readouterr().out
-    assert "Don’t 🙂" in shown and "[[Café ’ 🦜<|endoftext|>]]" in shown
+    assert "Don’t 🙂" in shown and "[[Café ’ 🦜\u27e6<|endoftext|>\u27e7]]" in shown  # ⟦special⟧
     assert "\\x" not in shown
 
 
@@ -197,7 +197,7 @@ def test_inspect_takes_a_tokenizer_when_the_named_one_is_missing(
     shown = capsys.readouterr()
     assert "pass --tokenizer PATH" in shown.err and "<50256>" in shown.out
     assert main(["inspect", str(out), "--color", "never", "--tokenizer", "gpt2"]) == 0
-    assert "<|endoftext|>]]" in capsys.readouterr().out
+    assert "\u27e6<|endoftext|>\u27e7]]" in capsys.readouterr().out
 
 
 def test_command_line_run_ends_at_once_with_its_output_flushed(tmp_path: Path) -> None:
