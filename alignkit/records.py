@@ -120,7 +120,7 @@ def _check_turns(turns: list[Turn], info: ValidationInfo, *, offset: int = 0) ->
             raise _turn_error(
                 "empty_content",
                 "turn {turn} has empty content; fill it or drop the turn"
-                " (or validate with allow_empty)",
+                " (or allow empty content: --allow-empty, allow_empty=True)",
                 i,
                 "content",
             )
@@ -258,7 +258,9 @@ Record = Annotated[
         record_kind,
         custom_error_type="unknown_record_kind",
         custom_error_message="cannot tell the record kind: an SFT record has 'turns',"
-        " a preference record has 'history', 'response_a', 'response_b' and 'chosen'",
+        " a preference record has 'history', 'response_a', 'response_b' and 'chosen'"
+        " (data in another format, e.g. ShareGPT, OpenAI messages, Alpaca, HH-RLHF: convert it"
+        " first with alignkit convert FILE -o records.jsonl)",
     ),
 ]
 

@@ -51,7 +51,7 @@ def test_jsonl_bad_lines_are_reported_with_their_numbers(tmp_path: Path) -> None
     assert error is not None
     assert (
         str(error) == f"{path}:7: turns.1.content: turn 1 has empty content; fill it or drop"
-        " the turn (or validate with allow_empty) [empty_content]"
+        " the turn (or allow empty content: --allow-empty, allow_empty=True) [empty_content]"
     )
 
 
@@ -76,7 +76,7 @@ def test_json_array_items_are_numbered_from_zero(tmp_path: Path) -> None:
         ("item", 2, False),
     ]
     assert (
-        str(results[1].error) == f"{path}: item 1: expected a JSON object, got str [not_an_object]"
+        str(results[1].error) == f"{path}: item 1: expected a JSON object, got string [not_an_object]"
     )
     assert str(results[2].error).startswith(f"{path}: item 2: turns.1.content: ")
 

@@ -13,7 +13,7 @@ Example::
     >>> get_str({"prompt": 3}, "prompt")
     Traceback (most recent call last):
     ...
-    alignkit.io.adapters._common.RowProblem: prompt: expected a string, got int [wrong_type]
+    alignkit.io.adapters._common.RowProblem: prompt: expected a string, got number [wrong_type]
 """
 
 from __future__ import annotations
@@ -102,6 +102,10 @@ def type_name(value: object) -> str:
         return "array"
     if isinstance(value, Mapping):
         return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (int, float)):
+        return "number"
     return type(value).__name__
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignkit.errors import InputError, UsageError
-from alignkit.io.adapters._common import ConvertError
+from alignkit.io.adapters._common import ConvertError, type_name
 from alignkit.io import hf_input
 from alignkit.io.jsonl import open_binary, read_lines
 
@@ -76,8 +76,8 @@ def parse_line(path: str, number: int, raw: bytes) -> Mapping[str, object] | Inp
     except RecursionError:
         return InputError(path, number, "", "JSON nested too deeply", "nesting_too_deep")
     if not isinstance(value, dict):
-        kind = "array" if isinstance(value, list) else type(value).__name__
-        return InputError(path, number, "", f"expected a JSON object, got {kind}", "not_an_object")
+        return InputError(path, number, "", f"expected a JSON object, got {type_name(value)}",
+                          "not_an_object")
     if "\\ud" in text.lower():
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -116,9 +116,8 @@ def _json_array_rows(path: str) -> Iterator[NumberedRow]:
         if isinstance(item, dict):
             yield index, item
         else:
-            kind = "array" if isinstance(item, list) else type(item).__name__
             error = ConvertError(
-                path, index, "", f"expected a JSON object, got {kind}", "not_an_object", "item"
+                path, index, "", f"expected a JSON object, got {type_name(item)}", "not_an_object", "item"
             )
             yield index, error
 
