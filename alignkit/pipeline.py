@@ -196,8 +196,11 @@ def tokenize_files(
     kinds = [_file_kind(p, input_label(p), config) for p in names]
     known = sorted({k for k, _ in kinds if k is not None})
     if len(known) > 1:
+        which = "; ".join(
+            f"{k}: " + ", ".join(input_label(p) for p, (kk, _) in zip(names, kinds) if kk == k) for k in known
+        )
         raise UsageError(
-            "the inputs mix SFT and preference files; tokenize each kind into its own output"
+            f"the inputs mix SFT and preference files ({which}); tokenize each kind into its own output"
         )
     kind = known[0] if known else (config.kind if config.kind != "auto" else "sft")
     if config.pack and kind == "preference":

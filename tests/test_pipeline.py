@@ -150,8 +150,9 @@ def test_mixed_kinds_and_bad_options(sft_file: Path, tmp_path: Path) -> None:
     pair = {"history": [{"role": "user", "content": "q"}], "response_a": "x", "response_b": "y",
             "chosen": "a"}
     pref = _write(tmp_path / "pref.jsonl", [pair])
-    with pytest.raises(UsageError, match="mix"):
+    with pytest.raises(UsageError, match="mix") as err:
         tokenize_files([sft_file, pref], tmp_path / "o", TokenizeConfig(encoder=ENC))
+    assert f"(preference: {pref.name}; sft: {sft_file.name})" in str(err.value).replace(str(tmp_path) + "/", "")
     with pytest.raises(UsageError, match="--truncation"):
         tokenize_files([sft_file], tmp_path / "o", TokenizeConfig(encoder=ENC, truncation="left"))
     with pytest.raises(UsageError, match="--pack needs"):
