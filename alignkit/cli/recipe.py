@@ -8,6 +8,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -40,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     out = write_outputs(result, args.output, report=args.report, dropped=args.dropped)
     if not args.quiet:
         sys.stderr.write(result.report.summary())
-        sys.stderr.write(f"wrote {len(result.records)} records to {out}\n")
+        sys.stderr.write(f"wrote {len(result.records)} records to {os.path.normpath(out)}\n")
     return 0

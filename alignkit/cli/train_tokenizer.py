@@ -60,7 +60,8 @@ class _Progress:
             tqdm.monitor_interval = 0  # no monitor thread: counting workers are forked
             unit = "B" if stage == "count" else " merges"
             desc = "counting pre-tokens" if stage == "count" else "learning merges"
-            self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=stage == "count", file=sys.stderr)
+            self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=stage == "count", file=sys.stderr,
+                            disable=None)  # no bar lines when stderr is not a terminal (CI logs)
             self.stage = stage
         self.bar.update(done - self.bar.n)
 

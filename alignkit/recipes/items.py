@@ -130,8 +130,10 @@ class Context:
         return random.Random(f"{self.seed}:{self.step_index}")
 
     def bar(self, total: int, desc: str) -> Any:
-        """A tqdm progress bar on stderr (disabled unless ``progress``)."""
+        """A tqdm progress bar on stderr (unless ``progress`` is off, or stderr is not a terminal:
+        a CI log gets no bar lines)."""
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, disable=not self.progress or total < 2000,
+        off = not self.progress or total < 2000
+        return tqdm(total=total, desc=desc, disable=True if off else None,
                     file=sys.stderr, unit="rec", leave=False)

@@ -23,7 +23,7 @@ def test_trains_and_writes_a_tokenizer_that_loads(tmp_path: Path, capsys: pytest
     assert code == 0
     stdout, stderr = capsys.readouterr()
     assert "trained 143 merges, vocabulary 400 (1 special)" in stdout and str(out) in stdout
-    assert "counting pre-tokens" in stderr and "learning merges" in stderr  # progress bars
+    assert "counting pre-tokens" not in stderr  # progress bars only on a terminal (not in CI logs)
     tok = load_tokenizer(str(out))
     vocab, merges = train_bpe(corpus, 400, [EOT])
     assert tok.vocab == vocab
