@@ -147,7 +147,11 @@ class EncodedPair:
                 or self.rejected.special_in_content)
 
     def to_dpo(self) -> dict[str, list[int]]:
-        """The columns TRL's DPO path consumes (completion-only chosen/rejected ids)."""
+        """Prompt and completion-only chosen/rejected columns (TRL 0.x's pre-tokenized DPO names).
+
+        TRL 1.x's ``DPOTrainer`` re-tokenizes from text (see the README, "Preference pairs");
+        a reward model needs ``prompt_input_ids + chosen_input_ids`` as one sequence.
+        """
         return {
             "prompt_input_ids": self.prompt.input_ids,
             "chosen_input_ids": self.chosen.input_ids,

@@ -74,6 +74,7 @@ def columns_for(
         "tokens": packed.num_tokens,
         "slots": packed.num_slots,
         "efficiency": round(packed.efficiency(), 6),
+        "first_labels_masked": packed.first_labels_masked,
         "pad_id": pad_id,
         "algorithm": "best-fit-decreasing (longest first, ties by input order; fullest fitting row)",
         "split_examples": False,

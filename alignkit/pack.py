@@ -8,7 +8,11 @@ than the row length is a ``ValueError`` (truncation runs before packing).
 Every packed row is exactly ``capacity`` tokens long and carries:
 
 * ``input_ids``, ``labels``, ``role_ids`` of its examples, concatenated in input
-  order, then padding (``pad_id``, label ``-100``, role ``5`` = padding);
+  order, then padding (``pad_id``, label ``-100``, role ``5`` = padding); the label of
+  every example's *first* token is ``-100``: labels are not shifted, so a trainer's
+  shift would make the previous example's last token predict it, a target across two
+  unrelated documents (it is trained only under ``--mask all`` or when a conversation
+  opens with a trained turn; TRL's padding-free collator does the same);
 * ``position_ids`` restarting at 0 for every example (and for the padding);
 * ``attention_mask`` 1 on tokens, 0 on padding;
 * ``seq_lens``: the length of every example in the row, so a trainer can build
@@ -131,6 +135,8 @@ class PackedRows:
         self.example_index: list[list[int]] = []
         #: Tokens that are not padding, over all rows.
         self.num_tokens: int = 0
+        #: Examples whose first token's label was trained and is -100 in the packed row.
+        self.first_labels_masked: int = 0
         #: Row slots in total (rows × capacity).
         self.num_slots: int = 0
 
@@ -158,8 +164,12 @@ def pack_examples(examples: list[EncodedExample], capacity: int, pad_id: int) ->
         for j in range(len(members)):
             ex = examples[members[j]]
             n = len(ex.input_ids)
+            first = len(labels)
             ids.extend(ex.input_ids)
             labels.extend(ex.labels)
+            if n > 0 and labels[first] != IGNORE_INDEX:  # no target across documents
+                labels[first] = IGNORE_INDEX
+                out.first_labels_masked += 1
             roles.extend(ex.role_ids)
             for p in range(n):
                 pos.append(p)

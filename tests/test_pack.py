@@ -44,7 +44,7 @@ def _examples(lengths: list[int]) -> list[EncodedExample]:
     out = []
     for k, n in enumerate(lengths):
         ids = [1000 * k + j for j in range(n)]
-        labels = [t if j % 3 else IGNORE_INDEX for j, t in enumerate(ids)]
+        labels = [t if (j + k) % 3 else IGNORE_INDEX for j, t in enumerate(ids)]  # some first labels trained
         out.append(EncodedExample(ids, labels, [(k + j) % 5 for j in range(n)]))
     return out
 
@@ -66,7 +66,8 @@ def test_packing_invariants(case: tuple[int, list[int]]) -> None:
             ex = exs[k]
             assert n == len(ex)  # never split
             assert ids[start : start + n] == ex.input_ids
-            assert labels[start : start + n] == ex.labels
+            # the first token's label is never a target: a shift would aim it across documents
+            assert labels[start : start + n] == [IGNORE_INDEX, *ex.labels[1:]]
             assert roles[start : start + n] == ex.role_ids
             assert pos[start : start + n] == list(range(n))
             start += n
@@ -77,7 +78,9 @@ def test_packing_invariants(case: tuple[int, list[int]]) -> None:
         seen.extend(p.example_index[r])
     assert sorted(seen) == list(range(len(exs)))
     trained = sum(e.num_trained() for e in exs)
-    assert sum(1 for row in p.labels for t in row if t != IGNORE_INDEX) == trained
+    first_trained = sum(1 for e in exs if e.labels[0] != IGNORE_INDEX)
+    assert p.first_labels_masked == first_trained
+    assert sum(1 for row in p.labels for t in row if t != IGNORE_INDEX) == trained - first_trained
     assert p.num_tokens == sum(lengths)
     assert p.num_slots == capacity * len(p.input_ids)
 

@@ -326,3 +326,19 @@ def test_template_the_tokenizer_cannot_encode_writes_nothing(sft_file: Path, tmp
         with pytest.raises(TemplateError, match="needs the special tokens"):
             tokenize_files([sft_file], tmp_path / "out", config)
         assert not (tmp_path / "out").exists()
+
+
+def test_packed_examples_never_target_across_documents(tmp_path: Path) -> None:
+    """--pack --mask all: every example's first label is -100 in a packed row (labels are not
+    shifted; a trainer's shift would make the previous example predict it), and counted."""
+    src = Path(__file__).resolve().parent.parent / "sample_data" / "sft.jsonl"
+    if not src.is_file():
+        pytest.skip("sample_data/sft.jsonl missing")
+    config = TokenizeConfig(pack=True, mask="all", max_seq_len=1024, format="jsonl")
+    tokenize_files([src], tmp_path / "out", config)
+    rows = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    starts = [(row, k) for row in rows for k in row["cu_seqlens"][:-1]]
+    assert len(starts) == 34 and all(row["labels"][k] == IGNORE_INDEX for row, k in starts)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["packing"]["first_labels_masked"] == 34  # everything trained: every first label
+    assert all(any(t != IGNORE_INDEX for t in row["labels"][k + 1:]) for row, k in starts)
