@@ -63,7 +63,7 @@ class Encoder:
 
     def check(self) -> None:
         """Raise an :class:`~alignkit.errors.AlignkitError` for a configuration that cannot
-        encode any record (``tokenize`` calls it before reading records); default: nothing."""
+        encode any record (``tokenize_files`` calls it before reading records); default: nothing."""
 
 
 def build_encoder(config: TokenizeConfig) -> Encoder:
@@ -99,9 +99,10 @@ def check_template_tokens(template: ChatTemplate, tokenizer: object, spec: str) 
     """Refuse a built-in template that emits special tokens the tokenizer does not have.
 
     Checked before any record is read (:meth:`TemplateEncoder.check`, which
-    :func:`~alignkit.pipeline.tokenize_files` and :mod:`alignkit.hf`'s callables call), beside the template's own check that the tokenizer has the EOS token
-    it needs (:meth:`alignkit.templates.specs.ChatSpec.resolve`): without it, every record
-    would fail to encode and be reported as a bad row. (A model folder's own Jinja template
+    :func:`~alignkit.pipeline.tokenize_files` and :mod:`alignkit.hf`'s callables call),
+    beside the template's own check that the tokenizer has the EOS token it needs
+    (:meth:`alignkit.templates.specs.ChatSpec.resolve`): without it, every record would
+    fail to encode and be reported as a bad row. (A model folder's own Jinja template
     only uses the folder tokenizer's specials.)
 
     Raises:

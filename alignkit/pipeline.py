@@ -187,12 +187,17 @@ def tokenize_files(
     Raises:
         InputError: a bad record under ``on_error="fail"`` (nothing is written).
         UsageError: a bad option, or files of different kinds.
+        TemplateError: a template that uses special tokens the tokenizer lacks.
     """
     config = config or TokenizeConfig()
     config.check()
     if not paths:
         raise UsageError("no input files")
     names = [os.fspath(p) for p in paths]
+    # Built once here; forked workers inherit it (init_worker is then a no-op). Checked
+    # before any input is read: a template the tokenizer cannot encode fits no record.
+    encoder = init_worker(config)
+    encoder.check()
     kinds = [_file_kind(p, input_label(p), config) for p in names]
     known = sorted({k for k, _ in kinds if k is not None})
     if len(known) > 1:
@@ -206,9 +211,6 @@ def tokenize_files(
     if config.pack and kind == "preference":
         raise UsageError("--pack is for SFT data; preference pairs are written one pair per row")
     kinds = [(kind, line) for _, line in kinds]
-    # Built once here; forked workers inherit it (init_worker is then a no-op).
-    encoder = init_worker(config)
-    encoder.check()  # a template the tokenizer cannot encode: no record could be written
     stats = RunStats()
     hashes: dict[str, tuple[str, int]] = {}
     with AtomicOutputDir(out) as folder:  # removed again on any error: a failed run writes nothing

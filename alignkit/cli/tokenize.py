@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     one_blas_thread()  # before the pipeline imports numpy
     from alignkit.cli._paths import refuse_overwrites
     from alignkit.pipeline import tokenize_files
-    from alignkit.worker import TokenizeConfig, init_worker
+    from alignkit.worker import TokenizeConfig
 
     config = TokenizeConfig(
         tokenizer=args.tokenizer, template=args.template, max_seq_len=args.max_seq_len,
@@ -157,8 +157,6 @@ def run(args: argparse.Namespace) -> int:
     jobs = _jobs(args)
     for files, out in jobs:  # every job checked before any is run
         refuse_overwrites([("input", name) for name in files], [], output_folders=[("-o", out)])
-    config.check()
-    init_worker(config).check()  # a template the tokenizer cannot encode: exit 2, before any record
     reports = []
     for files, out in jobs:
         job = config
