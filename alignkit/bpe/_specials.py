@@ -65,18 +65,6 @@ class SpecialSplitter:
             out.append((text[start:], TEXT))
         return out
 
-    def find(self, text: str) -> str | None:
-        """The first declared special token occurring in ``text``, or None.
-
-        Example:
-            >>> SpecialSplitter({"<s>": 1}).find("a <s> b")
-            '<s>'
-        """
-        if self.regex is None or (self.prefix and self.prefix not in text):
-            return None
-        m = self.regex.search(text)
-        return None if m is None else m.group()
-
     def locate(self, text: str) -> tuple[str, int] | None:
         """The first declared special token in ``text`` and its character offset, or None.
 

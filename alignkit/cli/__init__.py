@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from alignkit.cli._args import Parser
-from alignkit.errors import AlignkitError
+from alignkit.errors import AlignkitError, InputError
 
 #: Commands that end the process at once when run from the command line (see :func:`quick_exit`).
 QUICK_EXIT: frozenset[str] = frozenset({"tokenize"})
@@ -116,8 +116,6 @@ def failure_report(code: int, err: AlignkitError | None) -> dict[str, object]:
         >>> failure_report(130, None)
         {'ok': False, 'exit_code': 130, 'error': {'type': 'interrupted', 'message': 'interrupted'}}
     """
-    from alignkit.errors import InputError
-
     if err is None:
         error: dict[str, object] = {"type": "interrupted", "message": "interrupted"}
     else:
