@@ -40,3 +40,7 @@ def shared_bench() -> Path:
 # exercise the parsers, and no test may write to the user's cache folder. Subprocesses
 # inherit the setting. tests/bpe/test_bpe_load_cache.py turns it on in temporary folders.
 os.environ["ALIGNKIT_CACHE_DIR"] = ""
+# tiktoken copies every file it loads into a cache folder (by default one in the system temp
+# folder), keyed by path; tests load from fresh temp paths, so each run would add megabytes
+# there for good. An empty value turns that cache off.
+os.environ["TIKTOKEN_CACHE_DIR"] = ""
