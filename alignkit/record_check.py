@@ -42,12 +42,15 @@ def _optional_str(d: dict[str, object], key: str) -> bool:
 
 
 def _plain_metadata(value: object) -> bool:
-    """True for a flat object of JSON scalars (strings, numbers, booleans, nulls).
+    """True for ``null`` (read as ``{}``) or a flat object of JSON scalars (strings, numbers,
+    booleans, nulls).
 
     Any such value that ``from_json`` produces is a valid ``JsonValue`` for pydantic
     (``NaN``, infinities and big integers included); nested arrays and objects are
     left to pydantic.
     """
+    if value is None:
+        return True
     if not isinstance(value, dict):
         return False
     for key in value:

@@ -31,10 +31,11 @@ A preference pair and its chosen/rejected helpers::
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -54,7 +55,24 @@ _CLOSED = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 _ID_DOC = "Optional identifier of the record, e.g. its id in the source data set."
 _SOURCE_DOC = "Optional name of the data set or file the record comes from."
-_METADATA_DOC = "Free-form JSON kept with the record; the only place unknown keys may go."
+_METADATA_DOC = (
+    "Free-form JSON kept with the record; the only place unknown keys may go. null is read as {}."
+)
+
+
+def _null_as_empty(value: object) -> object:
+    """``metadata: null`` is no metadata: ``Dataset.to_json`` writes it for rows that had none."""
+    return {} if value is None else value
+
+
+def _object_or_null(schema: dict[str, Any]) -> None:
+    """The JSON Schema of :data:`Metadata`: an object, or null (validation reads null as ``{}``)."""
+    obj = {k: schema.pop(k) for k in ("type", "additionalProperties") if k in schema}
+    schema["anyOf"] = [obj, {"type": "null"}]
+
+
+#: A record's metadata: any JSON object; ``null`` is read as ``{}``, so the value is always a dict.
+Metadata = Annotated[dict[str, JsonValue], BeforeValidator(_null_as_empty)]
 
 
 def _allow_empty(info: ValidationInfo) -> bool:
@@ -138,7 +156,7 @@ class ChatExample(BaseModel):
     turns: list[Turn] = Field(min_length=1, description="The conversation, in order.")
     id: str | None = Field(default=None, description=_ID_DOC)
     source: str | None = Field(default=None, description=_SOURCE_DOC)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict, description=_METADATA_DOC)
+    metadata: Metadata = Field(default_factory=dict, description=_METADATA_DOC, json_schema_extra=_object_or_null)
 
     @field_validator("turns", mode="after")
     @classmethod
@@ -171,7 +189,7 @@ class PreferenceExample(BaseModel):
     score_b: float | None = Field(default=None, description="Optional score of response_b.")
     id: str | None = Field(default=None, description=_ID_DOC)
     source: str | None = Field(default=None, description=_SOURCE_DOC)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict, description=_METADATA_DOC)
+    metadata: Metadata = Field(default_factory=dict, description=_METADATA_DOC, json_schema_extra=_object_or_null)
 
     @field_validator("history", mode="after")
     @classmethod
