@@ -150,7 +150,7 @@ class EncodedPair:
         """Prompt and completion-only chosen/rejected columns (TRL 0.x's pre-tokenized DPO names).
 
         TRL 1.x's ``DPOTrainer`` re-tokenizes from text (see the README, "Preference pairs");
-        a reward model needs ``prompt_input_ids + chosen_input_ids`` as one sequence.
+        a reward model needs whole sequences: :meth:`to_reward`.
         """
         return {
             "prompt_input_ids": self.prompt.input_ids,
@@ -161,6 +161,18 @@ class EncodedPair:
             "prompt_role_ids": self.prompt.role_ids,
             "chosen_role_ids": self.chosen.role_ids,
             "rejected_role_ids": self.rejected.role_ids,
+        }
+
+    def to_reward(self) -> dict[str, list[int]]:
+        """Whole chosen/rejected sequences (prompt + response) and their role ids, under the
+        names TRL's ``RewardTrainer`` takes as tokenized input (``alignkit tokenize --layout reward``)."""
+        chosen = self.chosen_full()
+        rejected = self.rejected_full()
+        return {
+            "chosen_ids": chosen.input_ids,
+            "chosen_role_ids": chosen.role_ids,
+            "rejected_ids": rejected.input_ids,
+            "rejected_role_ids": rejected.role_ids,
         }
 
 

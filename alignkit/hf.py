@@ -46,10 +46,14 @@ from alignkit.errors import AlignkitError, InputError, UsageError
 from alignkit.truncate import POLICIES
 from alignkit.worker import (
     DEFAULT_ENCODER,
+    LAYOUTS,
     MASKS,
+    PAIR_COLUMNS,
     Skip,
     TokenizeConfig,
+    pair_columns,
     pair_row,
+    reward_row,
     sft_row,
     tokenizer_file_state,
 )
@@ -236,7 +240,11 @@ class _Tokenize:
 
         n_vocab = _encoder(self.config).n_vocab
         return datasets.Features(
-            {c: datasets.Sequence(datasets.Value(column_dtype(c, n_vocab))) for c in self.columns})
+            {c: datasets.Sequence(datasets.Value(column_dtype(c, n_vocab))) for c in self.output_columns()})
+
+    def output_columns(self) -> tuple[str, ...]:
+        """The names of the output columns, in order."""
+        return self.columns
 
     def _row(self, record: dict[str, Any]) -> tuple[list[int], ...] | Skip:
         raise NotImplementedError
@@ -264,7 +272,8 @@ class _Tokenize:
         else:  # no turns: one row with an empty list, or an empty batch
             single = isinstance(indices, int)
         n = 1 if single else len(batch[key])
-        out: dict[str, list[Any]] = {c: [] for c in self.columns}
+        columns = self.output_columns()
+        out: dict[str, list[Any]] = {c: [] for c in columns}
         for i in range(n):
             record = {f: batch[f] if single else batch[f][i] for f in self.columns_in if f in batch}
             at = indices[i] if isinstance(indices, list) else indices if single else None
@@ -282,7 +291,7 @@ class _Tokenize:
                     raise where.error("", row.message + (" (use batched=True to drop such rows)"
                                                          if row.status != "rejected" else ""), row.reason)
                 continue
-            for c, values in zip(self.columns, self._columns(row)):
+            for c, values in zip(columns, self._columns(row)):
                 out[c].append(values)
         if single:
             return {c: v[0] for c, v in out.items()}
@@ -328,15 +337,32 @@ class SFTTokenize(_Tokenize):
 class PreferenceTokenize(_Tokenize):
     """``dataset.map(PreferenceTokenize(...), batched=True)`` on preference rows.
 
-    Output columns: the TRL DPO layout of ``alignkit tokenize`` (``prompt_input_ids``,
-    ``chosen_input_ids``/``labels``/``role_ids`` without the prompt, same for rejected).
+    Output columns: those of ``alignkit tokenize --layout``. ``layout="dpo"`` (the default):
+    ``prompt_input_ids``, ``prompt_role_ids``, and ``chosen_input_ids``/``labels``/``role_ids``
+    without the prompt, same for rejected. ``layout="reward"``: ``chosen_ids``,
+    ``chosen_role_ids``, ``rejected_ids``, ``rejected_role_ids``, whole sequences (prompt +
+    response), as TRL's ``RewardTrainer`` takes them.
     Errors and finding bad rows first (``alignkit validate``): as :class:`SFTTokenize`.
     """
 
     kind = "preference"
-    columns = ("prompt_input_ids", "prompt_role_ids", "chosen_input_ids", "chosen_labels",
-               "chosen_role_ids", "rejected_input_ids", "rejected_labels", "rejected_role_ids")
+    columns = PAIR_COLUMNS
     columns_in = _PAIR_FIELDS
+
+    def __init__(self, tokenizer: str = "gpt2", template: str | None = None, *,
+                 max_seq_len: int = 2048, truncation: str = "truncate", mask: str = "assistant",
+                 layout: str = "dpo", encoder: str | None = None) -> None:
+        super().__init__(tokenizer, template, max_seq_len=max_seq_len, truncation=truncation, mask=mask,
+                         encoder=encoder)
+        if layout not in LAYOUTS:
+            raise UsageError(f"layout={layout!r}: use one of {', '.join(repr(c) for c in LAYOUTS)}")
+        self.config = self.config.replace(layout=layout)
+
+    def output_columns(self) -> tuple[str, ...]:
+        return pair_columns(self.config.layout)
+
+    def _columns(self, row: tuple[list[int], ...]) -> tuple[list[int], ...]:
+        return reward_row(row) if self.config.layout == "reward" else row
 
     def _row(self, record: dict[str, Any]) -> tuple[list[int], ...] | Skip:
         from alignkit.manifest import RunStats

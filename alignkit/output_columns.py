@@ -16,7 +16,40 @@ from typing import Any
 from alignkit.encode import EncodedExample
 from alignkit.io.chunked import ChunkedColumn
 from alignkit.io.writers import Column, position_dtype, token_dtype
-from alignkit.worker import PAIR_COLUMNS, SFT_COLUMNS, TokenizeConfig, column_dtype
+from alignkit.worker import SFT_COLUMNS, TokenizeConfig, column_dtype, pair_columns
+
+
+def reward_chunk(columns: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """A preference chunk's columns (:data:`~alignkit.worker.PAIR_COLUMNS`) in the ``reward``
+    layout (:data:`~alignkit.worker.REWARD_COLUMNS`): each row's prompt joined to each response,
+    ids and role ids alike; the labels are left out (a reward model scores whole sequences).
+
+        >>> import numpy as np
+        >>> col = lambda v, n: (np.array(v, np.uint16), np.array(n, np.int64))
+        >>> dpo = [col([1, 2, 3], [1, 2]), col([4, 4, 4], [1, 2]),               # prompt ids, roles
+        ...        col([5, 6, 7], [2, 1]), col([5, 6, 7], [2, 1]), col([2, 2, 2], [2, 1]),
+        ...        col([8, 9], [1, 1]), col([8, 9], [1, 1]), col([2, 2], [1, 1])]
+        >>> [(v.tolist(), n.tolist()) for v, n in reward_chunk(dpo)[::2]]
+        [([1, 5, 6, 2, 3, 7], [3, 3]), ([1, 8, 2, 3, 9], [2, 3])]
+    """
+    import numpy as np
+
+    (p_ids, p_lens), (p_roles, _), c_ids, _, c_roles, r_ids, _, r_roles = columns
+    p_lens = np.asarray(p_lens, dtype=np.int64)
+    out: list[tuple[Any, Any]] = []
+    for (ids, lens), (roles, _) in ((c_ids, c_roles), (r_ids, r_roles)):
+        lens = np.asarray(lens, dtype=np.int64)
+        whole = p_lens + lens
+        starts = np.cumsum(whole) - whole
+        # True where a joined row's value comes from its prompt: its first p_lens[i] places.
+        in_prompt = (np.arange(int(whole.sum())) - np.repeat(starts, whole)) < np.repeat(p_lens, whole)
+        for prompt, response in ((p_ids, ids), (p_roles, roles)):
+            prompt, response = np.asarray(prompt), np.asarray(response)
+            joined = np.empty(len(in_prompt), dtype=response.dtype)
+            joined[in_prompt] = prompt
+            joined[~in_prompt] = response
+            out.append((joined, whole))
+    return out
 
 
 def _join(parts: list[list[tuple[Any, Any]]], names: tuple[str, ...], n_vocab: int) -> list[Column]:
@@ -41,7 +74,7 @@ def columns_for(
     import numpy as np
 
     if kind == "preference":
-        return list(_chunked(parts, PAIR_COLUMNS, n_vocab)), None
+        return list(_chunked(parts, pair_columns(config.layout), n_vocab)), None
     if not config.pack:
         cols: list[Column | ChunkedColumn] = list(_chunked(parts, SFT_COLUMNS, n_vocab))
         ids = cols[0]

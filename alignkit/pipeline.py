@@ -22,11 +22,16 @@ SFT with ``pack=True`` (rows of exactly ``max_seq_len``; see :mod:`alignkit.pack
 
     input_ids · labels · role_ids · position_ids · attention_mask · seq_lens · cu_seqlens · example_index
 
-Preference (the TRL DPO layout: responses without the prompt; the full chosen
+Preference, ``layout="dpo"`` (the default: responses without the prompt; the full chosen
 sequence is ``prompt_input_ids + chosen_input_ids``)::
 
     prompt_input_ids · prompt_role_ids · chosen_input_ids · chosen_labels · chosen_role_ids
     · rejected_input_ids · rejected_labels · rejected_role_ids
+
+Preference, ``layout="reward"`` (whole sequences, the prompt in each; what TRL's
+``RewardTrainer`` takes as tokenized input)::
+
+    chosen_ids · chosen_role_ids · rejected_ids · rejected_role_ids
 
 Example::
 
@@ -52,11 +57,11 @@ from alignkit.io.writers import Column, write_columns
 from alignkit.manifest import RunStats, build_manifest, dumps
 from alignkit.output_columns import columns_for
 from alignkit.worker import (
-    PAIR_COLUMNS,
     SFT_COLUMNS,
     TokenizeConfig,
     column_dtype,
     init_worker,
+    pair_columns,
 )
 
 if TYPE_CHECKING:
@@ -210,6 +215,8 @@ def tokenize_files(
     kind = known[0] if known else (config.kind if config.kind != "auto" else "sft")
     if config.pack and kind == "preference":
         raise UsageError("--pack is for SFT data; preference pairs are written one pair per row")
+    if config.layout != "dpo" and kind == "sft":
+        raise UsageError(f"--layout {config.layout} is for preference pairs; these inputs are SFT records")
     kinds = [(kind, line) for _, line in kinds]
     stats = RunStats()
     hashes: dict[str, tuple[str, int]] = {}
@@ -245,7 +252,7 @@ def _stream(folder: AtomicOutputDir, kind: str, config: TokenizeConfig, n_vocab:
         return None
     from alignkit.io.arrow_stream import ArrowStream
 
-    names = PAIR_COLUMNS if kind == "preference" else SFT_COLUMNS
+    names = pair_columns(config.layout) if kind == "preference" else SFT_COLUMNS
     dtypes = [(n, column_dtype(n, n_vocab)) for n in names]
     if kind != "preference":
         dtypes.append(("attention_mask", "uint8"))
@@ -263,6 +270,9 @@ def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | N
     """
     from alignkit.io.flat import Flat
 
+    reward = config.layout == "reward"
+    if reward:
+        from alignkit.output_columns import reward_chunk
     parts: list[list[tuple[Any, Any]]] = []
     ones = b""  # the attention mask: views of one buffer (no numpy)
     bar = _progress(progress)
@@ -278,6 +288,8 @@ def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | N
                         )
             stats.merge(result.stats)
             rejects.add(result.rejects)
+            if reward:
+                result.columns = reward_chunk(result.columns)
             if stream is None:
                 parts.append(result.columns)
             elif len(stream.columns) > len(result.columns):  # SFT: add the attention mask

@@ -30,6 +30,9 @@ FORMATS = ("arrow", "npy", "parquet", "jsonl")
 MASKS = ("assistant", "last", "all")
 ON_ERROR = ("fail", "skip")
 SPECIAL_IN_CONTENT = ("count", "error")
+#: Preference output layouts: ``dpo`` (prompt and completions apart, :data:`PAIR_COLUMNS`) or
+#: ``reward`` (whole sequences, :data:`REWARD_COLUMNS`).
+LAYOUTS = ("dpo", "reward")
 DEFAULT_ENCODER = "alignkit.encoder:default_encoder"
 
 
@@ -56,7 +59,7 @@ class TokenizeConfig(Frozen):
 
     __slots__ = (
         "tokenizer", "template", "max_seq_len", "truncation", "pack", "format", "mask", "on_error",
-        "special_in_content", "kind", "skip_blank", "encoder",
+        "special_in_content", "kind", "skip_blank", "layout", "encoder",
     )
     #: The field names, in the order of the positional arguments.
     FIELDS: ClassVar[tuple[str, ...]] = __slots__
@@ -71,6 +74,8 @@ class TokenizeConfig(Frozen):
     special_in_content: str
     kind: str
     skip_blank: bool
+    #: Preference pairs only: ``dpo`` or ``reward`` (see :data:`LAYOUTS`).
+    layout: str
     #: ``module:function`` building the encoder from this config (a test hook).
     encoder: str
 
@@ -87,10 +92,11 @@ class TokenizeConfig(Frozen):
         special_in_content: str = "count",
         kind: str = "auto",
         skip_blank: bool = False,
+        layout: str = "dpo",
         encoder: str = DEFAULT_ENCODER,
     ) -> None:
         super().__init__(tokenizer, template, max_seq_len, truncation, pack, format, mask, on_error,
-                         special_in_content, kind, skip_blank, encoder)
+                         special_in_content, kind, skip_blank, layout, encoder)
 
     def replace(self, **changes: Any) -> TokenizeConfig:
         """A copy with ``changes`` (field name -> value), like ``dataclasses.replace``.
@@ -120,6 +126,9 @@ class TokenizeConfig(Frozen):
         _choice("on_error", self.on_error, ON_ERROR)
         _choice("special_in_content", self.special_in_content, SPECIAL_IN_CONTENT)
         _choice("kind", self.kind, ("sft", "preference", "auto"))
+        _choice("layout", self.layout, LAYOUTS)
+        if self.layout != "dpo" and self.kind == "sft":
+            raise UsageError(f"--layout {self.layout} is for preference pairs, not --kind sft")
         if self.max_seq_len < 0:
             raise UsageError(f"--max-seq-len must be >= 0 (0: no limit), got {self.max_seq_len}")
         if self.pack and self.max_seq_len <= 0:
@@ -143,6 +152,9 @@ class TokenizeConfig(Frozen):
             "kind": self.kind,
             "skip_blank": self.skip_blank,
         }
+        # Recorded when not the default, so outputs of the default layout stay as before.
+        if self.layout != "dpo":
+            out["layout"] = self.layout
         if self.encoder != DEFAULT_ENCODER:
             out["encoder"] = self.encoder
         return out
@@ -190,13 +202,33 @@ PAIR_COLUMNS = (
     "prompt_input_ids", "prompt_role_ids", "chosen_input_ids", "chosen_labels", "chosen_role_ids",
     "rejected_input_ids", "rejected_labels", "rejected_role_ids",
 )
+#: The ``reward`` layout of a pair: whole sequences (prompt + response) and their role ids,
+#: under the names TRL's ``RewardTrainer`` takes as tokenized input.
+REWARD_COLUMNS = ("chosen_ids", "chosen_role_ids", "rejected_ids", "rejected_role_ids")
+
+
+def pair_columns(layout: str) -> tuple[str, ...]:
+    """The output columns of preference pairs in ``layout`` (``dpo`` or ``reward``)."""
+    return REWARD_COLUMNS if layout == "reward" else PAIR_COLUMNS
+
+
+def reward_row(row: tuple[list[int], ...]) -> tuple[list[int], ...]:
+    """A :func:`pair_row` (the ``dpo`` layout) as the ``reward`` layout's row.
+
+        >>> reward_row(([1], [4], [2, 9], [2, 9], [2, 2], [3], [3], [2]))
+        ([1, 2, 9], [4, 2, 2], [1, 3], [4, 2])
+    """
+    p_ids, p_roles, c_ids, _, c_roles, r_ids, _, r_roles = row
+    return (p_ids + c_ids, p_roles + c_roles, p_ids + r_ids, p_roles + r_roles)
 
 
 def column_dtype(name: str, n_vocab: int) -> str:
     """The dtype of an output column: ids by vocabulary size, labels ``int32``, roles ``uint8``."""
     from alignkit.io.writers import token_dtype
 
-    if name.endswith("input_ids"):
+    if name.endswith("role_ids"):
+        return "uint8"
+    if name.endswith("_ids"):
         return token_dtype(n_vocab)
     if name.endswith("labels"):
         return "int32"

@@ -30,7 +30,7 @@ from alignkit.worker import DEFAULT_ENCODER, Chunk, ChunkResult, Skip, TokenizeC
 
 @dataclasses.dataclass(frozen=True)
 class OldConfig:
-    """``TokenizeConfig`` as it was (a frozen dataclass)."""
+    """``TokenizeConfig`` as a frozen dataclass (as it was, with the fields added since)."""
 
     tokenizer: str = "gpt2"
     template: str | None = None
@@ -43,6 +43,7 @@ class OldConfig:
     special_in_content: str = "count"
     kind: str = "auto"
     skip_blank: bool = False
+    layout: str = "dpo"
     encoder: str = DEFAULT_ENCODER
 
 
@@ -50,8 +51,8 @@ CONFIGS = [
     {},
     {"max_seq_len": 512, "pack": True},
     {"tokenizer": "/abs/tok.json", "template": "chatml", "truncation": "drop", "format": "parquet",
-     "mask": "last", "on_error": "skip", "special_in_content": "error", "kind": "sft", "skip_blank": True,
-     "encoder": "tests._x:enc"},
+     "mask": "last", "on_error": "skip", "special_in_content": "error", "kind": "preference", "skip_blank": True,
+     "layout": "reward", "encoder": "tests._x:enc"},
 ]
 
 
@@ -66,7 +67,7 @@ def test_config_fields_are_the_dataclass_fields_in_order() -> None:
     params = inspect.signature(TokenizeConfig).parameters
     assert tuple(params) == names
     assert {k: p.default for k, p in params.items()} == {f.name: f.default for f in dataclasses.fields(OldConfig)}
-    values = ("t", "chatml", 7, "drop", True, "npy", "all", "skip", "error", "sft", True, "m:f")
+    values = ("t", "chatml", 7, "drop", True, "npy", "all", "skip", "error", "sft", True, "reward", "m:f")
     assert TokenizeConfig(*values) == TokenizeConfig(**dict(zip(names, values)))
 
 

@@ -164,7 +164,11 @@ def run(args: argparse.Namespace) -> int:
     legend = "trained tokens in green, special tokens in bold cyan" if color else (
         f"trained tokens in [[...]], special tokens in {_OPEN}...{_CLOSE}")
     print(f"--- row {args.index} ({legend})")
-    if manifest["kind"] == "preference":
+    if manifest["kind"] == "preference" and "chosen_ids" in row:  # the reward layout: whole sequences
+        for side in ("chosen", "rejected"):
+            print(f"{side + ':':<10}" + _render(row[f"{side}_ids"], None, row[f"{side}_role_ids"],
+                                               token_text, color, special))
+    elif manifest["kind"] == "preference":
         print("prompt:   " + _render(row["prompt_input_ids"], None, None, token_text, color, special))
         for side in ("chosen", "rejected"):
             print(f"{side + ':':<10}" + _render(row[f"{side}_input_ids"], row[f"{side}_labels"],

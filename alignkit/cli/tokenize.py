@@ -32,7 +32,7 @@ BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
 
 
 def add_parser(sub: Any) -> None:
-    from alignkit.worker import DEFAULT_ENCODER, FORMATS, MASKS, TokenizeConfig
+    from alignkit.worker import DEFAULT_ENCODER, FORMATS, LAYOUTS, MASKS, TokenizeConfig
 
     d = TokenizeConfig()
     p: argparse.ArgumentParser = sub.add_parser(
@@ -65,6 +65,10 @@ def add_parser(sub: Any) -> None:
                    " rows (default) or treat them as errors")
     p.add_argument("--mask", choices=MASKS, default=d.mask,
                    help="train on every assistant turn (default), the last one, or all tokens")
+    p.add_argument("--layout", choices=LAYOUTS, default=d.layout,
+                   help="preference columns: dpo (default: prompt_input_ids, chosen_/rejected_input_ids"
+                   " after the prompt, labels, role ids) or reward (chosen_ids, rejected_ids: whole"
+                   " sequences, as TRL's RewardTrainer takes them)")
     p.add_argument("--kind", choices=("sft", "preference", "auto"), default=d.kind,
                    help="record kind (default auto: from the first record)")
     p.add_argument("--skip-blank", action="store_true", help="skip blank lines instead of rejecting them")
@@ -152,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer, template=args.template, max_seq_len=args.max_seq_len,
         truncation=args.truncation, pack=args.pack, format=args.format, mask=args.mask,
         on_error=args.on_error, special_in_content=args.special_in_content, kind=args.kind,
-        skip_blank=args.skip_blank, encoder=args.encoder,
+        skip_blank=args.skip_blank, layout=args.layout, encoder=args.encoder,
     )
     jobs = _jobs(args)
     for files, out in jobs:  # every job checked before any is run
@@ -164,8 +168,15 @@ def run(args: argparse.Namespace) -> int:
             print("alignkit: note: --pack applies to SFT; the sample preference pairs are written"
                   " one pair per row", file=sys.stderr)
             job = config.replace(pack=False)
+        if not args.files and config.layout != "dpo" and Path(files[0]).name == "sft.jsonl":
+            print(f"alignkit: note: --layout {config.layout} applies to preference pairs; the sample"
+                  " SFT records are written as SFT", file=sys.stderr)
+            job = config.replace(layout="dpo")
         report = tokenize_files(files, out, job, num_proc=args.num_proc, progress=True)
         reports.append(report)
+        if report.kind == "preference" and config.mask != "assistant":
+            print(f"alignkit: note: --mask {config.mask} applies to SFT; a preference pair trains its"
+                  " two responses and never its prompt", file=sys.stderr)
         if report.stats.records_in == 0:  # as validate warns; the output is still a valid folder
             print(f"alignkit: warning: {', '.join(files)}: no records (empty, or only blank lines);"
                   f" {out} holds 0 rows", file=sys.stderr)

@@ -209,6 +209,10 @@ def test_pair_prompt_plus_chosen_equals_sft(name: str, turns: list[TurnTuple], a
     dpo = enc.to_dpo()
     assert dpo["prompt_input_ids"] == enc.prompt.input_ids
     assert enc.chosen_full().input_ids == enc.prompt.input_ids + dpo["chosen_input_ids"]
+    reward = enc.to_reward()
+    for side in ("chosen", "rejected"):
+        assert reward[f"{side}_ids"] == dpo["prompt_input_ids"] + dpo[f"{side}_input_ids"]
+        assert reward[f"{side}_role_ids"] == dpo["prompt_role_ids"] + dpo[f"{side}_role_ids"]
 
 
 def test_special_segments_only_come_from_the_template() -> None:
