@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from alignkit.errors import RecipeError
+from alignkit.errors import OutputError, RecipeError
 from alignkit.io.adapters.output import record_json
 from alignkit.io.atomic import atomic_write
 from alignkit.recipes.config import (
@@ -167,8 +169,26 @@ def _length_views(kind: str, count: Callable[[str], int] | None) -> dict[str, Ca
 
 
 def _write_atomic(path: Path, lines: list[str] | str) -> None:
-    """Write the text, or the lines each ended by a newline, atomically."""
-    atomic_write(path, lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines))
+    """Write the text, or the lines each ended by a newline, atomically.
+
+    An existing target that is not a regular file (``/dev/null``, ``/dev/stdout``, a
+    named pipe) is written into as it is: an atomic rename would replace the device or
+    the pipe with a regular file (as root, ``-o /dev/null`` would replace ``/dev/null``).
+    A symbolic link is followed: the file it names is replaced, the link is kept.
+    """
+    text = lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # does not exist (yet), or its folder cannot be read: atomic_write says why
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as err:
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+        return
+    atomic_write(Path(os.path.realpath(path)) if os.path.islink(path) else path, text)
 
 
 def output_path(recipe: Recipe, base: Path, out: str | Path | None = None) -> Path:

@@ -207,3 +207,38 @@ def test_summary_warns_of_a_selection_shortfall(tmp_path: Path) -> None:
     assert "warning: 3 short of k = 5" in summary
     (tmp_path / "r.toml").write_text((tmp_path / "r.toml").read_text().replace("k = 5", "k = 2"))
     assert "warning" not in run_recipe(tmp_path / "r.toml").report.summary()
+
+
+def _tiny_recipe(tmp_path: Path) -> Path:
+    (tmp_path / "pool.jsonl").write_text('{"prompt": "q", "response": "a"}\n')
+    (tmp_path / "r.toml").write_text('name = "r"\nkind = "sft"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\n')
+    return tmp_path / "r.toml"
+
+
+def test_output_to_a_pipe_or_device_is_written_into_not_replaced(tmp_path: Path) -> None:
+    """`-o /dev/null` (or a named pipe) must stay what it is: an atomic rename onto it
+    replaced /dev/null with a regular file when run as root."""
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that opening it to write does not block
+    try:
+        write_outputs(run_recipe(_tiny_recipe(tmp_path)), fifo)
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        got = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert json.loads(got)["turns"][-1]["content"] == "a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "pool.jsonl", "r.toml"]  # no temp file left
+
+
+def test_output_through_a_symlink_replaces_the_file_it_names(tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    real.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    write_outputs(run_recipe(_tiny_recipe(tmp_path)), link)
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["turns"][-1]["content"] == "a"
