@@ -116,6 +116,17 @@ def _score(value: Any) -> float:
     return float(value)
 
 
+def check_history(history: list[Turn]) -> None:
+    """Check a prompt by the rules of a preference record's history (non-empty, no empty
+    turn, a system turn only first, ends on a user turn), so that a row breaking them is
+    rejected when it is read, not when the output is written.
+
+    Raises:
+        pydantic.ValidationError: naming the rule (``empty_content``, ``history_not_user_final``, …).
+    """
+    PreferenceExample.model_validate({"history": history, "response_a": "a", "response_b": "b", "chosen": "a"})
+
+
 def _to_group(row: Any, spec: InputSpec, uid: str) -> Group:
     """A ``rated`` row: ``prompt`` (or ``history``) and ``responses`` with ``score`` or
     ``ratings`` (UltraFeedback's ``instruction`` / ``completions`` / ``annotations`` too)."""
@@ -127,6 +138,7 @@ def _to_group(row: Any, spec: InputSpec, uid: str) -> Group:
         history = [Turn.model_validate(t) for t in row["history"]]
     else:
         history = [Turn(role="user", content=row["prompt"] if "prompt" in row else row["instruction"])]
+    check_history(history)
     cands = []
     for i, r in enumerate(row["responses"] if "responses" in row else row["completions"]):
         text = r.get("text", r.get("response"))
