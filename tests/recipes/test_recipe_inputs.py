@@ -40,3 +40,61 @@ def test_rated_rows_with_a_bad_prompt_are_rejected_when_read(tmp_path: Path) -> 
     out = tmp_path / "o.jsonl"
     assert main(["recipe", "run", str(recipe), "-q", "-o", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 1
+
+
+def _vicuna_folder(root: Path, reviews: list[str]) -> Path:
+    folder = root / "vb"
+    (folder / "answer").mkdir(parents=True)
+    (folder / "review" / "x").mkdir(parents=True)
+    (folder / "question.jsonl").write_text('{"question_id": 1, "text": "q1"}\n{"question_id": 2, "text": ""}\n')
+    (folder / "answer" / "a.jsonl").write_text(
+        '{"answer_id": "a1", "model_id": "m1", "question_id": 1, "text": "one"}\n'
+        '{"answer_id": "a2", "model_id": "m2", "question_id": 1, "text": "two"}\n'
+        '{"answer_id": "b1", "model_id": "m1", "question_id": 2, "text": "three"}\n'
+        '{"answer_id": "b2", "model_id": "m2", "question_id": 2, "text": "four"}\n')
+    (folder / "review" / "x" / "r.jsonl").write_text("".join(line + "\n" for line in reviews))
+    (root / "r.toml").write_text(PAIRS.format(path="vb", fmt="vicuna_reviews"))
+    return root / "r.toml"
+
+
+def test_bad_vicuna_review_rows_are_rejected_with_a_reason(tmp_path: Path) -> None:
+    ok = '{"question_id": 1, "answer1_id": "a1", "answer2_id": "a2", "score": [%s]}'
+    recipe = _vicuna_folder(tmp_path, [
+        ok % "8, 3",
+        "{not json",
+        "[1, 2]",
+        '{"question_id": 1, "answer1_id": "a1", "answer2_id": "a2"}',
+        ok % "8",
+        ok % '"x", 3',
+        ok % "NaN, 3",
+        '{"question_id": 9, "answer1_id": "a1", "answer2_id": "a2", "score": [8, 3]}',
+        '{"question_id": 2, "answer1_id": "b1", "answer2_id": "b2", "score": [8, 3]}',
+        '{"question_id": [1], "answer1_id": "a1", "answer2_id": "a2", "score": [8, 3]}',
+    ])
+    result = run_recipe(recipe)  # each bad row used to be a KeyError / AttributeError traceback
+    assert len(result.records) == 1
+    reasons = {uid.rsplit(":", 1)[1]: r for uid, r in _reasons(result).items()}
+    assert reasons == {"2": "invalid_json", "3": "not_an_object", "4": "bad_score", "5": "bad_score",
+                       "6": "bad_score", "7": "bad_score", "8": "unjoinable", "9": "invalid:empty_content",
+                       "10": "unjoinable"}
+    assert result.report.data["inputs"][0]["rejected"] == 9
+
+
+def test_a_broken_vicuna_folder_is_a_clear_error(tmp_path: Path, capsys: object) -> None:
+    import shutil
+
+    import pytest
+
+    from alignkit.errors import RecipeError
+
+    review = '{"question_id": 1, "answer1_id": "a1", "answer2_id": "a2", "score": [8, 3]}'
+    recipe = _vicuna_folder(tmp_path, [review])
+    (tmp_path / "vb" / "answer" / "a.jsonl").write_text('{"answer_id": "a1", "text": "one"}\n')
+    with pytest.raises(RecipeError, match=r"a\.jsonl:1: expected a JSON object with answer_id, model_id, text"):
+        run_recipe(recipe)
+    shutil.rmtree(tmp_path / "vb" / "answer")
+    # no answers at all: every review was dropped as unjoinable and the run "succeeded" with 0 pairs
+    with pytest.raises(RecipeError, match=r"no answer/\*\.jsonl; format 'vicuna_reviews' reads a folder"):
+        run_recipe(recipe)
+    assert main(["recipe", "run", str(recipe), "-q", "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert not (tmp_path / "o.jsonl").exists()
