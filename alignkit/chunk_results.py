@@ -60,14 +60,42 @@ def input_label(path: str | os.PathLike[str]) -> str:
         return p.name
 
 
+def input_labels(paths: list[str]) -> dict[str, str]:
+    """Each input's label (:func:`input_label`), made unique among ``paths``: an absolute path
+    outside the working folder gets as many of its last parts as tell it apart from the others
+    (still never absolute, so outputs hold no machine path).
+
+        >>> input_labels(["/data/a/train.jsonl", "/data/b/train.jsonl", "/x/eval.jsonl"])
+        {'/data/a/train.jsonl': 'a/train.jsonl', '/data/b/train.jsonl': 'b/train.jsonl', '/x/eval.jsonl': 'eval.jsonl'}
+    """
+    labels = {p: input_label(p) for p in paths}
+    parts = {p: Path(p).parts[1:] for p in paths if Path(p).is_absolute() and labels[p] == Path(p).name}
+    depth = dict.fromkeys(parts, 1)
+    while True:
+        by_label: dict[str, set[str]] = {}
+        for p, label in labels.items():
+            by_label.setdefault(label, set()).add(os.path.realpath(p))
+        grow = [p for p in parts if len(by_label[labels[p]]) > 1 and depth[p] < len(parts[p])]
+        if not grow:
+            return labels
+        for p in grow:
+            depth[p] += 1
+            labels[p] = "/".join(parts[p][-depth[p]:])
+
+
 def chunks(paths: list[str], kinds: list[tuple[str | None, int]],
-            hashes: dict[str, tuple[str, int]] | None = None) -> Iterator[Chunk]:
-    """Chunks of the files' lines; the sha256 and size of each file read whole go to ``hashes``."""
+            hashes: dict[str, tuple[str, int]] | None = None,
+            labels: dict[str, str] | None = None) -> Iterator[Chunk]:
+    """Chunks of the files' lines; the sha256 and size of each file read whole go to ``hashes``.
+
+    ``labels``: how each path is named (default :func:`input_labels` of ``paths``).
+    """
     from alignkit.io.jsonl import Line, read_lines
     from alignkit.io.whole_file import read_blocks
 
+    labels = labels or input_labels(paths)
     for path, (kind, kind_line) in zip(paths, kinds):
-        label = input_label(path)
+        label = labels[path]
         blocks = read_blocks(path)
         if blocks is not None:  # read block by block: lines and the input hash from one read
             raws: list[bytes] = []
@@ -179,7 +207,8 @@ def _done(item: Future[ChunkResult] | ChunkResult) -> ChunkResult:
 
 
 def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str | None, int]],
-                  hashes: dict[str, tuple[str, int]], num_proc: int) -> Generator[ChunkResult, None, None]:
+                  hashes: dict[str, tuple[str, int]], num_proc: int,
+                  labels: dict[str, str] | None = None) -> Generator[ChunkResult, None, None]:
     """The chunk results of every file, in input order, in this process and ``num_proc - 1`` workers.
 
     With ``fork``, consecutive plain files are cut into byte ranges (:mod:`alignkit.line_ranges`)
@@ -192,8 +221,9 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
     chunks of lines; a file that must be streamed is sent in chunks to ``num_proc - 1``
     workers, with every ``num_proc``-th chunk processed here.
     """
+    labels = labels or input_labels(paths)
     if num_proc <= 1 or not can_fork():
-        yield from _results(config, chunks(paths, kinds, hashes), num_proc)
+        yield from _results(config, chunks(paths, kinds, hashes, labels), num_proc)
         return
     from alignkit.forked_files import ForkedFiles
     from alignkit.line_ranges import RangeSizes, cut_file
@@ -203,14 +233,14 @@ def file_results(config: TokenizeConfig, paths: list[str], kinds: list[tuple[str
     for path, (kind, kind_line) in zip(paths, kinds):
         cuts = cut_file(path, 0, sizes)
         if cuts is not None:
-            job.add(path, kind, kind_line, cuts.size, cuts.spans())
+            job.add(path, labels[path], kind, kind_line, cuts.size, cuts.spans())
             continue
         sizes.take(_size(path))
         yield from job.run()  # the plain files before this one
         import multiprocessing
 
         with _pool(multiprocessing.get_context("fork"), config, num_proc - 1) as pool:
-            yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes), num_proc, num_proc)
+            yield from _pooled(pool, chunks([path], [(kind, kind_line)], hashes, labels), num_proc, num_proc)
     yield from job.run()
 
 

@@ -58,11 +58,12 @@ class ForkedFiles:
         self.warm = self.described = False
         self.slots = _MAX_RESULT_FILES  # in-memory result files left to this run
 
-    def add(self, path: str, kind: str | None, kind_line: int, size: int, spans: list[tuple[int, int]]) -> None:
-        """Add a file's ranges (its lines numbered from 1 in each range: moved when handed out)."""
+    def add(self, path: str, label: str, kind: str | None, kind_line: int, size: int,
+            spans: list[tuple[int, int]]) -> None:
+        """Add a file's ranges (its lines numbered from 1 in each range: moved when handed out);
+        ``label`` names the file in outputs and messages."""
         from alignkit.line_ranges import LineRange
 
-        label = input_label(path)
         for start, stop in spans:
             self.ranges.append(LineRange(path, label, kind, kind_line, start, stop, 1, self.chunk_lines))
             self.file_of.append(len(self.files))

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alignkit._records import Record
-from alignkit.chunk_results import file_results, input_label
+from alignkit.chunk_results import file_results, input_labels
 from alignkit.encoder import Encoder
 from alignkit.errors import InputError, UsageError
 from alignkit.io.atomic import AtomicOutputDir, sha256_file
@@ -203,11 +203,12 @@ def tokenize_files(
     # before any input is read: a template the tokenizer cannot encode fits no record.
     encoder = init_worker(config)
     encoder.check()
-    kinds = [_file_kind(p, input_label(p), config) for p in names]
+    labels = input_labels(names)
+    kinds = [_file_kind(p, labels[p], config) for p in names]
     known = sorted({k for k, _ in kinds if k is not None})
     if len(known) > 1:
         which = "; ".join(
-            f"{k}: " + ", ".join(input_label(p) for p, (kk, _) in zip(names, kinds) if kk == k) for k in known
+            f"{k}: " + ", ".join(labels[p] for p, (kk, _) in zip(names, kinds) if kk == k) for k in known
         )
         raise UsageError(
             f"the inputs mix SFT and preference files ({which}); tokenize each kind into its own output"
@@ -332,9 +333,10 @@ def _finish(
 ) -> dict[str, object]:
     """Close the rejects file, write the manifest (last), and move the folder into place."""
     inputs: list[dict[str, object]] = []
+    labels = input_labels(names)
     for n in names:
         digest, size = hashes[n] if n in hashes else (sha256_file(Path(n)), Path(n).stat().st_size)
-        inputs.append({"path": input_label(n), "sha256": digest, "bytes": size})
+        inputs.append({"path": labels[n], "sha256": digest, "bytes": size})
     rejects.file.close()  # recorded after the data files, as when it was written whole here
     manifest = build_manifest(
         kind=kind,
