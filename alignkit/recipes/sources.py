@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,10 @@ def _pref_group(ex: PreferenceExample, uid: str, source: str) -> Group:
                   Candidate(ex.rejected_response, sr, label="rejected")], dict(labels))
 
 
-def _score(value: Any) -> float:
+def _score(value: Any, what: str) -> float:
     if isinstance(value, dict):  # UltraFeedback: {"Rating": "4", "Rationale": ...}
         value = value.get("Rating", value.get("rating"))
-    return float(value)
+    return _finite(value, what)
 
 
 def check_history(history: list[Turn]) -> None:
@@ -140,43 +141,100 @@ def _to_group(row: Any, spec: InputSpec, uid: str) -> Group:
         history = [Turn(role="user", content=row["prompt"] if "prompt" in row else row["instruction"])]
     check_history(history)
     cands = []
-    for i, r in enumerate(row["responses"] if "responses" in row else row["completions"]):
+    responses = row["responses"] if "responses" in row else row["completions"]
+    if not isinstance(responses, list):
+        raise RowError("bad_response", "'responses' is not a list")
+    for i, r in enumerate(responses):
+        if not isinstance(r, dict):
+            raise RowError("bad_response", f"response {i} is not a JSON object")
         text = r.get("text", r.get("response"))
-        ratings = {k: _score(v) for k, v in (r.get("ratings") or r.get("annotations") or {}).items()}
+        ratings = {k: _score(v, f"response {i}: rating {k!r}")
+                   for k, v in (r.get("ratings") or r.get("annotations") or {}).items()}
         score = r.get("score", r.get("overall_score"))
-        cands.append(Candidate(text, None if score is None else float(score), ratings,
+        cands.append(Candidate(text, None if score is None else _finite(score, f"response {i}: score"), ratings,
                                str(r.get("model", r.get("label", i)))))
     if any(not isinstance(c.text, str) for c in cands):
         raise RowError("bad_response", "a response has no 'text'")
     return Group(uid, spec.source, history, cands)
 
 
-def _vicuna(folder: Path, spec: InputSpec) -> tuple[list[Group], list[Drop]]:
-    def rows(p: Path) -> list[dict[str, Any]]:
-        return [r for _, r in iter_rows(p) if isinstance(r, dict)]
+_VICUNA_LAYOUT = "question.jsonl, answer/*.jsonl and review/**/*.jsonl (FastChat's eval/table)"
 
-    questions = {r["question_id"]: r["text"] for r in rows(folder / "question.jsonl")}
-    answers = {}
-    for p in sorted((folder / "answer").glob("*.jsonl")):
-        for r in rows(p):
-            answers[r["answer_id"]] = r
+
+def _finite(value: Any, what: str) -> float:
+    """``value`` as a finite float; a bool, a non-number, NaN or infinity is a :class:`RowError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RowError("bad_score", f"{what} is {value!r}, not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise RowError("bad_score", f"{what} is {value!r}, not a number") from None
+    if not math.isfinite(number):
+        raise RowError("bad_score", f"{what} is {value!r}, not a finite number")
+    return number
+
+
+def _table(path: Path, keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The rows of a reference table of a ``vicuna_reviews`` folder; a row that is not an
+    object with ``keys`` is an error naming its line (the table is data the reviews need)."""
+    for line, row in iter_rows(path):
+        if not isinstance(row, dict) or any(k not in row for k in keys):
+            raise RecipeError(f"{path}:{line}: expected a JSON object with {', '.join(keys)}")
+        yield row
+
+
+def _vicuna(folder: Path, spec: InputSpec) -> tuple[list[Group], list[Drop]]:
+    if not folder.is_dir() or not (folder / "question.jsonl").is_file():
+        raise RecipeError(f"{folder}: format 'vicuna_reviews' reads a folder holding {_VICUNA_LAYOUT}")
+    answer_files = sorted((folder / "answer").glob("*.jsonl"))
+    review_files = sorted((folder / "review").rglob("*.jsonl"))
+    if not answer_files or not review_files:
+        missing = "answer/*.jsonl" if not answer_files else "review/**/*.jsonl"
+        raise RecipeError(f"{folder}: no {missing}; format 'vicuna_reviews' reads a folder holding {_VICUNA_LAYOUT}")
+    questions = {r["question_id"]: r["text"] for r in _table(folder / "question.jsonl", ("question_id", "text"))}
+    answers = {r["answer_id"]: r for p in answer_files for r in _table(p, ("answer_id", "model_id", "text"))}
     groups: list[Group] = []
     drops: list[Drop] = []
-    for p in sorted((folder / "review").rglob("*.jsonl")):
+    for p in review_files:
         rel = p.relative_to(folder).as_posix()
         for line, r in iter_rows(p):
             uid = f"{spec.source}:{rel}:{line}"
-            a1, a2 = answers.get(r.get("answer1_id")), answers.get(r.get("answer2_id"))
-            q = questions.get(r.get("question_id"))
-            if a1 is None or a2 is None or q is None:
-                drops.append(Drop(uid, spec.source, "read", "unjoinable", "question or answer id not found"))
-                continue
-            s1, s2 = r["score"]
-            groups.append(Group(uid, spec.source, [Turn(role="user", content=q)],
-                                [Candidate(a1["text"], float(s1), label=a1["model_id"]),
-                                 Candidate(a2["text"], float(s2), label=a2["model_id"])],
-                                {"question_id": r["question_id"]}))
+            try:
+                groups.append(_review_group(r, uid, spec.source, questions, answers))
+            except RowError as err:
+                drops.append(Drop(uid, spec.source, "read", err.reason, str(err), _jsonable(r)))
+            except ValidationError as err:
+                e = err.errors(include_url=False)[0]
+                drops.append(Drop(uid, spec.source, "read", f"invalid:{e['type']}", e["msg"], _jsonable(r)))
     return groups, drops
+
+
+def _review_group(r: Any, uid: str, source: str, questions: dict[Any, Any],
+                  answers: dict[Any, dict[str, Any]]) -> Group:
+    """One GPT-4 review joined to its question and its two answers."""
+    if isinstance(r, RowError):
+        raise r
+    if not isinstance(r, dict):
+        raise RowError("not_an_object", "the row is not a JSON object")
+    try:
+        a1, a2 = answers.get(r.get("answer1_id")), answers.get(r.get("answer2_id"))
+        q = questions.get(r.get("question_id"))
+    except TypeError:  # an id that is a list or an object
+        a1 = a2 = q = None
+    if a1 is None or a2 is None or q is None:
+        raise RowError("unjoinable", "question or answer id not found")
+    score = r.get("score")
+    if not isinstance(score, list) or len(score) != 2:
+        raise RowError("bad_score", f"'score' is {score!r}, not [score of answer 1, score of answer 2]")
+    s1, s2 = _finite(score[0], "score[0]"), _finite(score[1], "score[1]")
+    if not isinstance(q, str) or not all(isinstance(a["text"], str) for a in (a1, a2)):
+        raise RowError("bad_row", "a question or answer text is not a string")
+    history = [Turn(role="user", content=q)]
+    check_history(history)
+    return Group(uid, source, history,
+                 [Candidate(a1["text"], s1, label=str(a1["model_id"])),
+                  Candidate(a2["text"], s2, label=str(a2["model_id"]))],
+                 {"question_id": r["question_id"]})
 
 
 def read_input(spec: InputSpec, base: Path, kind: str) -> tuple[list[Item] | list[Group], list[Drop]]:

@@ -98,3 +98,28 @@ def test_a_broken_vicuna_folder_is_a_clear_error(tmp_path: Path, capsys: object)
         run_recipe(recipe)
     assert main(["recipe", "run", str(recipe), "-q", "-o", str(tmp_path / "o.jsonl")]) == 2
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_rated_scores_must_be_finite_numbers(tmp_path: Path) -> None:
+    def row(a: object, b: object = 2) -> dict[str, object]:
+        return {"prompt": "q", "responses": [{"text": "x", "score": a}, {"text": "y", "score": b}]}
+
+    (tmp_path / "rated.jsonl").write_text(
+        json.dumps(row(9)) + "\n"
+        + '{"prompt": "q", "responses": [{"text": "x", "score": NaN}, {"text": "y", "score": 2}]}\n'
+        + '{"prompt": "q", "responses": [{"text": "x", "score": Infinity}, {"text": "y", "score": 2}]}\n'
+        + json.dumps(row(True)) + "\n"
+        + json.dumps(row("high")) + "\n"
+        + json.dumps({"prompt": "q", "responses": [{"text": "x", "ratings": {"h": {"Rating": "N/A"}}},
+                                                   {"text": "y", "ratings": {"h": 2}}]}) + "\n"
+        + json.dumps({"prompt": "q", "responses": "x"}) + "\n"
+        + json.dumps({"prompt": "q", "responses": ["x", "y"]}) + "\n")
+    (tmp_path / "r.toml").write_text(PAIRS.format(path="rated.jsonl", fmt="rated"))
+    result = run_recipe(tmp_path / "r.toml")
+    # NaN used to reach pair building ("score spread nan"), Infinity the output (not JSON)
+    assert [r.id for r in result.records] == ["s:1"]
+    assert _reasons(result) == {"s:2": "bad_score", "s:3": "bad_score", "s:4": "bad_score", "s:5": "bad_score",
+                                "s:6": "bad_score", "s:7": "bad_response", "s:8": "bad_response"}
+    details = {d.uid: d.detail for d in result.drops}
+    assert details["s:3"] == "response 0: score is inf, not a finite number"
+    assert details["s:6"] == "response 0: rating 'h' is 'N/A', not a number"
