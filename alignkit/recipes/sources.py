@@ -148,13 +148,13 @@ def _to_group(row: Any, spec: InputSpec, uid: str) -> Group:
         if not isinstance(r, dict):
             raise RowError("bad_response", f"response {i} is not a JSON object")
         text = r.get("text", r.get("response"))
+        if not isinstance(text, str):
+            raise RowError("bad_response", "a response has no 'text'")
         ratings = {k: _score(v, f"response {i}: rating {k!r}")
                    for k, v in (r.get("ratings") or r.get("annotations") or {}).items()}
         score = r.get("score", r.get("overall_score"))
         cands.append(Candidate(text, None if score is None else _finite(score, f"response {i}: score"), ratings,
                                str(r.get("model", r.get("label", i)))))
-    if any(not isinstance(c.text, str) for c in cands):
-        raise RowError("bad_response", "a response has no 'text'")
     return Group(uid, spec.source, history, cands)
 
 
