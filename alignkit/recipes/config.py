@@ -27,7 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from alignkit.errors import RecipeError
 
-_CLOSED = ConfigDict(extra="forbid", frozen=True)
+#: Closed and strict: an unknown key is an error, and so is a value of the wrong TOML type
+#: (``k = "100"``, ``seed = "1"``, ``strip = 1``): it is not silently converted. An integer
+#: is still accepted where a float is expected (``threshold = 1``).
+_CLOSED = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 TextField = Literal["prompt", "response", "prompt_response", "trained", "total"]
 Unit = Literal["chars", "words", "tokens"]
@@ -87,6 +90,15 @@ class NearDedupStep(BaseModel):
     ngram: int = Field(default=5, ge=1, le=32)
     num_perm: int = Field(default=128, ge=8, le=1024)
     bands: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> NearDedupStep:
+        if self.bands is not None and self.bands > self.num_perm:
+            # a band needs at least one signature value: more bands than values would make
+            # every pair of texts a candidate (an exact Jaccard check for each: quadratic work)
+            raise ValueError(f"bands ({self.bands}) is larger than num_perm ({self.num_perm}); use at most"
+                             f" {self.num_perm} bands, or leave 'bands' out to have it chosen for the threshold")
+        return self
 
 
 class LengthStep(BaseModel):
@@ -180,7 +192,7 @@ class SelectStep(BaseModel):
     theta: float = Field(default=0.5, gt=0.0, le=1.0)
     ngram: int = Field(default=3, ge=1, le=32)
     #: Per-source quotas; ``fill`` tops up from other sources when one runs short.
-    quotas: dict[str, int] | None = None
+    quotas: dict[str, Annotated[int, Field(ge=0)]] | None = None
     fill: bool = True
     #: Fail instead of reporting a shortfall when fewer than ``k`` records remain.
     strict: bool = False

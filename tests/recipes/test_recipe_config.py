@@ -62,3 +62,26 @@ def test_length_window_needs_a_bound() -> None:
 def test_missing_recipe_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RecipeError, match="cannot read"):
         load_recipe(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "says"),
+    [
+        ('[[steps]]\ntype = "select"\nk = "100"\n', "steps.0.k", "valid integer"),
+        ('[[steps]]\ntype = "normalize"\nstrip = 1\n', "steps.0.strip", "valid boolean"),
+        ('[[steps]]\ntype = "near_dedup"\nthreshold = "0.8"\n', "steps.0.threshold", "valid number"),
+        ('[[steps]]\ntype = "select"\nquotas = { a = -5 }\n', "steps.0.quotas.a", "greater than or equal to 0"),
+        ('[[steps]]\ntype = "near_dedup"\nbands = 1000\n', "steps.0", "bands (1000) is larger than num_perm (128)"),
+    ],
+)
+def test_wrong_types_and_values_are_errors_not_conversions(extra: str, where: str, says: str) -> None:
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(HEAD + extra, "r.toml")
+    assert str(info.value).startswith(f"r.toml: {where}:")
+    assert says in str(info.value)
+
+
+def test_an_integer_is_still_a_float() -> None:
+    assert parse_recipe(HEAD + '[[steps]]\ntype = "near_dedup"\nthreshold = 1\n').steps[0].threshold == 1.0  # type: ignore[union-attr]
+    seeded = parse_recipe(HEAD.replace('kind = "sft"', 'kind = "sft"\nseed = 7'))
+    assert seeded.seed == 7
