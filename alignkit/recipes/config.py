@@ -19,11 +19,12 @@ Paths inside a recipe are relative to the folder of the recipe file.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from alignkit.errors import RecipeError
 
@@ -129,6 +130,17 @@ class PhrasesStep(BaseModel):
     use_defaults: bool = True
     phrases: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for i, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"pattern {i} ({pattern!r}) is not a valid regular expression: {err};"
+                                 " fix it, or escape special characters with a backslash") from None
+        return patterns
 
 
 class RepetitionStep(BaseModel):
@@ -258,6 +270,29 @@ class Recipe(BaseModel):
     inputs: list[InputSpec] = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    #: The recipe file's name, for error messages (set by :func:`parse_recipe`).
+    _file: str = PrivateAttr(default="recipe.toml")
+
+    @property
+    def file(self) -> str:
+        """The name of the recipe file (``recipe.toml`` when parsed from text without one)."""
+        return self._file
+
+    @model_validator(mode="after")
+    def _tokens_need_a_tokenizer(self) -> Recipe:
+        if self.tokenizer is not None:
+            return self
+        for i, step in enumerate(self.steps):
+            key = None
+            if isinstance(step, LengthStep | LengthBiasStep) and step.unit == "tokens":
+                key = "unit"
+            elif isinstance(step, SelectStep) and step.length_unit == "tokens" and (
+                    step.method == "longest" or (step.method == "diverse" and step.order == "longest")):
+                key = "length_unit"
+            if key is not None:
+                raise ValueError(f"steps.{i}.{key}: \"tokens\" needs a tokenizer: add tokenizer = \"gpt2\""
+                                 " (bundled) or the path of a tokenizer file or folder at the top of the recipe")
+        return self
 
     @model_validator(mode="after")
     def _steps_fit_kind(self) -> Recipe:
@@ -299,11 +334,11 @@ def parse_recipe(text: str, name: str = "recipe.toml") -> Recipe:
         alignkit.errors.RecipeError: recipe.toml: colour: Extra inputs are not permitted [extra_forbidden]
     """
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark (Windows editors)
     except tomllib.TOMLDecodeError as err:
         raise RecipeError(f"{name}: not valid TOML: {err}") from None
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as err:
         problems = []
         for e in err.errors(include_url=False)[:5]:
@@ -312,6 +347,8 @@ def parse_recipe(text: str, name: str = "recipe.toml") -> Recipe:
             problems.append(f"{name}:{' ' + loc + ':' if loc else ''} {msg} [{e['type']}]")
         more = f" (and {err.error_count() - 5} more)" if err.error_count() > 5 else ""
         raise RecipeError("; ".join(problems) + more) from None
+    recipe._file = name
+    return recipe
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -326,4 +363,6 @@ def load_recipe(path: str | Path) -> Recipe:
         text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise RecipeError(f"{p}: cannot read the recipe: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise RecipeError(f"{p}: not UTF-8 text (byte {err.start}: {err.reason}); save the recipe as UTF-8") from None
     return parse_recipe(text, p.name)

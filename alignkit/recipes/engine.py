@@ -64,7 +64,7 @@ def token_counter(recipe: Recipe, base: Path) -> Callable[[str], int] | None:
     try:
         tok = load_tokenizer(local if local.exists() else spec)
     except AlignkitError as err:
-        raise RecipeError(f"tokenizer: {err}") from None
+        raise RecipeError(f"{recipe.file}: tokenizer: {err} (a path is relative to the recipe's folder)") from None
     encode = tok.encode_ordinary
     return lambda text: len(encode(text))
 
@@ -105,12 +105,20 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
         recipe = load_recipe(recipe)
     else:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
+    for i, spec in enumerate(recipe.inputs):  # every input is there before anything is read
+        if not (base / spec.path).exists():
+            raise RecipeError(
+                f"{recipe.file}: inputs.{i}.path: {spec.path!r} (source {spec.source!r}) does not exist:"
+                f" looked for {base / spec.path}; paths are relative to the recipe's folder")
     ctx = Context(seed=recipe.seed, count_tokens=token_counter(recipe, base), progress=progress)
     report = Report(recipe.name, recipe.kind, recipe.seed)
     all_drops: list[Drop] = []
     units: list[Any] = []
-    for spec in recipe.inputs:
-        got, drops = read_input(spec, base, recipe.kind)
+    for i, spec in enumerate(recipe.inputs):
+        try:
+            got, drops = read_input(spec, base, recipe.kind)
+        except RecipeError as err:
+            raise RecipeError(f"{recipe.file}: inputs.{i}.path: {err}") from None
         report.add_input(spec.source, spec.path, spec.format, len(got), drops)
         units.extend(got)
         all_drops.extend(drops)
@@ -119,7 +127,10 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
     for step_index, step in enumerate(recipe.steps):
         ctx.step_index = step_index + 1
         before = units
-        units, drops, stats = _step_fn(step, recipe.kind)(before, step, ctx)
+        try:
+            units, drops, stats = _step_fn(step, recipe.kind)(before, step, ctx)
+        except RecipeError as err:
+            raise RecipeError(f"{recipe.file}: steps.{step_index} ({step.type}): {err}") from None
         if isinstance(step, PairsStep):
             for label, fn in lengths.items():
                 report.set_lengths(label, "before", [fn(u) for u in units])

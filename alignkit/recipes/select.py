@@ -117,7 +117,8 @@ def select(items: Sequence[Any], step: SelectStep, ctx: Context) -> tuple[list[A
             drops.append(Drop(it.uid, it.source, "select", "not_selected", f"outside the {k} selected"))
     shortfall = max(0, k - len(kept))
     if shortfall and step.strict:
-        raise RecipeError(f"select: only {len(kept)} records are left for k = {k}; loosen the earlier steps")
+        raise RecipeError(f"strict: only {len(kept)} records are left for k = {k}; lower 'k', loosen the"
+                          " earlier steps, or set strict = false to accept a shortfall (it is reported)")
     stats: dict[str, Any] = {"k": k, "shortfall": shortfall, "per_source_selected": dict(sorted(taken.items()))}
     if quotas:
         stats["quotas"] = dict(sorted(quotas.items()))

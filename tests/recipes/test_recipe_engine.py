@@ -242,3 +242,48 @@ def test_output_through_a_symlink_replaces_the_file_it_names(tmp_path: Path) -> 
     write_outputs(run_recipe(_tiny_recipe(tmp_path)), link)
     assert link.is_symlink()
     assert json.loads(real.read_text())["turns"][-1]["content"] == "a"
+
+
+POOL_HEAD = 'name = "r"\nkind = "sft"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        # each message names the recipe file and the key, and says what to do
+        ('name = "r"\nkind = "sft"\n[[inputs]]\npath = "nope.jsonl"\nsource = "p"\n',
+         "r.toml: inputs.0.path: 'nope.jsonl' (source 'p') does not exist: looked for "),
+        (POOL_HEAD + '[[steps]]\ntype = "phrases"\npatterns = ["ok", "(unclosed"]\n',
+         "r.toml: steps.0.patterns: pattern 1 ('(unclosed') is not a valid regular expression"),
+        (POOL_HEAD + '[[steps]]\ntype = "length"\nunit = "tokens"\nmax = 5\n',
+         'r.toml: steps.0.unit: "tokens" needs a tokenizer: add tokenizer = "gpt2"'),
+        (POOL_HEAD + '[[steps]]\ntype = "select"\nmethod = "longest"\nlength_unit = "tokens"\nk = 1\n',
+         'r.toml: steps.0.length_unit: "tokens" needs a tokenizer'),
+        (POOL_HEAD.replace('kind = "sft"', 'kind = "sft"\ntokenizer = "no_such_tokenizer"')
+         + '[[steps]]\ntype = "length"\nunit = "tokens"\nmax = 5\n',
+         "r.toml: tokenizer: no_such_tokenizer: "),
+        (POOL_HEAD + '[[steps]]\ntype = "exact_dedup"\n[[steps]]\ntype = "select"\nk = 5\nstrict = true\n',
+         "r.toml: steps.1 (select): strict: only 1 records are left for k = 5; lower 'k'"),
+        ('name = "r"\nkind = "preference"\n[[inputs]]\npath = "pool.jsonl"\nsource = "p"\nformat = "rated"\n'
+         '[[steps]]\ntype = "pairs"\n[[steps]]\ntype = "length_bias"\nunit = "tokens"\n',
+         'r.toml: steps.1.unit: "tokens" needs a tokenizer'),  # was a TypeError traceback once pairs were built
+    ],
+)
+def test_run_errors_name_the_file_the_key_and_a_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, says: str) -> None:
+    (tmp_path / "pool.jsonl").write_text('{"prompt": "q", "response": "a"}\n')
+    (tmp_path / "r.toml").write_text(body)
+    assert main(["recipe", "run", str(tmp_path / "r.toml"), "-q", "-o", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"alignkit: error: {says}"), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_recipe_file_that_is_not_utf8_or_has_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pool.jsonl").write_text('{"prompt": "q", "response": "a"}\n')
+    (tmp_path / "r.toml").write_bytes(b'name = "caf\xe9"\n' + POOL_HEAD.split("\n", 1)[1].encode())
+    assert main(["recipe", "run", str(tmp_path / "r.toml"), "-q"]) == 2  # was a UnicodeDecodeError traceback
+    assert "r.toml: not UTF-8 text (byte 11: invalid continuation byte); save the recipe as UTF-8" in capsys.readouterr().err
+    (tmp_path / "r.toml").write_bytes(b"\xef\xbb\xbf" + POOL_HEAD.encode())  # saved by a Windows editor
+    assert len(run_recipe(tmp_path / "r.toml").records) == 1
