@@ -119,6 +119,8 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
             got, drops = read_input(spec, base, recipe.kind)
         except RecipeError as err:
             raise RecipeError(f"{recipe.file}: inputs.{i}.path: {err}") from None
+        if not got:
+            raise RecipeError(f"{recipe.file}: inputs.{i}.path: {_nothing_read(spec.path, spec.format, drops)}")
         report.add_input(spec.source, spec.path, spec.format, len(got), drops)
         units.extend(got)
         all_drops.extend(drops)
@@ -160,6 +162,17 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
     report.set("output", {"records": len(records),
                           "per_source": dict(sorted(Counter(u.source for u in units).items()))})
     return RecipeResult(records, report, all_drops, recipe, base)
+
+
+def _nothing_read(path: str, fmt: str, rejected: list[Drop]) -> str:
+    """Why an input gave no record: it is empty, or every row of it was rejected."""
+    if not rejected:
+        return f"{path!r} holds no records; point 'path' at a file with records, or remove this input"
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(Counter(d.reason for d in rejected).items()))
+    first = rejected[0]
+    return (f"none of the {len(rejected)} rows of {path!r} could be read as format {fmt!r} ({reasons};"
+            f" first: {first.uid}: {first.reason}{': ' + first.detail if first.detail else ''});"
+            " check 'format' and the file")
 
 
 def _length_views(kind: str, count: Callable[[str], int] | None) -> dict[str, Callable[[Any], int]]:

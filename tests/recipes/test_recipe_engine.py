@@ -287,3 +287,24 @@ def test_a_recipe_file_that_is_not_utf8_or_has_a_bom(tmp_path: Path, capsys: pyt
     assert "r.toml: not UTF-8 text (byte 11: invalid continuation byte); save the recipe as UTF-8" in capsys.readouterr().err
     (tmp_path / "r.toml").write_bytes(b"\xef\xbb\xbf" + POOL_HEAD.encode())  # saved by a Windows editor
     assert len(run_recipe(tmp_path / "r.toml").records) == 1
+
+
+@pytest.mark.parametrize(
+    ("pool", "fmt", "says"),
+    [
+        ("", "auto", "r.toml: inputs.0.path: 'pool.jsonl' holds no records; point 'path' at a file with records"),
+        ("\n\n", "auto", "r.toml: inputs.0.path: none of the 2 rows of 'pool.jsonl' could be read as format 'auto'"
+                         " (blank_line 2; first: p:1: blank_line: "),
+        ('{"prompt": "q", "response": "a"}\n{"prompt": "q2", "response": "b"}\n', "alpaca",
+         "r.toml: inputs.0.path: none of the 2 rows of 'pool.jsonl' could be read as format 'alpaca' (missing 2;"
+         " first: p:1: missing: "),
+    ],
+)
+def test_an_input_that_gives_no_record_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], pool: str, fmt: str, says: str) -> None:
+    """An empty pool, or a wrong format that rejects every row, used to exit 0 with an empty output."""
+    (tmp_path / "pool.jsonl").write_text(pool)
+    (tmp_path / "r.toml").write_text(POOL_HEAD + f'format = "{fmt}"\n[[steps]]\ntype = "select"\nk = 5\n')
+    assert main(["recipe", "run", str(tmp_path / "r.toml"), "-q", "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert capsys.readouterr().err.startswith(f"alignkit: error: {says}")
+    assert not (tmp_path / "o.jsonl").exists()
