@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from alignkit.errors import RecipeError
 from alignkit.recipes.config import LengthBiasStep, PairsStep
 from alignkit.recipes.items import Candidate, Context, Drop, Group, Pair
 from alignkit.recipes.normalize import measure
@@ -43,8 +44,10 @@ def candidate_score(c: Candidate, aspects: list[str] | None) -> float | None:
 def _pairs_of(g: Group, step: PairsStep, ctx: Context, rng: Any) -> tuple[list[Pair], str, str]:
     scored: list[tuple[float, int, Candidate]] = []
     seen: set[str] = set()
+    unscored = 0
     for i, c in enumerate(g.candidates):
         s = candidate_score(c, step.aspects)
+        unscored += s is None
         if s is None or not c.text.strip() or c.text in seen:
             continue
         seen.add(c.text)
@@ -52,8 +55,13 @@ def _pairs_of(g: Group, step: PairsStep, ctx: Context, rng: Any) -> tuple[list[P
     if len(scored) < 2:
         texts = [c.text for c in g.candidates if c.text.strip()]
         reason = ("empty_response" if len(texts) < len(g.candidates) else
-                  "identical_responses" if len(set(texts)) < len(texts) else "fewer_than_two_responses")
-        return [], reason, f"{len(scored)} distinct scored response(s)"
+                  "identical_responses" if len(set(texts)) < len(texts) else
+                  "missing_score" if unscored else "fewer_than_two_responses")
+        detail = f"{len(scored)} distinct scored response(s)"
+        if unscored:
+            what = f"the ratings {', '.join(step.aspects)}" if step.aspects else "a score or ratings"
+            detail += f"; {unscored} without {what}"
+        return [], reason, detail
     by_best = sorted(scored, key=lambda t: (-t[0], t[1]))
 
     def ok(hi: tuple[float, int, Candidate], lo: tuple[float, int, Candidate]) -> bool:
@@ -88,7 +96,19 @@ def _why(by_best: list[tuple[float, int, Candidate]], step: PairsStep) -> str:
 
 
 def build_pairs(groups: Sequence[Group], step: PairsStep, ctx: Context) -> tuple[list[Pair], list[Drop], dict[str, Any]]:
-    """Pairs from every group, or a drop naming why a group gave none."""
+    """Pairs from every group, or a drop naming why a group gave none.
+
+    Raises:
+        RecipeError: an aspect of ``step.aspects`` that no response is rated on (a misspelt
+            name would otherwise drop every group).
+    """
+    if step.aspects:
+        rated = {a for g in groups for c in g.candidates for a in c.ratings}
+        unknown = [a for a in step.aspects if a not in rated]
+        if unknown and groups:
+            known = ", ".join(repr(a) for a in sorted(rated)) or "none: the responses have plain scores"
+            raise RecipeError(f"aspects: {', '.join(repr(a) for a in unknown)} is not a rating of any response"
+                              f" (ratings seen: {known}); fix the name, or leave 'aspects' out to average all")
     rng = ctx.rng()
     pairs: list[Pair] = []
     drops: list[Drop] = []

@@ -107,3 +107,27 @@ def test_every_pair_is_ordered_and_accounted(scores: list[list[int]], strategy: 
     made = {p.uid.split("#")[0] for p in pairs}
     assert made.isdisjoint({d.uid for d in drops})
     assert made | {d.uid for d in drops} == {g.uid for g in groups}
+
+
+def test_a_misspelt_aspect_is_an_error_and_unrated_groups_say_why() -> None:
+    import pytest
+
+    from alignkit.errors import RecipeError
+
+    def rated(uid: str, *ratings: dict[str, float]) -> Group:
+        return Group(uid, "s", [Turn(role="user", content="q")],
+                     [Candidate(f"answer {i}", ratings=r) for i, r in enumerate(ratings)])
+
+    groups = [rated("g:1", {"help": 5, "honest": 1}, {"help": 2, "honest": 3}),
+              rated("g:2", {"help": 5}, {"help": 2})]
+    # a typo used to drop every group as fewer_than_two_responses, and the run exited 0
+    with pytest.raises(RecipeError, match=r"aspects: 'helpfulness' is not a rating of any response \(ratings seen:"
+                                          r" 'help', 'honest'\); fix the name"):
+        build_pairs(groups, pairs_step(aspects=["helpfulness"]), ctx())
+    pairs, drops, _ = build_pairs(groups, pairs_step(aspects=["honest"]), ctx())
+    assert [p.uid for p in pairs] == ["g:1"]
+    assert [(d.uid, d.reason, d.detail) for d in drops] == [
+        ("g:2", "missing_score", "0 distinct scored response(s); 2 without the ratings honest")]
+    unscored = Group("g:3", "s", [Turn(role="user", content="q")], [Candidate("a"), Candidate("b", 2.0)])
+    _, drops, _ = build_pairs([unscored], pairs_step(), ctx())
+    assert (drops[0].reason, drops[0].detail) == ("missing_score", "1 distinct scored response(s); 1 without a score or ratings")
