@@ -203,7 +203,8 @@ class SelectStep(BaseModel):
     order: Literal["longest", "score", "random", "input"] = "longest"
     theta: float = Field(default=0.5, gt=0.0, le=1.0)
     ngram: int = Field(default=3, ge=1, le=32)
-    #: Per-source quotas; ``fill`` tops up from other sources when one runs short.
+    #: Per-source quotas; ``fill`` tops up from other sources when one runs short. With
+    #: quotas and no ``k`` in the file, ``k`` is the sum of the quotas.
     quotas: dict[str, Annotated[int, Field(ge=0)]] | None = None
     fill: bool = True
     #: Fail instead of reporting a shortfall when fewer than ``k`` records remain.

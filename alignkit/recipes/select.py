@@ -81,7 +81,10 @@ def select(items: Sequence[Any], step: SelectStep, ctx: Context) -> tuple[list[A
     order = step.order if step.method == "diverse" else step.method
     ranked = _rank(pool, order, step, ctx, drops)
     quotas = dict(step.quotas or {})
-    k = step.k if step.k is not None else (sum(quotas.values()) if quotas else len(ranked))
+    if quotas and (step.k is None or "k" not in step.model_fields_set):
+        k = sum(quotas.values())  # quotas and no k: the quotas say how many
+    else:
+        k = step.k if step.k is not None else len(ranked)
     index = (NearDupIndex(step.theta, step.ngram, seed=ctx.seed + 2) if step.method == "diverse" else None)
     taken: dict[str, int] = {}
     chosen: set[str] = set()

@@ -218,3 +218,22 @@ def _ref_script_fraction(text: str, allowed: list[str]) -> float:
        st.sampled_from([["latin"], ["cyrillic"], ["latin", "cjk"], ["cjk"]]))
 def test_script_fraction_matches_the_plain_regex_count(text: str, allowed: list[str]) -> None:
     assert script_fraction(text, allowed) == pytest.approx(_ref_script_fraction(text, allowed))
+
+
+def test_quotas_without_k_select_the_sum_of_the_quotas() -> None:
+    from alignkit.recipes.config import parse_recipe
+
+    def step(extra: str) -> SelectStep:
+        text = ('name = "t"\nkind = "sft"\n[[inputs]]\npath = "a.jsonl"\nsource = "a"\n'
+                f'[[steps]]\ntype = "select"\nmethod = "first"\n{extra}\n')
+        got = parse_recipe(text).steps[0]
+        assert isinstance(got, SelectStep)
+        return got
+
+    # a quota table alone used to keep the default k = 1000 and fill it from every source
+    kept, _, stats = select(POOL, step('quotas = { a = 3, b = 2 }'), ctx())
+    assert stats["k"] == 5 and stats["per_source_selected"] == {"a": 3, "b": 2} and len(kept) == 5
+    kept, _, stats = select(POOL, step('quotas = { a = 12, b = 2 }'), ctx())  # "a" has 10: filled from "b"
+    assert stats["k"] == 14 and len(kept) == 14
+    kept, _, stats = select(POOL, step('k = 8\nquotas = { a = 3, b = 2 }'), ctx())  # an explicit k wins
+    assert stats["k"] == 8 and len(kept) == 8
