@@ -42,7 +42,10 @@ class Group:
     source: str
     history: list[Turn]
     candidates: list[Candidate]
-    metadata: dict[str, str | int | float] = field(default_factory=dict)
+    #: The input record's own metadata (JSON values), kept on its pairs.
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: The input record's own ``id``, when it has one (its pairs' ids; else ``uid``).
+    record_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ class Pair:
     rejected: Candidate
     chosen_score: float
     rejected_score: float
-    metadata: dict[str, str | int | float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    record_id: str | None = None
 
     def to_example(self, chosen_is_a: bool) -> PreferenceExample:
         """The :class:`PreferenceExample` with ``chosen`` on "a" or on "b"."""
@@ -66,7 +70,7 @@ class Pair:
             (self.chosen_score, self.rejected_score) if chosen_is_a
             else (self.rejected_score, self.chosen_score)
         )
-        meta: dict[str, str | int | float] = dict(self.metadata)
+        meta: dict[str, Any] = dict(self.metadata)
         if a.label:
             meta["label_a"] = a.label
         if b.label:
@@ -74,7 +78,7 @@ class Pair:
         return PreferenceExample.model_validate({
             "history": self.history, "response_a": a.text, "response_b": b.text,
             "chosen": "a" if chosen_is_a else "b", "score_a": sa, "score_b": sb,
-            "id": self.uid, "source": self.source, "metadata": meta,
+            "id": self.record_id or self.uid, "source": self.source, "metadata": meta,
         })
 
 

@@ -70,8 +70,8 @@ def _pairs_of(g: Group, step: PairsStep, ctx: Context, rng: Any) -> tuple[list[P
 
     def make(hi: tuple[float, int, Candidate], lo: tuple[float, int, Candidate], n: int) -> Pair:
         uid = g.uid if n == 0 else f"{g.uid}#{n}"
-        meta = dict(g.metadata)
-        return Pair(uid, g.source, g.history, hi[2], lo[2], hi[0], lo[0], meta)
+        record_id = g.record_id if n == 0 or g.record_id is None else f"{g.record_id}#{n}"
+        return Pair(uid, g.source, g.history, hi[2], lo[2], hi[0], lo[0], dict(g.metadata), record_id)
 
     best = by_best[0]
     if step.strategy == "best_vs_worst":

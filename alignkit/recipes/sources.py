@@ -105,10 +105,21 @@ def _as_chat(rec: ChatExample | PreferenceExample, uid: str) -> ChatExample:
 def _pref_group(ex: PreferenceExample, uid: str, source: str) -> Group:
     sc = ex.chosen_score if ex.chosen_score is not None else 1.0
     sr = ex.rejected_score if ex.rejected_score is not None else 0.0
-    labels = {k: str(v) for k, v in ex.metadata.items() if k in ("label_a", "label_b", "model_a", "model_b")}
+    # label_a/b and model_a/b name the responses by position, and a pair's positions are
+    # drawn again: they become the responses' labels (written back as label_a/label_b)
+    meta = {k: v for k, v in ex.metadata.items() if k not in _POSITIONAL}
+    rejected = "b" if ex.chosen == "a" else "a"
+
+    def label(side: str, default: str) -> str:
+        value = ex.metadata.get(f"label_{side}", ex.metadata.get(f"model_{side}"))
+        return default if value is None else str(value)
+
     return Group(uid, source, list(ex.history),
-                 [Candidate(ex.chosen_response, sc, label="chosen"),
-                  Candidate(ex.rejected_response, sr, label="rejected")], dict(labels))
+                 [Candidate(ex.chosen_response, sc, label=label(ex.chosen, "chosen")),
+                  Candidate(ex.rejected_response, sr, label=label(rejected, "rejected"))], meta, ex.id)
+
+
+_POSITIONAL = frozenset({"label_a", "label_b", "model_a", "model_b"})
 
 
 def _score(value: Any, what: str) -> float:
@@ -155,7 +166,10 @@ def _to_group(row: Any, spec: InputSpec, uid: str) -> Group:
         score = r.get("score", r.get("overall_score"))
         cands.append(Candidate(text, None if score is None else _finite(score, f"response {i}: score"), ratings,
                                str(r.get("model", r.get("label", i)))))
-    return Group(uid, spec.source, history, cands)
+    meta = row.get("metadata")
+    record_id = row.get("id")
+    return Group(uid, spec.source, history, cands, dict(meta) if isinstance(meta, dict) else {},
+                 record_id if isinstance(record_id, str) and record_id else None)
 
 
 _VICUNA_LAYOUT = "question.jsonl, answer/*.jsonl and review/**/*.jsonl (FastChat's eval/table)"

@@ -123,3 +123,32 @@ def test_rated_scores_must_be_finite_numbers(tmp_path: Path) -> None:
     details = {d.uid: d.detail for d in result.drops}
     assert details["s:3"] == "response 0: score is inf, not a finite number"
     assert details["s:6"] == "response 0: rating 'h' is 'N/A', not a number"
+
+
+def test_preference_records_keep_their_id_and_metadata(tmp_path: Path) -> None:
+    """A preference record's id and metadata reach its pair, so select method = "score"
+    (documented for preference recipes) can read a score from metadata; it found none."""
+    rows = []
+    for i in range(6):
+        rows.append({"history": [{"role": "user", "content": f"q{i}"}], "response_a": f"a{i}", "response_b": f"b{i}",
+                     "chosen": "a" if i % 2 else "b", "id": f"orig-{i}",
+                     "metadata": {"quality": {"score": i}, "tag": "x", "model_a": f"ma{i}", "model_b": f"mb{i}"}})
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "r.toml").write_text(
+        'name = "r"\nkind = "preference"\n[[inputs]]\npath = "p.jsonl"\nsource = "s"\n[[steps]]\ntype = "pairs"\n'
+        '[[steps]]\ntype = "select"\nmethod = "score"\nscore_field = "quality.score"\nk = 3\n')
+    result = run_recipe(tmp_path / "r.toml")
+    assert sorted(r.id or "" for r in result.records) == ["orig-3", "orig-4", "orig-5"]
+    for rec in result.records:
+        i = int((rec.id or "")[-1])
+        assert rec.metadata["quality"] == {"score": i} and rec.metadata["tag"] == "x"
+        # the model names follow their responses to whichever position they were drawn to
+        assert rec.metadata[f"label_{rec.chosen}"] == (f"ma{i}" if i % 2 else f"mb{i}")
+        assert "model_a" not in rec.metadata
+    rated = [{"id": "q-1", "metadata": {"cat": "math"}, "prompt": "q",
+              "responses": [{"text": "x", "score": 1}, {"text": "y", "score": 2}, {"text": "z", "score": 3}]}]
+    (tmp_path / "rated.jsonl").write_text(json.dumps(rated[0]) + "\n")
+    (tmp_path / "r.toml").write_text(PAIRS.format(path="rated.jsonl", fmt="rated") + 'strategy = "all_pairs"\n')
+    recs = run_recipe(tmp_path / "r.toml").records
+    assert sorted(r.id or "" for r in recs) == ["q-1", "q-1#1", "q-1#2"]
+    assert all(r.metadata["cat"] == "math" for r in recs)
