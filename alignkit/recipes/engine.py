@@ -13,7 +13,7 @@ import json
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from alignkit.errors import OutputError, RecipeError
 from alignkit.io.adapters.output import record_json
-from alignkit.io.atomic import atomic_write
+from alignkit.io.atomic import fsync_path
 from alignkit.recipes.config import (
     NormalizeStep, PairsStep, Recipe, SpecialTokensStep, load_recipe,
 )
@@ -192,27 +192,64 @@ def _length_views(kind: str, count: Callable[[str], int] | None) -> dict[str, Ca
     return views
 
 
-def _write_atomic(path: Path, lines: list[str] | str) -> None:
-    """Write the text, or the lines each ended by a newline, atomically.
-
-    An existing target that is not a regular file (``/dev/null``, ``/dev/stdout``, a
-    named pipe) is written into as it is: an atomic rename would replace the device or
-    the pipe with a regular file (as root, ``-o /dev/null`` would replace ``/dev/null``).
-    A symbolic link is followed: the file it names is replaced, the link is kept.
-    """
-    text = lines if isinstance(lines, str) else "".join(f"{line}\n" for line in lines)
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder (a device, a pipe)."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:  # does not exist (yet), or its folder cannot be read: atomic_write says why
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+    except OSError:  # does not exist (yet), or its folder cannot be read: writing says why
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _write_all(files: list[tuple[Path, str]]) -> None:
+    """Write each ``(path, text)`` so that a run that fails or is killed leaves every target
+    as it was or all of them new, never a mix that looks complete: every text goes into
+    a temporary file next to its target first (``.NAME.partial-HEX``, flushed and
+    ``fsync``-ed), and only once all of them are written are they renamed into place.
+
+    An existing target that is not a regular file (``/dev/null``, ``/dev/stdout``, a
+    named pipe) is written into as it is, last: a rename would replace the device or the
+    pipe with a regular file (as root, ``-o /dev/null`` replaced ``/dev/null``). A
+    symbolic link is followed: the file it names is replaced, the link is kept.
+    """
+    staged: list[tuple[Path, Path]] = []
+    direct: list[tuple[Path, str]] = []
+    try:
+        for path, text in files:
+            if _is_special(path):
+                direct.append((path, text))
+                continue
+            target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+            temp = target.parent / f".{target.name}.partial-{os.urandom(16).hex()}"
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(temp, "xb") as handle:
+                    staged.append((temp, target))
+                    handle.write(text.encode("utf-8"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as err:
+                raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+        for temp, target in staged:
+            try:
+                os.replace(temp, target)
+            except OSError as err:
+                raise OutputError(f"cannot write {target}: {err.strerror or err}") from None
+        for folder in {target.parent for _, target in staged}:
+            fsync_path(folder)
+    finally:
+        for temp, _ in staged:
+            if os.path.lexists(temp):
+                try:
+                    temp.unlink()
+                except OSError:
+                    pass
+    for path, text in direct:
         try:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as err:
             raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
-        return
-    atomic_write(Path(os.path.realpath(path)) if os.path.islink(path) else path, text)
 
 
 def output_path(recipe: Recipe, base: Path, out: str | Path | None = None) -> Path:
@@ -253,10 +290,15 @@ def write_outputs(result: RecipeResult, out: str | Path | None = None, *, report
     (:class:`~alignkit.errors.UsageError`) before anything is written.
     """
     out = check_outputs(result.recipe, result.base_dir, out, report=report, dropped=dropped)
-    _write_atomic(out, [record_json(r) for r in result.records])
+    files = [(out, _lines(record_json(r) for r in result.records))]
     if report is not None:
-        _write_atomic(Path(report), result.report.to_json())
+        files.append((Path(report), result.report.to_json()))
     if dropped is not None:
-        _write_atomic(Path(dropped), [json.dumps(d.to_dict(with_record=True), ensure_ascii=False)
-                                      for d in result.drops])
+        files.append((Path(dropped), _lines(json.dumps(d.to_dict(with_record=True), ensure_ascii=False)
+                                            for d in result.drops)))
+    _write_all(files)
     return out
+
+
+def _lines(lines: Iterable[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)

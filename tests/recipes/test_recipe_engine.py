@@ -308,3 +308,22 @@ def test_an_input_that_gives_no_record_is_an_error(
     assert main(["recipe", "run", str(tmp_path / "r.toml"), "-q", "-o", str(tmp_path / "o.jsonl")]) == 2
     assert capsys.readouterr().err.startswith(f"alignkit: error: {says}")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_failed_write_leaves_no_new_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The records used to be renamed into place before the report was written: a run that
+    then failed (exit 2) left a new, complete-looking output."""
+    recipe = _tiny_recipe(tmp_path)
+    (tmp_path / "out.jsonl").write_text("old\n")
+    (tmp_path / "afile").write_text("")
+    code = main(["recipe", "run", str(recipe), "-q", "-o", str(tmp_path / "out.jsonl"),
+                 "--dropped", str(tmp_path / "d.jsonl"), "--report", str(tmp_path / "afile" / "r.json")])
+    assert code == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert (tmp_path / "out.jsonl").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "out.jsonl", "pool.jsonl", "r.toml"]
+    assert main(["recipe", "run", str(recipe), "-q", "-o", str(tmp_path / "out.jsonl"),
+                 "--dropped", str(tmp_path / "d.jsonl"), "--report", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "out.jsonl").read_text())["turns"][-1]["content"] == "a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d.jsonl", "out.jsonl", "pool.jsonl", "r.json",
+                                                          "r.toml"]
