@@ -273,11 +273,18 @@ class Recipe(BaseModel):
     output: OutputSpec = Field(default_factory=OutputSpec)
     #: The recipe file's name, for error messages (set by :func:`parse_recipe`).
     _file: str = PrivateAttr(default="recipe.toml")
+    #: The recipe file itself when read by :func:`load_recipe` (no output may overwrite it).
+    _path: Path | None = PrivateAttr(default=None)
 
     @property
     def file(self) -> str:
         """The name of the recipe file (``recipe.toml`` when parsed from text without one)."""
         return self._file
+
+    @property
+    def path(self) -> Path | None:
+        """The recipe file :func:`load_recipe` read (``None`` for a recipe parsed from text)."""
+        return self._path
 
     @model_validator(mode="after")
     def _tokens_need_a_tokenizer(self) -> Recipe:
@@ -366,4 +373,6 @@ def load_recipe(path: str | Path) -> Recipe:
         raise RecipeError(f"{p}: cannot read the recipe: {err.strerror}") from None
     except UnicodeDecodeError as err:
         raise RecipeError(f"{p}: not UTF-8 text (byte {err.start}: {err.reason}); save the recipe as UTF-8") from None
-    return parse_recipe(text, p.name)
+    recipe = parse_recipe(text, p.name)
+    recipe._path = p
+    return recipe

@@ -274,6 +274,10 @@ def check_outputs(recipe: Recipe, base: Path, out: str | Path | None = None, *,
     target = output_path(recipe, base, out)
     inputs = [(f"the recipe's input {i + 1} (source {spec.source!r})", base / spec.path)
               for i, spec in enumerate(recipe.inputs)]
+    if recipe.path is not None:
+        inputs.append(("the recipe file", recipe.path))
+    if recipe.tokenizer is not None and (base / recipe.tokenizer).exists():
+        inputs.append(("the recipe's tokenizer", base / recipe.tokenizer))
     outputs = [("-o" if out is not None else "the recipe's [output] path", target)]
     outputs += [(name, Path(p)) for name, p in (("--report", report), ("--dropped", dropped)) if p is not None]
     refuse_overwrites(inputs, outputs)

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from alignkit.cli import main
-from alignkit.errors import RecipeError
+from alignkit.errors import RecipeError, UsageError
 from alignkit.recipes import parse_recipe, run_recipe, write_outputs
 from alignkit.records import ChatExample, PreferenceExample
 
@@ -327,3 +327,17 @@ def test_a_failed_write_leaves_no_new_output(tmp_path: Path, capsys: pytest.Capt
     assert json.loads((tmp_path / "out.jsonl").read_text())["turns"][-1]["content"] == "a"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d.jsonl", "out.jsonl", "pool.jsonl", "r.json",
                                                           "r.toml"]
+
+
+@pytest.mark.parametrize("option", ["-o", "--report", "--dropped"])
+def test_no_output_may_overwrite_the_recipe_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str) -> None:
+    recipe = _tiny_recipe(tmp_path)
+    before = recipe.read_bytes()
+    args = ["recipe", "run", str(recipe), "-q"] + (["-o", str(tmp_path / "o.jsonl")] if option != "-o" else [])
+    assert main([*args, option, str(recipe)]) == 2  # `-o r.toml` used to replace the recipe with records
+    assert f"names the same file as the recipe file {recipe}" in capsys.readouterr().err
+    assert recipe.read_bytes() == before
+    result = run_recipe(recipe)
+    with pytest.raises(UsageError, match="the recipe file"):
+        write_outputs(result, recipe)
