@@ -303,6 +303,18 @@ class Recipe(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _quotas_name_sources(self) -> Recipe:
+        sources = sorted({spec.source for spec in self.inputs})
+        for i, step in enumerate(self.steps):
+            if isinstance(step, SelectStep) and step.quotas:
+                unknown = [name for name in step.quotas if name not in sources]
+                if unknown:
+                    raise ValueError(
+                        f"steps.{i}.quotas: {', '.join(repr(u) for u in unknown)} is not the source of any input"
+                        f" (sources: {', '.join(repr(s) for s in sources)}); a quota names an input's 'source'")
+        return self
+
+    @model_validator(mode="after")
     def _steps_fit_kind(self) -> Recipe:
         allowed = SFT_STEPS if self.kind == "sft" else PAIR_STEPS
         for i, step in enumerate(self.steps):

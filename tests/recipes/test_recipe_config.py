@@ -85,3 +85,12 @@ def test_an_integer_is_still_a_float() -> None:
     assert parse_recipe(HEAD + '[[steps]]\ntype = "near_dedup"\nthreshold = 1\n').steps[0].threshold == 1.0  # type: ignore[union-attr]
     seeded = parse_recipe(HEAD.replace('kind = "sft"', 'kind = "sft"\nseed = 7'))
     assert seeded.seed == 7
+
+
+def test_a_quota_must_name_an_input_source() -> None:
+    # a misspelt source used to get no record (only listed in the step's stats), its share
+    # silently filled from the other sources
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(HEAD + '[[steps]]\ntype = "select"\nquotas = { a = 2, gsm8 = 3 }\n', "r.toml")
+    assert str(info.value).startswith("r.toml: steps.0.quotas: 'gsm8' is not the source of any input (sources: 'a')")
+    assert parse_recipe(HEAD + '[[steps]]\ntype = "select"\nquotas = { a = 2 }\n').steps[0].quotas == {"a": 2}  # type: ignore[union-attr]

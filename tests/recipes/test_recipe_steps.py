@@ -225,6 +225,7 @@ def test_quotas_without_k_select_the_sum_of_the_quotas() -> None:
 
     def step(extra: str) -> SelectStep:
         text = ('name = "t"\nkind = "sft"\n[[inputs]]\npath = "a.jsonl"\nsource = "a"\n'
+                '[[inputs]]\npath = "b.jsonl"\nsource = "b"\n'
                 f'[[steps]]\ntype = "select"\nmethod = "first"\n{extra}\n')
         got = parse_recipe(text).steps[0]
         assert isinstance(got, SelectStep)
