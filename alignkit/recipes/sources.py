@@ -212,6 +212,8 @@ def _vicuna(folder: Path, spec: InputSpec) -> tuple[list[Group], list[Drop]]:
     for p in review_files:
         rel = p.relative_to(folder).as_posix()
         for line, r in iter_rows(p):
+            if spec.limit is not None and len(groups) + len(drops) >= spec.limit:
+                return groups, drops  # like every format: at most `limit` rows, rejected ones included
             uid = f"{spec.source}:{rel}:{line}"
             try:
                 groups.append(_review_group(r, uid, spec.source, questions, answers))
@@ -258,12 +260,11 @@ def read_input(spec: InputSpec, base: Path, kind: str) -> tuple[list[Item] | lis
         raise RecipeError(f"input {spec.path!r} (source {spec.source!r}) does not exist"
                           f" (paths are relative to the recipe's folder)")
     if spec.format == "vicuna_reviews":
-        groups, drops = _vicuna(path, spec)
-        return groups[: spec.limit] if spec.limit else groups, drops
+        return _vicuna(path, spec)
     if spec.format != "rated":
         return _adapted(spec, path, kind)
     out: list[Group] = []
-    drops = []
+    drops: list[Drop] = []
     for line, row in iter_rows(path):
         if spec.limit is not None and len(out) + len(drops) >= spec.limit:
             break

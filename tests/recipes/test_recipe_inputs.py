@@ -152,3 +152,13 @@ def test_preference_records_keep_their_id_and_metadata(tmp_path: Path) -> None:
     recs = run_recipe(tmp_path / "r.toml").records
     assert sorted(r.id or "" for r in recs) == ["q-1", "q-1#1", "q-1#2"]
     assert all(r.metadata["cat"] == "math" for r in recs)
+
+
+def test_limit_counts_review_rows_like_every_other_format(tmp_path: Path) -> None:
+    ok = '{"question_id": 1, "answer1_id": "a1", "answer2_id": "a2", "score": [8, 3]}'
+    recipe = _vicuna_folder(tmp_path, ["{bad", ok, ok, ok, "{bad"])
+    recipe.write_text(recipe.read_text().replace('format = "vicuna_reviews"\n', 'format = "vicuna_reviews"\nlimit = 3\n'))
+    result = run_recipe(recipe)
+    # rejected rows past the limit were read and reported as rejected while good ones were cut
+    inputs = result.report.data["inputs"][0]
+    assert (inputs["records"], inputs["read"], inputs["rejected"]) == (3, 2, 1)
