@@ -303,6 +303,16 @@ class Recipe(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _inputs_differ(self) -> Recipe:
+        seen: dict[tuple[str, str], int] = {}
+        for i, spec in enumerate(self.inputs):
+            first = seen.setdefault((spec.source, spec.path), i)
+            if first != i:
+                raise ValueError(f"inputs.{i}: the same path and source as inputs.{first} ({spec.path!r},"
+                                 f" {spec.source!r}); remove one of them")
+        return self
+
+    @model_validator(mode="after")
     def _quotas_name_sources(self) -> Recipe:
         sources = sorted({spec.source for spec in self.inputs})
         for i, step in enumerate(self.steps):

@@ -114,9 +114,13 @@ def run_recipe(recipe: Recipe | str | Path, *, base_dir: str | Path | None = Non
     report = Report(recipe.name, recipe.kind, recipe.seed)
     all_drops: list[Drop] = []
     units: list[Any] = []
+    shared = {s for s, n in Counter(spec.source for spec in recipe.inputs).items() if n > 1}
     for i, spec in enumerate(recipe.inputs):
+        # ids are source:line; inputs sharing a source label get source:path:line, so that no
+        # two records share an id (steps keep and drop records by id)
+        prefix = f"{spec.source}:{spec.path}" if spec.source in shared else spec.source
         try:
-            got, drops = read_input(spec, base, recipe.kind)
+            got, drops = read_input(spec, base, recipe.kind, prefix)
         except RecipeError as err:
             raise RecipeError(f"{recipe.file}: inputs.{i}.path: {err}") from None
         if not got:

@@ -57,7 +57,7 @@ def _uid(source: str, number: int, part: int | None) -> str:
     return f"{source}:{number}" if part is None else f"{source}:{number}.{part}"
 
 
-def _adapted(spec: InputSpec, path: Path, kind: str) -> tuple[list[Any], list[Drop]]:
+def _adapted(spec: InputSpec, path: Path, kind: str, prefix: str) -> tuple[list[Any], list[Drop]]:
     """Read through the format adapters (:func:`alignkit.io.adapters.convert_file`)."""
     from alignkit.io.adapters import ConvertOptions, convert_file
 
@@ -68,7 +68,7 @@ def _adapted(spec: InputSpec, path: Path, kind: str) -> tuple[list[Any], list[Dr
         for res in results:
             if spec.limit is not None and len(out) + len(drops) >= spec.limit:
                 break
-            uid = _uid(spec.source, res.number, res.part)
+            uid = _uid(prefix, res.number, res.part)
             rec = res.record
             if rec is None:
                 err = res.error
@@ -197,7 +197,7 @@ def _table(path: Path, keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _vicuna(folder: Path, spec: InputSpec) -> tuple[list[Group], list[Drop]]:
+def _vicuna(folder: Path, spec: InputSpec, prefix: str) -> tuple[list[Group], list[Drop]]:
     if not folder.is_dir() or not (folder / "question.jsonl").is_file():
         raise RecipeError(f"{folder}: format 'vicuna_reviews' reads a folder holding {_VICUNA_LAYOUT}")
     answer_files = sorted((folder / "answer").glob("*.jsonl"))
@@ -214,7 +214,7 @@ def _vicuna(folder: Path, spec: InputSpec) -> tuple[list[Group], list[Drop]]:
         for line, r in iter_rows(p):
             if spec.limit is not None and len(groups) + len(drops) >= spec.limit:
                 return groups, drops  # like every format: at most `limit` rows, rejected ones included
-            uid = f"{spec.source}:{rel}:{line}"
+            uid = f"{prefix}:{rel}:{line}"
             try:
                 groups.append(_review_group(r, uid, spec.source, questions, answers))
             except RowError as err:
@@ -253,22 +253,28 @@ def _review_group(r: Any, uid: str, source: str, questions: dict[Any, Any],
                  {"question_id": r["question_id"]})
 
 
-def read_input(spec: InputSpec, base: Path, kind: str) -> tuple[list[Item] | list[Group], list[Drop]]:
-    """Read one input of a recipe whose folder is ``base``: items (SFT) or groups (preference)."""
+def read_input(spec: InputSpec, base: Path, kind: str,
+               prefix: str | None = None) -> tuple[list[Item] | list[Group], list[Drop]]:
+    """Read one input of a recipe whose folder is ``base``: items (SFT) or groups (preference).
+
+    ``prefix`` starts every id (``prefix:line``); it is the source label unless several
+    inputs share that label (the recipe then passes ``source:path``, so that ids stay unique).
+    """
+    prefix = spec.source if prefix is None else prefix
     path = base / spec.path
     if not path.exists():
         raise RecipeError(f"input {spec.path!r} (source {spec.source!r}) does not exist"
                           f" (paths are relative to the recipe's folder)")
     if spec.format == "vicuna_reviews":
-        return _vicuna(path, spec)
+        return _vicuna(path, spec, prefix)
     if spec.format != "rated":
-        return _adapted(spec, path, kind)
+        return _adapted(spec, path, kind, prefix)
     out: list[Group] = []
     drops: list[Drop] = []
     for line, row in iter_rows(path):
         if spec.limit is not None and len(out) + len(drops) >= spec.limit:
             break
-        uid = f"{spec.source}:{line}"
+        uid = f"{prefix}:{line}"
         try:
             out.append(_to_group(row, spec, uid))
         except RowError as err:

@@ -341,3 +341,23 @@ def test_no_output_may_overwrite_the_recipe_file(
     result = run_recipe(recipe)
     with pytest.raises(UsageError, match="the recipe file"):
         write_outputs(result, recipe)
+
+
+def test_inputs_sharing_a_source_label_keep_distinct_ids(tmp_path: Path) -> None:
+    """Two files with one source label gave their records the same ids (source:line); select
+    keeps records by id, so k = 3 kept 6 records and the accounting still 'added up'."""
+    for name, tag in (("a.jsonl", "A"), ("b.jsonl", "B")):
+        (tmp_path / name).write_text("".join(
+            json.dumps({"prompt": f"q{tag}{i}", "response": f"answer {tag}{i}"}) + "\n" for i in range(5)))
+    (tmp_path / "r.toml").write_text(
+        'name = "r"\nkind = "sft"\n[[inputs]]\npath = "a.jsonl"\nsource = "pool"\n'
+        '[[inputs]]\npath = "b.jsonl"\nsource = "pool"\n[[steps]]\ntype = "select"\nmethod = "random"\nk = 3\n')
+    result = run_recipe(tmp_path / "r.toml")
+    assert len(result.records) == 3
+    ids = [r.id for r in result.records] + [d.uid for d in result.drops]
+    assert len(ids) == len(set(ids)) == 10
+    assert {i.rsplit(":", 1)[0] for i in ids if i} == {"pool:a.jsonl", "pool:b.jsonl"}
+    assert result.report.data["output"]["per_source"] == {"pool": 3}
+    twice = (tmp_path / "r.toml").read_text().replace('"b.jsonl"', '"a.jsonl"')
+    with pytest.raises(RecipeError, match=r"inputs\.1: the same path and source as inputs\.0"):
+        parse_recipe(twice, "r.toml")
