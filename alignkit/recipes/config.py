@@ -217,6 +217,22 @@ class SelectStep(BaseModel):
             raise ValueError("score-based selection needs 'score_field'")
         if self.k is None and self.quotas is None and self.method in ("longest", "random", "first"):
             raise ValueError(f"method {self.method!r} needs 'k' (or 'quotas')")
+        by_length = self.method == "longest" or (self.method == "diverse" and self.order == "longest")
+        applies = {
+            "score_field": (by_score, 'method = "score" (or "diverse" with order = "score")'),
+            "min_score": (by_score, 'method = "score" (or "diverse" with order = "score")'),
+            "length_field": (by_length, 'method = "longest" (or "diverse" with order = "longest")'),
+            "length_unit": (by_length, 'method = "longest" (or "diverse" with order = "longest")'),
+            "order": (self.method == "diverse", 'method = "diverse"'),
+            "theta": (self.method == "diverse", 'method = "diverse"'),
+            "ngram": (self.method == "diverse", 'method = "diverse"'),
+            "fill": (self.quotas is not None, "'quotas'"),
+        }
+        for key in sorted(self.model_fields_set):
+            if key in applies and not applies[key][0]:
+                # silently ignored, e.g. min_score = 4.5 with method = "longest" filtered nothing
+                raise ValueError(f"'{key}' applies only with {applies[key][1]}, not with method = {self.method!r};"
+                                 f" remove it or change 'method'")
         return self
 
 
@@ -231,6 +247,13 @@ class PairsStep(BaseModel):
     #: Rated input: the aspect ratings to average (all of them when unset).
     aspects: list[str] | None = None
     max_pairs_per_prompt: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _cap_needs_all_pairs(self) -> PairsStep:
+        if self.max_pairs_per_prompt is not None and self.strategy != "all_pairs":
+            raise ValueError(f"'max_pairs_per_prompt' applies only with strategy = \"all_pairs\" ({self.strategy!r}"
+                             " makes one pair per prompt); remove it or change 'strategy'")
+        return self
 
 
 class LengthBiasStep(BaseModel):

@@ -94,3 +94,27 @@ def test_a_quota_must_name_an_input_source() -> None:
         parse_recipe(HEAD + '[[steps]]\ntype = "select"\nquotas = { a = 2, gsm8 = 3 }\n', "r.toml")
     assert str(info.value).startswith("r.toml: steps.0.quotas: 'gsm8' is not the source of any input (sources: 'a')")
     assert parse_recipe(HEAD + '[[steps]]\ntype = "select"\nquotas = { a = 2 }\n').steps[0].quotas == {"a": 2}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("step", "says"),
+    [
+        ('type = "select"\nmethod = "longest"\nmin_score = 4.5\n',
+         "steps.0: 'min_score' applies only with method = \"score\""),
+        ('type = "select"\nmethod = "random"\ntheta = 0.3\n', "steps.0: 'theta' applies only with method = \"diverse\""),
+        ('type = "select"\nmethod = "first"\nlength_unit = "words"\n', "steps.0: 'length_unit' applies only with"),
+        ('type = "select"\nmethod = "first"\nfill = false\n', "steps.0: 'fill' applies only with 'quotas'"),
+    ],
+)
+def test_a_key_that_does_nothing_for_the_method_is_an_error(step: str, says: str) -> None:
+    """Such keys were silently ignored: min_score = 4.5 with method = "longest" filtered nothing."""
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(HEAD + "[[steps]]\n" + step, "r.toml")
+    assert str(info.value).startswith(f"r.toml: {says}")
+
+
+def test_max_pairs_per_prompt_needs_all_pairs() -> None:
+    pref = HEAD.replace('"sft"', '"preference"') + '[[steps]]\ntype = "pairs"\nmax_pairs_per_prompt = 2\n'
+    with pytest.raises(RecipeError, match=r"r\.toml: steps\.0: 'max_pairs_per_prompt' applies only with strategy"):
+        parse_recipe(pref, "r.toml")
+    assert parse_recipe(pref + 'strategy = "all_pairs"\n').steps[0].max_pairs_per_prompt == 2  # type: ignore[union-attr]
