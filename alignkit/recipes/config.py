@@ -360,6 +360,10 @@ class Recipe(BaseModel):
             types = [s.type for s in self.steps]
             if types.count("pairs") != 1 or types[0] != "pairs":
                 raise ValueError("a preference recipe needs exactly one 'pairs' step, and it comes first")
+        for i, step in enumerate(self.steps):
+            if isinstance(step, ExactDedupStep) and self.kind == "sft" and "pair" in step.on:
+                raise ValueError(f"steps.{i}.on: \"pair\" applies to preference pairs; an SFT recipe dedups on"
+                                 " \"prompt\", \"response\" or \"prompt_response\"")
         for spec in self.inputs:
             if self.kind == "sft" and spec.format in ("rated", "vicuna_reviews"):
                 raise ValueError(f"input {spec.path!r}: format {spec.format!r} holds preference data")

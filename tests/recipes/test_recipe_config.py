@@ -118,3 +118,11 @@ def test_max_pairs_per_prompt_needs_all_pairs() -> None:
     with pytest.raises(RecipeError, match=r"r\.toml: steps\.0: 'max_pairs_per_prompt' applies only with strategy"):
         parse_recipe(pref, "r.toml")
     assert parse_recipe(pref + 'strategy = "all_pairs"\n').steps[0].max_pairs_per_prompt == 2  # type: ignore[union-attr]
+
+
+def test_dedup_on_pair_is_for_preference_recipes() -> None:
+    # it was accepted in an SFT recipe and quietly meant "prompt_response"
+    with pytest.raises(RecipeError, match=r'r\.toml: steps\.0\.on: "pair" applies to preference pairs'):
+        parse_recipe(HEAD + '[[steps]]\ntype = "exact_dedup"\non = ["pair"]\n', "r.toml")
+    pref = HEAD.replace('"sft"', '"preference"') + '[[steps]]\ntype = "pairs"\n[[steps]]\ntype = "exact_dedup"\non = ["pair"]\n'
+    assert parse_recipe(pref).steps[1].on == ["pair"]  # type: ignore[union-attr]
