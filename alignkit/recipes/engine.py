@@ -262,7 +262,8 @@ def output_path(recipe: Recipe, base: Path, out: str | Path | None = None) -> Pa
     if out is not None:
         return Path(out)
     if recipe.output.path is None:
-        raise RecipeError("no output path: give -o/--output or set [output] path in the recipe")
+        raise RecipeError(f"{recipe.file}: output.path: no output path: give -o/--output, or set path in the"
+                          " recipe's [output] table")
     return base / recipe.output.path
 
 

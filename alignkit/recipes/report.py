@@ -90,6 +90,8 @@ class Report:
             lines.append(f"{label}: " + "; ".join(parts))
         out = d.get("output", {})
         lines.append(f"output: {out.get('records', 0)} records {_fmt(out.get('per_source', {}))}")
+        if not out.get("records"):
+            lines.append("warning: no record reached the output; the steps above say where they were dropped")
         for key in ("chosen_on_a", "chosen_longer"):
             if key in d:
                 lines.append(f"{key}: {d[key]}")

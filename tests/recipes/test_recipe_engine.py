@@ -361,3 +361,14 @@ def test_inputs_sharing_a_source_label_keep_distinct_ids(tmp_path: Path) -> None
     twice = (tmp_path / "r.toml").read_text().replace('"b.jsonl"', '"a.jsonl"')
     with pytest.raises(RecipeError, match=r"inputs\.1: the same path and source as inputs\.0"):
         parse_recipe(twice, "r.toml")
+
+
+def test_an_empty_output_is_warned_of_and_a_missing_output_path_names_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = _tiny_recipe(tmp_path)
+    assert main(["recipe", "run", str(recipe)]) == 2
+    assert "alignkit: error: r.toml: output.path: no output path: give -o/--output" in capsys.readouterr().err
+    recipe.write_text(recipe.read_text() + '[[steps]]\ntype = "length"\nmin = 100\n')
+    assert main(["recipe", "run", str(recipe), "-o", str(tmp_path / "o.jsonl")]) == 0
+    assert "warning: no record reached the output" in capsys.readouterr().err
+    assert (tmp_path / "o.jsonl").read_text() == ""
