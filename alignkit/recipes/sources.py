@@ -77,7 +77,11 @@ def _adapted(spec: InputSpec, path: Path, kind: str, prefix: str) -> tuple[list[
             elif kind == "sft":
                 out.append(Item(uid, spec.source, _as_chat(rec, uid)))
             elif isinstance(rec, PreferenceExample):
-                out.append(_pref_group(rec, uid, spec.source))
+                try:
+                    out.append(_pref_group(rec, uid, spec.source))
+                except RowError as row_err:
+                    drops.append(Drop(uid, spec.source, "read", row_err.reason, str(row_err),
+                                      rec.model_dump(mode="json", exclude_defaults=True)))
             else:
                 drops.append(Drop(uid, spec.source, "read", "not_preference",
                                   "an SFT record in a preference recipe"))
@@ -103,8 +107,22 @@ def _as_chat(rec: ChatExample | PreferenceExample, uid: str) -> ChatExample:
 
 
 def _pref_group(ex: PreferenceExample, uid: str, source: str) -> Group:
-    sc = ex.chosen_score if ex.chosen_score is not None else 1.0
-    sr = ex.rejected_score if ex.rejected_score is not None else 0.0
+    """The two responses of a preference record: its own scores when it has both, else
+    1 for the chosen response and 0 for the rejected one.
+
+    Raises:
+        RowError: ``chosen_scored_lower`` when both scores are given and the chosen
+            response has the lower one (the label and the scores disagree).
+    """
+    sc, sr = ex.chosen_score, ex.rejected_score
+    if sc is None or sr is None:  # one score alone says nothing about the other response
+        sc, sr = 1.0, 0.0
+    elif not (math.isfinite(sc) and math.isfinite(sr)):
+        raise RowError("bad_score", f"score_a/score_b are {ex.score_a!r}/{ex.score_b!r}, not finite numbers")
+    elif sc < sr:
+        # the pair step would take the higher score as chosen: the label would be flipped silently
+        raise RowError("chosen_scored_lower", f"chosen {ex.chosen!r} has score {sc:g} < {sr:g} of the rejected"
+                                              " response; fix the label or the scores")
     # label_a/b and model_a/b name the responses by position, and a pair's positions are
     # drawn again: they become the responses' labels (written back as label_a/label_b)
     meta = {k: v for k, v in ex.metadata.items() if k not in _POSITIONAL}

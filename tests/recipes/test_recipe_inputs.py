@@ -162,3 +162,23 @@ def test_limit_counts_review_rows_like_every_other_format(tmp_path: Path) -> Non
     # rejected rows past the limit were read and reported as rejected while good ones were cut
     inputs = result.report.data["inputs"][0]
     assert (inputs["records"], inputs["read"], inputs["rejected"]) == (3, 2, 1)
+
+
+def test_a_preference_record_whose_scores_contradict_its_label_is_rejected(tmp_path: Path) -> None:
+    """The pairs step takes the higher score as chosen: chosen = "a" with score_a 2 < score_b 8
+    came out with B chosen, the human label flipped without a word."""
+    def rec(i: int, chosen: str, **scores: float) -> str:
+        return json.dumps({"history": [{"role": "user", "content": f"q{i}"}], "response_a": f"A{i}",
+                           "response_b": f"B{i}", "chosen": chosen, **scores}) + "\n"
+
+    (tmp_path / "p.jsonl").write_text(rec(1, "a", score_a=2, score_b=8) + rec(2, "a", score_a=5, score_b=5)
+                                      + rec(3, "b") + rec(4, "a", score_b=9) + rec(5, "b", score_a=1, score_b=4))
+    (tmp_path / "r.toml").write_text(PAIRS.format(path="p.jsonl", fmt="auto"))
+    result = run_recipe(tmp_path / "r.toml")
+    chosen = {r.id: r.chosen_response for r in result.records}
+    assert chosen == {"s:3": "B3", "s:4": "A4", "s:5": "B5"}  # s:4: one score alone is not used
+    assert {(d.uid, d.step, d.reason) for d in result.drops} == {("s:1", "read", "chosen_scored_lower"),
+                                                                 ("s:2", "pairs", "tie")}
+    bad = next(d for d in result.drops if d.uid == "s:1").to_dict(with_record=True)
+    assert bad["detail"] == "chosen 'a' has score 2 < 8 of the rejected response; fix the label or the scores"
+    assert bad["record"]["response_a"] == "A1"
