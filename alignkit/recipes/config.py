@@ -364,6 +364,9 @@ class Recipe(BaseModel):
             if isinstance(step, ExactDedupStep) and self.kind == "sft" and "pair" in step.on:
                 raise ValueError(f"steps.{i}.on: \"pair\" applies to preference pairs; an SFT recipe dedups on"
                                  " \"prompt\", \"response\" or \"prompt_response\"")
+        if self.kind == "sft" and "positions" in self.output.model_fields_set:
+            raise ValueError("output.positions: places the chosen response of preference pairs; an SFT recipe"
+                             " has none: remove it")
         for spec in self.inputs:
             if self.kind == "sft" and spec.format in ("rated", "vicuna_reviews"):
                 raise ValueError(f"input {spec.path!r}: format {spec.format!r} holds preference data")

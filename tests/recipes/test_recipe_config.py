@@ -126,3 +126,10 @@ def test_dedup_on_pair_is_for_preference_recipes() -> None:
         parse_recipe(HEAD + '[[steps]]\ntype = "exact_dedup"\non = ["pair"]\n', "r.toml")
     pref = HEAD.replace('"sft"', '"preference"') + '[[steps]]\ntype = "pairs"\n[[steps]]\ntype = "exact_dedup"\non = ["pair"]\n'
     assert parse_recipe(pref).steps[1].on == ["pair"]  # type: ignore[union-attr]
+
+
+def test_output_positions_is_for_preference_recipes() -> None:
+    with pytest.raises(RecipeError, match=r"r\.toml: output\.positions: places the chosen response"):
+        parse_recipe(HEAD + '[output]\npositions = "random"\n', "r.toml")
+    pref = HEAD.replace('"sft"', '"preference"') + '[output]\npositions = "random"\n[[steps]]\ntype = "pairs"\n'
+    assert parse_recipe(pref).output.positions == "random"
