@@ -287,7 +287,7 @@ class Recipe(BaseModel):
     name: str = Field(min_length=1)
     kind: Literal["sft", "preference"]
     description: str = ""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)  # numpy seeds the MinHash functions: no negative seed
     #: Tokenizer for ``unit = "tokens"``: ``"gpt2"`` (bundled) or a tokenizer file or
     #: folder (relative to the recipe), anything ``alignkit.bpe.load_tokenizer`` reads.
     tokenizer: str | None = None

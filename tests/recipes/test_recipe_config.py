@@ -133,3 +133,9 @@ def test_output_positions_is_for_preference_recipes() -> None:
         parse_recipe(HEAD + '[output]\npositions = "random"\n', "r.toml")
     pref = HEAD.replace('"sft"', '"preference"') + '[output]\npositions = "random"\n[[steps]]\ntype = "pairs"\n'
     assert parse_recipe(pref).output.positions == "random"
+
+
+def test_a_negative_seed_is_a_config_error() -> None:
+    # it passed, and near_dedup / diverse select then failed with numpy's ValueError traceback
+    with pytest.raises(RecipeError, match=r"^r\.toml: seed: Input should be greater than or equal to 0"):
+        parse_recipe(HEAD.replace('kind = "sft"', 'kind = "sft"\nseed = -5') + '[[steps]]\ntype = "near_dedup"\n', "r.toml")
