@@ -73,17 +73,47 @@ def _raise(message: str) -> None:
     raise TemplateError(f"the chat template raised: {message}")
 
 
+def _tojson(value: Any, ensure_ascii: bool = False, indent: int | str | None = None,
+            separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
+    """The ``tojson`` filter with the options transformers gives chat templates (no HTML escaping).
+
+        >>> _tojson({"b": "é", "a": [1, 2]}, sort_keys=True, separators=(",", ":"))
+        '{"a":[1,2],"b":"é"}'
+    """
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                      sort_keys=sort_keys)
+
+
+#: The day ``strftime_now`` gives templates: the default date of the Llama 3.1 template
+#: (which Llama 3.2 / 3.3 templates fall back to when ``strftime_now`` is missing).
+FIXED_DATE = (2024, 7, 26)
+
+
+def _strftime_now(fmt: str) -> str:
+    """``strftime_now`` for templates: :data:`FIXED_DATE` in ``fmt``, never the day of the run,
+    so the same data always gives the same ids (transformers prints today's date).
+
+        >>> _strftime_now("%d %b %Y"), _strftime_now("%Y-%m-%d")
+        ('26 Jul 2024', '2024-07-26')
+    """
+    import datetime
+
+    return datetime.date(*FIXED_DATE).strftime(fmt)
+
+
 def compile_template(source: str) -> jinja2.Template:
-    """``source`` compiled in an immutable sandbox (HF's options: trim_blocks, lstrip_blocks).
+    """``source`` compiled in an immutable sandbox with what transformers gives chat templates:
+    trim_blocks, lstrip_blocks, ``{% break %}``/``{% continue %}``, ``{% generation %}``, the
+    ``tojson`` options, ``raise_exception`` and ``strftime_now`` (a fixed day: :func:`_strftime_now`).
 
     Raises:
         TemplateError: a syntax error or an unknown tag.
     """
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[_GenerationTag])
-    env.filters["tojson"] = lambda x, indent=None, **kw: json.dumps(x, indent=indent, ensure_ascii=False)
+                                        extensions=[_GenerationTag, "jinja2.ext.loopcontrols"])
+    env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise
-    env.globals["strftime_now"] = lambda fmt: "26 Jul 2024"  # fixed: outputs stay reproducible
+    env.globals["strftime_now"] = _strftime_now
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as err:

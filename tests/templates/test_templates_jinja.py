@@ -124,3 +124,41 @@ def test_folder_with_unknown_template_uses_the_sandboxed_renderer(tmp_path: Path
     assert chat.jinja is not None and chat.name == f"jinja:{tmp_path.name}"
     assert chat.text([("user", "hi", None, None)], add_generation_prompt=True) == "<|user|>\nhi</s>\n<|assistant|>\n"
     assert chat.describe()["sha256"] != ChatTemplate("chatml", ByteTokenizer()).describe()["sha256"]
+
+
+# Constructs of real Hub templates that transformers' environment supports: loop controls
+# (`{% break %}`), `tojson` options, `namespace`. Before, `{% break %}` was "cannot parse" and
+# `tojson(sort_keys=True, separators=...)` silently ignored its options.
+LOOPS_AND_JSON = (
+    "{%- set ns = namespace(last=-1) %}"
+    "{%- for m in messages[::-1] %}{%- if m.role == 'user' %}"
+    "{%- set ns.last = messages | length - loop.index0 - 1 %}{%- break %}{%- endif %}{%- endfor %}"
+    "{{- {'z': 1, 'a': ['é', 2]} | tojson(sort_keys=True, separators=(',', ':')) }}\n"
+    "{%- for m in messages %}{%- if m.role == 'system' and not loop.first %}{% continue %}{% endif %}"
+    "<|{{ m.role }}|>{% if loop.index0 == ns.last %} (last query){% endif %}\n{{ m.content }}</s>\n"
+    "{%- endfor %}{%- if add_generation_prompt %}<|assistant|>\n{%- endif %}"
+)
+
+
+@pytest.mark.parametrize("generation_prompt", [False, True])
+def test_loop_controls_and_tojson_options_render_as_in_transformers(generation_prompt: bool) -> None:
+    utils = pytest.importorskip("transformers.utils.chat_template_utils")
+    compile_hf = getattr(utils, "_compile_jinja_template", None)
+    if compile_hf is None:
+        pytest.skip("this transformers version has no _compile_jinja_template")
+    turns: list[TurnTuple] = [("user", "a", None, None), ("assistant", "b", None, None), ("user", "c", None, None)]
+    if not generation_prompt:
+        turns.append(("assistant", "d", None, None))
+    messages = [{"role": r, "content": c} for r, c, _, _ in turns]
+    theirs = compile_hf(LOOPS_AND_JSON).render(messages=messages, add_generation_prompt=generation_prompt)
+    chat = ChatTemplate(JinjaRenderer(LOOPS_AND_JSON, ["</s>"], None, "</s>"), ByteTokenizer(("</s>",)))
+    assert chat.text(turns, add_generation_prompt=generation_prompt) == theirs
+    assert theirs.startswith('{"a":["é",2],"z":1}<|user|>a</s><|assistant|>b</s><|user|> (last query)c</s>')
+
+
+def test_strftime_now_formats_a_fixed_day() -> None:
+    src = ("{{- strftime_now('%Y-%m-%d') + ' / ' + strftime_now('%d %b %Y') }}\n"
+           "{%- for m in messages %}{{ m.content }}</s>{%- endfor %}")
+    chat = ChatTemplate(JinjaRenderer(src, ["</s>"], None, "</s>"), ByteTokenizer(("</s>",)))
+    assert chat.text([("user", "q", None, None), ("assistant", "a", None, None)]) == \
+        "2024-07-26 / 26 Jul 2024q</s>a</s>"
