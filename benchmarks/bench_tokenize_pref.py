@@ -18,7 +18,8 @@ response). With Qwen3's tokenizer (a copy of ``tokenizers/qwen3`` with its
    both responses of every pair, each text once (the floor);
 2. the preference pipeline alone (``tokenize_files`` in process, tokenizer and libraries
    loaded before the clock starts), by the fast chunk path (:mod:`alignkit.pref_chunk`) and
-   by the general path (the fast path switched off in that child only);
+   by the general path (the fast path switched off in that child only), and by the fast path
+   with ``--layout reward`` (whole sequences: the prompt joined to each response);
 3. raw encode (SFT texts) and the SFT pipeline alone on the SFT conversations.
 
 Ratios are throughputs (tokens out per CPU second) against the raw encode of the
@@ -119,7 +120,8 @@ def phase_raw(src: Path, tok_dir: Path) -> dict[str, object]:
 
 
 def phase_inproc(src: Path, tok_dir: Path, out: Path, path: str) -> dict[str, object]:
-    """The pipeline's own work; ``path`` ``general`` switches the preference fast path off."""
+    """The pipeline's own work; ``path`` ``general`` switches the preference fast path off,
+    ``reward`` writes the reward layout."""
     import numpy  # noqa: F401
     import pyarrow  # noqa: F401
     import tqdm  # noqa: F401
@@ -135,7 +137,8 @@ def phase_inproc(src: Path, tok_dir: Path, out: Path, path: str) -> dict[str, ob
             pass
         else:
             fast.pref_plan = lambda encoder, kind: None
-    config = TokenizeConfig(tokenizer=str(tok_dir), template="qwen3", max_seq_len=0)
+    config = TokenizeConfig(tokenizer=str(tok_dir), template="qwen3", max_seq_len=0,
+                            layout="reward" if path == "reward" else "dpo")
     init_worker(config).describe_tokenizer()  # the content hash is cached on the tokenizer
     start, cpu = time.perf_counter(), time.process_time()
     report = tokenize_files([src], out, config)
@@ -187,11 +190,11 @@ def main() -> None:
               f" ({pairs.stat().st_size / 1e6:.1f} MB), {n_pairs} SFT conversations"
               f" ({sft.stat().st_size / 1e6:.1f} MB)", flush=True)
         print(f"load average at the start: {os.getloadavg()}", flush=True)
-        names = ("raw_pref", "fast", "general", "raw_sft", "sft")
+        names = ("raw_pref", "fast", "general", "reward", "raw_sft", "sft")
         runs: dict[str, list[dict[str, object]]] = {k: [] for k in names}
         for k in range(max(1, ns.repeat)):
             runs["raw_pref"].append(_child("raw", str(pairs), str(tok_dir)))
-            for path in ("fast", "general"):
+            for path in ("fast", "general", "reward"):
                 shutil.rmtree(work / path, ignore_errors=True)
                 runs[path].append(_child("inproc", str(pairs), str(tok_dir), str(work / path), path))
             runs["raw_sft"].append(_child("raw", str(sft), str(tok_dir)))
@@ -205,6 +208,7 @@ def main() -> None:
             ("raw encode_ordinary, preference texts (floor)", best["raw_pref"]),
             ("preference pipeline alone, fast path", best["fast"]),
             ("preference pipeline alone, general path", best["general"]),
+            ("preference pipeline alone, fast path, --layout reward", best["reward"]),
             ("raw encode_ordinary, SFT texts (floor)", best["raw_sft"]),
             ("SFT pipeline alone (history + chosen)", best["sft"]),
         ]
@@ -217,7 +221,8 @@ def main() -> None:
         print(f"\nby CPU time: preference fast / raw = {_rate(best['fast'], 'cpu') / raw_p:.2f};"
               f" preference general / raw = {_rate(best['general'], 'cpu') / raw_p:.2f};"
               f" SFT fast / raw (SFT texts) = {_rate(best['sft'], 'cpu') / raw_s:.2f};"
-              f" fast / general = {float(str(best['general']['cpu'])) / float(str(best['fast']['cpu'])):.2f}x")
+              f" fast / general = {float(str(best['general']['cpu'])) / float(str(best['fast']['cpu'])):.2f}x;"
+              f" reward layout / dpo layout CPU = {float(str(best['reward']['cpu'])) / float(str(best['fast']['cpu'])):.3f}")
         print(f"fast and general manifests identical: {same}; pairs written:"
               f" {best['fast']['written']} / {best['general']['written']}")
         print(f"load average at the end: {os.getloadavg()}")
