@@ -16,9 +16,11 @@ derived from the rendered text by searching for markers. Two paths:
    The sentinel rendering must contain each sentinel exactly once, in order; the
    text between sentinels is template glue, so content boundaries are known from
    structure. The real rendering must equal the sentinel rendering with each
-   sentinel replaced by its content (or by the content trimmed, for templates that
-   ``| trim``); otherwise the template transforms content in a way alignkit cannot
-   map and the record is refused with a :class:`~alignkit.errors.TemplateError`.
+   sentinel replaced by its content (or by the content trimmed, turn by turn, for
+   templates that ``| trim`` some roles); otherwise the template transforms content in
+   a way alignkit cannot map and the record is refused with a
+   :class:`~alignkit.errors.TemplateError` that names the turn and what the template
+   does with it (leaves it out, repeats it, moves it or rewrites it).
    Glue is split on the tokenizer's special-token spellings into SPECIAL and TEXT
    segments (glue is template text, so its special tokens are real); content is
    always TEXT. The first special token right after a turn's content is its
@@ -69,8 +71,12 @@ class _GenerationTag(Extension):
         return nodes.Scope(body)
 
 
+class _TemplateRaised(TemplateError):
+    """The template's own ``raise_exception`` (it refuses the conversation)."""
+
+
 def _raise(message: str) -> None:
-    raise TemplateError(f"the chat template raised: {message}")
+    raise _TemplateRaised(f"the chat template raised: {message}")
 
 
 def _tojson(value: Any, ensure_ascii: bool = False, indent: int | str | None = None,
@@ -152,26 +158,27 @@ _PROBES: list[list[TurnTuple]] = [
 
 
 def match_builtin(source: str, bos_token: str | None, eos_token: str | None) -> ChatSpec | None:
-    """The built-in spec whose renderings equal ``source``'s on every probe, or None."""
+    """The built-in spec whose renderings equal ``source``'s on every probe, or None.
+
+    A template that refuses a probe with ``raise_exception`` (Gemma's "System role not
+    supported") matches no built-in, which would render that probe: it is used as is, and
+    refuses such records itself.
+    """
     from alignkit.templates.render import render
 
     template = compile_template(source)
+    probes = [(probe[:-1] if gen else probe, gen) for probe in _PROBES for gen in (False, True)]
+    try:
+        theirs = [render_text(template, turns, gen, bos_token, eos_token) for turns, gen in probes]
+    except _TemplateRaised:
+        return None
     for spec in BUILTIN_SPECS.values():
         try:
             bound = spec.resolve(bos_token, eos_token)
         except TemplateError:
             continue
-        ok = True
-        for probe in _PROBES:
-            for gen in (False, True):
-                turns = probe[:-1] if gen else probe
-                ours = segments_text(render(bound, turns, "all_assistant", gen))
-                if ours != render_text(template, turns, gen, bos_token, eos_token):
-                    ok = False
-                    break
-            if not ok:
-                break
-        if ok:
+        if all(segments_text(render(bound, turns, "all_assistant", gen)) == text
+               for (turns, gen), text in zip(probes, theirs)):
             return spec
     return None
 
@@ -231,15 +238,36 @@ class JinjaRenderer:
                add_generation_prompt: bool = False) -> list[Segment]:
         """Segments of ``turns``; see the module docstring for the method.
 
+        A turn with empty content that the template treats differently from a sentinel
+        (Phi-3.5 leaves out a system turn whose content is empty) is rendered as empty
+        in both passes instead: it has no content to map (an end-of-turn token after it is
+        then template glue).
+
         Raises:
             TemplateError: the template drops, repeats, reorders or rewrites content, or
                 has no special end-of-turn token after an assistant turn.
         """
         policy = policy_name(policy)
-        n = len(turns)
-        sentinels = [f"{_OPEN}{i}{_CLOSE}" for i in range(n)]
         try:
-            marked = self.template.render(messages=_messages(turns, sentinels),
+            return self._render(turns, policy, add_generation_prompt, frozenset())
+        except TemplateError as err:
+            blank = frozenset(i for i, t in enumerate(turns) if t[1] == "")
+            if not blank:
+                raise
+            try:
+                return self._render(turns, policy, add_generation_prompt, blank)
+            except TemplateError:
+                raise err from None
+
+    def _render(self, turns: list[TurnTuple], policy: str, add_generation_prompt: bool,
+                blank: frozenset[int]) -> list[Segment]:
+        """:meth:`render` with the turns in ``blank`` (empty content) given to the template as
+        empty strings, not sentinels."""
+        n = len(turns)
+        kept = [i for i in range(n) if i not in blank]
+        values = ["" if i in blank else f"{_OPEN}{i}{_CLOSE}" for i in range(n)]
+        try:
+            marked = self.template.render(messages=_messages(turns, values),
                                           add_generation_prompt=add_generation_prompt,
                                           bos_token=self.bos_token or "", eos_token=self.eos_token or "")
         except jinja2.exceptions.SecurityError as err:
@@ -248,27 +276,39 @@ class JinjaRenderer:
             raise TemplateError(f"the chat template failed to render: {err}") from err
         glue: list[str] = []
         pos = 0
-        for i, s in enumerate(sentinels):
+        for i in kept:
+            s = values[i]
             at = marked.find(s, pos)
-            if at < 0 or marked.count(s) != 1:
+            shown = marked.count(s)
+            if at < 0 or shown != 1:
+                turn = f"the content of turn {i} (role {turns[i][0]!r})"
+                if shown == 0:
+                    what = f"leaves out {turn}"
+                elif shown > 1:
+                    what = f"repeats {turn} {shown} times"
+                else:
+                    what = (f"shows {turn} before that of an earlier turn (it moves content, such as"
+                            " a system prompt merged into a later user turn)")
                 raise TemplateError(
-                    f"template {self.name!r} does not show turn {i}'s content exactly once;"
-                    " alignkit cannot map its content to tokens (pick a built-in --template)")
+                    f"template {self.name!r} {what} in this conversation; alignkit maps content to"
+                    " tokens only when each message's content is shown exactly once, in order"
+                    " (pick a built-in --template)")
             glue.append(marked[pos:at])
             pos = at + len(s)
         glue.append(marked[pos:])
         if _OPEN in glue[-1] or _CLOSE in glue[-1]:
             raise TemplateError(f"template {self.name!r} rewrites content; pick a built-in --template")
         real = render_text(self.template, turns, add_generation_prompt, self.bos_token, self.eos_token)
-        contents = self._contents(turns, glue, real)
+        contents = self._contents([turns[i] for i in kept], kept, glue, real)
         everything = policy == "everything"
         last_assistant = max((i for i, t in enumerate(turns) if t[0] == "assistant"), default=-1)
         out: list[Segment] = []
-        for i in range(n + 1):
-            part = glue[i]
-            if i > 0:
-                prev_role, _, prev_train, _ = turns[i - 1]
-                prev_trained = is_trained(prev_role, prev_train, i - 1, last_assistant, policy)
+        for j in range(len(kept) + 1):
+            part = glue[j]
+            if j > 0:
+                prev = kept[j - 1]
+                prev_role, _, prev_train, _ = turns[prev]
+                prev_trained = is_trained(prev_role, prev_train, prev, last_assistant, policy)
                 hit = next((s for s in self.specials if part.startswith(s)), "")
                 if not hit and prev_role == "assistant":
                     raise TemplateError(
@@ -278,22 +318,53 @@ class JinjaRenderer:
                     out.append(Segment(ROLE_IDS[prev_role], KIND_SPECIAL, hit, prev_trained))
                     part = part[len(hit):]
             _split_glue(part, self.specials, self.first_chars, out, everything)
-            if i < n:
+            if j < len(kept):
+                i = kept[j]
                 role, _, train, _ = turns[i]
-                if contents[i]:
+                if contents[j]:
                     trained = is_trained(role, train, i, last_assistant, policy)
-                    out.append(Segment(ROLE_IDS[role], KIND_TEXT, contents[i], trained))
+                    out.append(Segment(ROLE_IDS[role], KIND_TEXT, contents[j], trained))
         return out
 
-    def _contents(self, turns: list[TurnTuple], glue: list[str], real: str) -> list[str]:
-        for transform in ("as is", "trim"):
-            contents = [t[1] if transform == "as is" else t[1].strip() for t in turns]
-            rebuilt = glue[0] + "".join(c + g for c, g in zip(contents, glue[1:]))
-            if rebuilt == real:
-                return contents
+    def _contents(self, turns: list[TurnTuple], index: list[int], glue: list[str],
+                  real: str) -> list[str]:
+        """Each turn's content as ``real`` shows it between the glue: as is or trimmed, chosen
+        per turn (Mistral's v3 template trims assistant content only, not user content).
+        ``index`` gives each turn's position in the conversation, for errors."""
+        options = [list(dict.fromkeys((t[1], t[1].strip()))) for t in turns]
+        n = len(turns)
+        picks: list[int] = []           # option index per placed turn (depth-first, iterative)
+        ends = [len(glue[0])]           # position in ``real`` after turn i's glue
+        dead: set[tuple[int, int]] = set()  # (turn, position) with no way to the end
+        stuck = 0                       # the furthest turn that could not be placed
+        if real.startswith(glue[0]):
+            nxt = 0
+            while True:
+                i = len(picks)
+                if i == n and ends[-1] == len(real):
+                    return [options[k][j] for k, j in enumerate(picks)]
+                placed = False
+                pos = ends[-1]
+                if i < n and (i, pos) not in dead:
+                    for j in range(nxt, len(options[i])):
+                        c = options[i][j]
+                        if real.startswith(c, pos) and real.startswith(glue[i + 1], pos + len(c)):
+                            picks.append(j)
+                            ends.append(pos + len(c) + len(glue[i + 1]))
+                            nxt, placed = 0, True
+                            break
+                if not placed:
+                    dead.add((i, pos))
+                    stuck = max(stuck, min(i, n - 1))
+                    if not picks:
+                        break
+                    nxt = picks.pop() + 1
+                    ends.pop()
+        turn = f" of turn {index[stuck]} (role {turns[stuck][0]!r})" if turns else ""
         raise TemplateError(
-            f"template {self.name!r} changes message content in a way alignkit cannot map"
-            " (it depends on or rewrites the text); pick a built-in --template")
+            f"template {self.name!r} changes the content{turn} in a way alignkit cannot map"
+            " (it depends on or rewrites the text, other than trimming it); pick a built-in"
+            " --template")
 
 
 def _token_str(value: object) -> str | None:
