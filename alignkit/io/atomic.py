@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -178,8 +179,30 @@ class AtomicOutputDir:
                 _remove_tree(old)
 
 
+def is_special_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder (a device, a pipe).
+
+    Such an output is written into as it is: renaming a finished file over it would replace
+    the device or the pipe with a regular file (as root, ``-o /dev/null`` would replace
+    ``/dev/null``).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # does not exist (yet), or its folder cannot be read: writing says why
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def link_target(path: Path) -> Path:
+    """The file a symbolic link names (replaced in its place, the link kept), else ``path``."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
 class AtomicTextFile:
     """A UTF-8 text file that appears complete, at ``target``, or not at all.
+
+    An existing device or pipe (``/dev/null``, ``/dev/stdout``, a named pipe) is written into
+    directly (:func:`is_special_file`); a symbolic link is followed (:func:`link_target`).
 
     >>> import tempfile
     >>> target = Path(tempfile.mkdtemp()) / "out.jsonl"
@@ -191,7 +214,8 @@ class AtomicTextFile:
     """
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
-        self.target = Path(target)
+        self.direct = is_special_file(target)
+        self.target = Path(target) if self.direct else link_target(Path(target))
         self.temp = self.target.parent / f".{self.target.name}.partial-{_unique()}"
         self._handle: TextIO | None = None
         self._committed = False
@@ -200,6 +224,9 @@ class AtomicTextFile:
         if self.target.is_dir():
             raise OutputError(f"{self.target} is a folder; give a file name for the output")
         try:
+            if self.direct:
+                self._handle = open(self.target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+                return self
             self.target.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(self.temp, "x", encoding="utf-8", newline="\n")  # noqa: SIM115
         except OSError as err:
@@ -218,6 +245,10 @@ class AtomicTextFile:
             raise OutputError("the output file is not open (use it in a `with` block)")
         try:
             self._handle.flush()
+            if self.direct:  # a device or a pipe: nothing to move (and nothing to fsync)
+                self._handle.close()
+                self._committed = True
+                return
             os.fsync(self._handle.fileno())
             self._handle.close()
             os.replace(self.temp, self.target)
@@ -234,7 +265,7 @@ class AtomicTextFile:
     ) -> None:
         if self._handle is not None and not self._handle.closed:
             self._handle.close()
-        if not self._committed:
+        if not self._committed and not self.direct:
             try:
                 self.temp.unlink()
             except FileNotFoundError:
@@ -251,8 +282,15 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
         >>> atomic_write(p, "hi\\n"); p.read_text()
         'hi\\n'
     """
-    target = Path(path)
     blob = data.encode("utf-8") if isinstance(data, str) else data
+    if is_special_file(path):  # a device or a pipe: written into, never replaced
+        try:
+            with open(path, "wb") as handle:
+                handle.write(blob)
+        except OSError as err:
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+        return
+    target = link_target(Path(path))
     temp = target.parent / f".{target.name}.partial-{_unique()}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -22,7 +21,7 @@ from pydantic import ValidationError
 
 from alignkit.errors import OutputError, RecipeError
 from alignkit.io.adapters.output import record_json
-from alignkit.io.atomic import fsync_path
+from alignkit.io.atomic import fsync_path, is_special_file, link_target
 from alignkit.recipes.config import (
     NormalizeStep, PairsStep, Recipe, SpecialTokensStep, load_recipe,
 )
@@ -196,15 +195,6 @@ def _length_views(kind: str, count: Callable[[str], int] | None) -> dict[str, Ca
     return views
 
 
-def _is_special(path: Path) -> bool:
-    """Whether ``path`` exists and is neither a regular file nor a folder (a device, a pipe)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # does not exist (yet), or its folder cannot be read: writing says why
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
-
-
 def _write_all(files: list[tuple[Path, str]]) -> None:
     """Write each ``(path, text)`` so that a run that fails or is killed leaves every target
     as it was or all of them new, never a mix that looks complete: every text goes into
@@ -220,10 +210,10 @@ def _write_all(files: list[tuple[Path, str]]) -> None:
     direct: list[tuple[Path, str]] = []
     try:
         for path, text in files:
-            if _is_special(path):
+            if is_special_file(path):
                 direct.append((path, text))
                 continue
-            target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+            target = link_target(path)
             temp = target.parent / f".{target.name}.partial-{os.urandom(16).hex()}"
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
