@@ -44,3 +44,21 @@ os.environ["ALIGNKIT_CACHE_DIR"] = ""
 # folder), keyed by path; tests load from fresh temp paths, so each run would add megabytes
 # there for good. An empty value turns that cache off.
 os.environ["TIKTOKEN_CACHE_DIR"] = ""
+
+
+def hh_rlhf_pairs(tmp_path: Path, per_subset: int) -> Path:
+    """The first ``per_subset`` test rows of every HH-RLHF subset, converted to preference
+    records by ``alignkit convert --from hh_rlhf --on-error skip`` (skips without the data)."""
+    import gzip
+
+    from alignkit.cli import main
+
+    folder = shared_path("data", "alignment", "preference", "hh-rlhf")
+    rows = tmp_path / "hh_rows.jsonl"
+    with open(rows, "w", encoding="utf-8") as out:
+        for subset in sorted(p for p in folder.iterdir() if p.is_dir()):
+            with gzip.open(subset / "test.jsonl.gz", "rt", encoding="utf-8") as f:
+                out.writelines(line for _, line in zip(range(per_subset), f))
+    pairs = tmp_path / "hh_pairs.jsonl"
+    assert main(["convert", "--from", "hh_rlhf", "--on-error", "skip", "-o", str(pairs), str(rows)]) in (0, 1)
+    return pairs

@@ -3,7 +3,6 @@ rejects, counts and dtypes, on generated pairs (invalid ones included) and on re
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -206,20 +205,12 @@ def test_whole_runs_are_byte_identical_to_the_general_path(tokenizer_file: Path,
 def test_real_hh_rlhf_pairs_with_qwen3(tmp_path: Path) -> None:
     """Every HH-RLHF subset's first 150 test rows, converted by alignkit, Qwen3's tokenizer
     and template: the fast and general runs write byte-identical folders."""
-    from conftest import shared_path
+    from conftest import hh_rlhf_pairs, shared_path
 
-    from alignkit.cli import main
     from alignkit.pipeline import tokenize_files
 
-    folder = shared_path("data", "alignment", "preference", "hh-rlhf")
     qwen = shared_path("data", "tokenizers", "qwen3")
-    rows = tmp_path / "rows.jsonl"
-    with open(rows, "w", encoding="utf-8") as out:
-        for subset in sorted(p for p in folder.iterdir() if p.is_dir()):
-            with gzip.open(subset / "test.jsonl.gz", "rt", encoding="utf-8") as f:
-                out.writelines(line for _, line in zip(range(150), f))
-    pairs = tmp_path / "pairs.jsonl"
-    assert main(["convert", "--from", "hh_rlhf", "--on-error", "skip", "-o", str(pairs), str(rows)]) in (0, 1)
+    pairs = hh_rlhf_pairs(tmp_path, 150)
     for max_seq_len in (0, 256):
         config = TokenizeConfig(tokenizer=str(qwen), template="qwen3", max_seq_len=max_seq_len, on_error="skip")
         fast = tokenize_files([pairs], tmp_path / f"f{max_seq_len}", config)

@@ -7,12 +7,11 @@ the general path, with rejected, dropped and truncated pairs in between.
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DATA, shared_path
+from conftest import SAMPLE_DATA, hh_rlhf_pairs, shared_path
 
 from alignkit.cli import main
 from alignkit.cli.inspect import _read_rows
@@ -142,15 +141,8 @@ def test_datasets_map_gives_the_cli_rows(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_real_hh_rlhf_pairs_with_qwen3(tmp_path: Path) -> None:
     """HH-RLHF test rows converted by alignkit, Qwen3's tokenizer and template, two processes."""
-    folder = shared_path("data", "alignment", "preference", "hh-rlhf")
     qwen = shared_path("data", "tokenizers", "qwen3")
-    rows = tmp_path / "rows.jsonl"
-    with open(rows, "w", encoding="utf-8") as out:
-        for subset in sorted(p for p in folder.iterdir() if p.is_dir()):
-            with gzip.open(subset / "test.jsonl.gz", "rt", encoding="utf-8") as f:
-                out.writelines(line for _, line in zip(range(200), f))
-    pairs = tmp_path / "pairs.jsonl"
-    assert main(["convert", "--from", "hh_rlhf", "--on-error", "skip", "-o", str(pairs), str(rows)]) in (0, 1)
+    pairs = hh_rlhf_pairs(tmp_path, 200)
     config = TokenizeConfig(tokenizer=str(qwen), template="qwen3", max_seq_len=384, on_error="skip")
     dpo = tokenize_files([pairs], tmp_path / "dpo", config)
     reward = tokenize_files([pairs], tmp_path / "reward", config.replace(layout="reward"), num_proc=2)
