@@ -226,7 +226,7 @@ def tokenize_files(
         try:
             stream = _stream(folder, kind, config, encoder.n_vocab)
             try:
-                parts = _collect(config, names, kinds, hashes, num_proc, progress, stats, rejects, stream)
+                parts = _collect(config, names, labels, kinds, hashes, num_proc, progress, stats, rejects, stream)
             except BaseException:
                 if stream is not None:
                     stream.abort()  # its file closed now, not whenever the traceback is freed
@@ -238,7 +238,7 @@ def tokenize_files(
                 columns, packing = columns_for(kind, parts, config, encoder.n_vocab, encoder.pad_id)
                 del parts
                 write_columns(folder, columns, config.format)
-            manifest = _finish(folder, config, kind, names, stats, rejects, columns, packing, encoder, hashes)
+            manifest = _finish(folder, config, kind, names, labels, stats, rejects, columns, packing, encoder, hashes)
         except BaseException:
             rejects.file.discard()  # closed now; the folder is removed
             raise
@@ -260,8 +260,9 @@ def _stream(folder: AtomicOutputDir, kind: str, config: TokenizeConfig, n_vocab:
     return ArrowStream(folder, dtypes)
 
 
-def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | None, int]],
-             hashes: dict[str, tuple[str, int]], num_proc: int, progress: bool, stats: RunStats,
+def _collect(config: TokenizeConfig, names: list[str], labels: dict[str, str],
+             kinds: list[tuple[str | None, int]], hashes: dict[str, tuple[str, int]], num_proc: int,
+             progress: bool, stats: RunStats,
              rejects: _RejectsFile, stream: ArrowStream | None) -> list[list[tuple[Any, Any]]]:
     """Merge the chunk results in input order into ``stats`` and ``rejects``; their columns go
     to ``stream`` as they come (or are returned, without one).
@@ -277,7 +278,7 @@ def _collect(config: TokenizeConfig, names: list[str], kinds: list[tuple[str | N
     parts: list[list[tuple[Any, Any]]] = []
     ones = b""  # the attention mask: views of one buffer (no numpy)
     bar = _progress(progress)
-    results = file_results(config, names, kinds, hashes, num_proc)
+    results = file_results(config, names, kinds, hashes, num_proc, labels)
     try:
         for result in results:
             if config.on_error == "fail":
@@ -324,6 +325,7 @@ def _finish(
     config: TokenizeConfig,
     kind: str,
     names: list[str],
+    labels: dict[str, str],
     stats: RunStats,
     rejects: _RejectsFile,
     cols: list[Column | ChunkedColumn],
@@ -333,7 +335,6 @@ def _finish(
 ) -> dict[str, object]:
     """Close the rejects file, write the manifest (last), and move the folder into place."""
     inputs: list[dict[str, object]] = []
-    labels = input_labels(names)
     for n in names:
         digest, size = hashes[n] if n in hashes else (sha256_file(Path(n)), Path(n).stat().st_size)
         inputs.append({"path": labels[n], "sha256": digest, "bytes": size})
